@@ -1,0 +1,84 @@
+"""Coupon claim counters in Redis: never more claims than the quantity or the per-viewer limit."""
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from inventory import keys
+from inventory.errors import InventoryUnavailable
+from inventory.scripts import Scripts
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A claim taken; ``left`` claims remain."""
+
+    left: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimRefused:
+    """No claim taken; ``code`` is one of not_found, coupon_expired, coupon_sold_out,
+    coupon_limit_exceeded."""
+
+    code: str
+
+
+class CouponCounters:
+    """Claim counters of every session's coupons, on one Redis."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._scripts = Scripts.register(redis)
+
+    async def open(
+        self, session_id: str, coupon_id: str, *, quantity: int, expires_ms: int | None
+    ) -> None:
+        """Make a coupon claimable ``quantity`` times, until ``expires_ms`` if given."""
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.hset(keys.coupons_left(session_id), coupon_id, quantity)
+                if expires_ms is not None:
+                    pipe.hset(keys.coupon_expiry(session_id), coupon_id, expires_ms)
+                await pipe.execute()
+        except RedisError as exc:
+            raise InventoryUnavailable(str(exc)) from exc
+
+    async def claim(
+        self, session_id: str, coupon_id: str, *, viewer_id: str, per_viewer_limit: int, now_ms: int
+    ) -> Claimed | ClaimRefused:
+        """Take one claim of a coupon for a viewer, or say why not."""
+        script_keys = [
+            keys.coupons_left(session_id),
+            keys.coupons_claimed(session_id),
+            keys.coupon_expiry(session_id),
+        ]
+        try:
+            result = await self._scripts.claim_coupon(
+                keys=script_keys, args=[coupon_id, viewer_id, per_viewer_limit, now_ms]
+            )
+        except RedisError as exc:
+            raise InventoryUnavailable(str(exc)) from exc
+        status = result[0].decode() if isinstance(result[0], bytes) else str(result[0])
+        if status == "ok":
+            return Claimed(left=int(result[1]))
+        code = result[1].decode() if isinstance(result[1], bytes) else str(result[1])
+        return ClaimRefused(code=code)
+
+    async def unclaim(self, session_id: str, coupon_id: str, *, viewer_id: str) -> int:
+        """Give back a claim whose record could not be written; returns claims left."""
+        script_keys = [keys.coupons_left(session_id), keys.coupons_claimed(session_id)]
+        try:
+            left = await self._scripts.unclaim_coupon(keys=script_keys, args=[coupon_id, viewer_id])
+        except RedisError as exc:
+            raise InventoryUnavailable(str(exc)) from exc
+        return int(left)
+
+    async def left(self, session_id: str) -> dict[str, int]:
+        """Claims left per coupon of a session."""
+        try:
+            raw = await self._redis.hgetall(keys.coupons_left(session_id))
+        except RedisError as exc:
+            raise InventoryUnavailable(str(exc)) from exc
+        return {(k.decode() if isinstance(k, bytes) else str(k)): int(v) for k, v in raw.items()}

@@ -1,0 +1,9 @@
+"""Errors raised by inventory; Redis exceptions never leave this package untranslated."""
+
+
+class InventoryError(Exception):
+    """Base of inventory errors."""
+
+
+class InventoryUnavailable(InventoryError):
+    """Redis could not be reached or refused the command; nothing was changed for sure."""

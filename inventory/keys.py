@@ -1,0 +1,59 @@
+"""Redis keys owned by inventory; all of a session's keys share the hash tag ``{session_id}``."""
+
+#: Set of session ids that have (or had) holds; the hold reaper sweeps these.
+SESSIONS_WITH_HOLDS = "inv:sessions-with-holds"
+
+
+def stock(session_id: str) -> str:
+    """Hash product id -> units available for new holds."""
+    return f"inv:{{{session_id}}}:stock"
+
+
+def bought(session_id: str) -> str:
+    """Hash ``product_id|viewer_id`` -> units held or bought by that viewer."""
+    return f"inv:{{{session_id}}}:bought"
+
+
+def holds(session_id: str) -> str:
+    """Sorted set order id -> hold expiry (Unix ms)."""
+    return f"inv:{{{session_id}}}:holds"
+
+
+def hold(session_id: str, order_id: str) -> str:
+    """Hash describing one hold: product, viewer, qty."""
+    return f"inv:{{{session_id}}}:hold:{order_id}"
+
+
+def idempotency(session_id: str, viewer_id: str, key: str) -> str:
+    """The recorded outcome of one viewer's ``Idempotency-Key`` in a session."""
+    return f"inv:{{{session_id}}}:idem:{viewer_id}:{key}"
+
+
+def coupons_left(session_id: str) -> str:
+    """Hash coupon id -> claims left."""
+    return f"inv:{{{session_id}}}:coupons:left"
+
+
+def coupons_claimed(session_id: str) -> str:
+    """Hash ``coupon_id|viewer_id`` -> claims made by that viewer."""
+    return f"inv:{{{session_id}}}:coupons:claimed"
+
+
+def coupon_expiry(session_id: str) -> str:
+    """Hash coupon id -> expiry (Unix ms), absent for coupons that do not expire."""
+    return f"inv:{{{session_id}}}:coupons:expires"
+
+
+def epoch(session_id: str) -> str:
+    """The ``run_id`` of the Redis server the session's counters were built on."""
+    return f"inv:{{{session_id}}}:epoch"
+
+
+def rebuild_lock(session_id: str) -> str:
+    """Lease of the node rebuilding the session's counters from the record."""
+    return f"inv:{{{session_id}}}:rebuild"
+
+
+def sale_field(sale_id: str) -> str:
+    """Field of the stock hash holding a flash sale's remaining cap."""
+    return f"sale:{sale_id}"

@@ -1,0 +1,51 @@
+-- Reserve units of a product for a viewer: one atomic step over stock, the per-viewer limit,
+-- the idempotency record and the hold. During a flash sale the units also come out of the
+-- sale's own cap (a second field of the stock hash) and the limit counts sale purchases.
+-- KEYS: 1 stock hash, 2 bought hash, 3 holds zset, 4 hold hash, 5 idempotency key
+-- ARGV: 1 product_id, 2 viewer_id, 3 qty, 4 limit (0 = none), 5 order_id, 6 expires_ms,
+--       7 idempotency ttl seconds, 8 request hash, 9 cap field ('' = none),
+--       10 limit counter prefix ('' = the product id)
+-- Returns {"replay", recorded} | {"err", code} | {"ok", order_id, stock_left}
+local recorded = redis.call('GET', KEYS[5])
+if recorded then
+  return {'replay', recorded}
+end
+local qty = tonumber(ARGV[3])
+local limit = tonumber(ARGV[4])
+local cap_field = ARGV[9] or ''
+local available = redis.call('HGET', KEYS[1], ARGV[1])
+local cap = nil
+if cap_field ~= '' then
+  cap = redis.call('HGET', KEYS[1], cap_field)
+  if not cap then
+    return {'err', 'not_loaded'}
+  end
+end
+if not available then
+  return {'err', 'not_loaded'}
+end
+available = tonumber(available)
+local function refuse(code)
+  redis.call('SET', KEYS[5], 'err|' .. code .. '|' .. ARGV[8], 'EX', ARGV[7])
+  return {'err', code}
+end
+if available < qty or (cap and tonumber(cap) < qty) then
+  return refuse('sold_out')
+end
+local prefix = ARGV[10] or ''
+if prefix == '' then prefix = ARGV[1] end
+local field = prefix .. '|' .. ARGV[2]
+local already = tonumber(redis.call('HGET', KEYS[2], field) or '0')
+if limit > 0 and already + qty > limit then
+  return refuse('limit_exceeded')
+end
+local left = redis.call('HINCRBY', KEYS[1], ARGV[1], -qty)
+if cap then
+  redis.call('HINCRBY', KEYS[1], cap_field, -qty)
+end
+redis.call('HINCRBY', KEYS[2], field, qty)
+redis.call('ZADD', KEYS[3], ARGV[6], ARGV[5])
+redis.call('HSET', KEYS[4], 'product_id', ARGV[1], 'viewer_id', ARGV[2], 'qty', qty,
+  'cap_field', cap_field, 'counter', field)
+redis.call('SET', KEYS[5], 'ok|' .. ARGV[5] .. '|' .. ARGV[8], 'EX', ARGV[7])
+return {'ok', ARGV[5], left}

@@ -1,0 +1,218 @@
+"""Stock in Redis: load, reserve, commit and release, each one atomic Lua call.
+
+Contract: a reserve never takes more than the loaded stock and never lets a viewer exceed its
+per-viewer limit; a retried reserve with the same idempotency key returns what the first call
+recorded; a hold is released or committed exactly once whoever races for it.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from inventory import keys
+from inventory.errors import InventoryUnavailable
+from inventory.scripts import Scripts
+
+
+class Refusal(StrEnum):
+    """Why a reserve did not take stock."""
+
+    SOLD_OUT = "sold_out"
+    LIMIT_EXCEEDED = "limit_exceeded"
+    NOT_LOADED = "not_loaded"
+
+
+@dataclass(frozen=True, slots=True)
+class Reserved:
+    """A new hold: ``stock_left`` is the product's stock right after it."""
+
+    order_id: str
+    stock_left: int
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """The reserve took nothing."""
+
+    reason: Refusal
+
+
+@dataclass(frozen=True, slots=True)
+class Replayed:
+    """The idempotency key was used before; this is what that first call recorded."""
+
+    order_id: str | None
+    reason: Refusal | None
+    request_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class Released:
+    """A hold given back; ``stock_left`` is the product's stock after it."""
+
+    product_id: str
+    stock_left: int
+
+
+ReserveOutcome = Reserved | Refused | Replayed
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    try:
+        yield
+    except RedisError as exc:
+        raise InventoryUnavailable(str(exc)) from exc
+
+
+def _text(value: bytes | str | int) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _replayed(recorded: str) -> Replayed:
+    kind, value, recorded_hash = recorded.split("|", 2)
+    if kind == "ok":
+        return Replayed(order_id=value, reason=None, request_hash=recorded_hash)
+    return Replayed(order_id=None, reason=Refusal(value), request_hash=recorded_hash)
+
+
+class Stock:
+    """The stock of every session, on one Redis."""
+
+    def __init__(self, redis: Redis, *, idempotency_ttl_s: int = 86_400) -> None:
+        self._redis = redis
+        self._scripts = Scripts.register(redis)
+        self._idempotency_ttl_s = idempotency_ttl_s
+
+    async def load(self, session_id: str, product_id: str, available: int) -> None:
+        """Set a product's available units (done when the product is added)."""
+        with _translated():
+            await self._redis.hset(keys.stock(session_id), product_id, available)
+
+    async def levels(self, session_id: str) -> dict[str, int]:
+        """Available units per product of a session (and per open sale, ``sale:<id>``)."""
+        with _translated():
+            raw = await self._redis.hgetall(keys.stock(session_id))
+        return {_text(k): int(v) for k, v in raw.items()}
+
+    async def reserve(
+        self,
+        session_id: str,
+        *,
+        product_id: str,
+        viewer_id: str,
+        qty: int,
+        limit_per_viewer: int | None,
+        order_id: str,
+        expires_ms: int,
+        idempotency_key: str,
+        request_hash: str,
+        sale_id: str | None = None,
+    ) -> ReserveOutcome:
+        """Hold ``qty`` units for ``viewer_id`` until ``expires_ms``, or say why not.
+
+        With ``sale_id`` the units also come out of that flash sale's cap, and the per-viewer
+        limit counts the viewer's units in the sale instead of in the product.
+        """
+        script_keys = [
+            keys.stock(session_id),
+            keys.bought(session_id),
+            keys.holds(session_id),
+            keys.hold(session_id, order_id),
+            keys.idempotency(session_id, viewer_id, idempotency_key),
+        ]
+        args: list[str | int] = [
+            product_id,
+            viewer_id,
+            qty,
+            limit_per_viewer or 0,
+            order_id,
+            expires_ms,
+            self._idempotency_ttl_s,
+            request_hash,
+            keys.sale_field(sale_id) if sale_id else "",
+            keys.sale_field(sale_id) if sale_id else "",
+        ]
+        with _translated():
+            # Registered before the hold exists, so a crash right after the reserve still
+            # leaves the hold where the reaper looks.
+            await self._redis.sadd(keys.SESSIONS_WITH_HOLDS, session_id)
+            result = await self._scripts.reserve(keys=script_keys, args=args)
+        status = _text(result[0])
+        if status == "ok":
+            return Reserved(order_id=_text(result[1]), stock_left=int(result[2]))
+        if status == "err":
+            return Refused(reason=Refusal(_text(result[1])))
+        return _replayed(_text(result[1]))
+
+    async def recorded(
+        self, session_id: str, *, viewer_id: str, idempotency_key: str
+    ) -> Replayed | None:
+        """What an earlier reserve recorded under this key, or None."""
+        with _translated():
+            raw = await self._redis.get(keys.idempotency(session_id, viewer_id, idempotency_key))
+        return None if raw is None else _replayed(_text(raw))
+
+    async def open_sale(self, session_id: str, sale_id: str, cap: int) -> None:
+        """Load a flash sale's cap (done when the sale opens)."""
+        with _translated():
+            await self._redis.hset(keys.stock(session_id), keys.sale_field(sale_id), cap)
+
+    async def close_sale(self, session_id: str, sale_id: str) -> None:
+        """Drop a closed sale's cap; holds taken in it release into nothing."""
+        with _translated():
+            await self._redis.hdel(keys.stock(session_id), keys.sale_field(sale_id))
+
+    async def forget(self, session_id: str, *, viewer_id: str, idempotency_key: str) -> None:
+        """Drop the record of an idempotency key, so a retry starts over."""
+        with _translated():
+            await self._redis.delete(keys.idempotency(session_id, viewer_id, idempotency_key))
+
+    async def release(
+        self, session_id: str, order_id: str, *, viewer_id: str = "", idempotency_key: str = ""
+    ) -> Released | None:
+        """Give a hold back; None when it was already released or committed.
+
+        With ``idempotency_key`` the key's record is dropped too, so a retry may try again
+        (used when the order could not be written after the reserve).
+        """
+        idem = keys.idempotency(session_id, viewer_id, idempotency_key) if idempotency_key else ""
+        script_keys = [
+            keys.stock(session_id),
+            keys.bought(session_id),
+            keys.holds(session_id),
+            keys.hold(session_id, order_id),
+            idem,
+        ]
+        with _translated():
+            result = await self._scripts.release(keys=script_keys, args=[order_id])
+        if int(result[0]) == 0:
+            return None
+        return Released(product_id=_text(result[1]), stock_left=int(result[2]))
+
+    async def commit(self, session_id: str, order_id: str) -> bool:
+        """Make a hold a sale; False when it was no longer held."""
+        script_keys = [keys.holds(session_id), keys.hold(session_id, order_id)]
+        with _translated():
+            result = await self._scripts.commit(keys=script_keys, args=[order_id])
+        return int(result) == 1
+
+    async def expired_holds(self, session_id: str, *, now_ms: int, limit: int = 100) -> list[str]:
+        """Order ids whose hold expired at ``now_ms``, oldest first."""
+        with _translated():
+            raw = await self._redis.zrangebyscore(
+                keys.holds(session_id), "-inf", now_ms, start=0, num=limit
+            )
+        return [
+            order_id.decode() if isinstance(order_id, bytes) else str(order_id) for order_id in raw
+        ]
+
+    async def is_held(self, session_id: str, order_id: str) -> bool:
+        """True while the order's hold is neither released nor committed."""
+        with _translated():
+            score = await self._redis.zscore(keys.holds(session_id), order_id)
+        return score is not None

@@ -1,0 +1,1 @@
+"""The HTTP and WebSocket endpoints of the public contract."""

@@ -1,0 +1,100 @@
+"""Archive endpoints: replay of a session's events and its clips."""
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from live import clips, sessions
+from live.api import request as req
+from live.api.responses import JSON
+from live.archive_view import mark_deleted
+from live.db.unit import transaction
+from realtime import codec
+from realtime.errors import ClientError, Code
+from replay.errors import ArchiveError
+from replay.reader import read_replay
+
+RETRY_AFTER_S = "2"
+NDJSON = "application/x-ndjson"
+_LINES_PER_CHUNK = 256
+
+
+async def _archived(request: Request, from_ms: int | None, to_ms: int | None) -> list[Any]:
+    caller = req.principal(request)
+    ctx = req.context(request)
+    session_id = request.path_params["session_id"]
+    async with transaction(ctx.db) as db:
+        session = await sessions.load(db, caller.brand, session_id)
+    if session.status != sessions.ENDED:
+        raise ClientError(Code.SESSION_NOT_LIVE, "replay is available once the session ended")
+    try:
+        events = await read_replay(ctx.store, session_id, from_ms=from_ms, to_ms=to_ms)
+    except ArchiveError as exc:
+        raise ClientError(Code.UNAVAILABLE, f"the archive could not be read: {exc}") from exc
+    if events is None:
+        raise ClientError(Code.ARCHIVE_PENDING, "the archive of this session is being written")
+    if from_ms is None and to_ms is None:
+        return mark_deleted(events)
+    try:
+        whole = await read_replay(ctx.store, session_id, from_ms=None, to_ms=None)
+    except ArchiveError as exc:
+        raise ClientError(Code.UNAVAILABLE, f"the archive could not be read: {exc}") from exc
+    return mark_deleted(events, session_events=whole or [])
+
+
+async def replay(request: Request) -> Response:
+    """``GET /api/sessions/{id}/replay?from_ms=&to_ms=``: archived events of the window.
+
+    A JSON array by default; one event per line (NDJSON) when ``Accept`` names
+    ``application/x-ndjson``. Either way the window is read and checksummed before the first
+    byte is sent, so a failure is always an error status, never a truncated body.
+    """
+    from_ms = req.query_integer(request, "from_ms", minimum=0)
+    to_ms = req.query_integer(request, "to_ms", minimum=0)
+    if from_ms is not None and to_ms is not None and to_ms < from_ms:
+        raise ClientError(Code.INVALID_REQUEST, "to_ms must not be before from_ms")
+    events = await _archived(request, from_ms, to_ms)
+    if _accepts_ndjson(request):
+        return StreamingResponse(_ndjson(events), media_type=NDJSON)
+    return JSON(events)
+
+
+def _accepts_ndjson(request: Request) -> bool:
+    for item in request.headers.get("accept", "").split(","):
+        media_type, *params = (part.strip().lower() for part in item.split(";"))
+        if media_type == NDJSON and _quality(params) > 0:
+            return True
+    return False
+
+
+def _quality(params: list[str]) -> float:
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip() == "q":
+            try:
+                return float(value)
+            except ValueError:
+                return 0.0
+    return 1.0
+
+
+async def _ndjson(events: list[Any]) -> AsyncIterator[bytes]:
+    # A few hundred lines per chunk: one write per event would cost a send per event.
+    for start in range(0, len(events), _LINES_PER_CHUNK):
+        chunk = events[start : start + _LINES_PER_CHUNK]
+        yield b"".join(codec.encode(event) + b"\n" for event in chunk)
+
+
+async def list_clips(request: Request) -> JSON:
+    """``GET /api/sessions/{id}/clips``: one clip per product explained."""
+    events = await _archived(request, None, None)
+    return JSON(clips.cut(request.path_params["session_id"], events))
+
+
+routes = [
+    Route("/api/sessions/{session_id}/replay", replay, methods=["GET"]),
+    Route("/api/sessions/{session_id}/clips", list_clips, methods=["GET"]),
+]

@@ -1,0 +1,56 @@
+"""Brand admin endpoints: the live-room policy (banned words, allowed origins)."""
+
+from starlette.requests import Request
+from starlette.routing import Route
+
+from live import brand_policies
+from live.api import request as req
+from live.api.responses import JSON
+from live.auth import Role
+from live.clock import now_ms
+from realtime.errors import ClientError, Code
+from realtime.wordfilter import Mode
+
+
+def _strings(body: dict[str, object], name: str, *, limit: int, max_chars: int) -> list[str]:
+    value = body.get(name, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ClientError(Code.INVALID_REQUEST, f"{name} must be a list of strings")
+    cleaned = [v.strip() for v in value if isinstance(v, str) and v.strip()]
+    if len(cleaned) > limit or any(len(v) > max_chars for v in cleaned):
+        raise ClientError(
+            Code.INVALID_REQUEST, f"{name}: at most {limit} entries of {max_chars} characters"
+        )
+    return cleaned
+
+
+async def get_policy(request: Request) -> JSON:
+    """``GET /api/brands/me/policy`` (admin, host)."""
+    caller = req.principal(request, Role.ADMIN, Role.HOST)
+    policy = await request.app.state.ctx.policies.get(caller.brand)
+    return JSON(policy.to_json())
+
+
+async def put_policy(request: Request) -> JSON:
+    """``PUT /api/brands/me/policy`` {banned_words, banned_mode, allowed_origins} (admin)."""
+    caller = req.principal(request, Role.ADMIN)
+    body = await req.json_object(request)
+    mode = body.get("banned_mode", Mode.MASK.value)
+    if mode not in (Mode.MASK.value, Mode.REJECT.value):
+        raise ClientError(Code.INVALID_REQUEST, "banned_mode must be mask or reject")
+    origins = _strings(body, "allowed_origins", limit=brand_policies.MAX_ORIGINS, max_chars=200)
+    if any(not o.startswith(("https://", "http://")) for o in origins):
+        raise ClientError(Code.INVALID_REQUEST, "origins look like https://shop.example.com")
+    policy = brand_policies.build(
+        _strings(body, "banned_words", limit=brand_policies.MAX_WORDS, max_chars=50),
+        str(mode),
+        origins,
+    )
+    await request.app.state.ctx.policies.put(caller.brand, policy, now_ms=now_ms())
+    return JSON(policy.to_json())
+
+
+routes = [
+    Route("/api/brands/me/policy", get_policy, methods=["GET"]),
+    Route("/api/brands/me/policy", put_policy, methods=["PUT"]),
+]

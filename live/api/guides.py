@@ -1,0 +1,106 @@
+"""Guide endpoints: a share code for a session, and the guide's attributed orders."""
+
+import base64
+import time
+
+import segno
+from sqlalchemy import and_, or_, select
+from starlette.requests import Request
+from starlette.routing import Route
+
+from live import sessions, share_codes
+from live.api import request as req
+from live.api.responses import JSON
+from live.auth import Role
+from live.db.models import OrderRow
+from live.db.unit import transaction
+from realtime.errors import ClientError, Code
+
+DEFAULT_PAGE = 20
+MAX_PAGE = 100
+
+
+def _share_url(request: Request, session_id: str, code: str) -> str:
+    base = f"{request.url.scheme}://{request.url.netloc}"
+    return f"{base}/watch/{session_id}?share={code}"
+
+
+async def share(request: Request) -> JSON:
+    """``GET /api/guides/me/share?session_id=`` -> {code, url, qr_svg}."""
+    caller = req.principal(request, Role.GUIDE)
+    session_id = request.query_params.get("session_id", "")
+    if not session_id:
+        raise ClientError(Code.INVALID_REQUEST, "session_id is required")
+    ctx = req.context(request)
+    async with transaction(ctx.db) as db:
+        await sessions.load(db, caller.brand, session_id)
+    code = share_codes.issue(
+        ctx.settings.secret,
+        share_codes.ShareCode(
+            guide_id=caller.sub,
+            brand=caller.brand,
+            session_id=session_id,
+            store=caller.store,
+            expires_s=int(time.time()) + ctx.settings.share_code_ttl_s,
+        ),
+    )
+    url = _share_url(request, session_id, code)
+    qr_svg = segno.make(url, error="m").svg_inline(scale=4)
+    return JSON({"code": code, "url": url, "qr_svg": qr_svg, "session_id": session_id})
+
+
+def _encode_cursor(created_ms: int, order_id: str) -> str:
+    return base64.urlsafe_b64encode(f"{created_ms}:{order_id}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[int, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created, order_id = raw.split(":", 1)
+        return int(created), order_id
+    except ValueError:
+        raise ClientError(Code.INVALID_REQUEST, "cursor is not valid") from None
+
+
+async def my_orders(request: Request) -> JSON:
+    """``GET /api/guides/me/orders?cursor=&limit=``: newest first, keyset-paginated."""
+    caller = req.principal(request, Role.GUIDE)
+    limit = req.query_integer(request, "limit", minimum=1, maximum=MAX_PAGE) or DEFAULT_PAGE
+    query = (
+        select(OrderRow)
+        .where(OrderRow.brand == caller.brand, OrderRow.guide_id == caller.sub)
+        .order_by(OrderRow.created_ms.desc(), OrderRow.id.desc())
+        .limit(limit + 1)
+    )
+    cursor = request.query_params.get("cursor")
+    if cursor:
+        created, order_id = _decode_cursor(cursor)
+        query = query.where(
+            or_(
+                OrderRow.created_ms < created,
+                and_(OrderRow.created_ms == created, OrderRow.id < order_id),
+            )
+        )
+    async with transaction(req.context(request).db) as db:
+        rows = list(await db.scalars(query))
+    page, more = rows[:limit], len(rows) > limit
+    items = [
+        {
+            "order_id": row.id,
+            "session_id": row.session_id,
+            "product_id": row.product_id,
+            "qty": row.qty,
+            "amount_cents": row.amount_cents,
+            "status": row.status,
+            "ts": row.created_ms,
+        }
+        for row in page
+    ]
+    next_cursor = _encode_cursor(page[-1].created_ms, page[-1].id) if more else None
+    return JSON({"items": items, "next_cursor": next_cursor})
+
+
+routes = [
+    Route("/api/guides/me/share", share, methods=["GET"]),
+    Route("/api/guides/me/orders", my_orders, methods=["GET"]),
+]

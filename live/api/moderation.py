@@ -1,0 +1,109 @@
+"""Host endpoints of moderation, private messages and lucky draws."""
+
+from starlette.requests import Request
+from starlette.routing import Route
+
+from live import draws, sessions
+from live.api import request as req
+from live.api.responses import JSON
+from live.auth import Role
+from live.clock import now_ms
+from live.db.unit import transaction
+from realtime.errors import ClientError, Code
+
+HOSTS = (Role.HOST, Role.ADMIN)
+ACTIONS = ("mute", "unmute", "kick")
+
+
+async def _live_session(request: Request) -> tuple[str, int | None]:
+    caller = req.principal(request, *HOSTS)
+    session_id = request.path_params["session_id"]
+    async with transaction(req.context(request).db) as db:
+        session = await sessions.load(db, caller.brand, session_id)
+    return session_id, session.started_ms
+
+
+async def moderate(request: Request) -> JSON:
+    """``POST /api/sessions/{id}/moderation`` {action: mute|unmute|kick, user_id}."""
+    session_id, _ = await _live_session(request)
+    body = await req.json_object(request)
+    action = body.get("action")
+    if action not in ACTIONS:
+        raise ClientError(Code.INVALID_REQUEST, "action must be mute, unmute or kick")
+    user_id = req.text(body, "user_id", max_chars=64)
+    moderation = req.context(request).hub.moderation
+    if action == "mute":
+        await moderation.mute(session_id, user_id)
+    elif action == "unmute":
+        await moderation.unmute(session_id, user_id)
+    else:
+        await moderation.kick(session_id, user_id)
+    return JSON({"session_id": session_id, "action": action, "user_id": user_id})
+
+
+async def delete_comment(request: Request) -> JSON:
+    """``DELETE /api/sessions/{id}/comments/{comment_id}``: viewers drop it; archive marks it."""
+    session_id, started_ms = await _live_session(request)
+    comment_id = request.path_params["comment_id"]
+    if not comment_id.isdigit():
+        raise ClientError(Code.INVALID_REQUEST, "comment ids are decimal numbers")
+    seq = await req.context(request).hub.moderation.delete_comment(
+        session_id, comment_id, started_ms=started_ms
+    )
+    return JSON({"session_id": session_id, "comment_id": comment_id, "seq": seq})
+
+
+async def private_message(request: Request) -> JSON:
+    """``POST /api/sessions/{id}/messages`` {user_id, text}: a ``private`` frame to one viewer."""
+    session_id, _ = await _live_session(request)
+    caller = req.principal(request, *HOSTS)
+    body = await req.json_object(request)
+    user_id = req.text(body, "user_id", max_chars=64)
+    frame = {
+        "type": "private",
+        "from": caller.name or caller.sub,
+        "text": req.text(body, "text", max_chars=500),
+        "ts": now_ms(),
+    }
+    await req.context(request).hub.moderation.private(session_id, user_id, frame)
+    return JSON({"session_id": session_id, "user_id": user_id, "sent": True}, status_code=202)
+
+
+async def open_draw(request: Request) -> JSON:
+    """``POST /api/sessions/{id}/draws`` {winners, keyword?, duration_s, prize?} -> 201.
+
+    Without a keyword, the viewers present in the room during the window enter.
+    """
+    caller = req.principal(request, *HOSTS)
+    body = await req.json_object(request)
+    fields = {
+        "winners": req.integer(body, "winners", minimum=1, maximum=1000),
+        "keyword": req.optional_text(body, "keyword", max_chars=20),
+        "duration_s": req.integer(body, "duration_s", minimum=1, maximum=3600),
+        "prize": req.optional_text(body, "prize", max_chars=100),
+    }
+    draw = await draws.open_draw(
+        req.context(request), caller, request.path_params["session_id"], fields
+    )
+    return JSON(draw, status_code=201)
+
+
+async def close_draw(request: Request) -> JSON:
+    """``POST /api/sessions/{id}/draws/{draw_id}/close`` -> the result (same on a retry)."""
+    caller = req.principal(request, *HOSTS)
+    result = await draws.close_draw(
+        req.context(request),
+        caller,
+        request.path_params["session_id"],
+        request.path_params["draw_id"],
+    )
+    return JSON(result)
+
+
+routes = [
+    Route("/api/sessions/{session_id}/moderation", moderate, methods=["POST"]),
+    Route("/api/sessions/{session_id}/comments/{comment_id}", delete_comment, methods=["DELETE"]),
+    Route("/api/sessions/{session_id}/messages", private_message, methods=["POST"]),
+    Route("/api/sessions/{session_id}/draws", open_draw, methods=["POST"]),
+    Route("/api/sessions/{session_id}/draws/{draw_id}/close", close_draw, methods=["POST"]),
+]

@@ -1,0 +1,82 @@
+"""Order endpoints: place (with ``Idempotency-Key``), read, cancel, and the payment notification."""
+
+import re
+
+from starlette.requests import Request
+from starlette.routing import Route
+
+from live import cancels, orders, payments, views
+from live.api import request as req
+from live.api.responses import JSON
+from live.auth import Role
+from live.db.models import OrderRow
+from live.db.unit import transaction
+from realtime.errors import ClientError, Code
+
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+MAX_QTY = 100
+
+
+async def place_order(request: Request) -> JSON:
+    """``POST /api/sessions/{id}/orders`` -> 201 {order_id, status: reserved, ...}."""
+    caller = req.principal(request, Role.VIEWER)
+    key = request.headers.get("idempotency-key", "")
+    if not key:
+        raise ClientError(Code.IDEMPOTENCY_KEY_REQUIRED, "send an Idempotency-Key header")
+    if not IDEMPOTENCY_KEY.match(key):
+        raise ClientError(
+            Code.INVALID_REQUEST, "Idempotency-Key: 1-128 characters of A-Z a-z 0-9 . _ : -"
+        )
+    body = await req.json_object(request)
+    order = orders.OrderRequest(
+        product_id=req.text(body, "product_id", max_chars=64),
+        qty=req.integer(body, "qty", minimum=1, maximum=MAX_QTY),
+        coupon_id=req.optional_text(body, "coupon_id", max_chars=64),
+        idempotency_key=key,
+    )
+    session_id = request.path_params["session_id"]
+    placed = await orders.place(req.context(request), caller, session_id, order)
+    return JSON(placed, status_code=201)
+
+
+async def get_order(request: Request) -> JSON:
+    """``GET /api/orders/{id}``: the buyer's own order (or any order of the brand for admins)."""
+    caller = req.principal(request, Role.VIEWER, Role.ADMIN)
+    async with transaction(req.context(request).db) as db:
+        row = await db.get(OrderRow, request.path_params["order_id"])
+    visible = row is not None and row.brand == caller.brand
+    if visible and caller.role == Role.VIEWER:
+        visible = row is not None and row.viewer_id == caller.sub
+    if row is None or not visible:
+        raise ClientError(Code.NOT_FOUND, "no such order")
+    return JSON(views.order(row))
+
+
+async def cancel_order(request: Request) -> JSON:
+    """``POST /api/orders/{id}/cancel``: the buyer, or a host or admin of the brand."""
+    caller = req.principal(request, Role.VIEWER, Role.HOST, Role.ADMIN)
+    order_id = request.path_params["order_id"]
+    return JSON(await cancels.cancel(req.context(request), caller, order_id))
+
+
+async def payment_notify(request: Request) -> JSON:
+    """``POST /api/payments/notify``, signed with ``X-Signature`` (hex HMAC-SHA256)."""
+    ctx = req.context(request)
+    body = await req.raw_body(request)
+    payments.check_signature(ctx.settings.payment_secret, body, request.headers.get("x-signature"))
+    fields = req.parse_object(body)
+    result = await payments.notify(
+        ctx,
+        order_id=req.text(fields, "order_id", max_chars=64),
+        paid_amount_cents=req.integer(fields, "paid_amount_cents", minimum=0),
+        provider_txn_id=req.text(fields, "provider_txn_id", max_chars=128),
+    )
+    return JSON(result)
+
+
+routes = [
+    Route("/api/sessions/{session_id}/orders", place_order, methods=["POST"]),
+    Route("/api/orders/{order_id}", get_order, methods=["GET"]),
+    Route("/api/orders/{order_id}/cancel", cancel_order, methods=["POST"]),
+    Route("/api/payments/notify", payment_notify, methods=["POST"]),
+]

@@ -1,0 +1,126 @@
+"""The room socket: authenticate, attribute the share code, then hand over to the hub."""
+
+import logging
+import time
+
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from live import attribution, auth, sessions, share_codes, snapshots
+from live.auth import Principal, Role
+from live.clock import now_ms
+from live.context import Context
+from live.db.unit import transaction
+from realtime import codec, protocol
+from realtime.connection import Viewer
+from realtime.errors import ClientError, CloseCode, Code
+
+log = logging.getLogger(__name__)
+
+
+class StarletteSocket:
+    """Adapts a Starlette `WebSocket` to the hub's `Socket` protocol."""
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self._websocket = websocket
+
+    async def receive_text(self) -> str | None:
+        """The next frame as text; binary frames are decoded as UTF-8 (then parsed as JSON)."""
+        message = await self._websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return None
+        if message.get("text") is not None:
+            text: str = message["text"]
+            return text
+        data: bytes = message.get("bytes") or b""
+        return data.decode("utf-8", errors="replace")
+
+    async def send_text(self, data: str) -> None:
+        """Write one text frame."""
+        await self._websocket.send_text(data)
+
+    async def close(self, code: int, reason: str) -> None:
+        """Close with ``code``."""
+        try:
+            await self._websocket.close(code, reason)
+        except (RuntimeError, WebSocketDisconnect):
+            log.debug("socket already closed")
+
+
+async def _refuse(websocket: WebSocket, exc: ClientError, close_code: int) -> None:
+    await websocket.send_text(codec.encode_text(protocol.error_frame(exc.code, exc.message)))
+    await websocket.close(close_code, exc.code.value)
+
+
+async def _attribute(ctx: Context, caller: Principal, session_id: str, share: str) -> None:
+    try:
+        code = share_codes.verify(ctx.settings.secret, share, now_s=int(time.time()))
+    except share_codes.ShareCodeRefused as refused:
+        log.info("share code of viewer %s not attributed: %s", caller.sub, refused.reason)
+        return
+    if code.brand != caller.brand or code.session_id != session_id:
+        log.info("share code of viewer %s not attributed: other brand or session", caller.sub)
+        return
+    binding = attribution.Binding(
+        guide_id=code.guide_id, store=code.store, session_id=session_id, touch_ms=now_ms()
+    )
+    await attribution.bind(
+        ctx.redis, caller.brand, caller.sub, binding, window_s=ctx.settings.attribution_window_s
+    )
+
+
+def _since(websocket: WebSocket) -> int | None:
+    raw = websocket.query_params.get("since")
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        return None
+
+
+_CLOSE_CODES = {
+    Code.NOT_FOUND: CloseCode.SESSION_NOT_FOUND,
+    Code.ORIGIN_NOT_ALLOWED: CloseCode.ORIGIN_NOT_ALLOWED,
+}
+
+
+async def room_socket(websocket: WebSocket) -> None:
+    """``GET /ws/sessions/{id}?token=&share=&since=``."""
+    ctx: Context = websocket.app.state.ctx
+    session_id = websocket.path_params["session_id"]
+    await websocket.accept()
+    try:
+        caller = auth.verify(websocket.query_params.get("token") or "", ctx.settings.secret)
+    except ClientError as exc:
+        await _refuse(websocket, exc, CloseCode.TOKEN_INVALID)
+        return
+    try:
+        async with transaction(ctx.db) as db:
+            session = await sessions.load(db, caller.brand, session_id)
+        policy = await ctx.policies.get(caller.brand)
+        if not policy.allows_origin(websocket.headers.get("origin")):
+            raise ClientError(Code.ORIGIN_NOT_ALLOWED, "this page may not open the live room")
+        if caller.role == Role.VIEWER and websocket.query_params.get("share"):
+            await _attribute(ctx, caller, session_id, websocket.query_params["share"])
+    except ClientError as exc:
+        await _refuse(websocket, exc, _CLOSE_CODES.get(exc.code, CloseCode.SHUTTING_DOWN))
+        return
+    if session.status == sessions.ENDED:
+        await websocket.send_text(codec.encode_text({"type": "ended", "session_id": session_id}))
+        await websocket.close(1000, "session ended")
+        return
+    viewer = Viewer(
+        user_id=caller.sub, brand=caller.brand, role=caller.role.value, name=caller.name
+    )
+    await ctx.hub.serve(
+        session_id,
+        viewer,
+        StarletteSocket(websocket),
+        since=_since(websocket),
+        epoch=websocket.query_params.get("epoch") or None,
+        snapshot=snapshots.provider(ctx),
+    )
+
+
+routes = [WebSocketRoute("/ws/sessions/{session_id}", room_socket)]

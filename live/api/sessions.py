@@ -1,0 +1,123 @@
+"""Session endpoints: create, read, products, start, end, pin, coupons."""
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.routing import Route
+
+from live import coupons, sessions, views
+from live.api import request as req
+from live.api.responses import JSON
+from live.auth import Role
+from live.db.unit import transaction
+from realtime.errors import ClientError, Code
+
+HOSTS = (Role.HOST, Role.ADMIN)
+
+
+def ws_url(request: Request, session_id: str) -> str:
+    """Where viewers connect for this session."""
+    base = req.context(request).settings.public_ws_url
+    if base is None:
+        scheme = "wss" if request.url.scheme == "https" else "ws"
+        base = f"{scheme}://{request.url.netloc}"
+    return f"{base.rstrip('/')}/ws/sessions/{session_id}"
+
+
+async def _session_body(request: Request, session_id: str, brand: str) -> dict[str, Any]:
+    ctx = req.context(request)
+    async with transaction(ctx.db) as db:
+        row = await sessions.load(db, brand, session_id)
+        products = await sessions.products_of(db, session_id)
+    levels = await ctx.stock.levels(session_id)
+    return views.session(row, products, levels, ws_url(request, session_id))
+
+
+async def create_session(request: Request) -> JSON:
+    """``POST /api/sessions`` {title} -> 201."""
+    caller = req.principal(request, *HOSTS)
+    body = await req.json_object(request)
+    row = await sessions.create(req.context(request), caller, req.text(body, "title"))
+    return JSON(await _session_body(request, row.id, caller.brand), status_code=201)
+
+
+async def get_session(request: Request) -> JSON:
+    """``GET /api/sessions/{id}`` (any role of the brand)."""
+    caller = req.principal(request)
+    return JSON(await _session_body(request, request.path_params["session_id"], caller.brand))
+
+
+async def add_product(request: Request) -> JSON:
+    """``POST /api/sessions/{id}/products`` -> 201 {product_id, ...}."""
+    caller = req.principal(request, *HOSTS)
+    body = await req.json_object(request)
+    fields = {
+        "sku": req.text(body, "sku", max_chars=64),
+        "title": req.text(body, "title"),
+        "price_cents": req.integer(body, "price_cents", minimum=0),
+        "stock": req.integer(body, "stock", minimum=0, maximum=10_000_000),
+        "limit_per_viewer": req.optional_integer(body, "limit_per_viewer", minimum=1),
+    }
+    session_id = request.path_params["session_id"]
+    row = await sessions.add_product(req.context(request), caller, session_id, fields)
+    return JSON(views.product(row), status_code=201)
+
+
+async def start_session(request: Request) -> JSON:
+    """``POST /api/sessions/{id}/start``."""
+    caller = req.principal(request, *HOSTS)
+    session_id = request.path_params["session_id"]
+    await sessions.start(req.context(request), caller, session_id)
+    return JSON(await _session_body(request, session_id, caller.brand))
+
+
+async def end_session(request: Request) -> JSON:
+    """``POST /api/sessions/{id}/end``."""
+    caller = req.principal(request, *HOSTS)
+    session_id = request.path_params["session_id"]
+    await sessions.end(req.context(request), caller, session_id)
+    return JSON(await _session_body(request, session_id, caller.brand))
+
+
+async def pin(request: Request) -> JSON:
+    """``POST /api/sessions/{id}/pin`` {product_id}; ``DELETE`` unpins."""
+    caller = req.principal(request, *HOSTS)
+    session_id = request.path_params["session_id"]
+    product_id = None
+    if request.method == "POST":
+        product_id = req.text(await req.json_object(request), "product_id", max_chars=64)
+    row = await sessions.pin(req.context(request), caller, session_id, product_id)
+    return JSON({"session_id": row.id, "pinned_product_id": row.pinned_product_id})
+
+
+async def drop_coupon(request: Request) -> JSON:
+    """``POST /api/sessions/{id}/coupons`` -> 201 {coupon_id, ...}."""
+    caller = req.principal(request, *HOSTS)
+    body = await req.json_object(request)
+    kind = body.get("kind")
+    if kind not in (coupons.AMOUNT_OFF, coupons.PERCENT_OFF):
+        raise ClientError(Code.INVALID_REQUEST, "kind must be amount_off or percent_off")
+    maximum = 100 if kind == coupons.PERCENT_OFF else 2**53
+    fields = {
+        "title": req.text(body, "title"),
+        "kind": kind,
+        "value": req.integer(body, "value", minimum=1, maximum=maximum),
+        "min_spend_cents": req.optional_integer(body, "min_spend_cents", minimum=0) or 0,
+        "quantity": req.integer(body, "quantity", minimum=1, maximum=10_000_000),
+        "per_viewer_limit": req.optional_integer(body, "per_viewer_limit", minimum=1) or 1,
+        "expires_in_s": req.optional_integer(body, "expires_in_s", minimum=1, maximum=86_400),
+    }
+    session_id = request.path_params["session_id"]
+    row = await coupons.drop(req.context(request), caller, session_id, fields)
+    return JSON(views.coupon(row), status_code=201)
+
+
+routes = [
+    Route("/api/sessions", create_session, methods=["POST"]),
+    Route("/api/sessions/{session_id}", get_session, methods=["GET"]),
+    Route("/api/sessions/{session_id}/products", add_product, methods=["POST"]),
+    Route("/api/sessions/{session_id}/start", start_session, methods=["POST"]),
+    Route("/api/sessions/{session_id}/end", end_session, methods=["POST"]),
+    Route("/api/sessions/{session_id}/pin", pin, methods=["POST", "DELETE"]),
+    Route("/api/sessions/{session_id}/coupons", drop_coupon, methods=["POST"]),
+]

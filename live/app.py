@@ -1,0 +1,173 @@
+"""The application: a Starlette router with a lifespan that opens the engines and starts the
+hub, the archiver and the hold reaper, and one error boundary that speaks the catalog."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Mapping
+
+from redis.asyncio import Redis
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from inventory.coupons import CouponCounters
+from inventory.errors import InventoryUnavailable
+from inventory.stock import Stock
+from live import coupons, draws, holds, invariant, recovery
+from live.api import (
+    archive,
+    brands,
+    guides,
+    health,
+    moderation,
+    orders,
+    pages,
+    room,
+    sales,
+    sessions,
+)
+from live.api.responses import error
+from live.brand_policies import BrandPolicies
+from live.context import Context
+from live.db.engine import session_factory
+from live.engines import open_engines
+from live.settings import Settings, load_settings
+from realtime import keys as realtime_keys
+from realtime.bus import BusUnavailable
+from realtime.errors import ClientError, Code
+from realtime.hub import Hub
+from replay.archiver import Archiver
+
+log = logging.getLogger(__name__)
+
+_HTTP_CODES = {404: Code.NOT_FOUND, 405: Code.METHOD_NOT_ALLOWED}
+
+
+def streams_of(session_id: str) -> Mapping[str, str]:
+    """The archived streams of a session, by kind."""
+    return {
+        "events": realtime_keys.events_stream(session_id),
+        "comments": realtime_keys.comments_stream(session_id),
+    }
+
+
+def counters_of(session_id: str) -> Mapping[str, str]:
+    """The counters that number each archived stream of a session."""
+    return {
+        "events": realtime_keys.events_seq(session_id),
+        "comments": realtime_keys.comments_seq(session_id),
+    }
+
+
+def _hub(settings: Settings, redis: Redis) -> Hub:
+    return Hub(
+        redis,
+        node_id=settings.node_id,
+        tick_ms=settings.tick_ms,
+        comments_per_tick=settings.comments_per_tick,
+        max_frame_bytes=settings.max_frame_bytes,
+        comment_max_chars=settings.comment_max_chars,
+        comment_rate_per_s=settings.comment_rate_per_s,
+        comment_burst=settings.comment_burst,
+        backlog_soft_frames=settings.backlog_soft_frames,
+        backlog_hard_frames=settings.backlog_hard_frames,
+    )
+
+
+async def _client_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ClientError)
+    return error(exc)
+
+
+async def _unavailable(_request: Request, exc: Exception) -> Response:
+    log.warning("engine unavailable: %s", exc)
+    return error(ClientError(Code.UNAVAILABLE, "a backing engine is unavailable; retry"))
+
+
+async def _http_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, Code.INVALID_REQUEST)
+    return error(ClientError(code, str(exc.detail)))
+
+
+async def _internal(_request: Request, exc: Exception) -> Response:
+    log.error("unhandled error", exc_info=exc)
+    return error(ClientError(Code.INTERNAL, "internal error"))
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """Build the app; engines open when the lifespan starts."""
+    settings = settings or load_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        engines = await open_engines(settings)
+        hub = _hub(settings, engines.redis)
+        ctx = Context(
+            settings=settings,
+            engine=engines.engine,
+            db=session_factory(engines.engine),
+            redis=engines.redis,
+            hub=hub,
+            stock=Stock(engines.redis, idempotency_ttl_s=settings.idempotency_ttl_s),
+            coupons=CouponCounters(engines.redis),
+            store=engines.store,
+            policies=BrandPolicies(session_factory(engines.engine)),
+        )
+        hub.on_claim(coupons.claim_handler(ctx))
+        hub.on_comment(draws.entry_listener(ctx))
+        hub.filter_comments(ctx.policies.comment_filter())
+        archiver = Archiver(
+            engines.redis,
+            engines.store,
+            streams_for=streams_of,
+            counters_for=counters_of,
+            node_id=settings.node_id,
+            segment_events=settings.archive_segment_events,
+            segment_ms=settings.archive_segment_ms,
+            retry_max_s=settings.archive_retry_max_s,
+            spool_dir=settings.data_dir / "spool",
+            retain_entries=settings.archive_retain_events,
+        )
+        await hub.start()
+        app.state.stock_watch = invariant.Watch()
+        tasks = [
+            asyncio.create_task(archiver.run(), name="archiver"),
+            asyncio.create_task(holds.run(ctx), name="hold-reaper"),
+            asyncio.create_task(recovery.run(ctx), name="redis-recovery"),
+            asyncio.create_task(app.state.stock_watch.run(ctx), name="stock-invariant"),
+        ]
+        app.state.ctx = ctx
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await hub.stop()
+            await engines.aclose()
+
+    return Starlette(
+        routes=[
+            *sessions.routes,
+            *orders.routes,
+            *sales.routes,
+            *guides.routes,
+            *moderation.routes,
+            *brands.routes,
+            *archive.routes,
+            *health.routes,
+            *room.routes,
+            *pages.routes,
+        ],
+        lifespan=lifespan,
+        exception_handlers={
+            ClientError: _client_error,
+            InventoryUnavailable: _unavailable,
+            BusUnavailable: _unavailable,
+            HTTPException: _http_error,
+            Exception: _internal,
+        },
+    )

@@ -1,0 +1,94 @@
+"""Tokens: HS256 JWTs with ``sub``, ``role``, ``brand``, ``exp`` and optional ``name``/``store``.
+
+The brand's own backend mints them after its login; `mint` exists for development and tests.
+"""
+
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import jwt
+
+from realtime.errors import ClientError, Code
+
+ALGORITHM = "HS256"
+
+
+class Role(StrEnum):
+    """Who a token speaks for."""
+
+    HOST = "host"
+    VIEWER = "viewer"
+    GUIDE = "guide"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The verified identity behind a request or socket."""
+
+    sub: str
+    role: Role
+    brand: str
+    name: str | None = None
+    store: str | None = None
+
+
+def mint(
+    secret: str,
+    *,
+    sub: str,
+    role: Role | str,
+    brand: str,
+    ttl_s: int = 3600,
+    name: str | None = None,
+    store: str | None = None,
+) -> str:
+    """Sign a token valid for ``ttl_s`` seconds."""
+    claims: dict[str, Any] = {
+        "sub": sub,
+        "role": Role(role).value,
+        "brand": brand,
+        "exp": int(time.time()) + ttl_s,
+    }
+    if name is not None:
+        claims["name"] = name
+    if store is not None:
+        claims["store"] = store
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def verify(token: str, secret: str) -> Principal:
+    """Check signature and expiry; raise `ClientError` (token_expired / token_invalid)."""
+    try:
+        claims = jwt.decode(
+            token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub", "brand"]}
+        )
+    except jwt.ExpiredSignatureError:
+        raise ClientError(Code.TOKEN_EXPIRED, "the token has expired") from None
+    except jwt.InvalidTokenError as exc:
+        raise ClientError(Code.TOKEN_INVALID, f"the token is not valid: {exc}") from None
+    try:
+        role = Role(str(claims.get("role")))
+    except ValueError:
+        raise ClientError(Code.TOKEN_INVALID, "the token's role is not known") from None
+    sub, brand = claims["sub"], claims["brand"]
+    if not isinstance(sub, str) or not isinstance(brand, str) or not sub or not brand:
+        raise ClientError(Code.TOKEN_INVALID, "sub and brand must be non-empty strings")
+    name, store = claims.get("name"), claims.get("store")
+    return Principal(
+        sub=sub,
+        role=role,
+        brand=brand,
+        name=name if isinstance(name, str) else None,
+        store=store if isinstance(store, str) else None,
+    )
+
+
+def require(principal: Principal, *roles: Role) -> Principal:
+    """Let ``principal`` through only with one of ``roles``."""
+    if principal.role not in roles:
+        allowed = ", ".join(r.value for r in roles)
+        raise ClientError(Code.FORBIDDEN, f"this needs the role {allowed}")
+    return principal

@@ -1,0 +1,111 @@
+"""Per-brand rules for the live room: banned words in comments and allowed page origins.
+
+Contract: the record (`brand_policies` table) is the source; each node caches a brand's policy
+for `CACHE_TTL_S`, so a change made through the admin API holds on every node within that time.
+A brand without a row has no banned words and accepts every origin.
+"""
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from live.db.models import BrandPolicyRow
+from live.db.unit import transaction
+from realtime import codec
+from realtime.connection import Viewer
+from realtime.errors import ClientError, Code
+from realtime.wordfilter import Mode, WordFilter
+
+CACHE_TTL_S = 5.0
+MAX_WORDS = 1_000
+MAX_ORIGINS = 50
+
+
+@dataclass(frozen=True, slots=True)
+class BrandPolicy:
+    """One brand's rules."""
+
+    banned_words: tuple[str, ...] = ()
+    banned_mode: Mode = Mode.MASK
+    allowed_origins: tuple[str, ...] = ()
+    words: WordFilter = field(default_factory=lambda: WordFilter((), Mode.MASK), compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """The policy as the admin API shows it."""
+        return {
+            "banned_words": list(self.banned_words),
+            "banned_mode": self.banned_mode.value,
+            "allowed_origins": list(self.allowed_origins),
+        }
+
+    def allows_origin(self, origin: str | None) -> bool:
+        """An empty allowlist allows all; otherwise a browser's Origin must be listed.
+
+        Mini-program clients send no Origin; the allowlist guards browser pages only.
+        """
+        return not self.allowed_origins or origin is None or origin in self.allowed_origins
+
+
+def build(banned_words: list[str], banned_mode: str, allowed_origins: list[str]) -> BrandPolicy:
+    """A policy from its stored fields."""
+    mode = Mode(banned_mode)
+    return BrandPolicy(
+        banned_words=tuple(banned_words),
+        banned_mode=mode,
+        allowed_origins=tuple(allowed_origins),
+        words=WordFilter(banned_words, mode),
+    )
+
+
+class BrandPolicies:
+    """Cached reads and writes of brand policies."""
+
+    def __init__(self, db: async_sessionmaker[AsyncSession]) -> None:
+        self._db = db
+        self._cache: dict[str, tuple[float, BrandPolicy]] = {}
+
+    async def get(self, brand: str) -> BrandPolicy:
+        """The brand's policy (cached for `CACHE_TTL_S`)."""
+        cached = self._cache.get(brand)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < CACHE_TTL_S:
+            return cached[1]
+        async with transaction(self._db) as db:
+            row = await db.get(BrandPolicyRow, brand)
+        policy = (
+            build(
+                codec.decode(row.banned_words), row.banned_mode, codec.decode(row.allowed_origins)
+            )
+            if row is not None
+            else BrandPolicy()
+        )
+        self._cache[brand] = (now, policy)
+        return policy
+
+    async def put(self, brand: str, policy: BrandPolicy, *, now_ms: int) -> None:
+        """Store the brand's policy (this node sees it at once, others within the TTL)."""
+        async with transaction(self._db) as db:
+            row = await db.get(BrandPolicyRow, brand)
+            if row is None:
+                row = BrandPolicyRow(brand=brand)
+                db.add(row)
+            row.banned_words = codec.encode(list(policy.banned_words)).decode()
+            row.banned_mode = policy.banned_mode.value
+            row.allowed_origins = codec.encode(list(policy.allowed_origins)).decode()
+            row.updated_ms = now_ms
+        self._cache[brand] = (time.monotonic(), policy)
+
+    def comment_filter(self) -> Any:
+        """The hub's comment filter: reject or mask banned words per the viewer's brand."""
+
+        async def check(viewer: Viewer, text: str) -> str:
+            policy = await self.get(viewer.brand)
+            if not policy.words.banned(text):
+                return text
+            if policy.banned_mode == Mode.REJECT:
+                raise ClientError(Code.COMMENT_REJECTED, "the comment contains a banned word")
+            return policy.words.mask(text)
+
+        return check

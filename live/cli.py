@@ -1,0 +1,193 @@
+"""The ``live`` command: serve, token, db upgrade, archive verify and inventory check."""
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from types import FrameType
+
+import uvicorn
+
+from inventory.errors import InventoryUnavailable
+from live import auth, invariant
+from live.auth import Role
+from live.db import migrate
+from live.db.engine import create_engine, session_factory
+from live.engines import EngineError, open_engines
+from live.settings import Settings, SettingsError, load_settings
+from realtime.errors import ClientError
+from replay import reader
+from replay.errors import ArchiveError
+from replay.store import open_store
+
+
+def _fail(message: str) -> int:
+    print(f"live: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _exit_cleanly(_signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
+async def _preflight(settings: Settings) -> None:
+    # Open and close every engine once so a bad URL fails here, in one line, instead of in
+    # the middle of the server's start-up log.
+    engines = await open_engines(settings)
+    await engines.aclose()
+
+
+def _serve(settings: Settings, host: str, port: int) -> int:
+    from live.app import create_app
+
+    try:
+        asyncio.run(_preflight(settings))
+    except EngineError as exc:
+        return _fail(str(exc))
+    if settings.redis_url is None:
+        print(
+            f"live: embedded mode, data in {settings.data_dir}\n"
+            "live: mint a token with: live token --role host --brand demo --sub alice",
+            file=sys.stderr,
+        )
+    app = create_app(settings)
+    # Uvicorn shuts down gracefully on SIGINT/SIGTERM, then restores the previous handlers and
+    # raises the signal again, which would end a clean shutdown with status 143 (or a
+    # KeyboardInterrupt traceback). A completed graceful shutdown is a success: exit 0.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _exit_cleanly)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        ws="websockets-sansio",
+        ws_max_size=settings.max_frame_bytes,
+        ws_per_message_deflate=False,
+        ws_ping_interval=20.0,
+        ws_ping_timeout=20.0,
+        timeout_graceful_shutdown=5,
+        log_level="info",
+    )
+    return 0
+
+
+async def _upgrade(settings: Settings) -> str | None:
+    engine = create_engine(settings.database_url)
+    try:
+        await migrate.upgrade(engine)
+        return await migrate.current_revision(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _verify_archive(settings: Settings, session_id: str) -> list[str]:
+    store = open_store(settings.archive_url, s3_endpoint_url=settings.s3_endpoint_url)
+    try:
+        return await reader.verify(store, session_id)
+    finally:
+        await store.aclose()
+
+
+def _archive_verify(settings: Settings, session_id: str) -> int:
+    """Exit status 0: the archive is complete and intact; 1: problems (printed); 2: unreadable."""
+    try:
+        problems = asyncio.run(_verify_archive(settings, session_id))
+    except (ArchiveError, ValueError) as exc:
+        return _fail(f"cannot verify the archive of session {session_id}: {exc}")
+    for problem in problems:
+        print(problem)
+    if problems:
+        return 1
+    print(f"live: archive of session {session_id} is contiguous and its checksums match")
+    return 0
+
+
+async def _inventory_lines(settings: Settings, session_id: str) -> list[invariant.Line]:
+    engines = await open_engines(settings)
+    try:
+        return await invariant.check(session_factory(engines.engine), engines.redis, session_id)
+    finally:
+        await engines.aclose()
+
+
+def _inventory_check(settings: Settings, session_id: str) -> int:
+    """Exit status 0: stock + held + sold == allocation for every product; 1: report; 2: error."""
+    if settings.redis_url is None:
+        return _fail("inventory check needs LIVE_REDIS_URL (the embedded Valkey is private)")
+    try:
+        lines = asyncio.run(_inventory_lines(settings, session_id))
+    except (EngineError, ClientError, InventoryUnavailable) as exc:
+        return _fail(f"cannot check the inventory of session {session_id}: {exc}")
+    for line in lines:
+        print(line.describe())
+    if not all(line.consistent for line in lines):
+        return 1
+    print(f"live: inventory of session {session_id} is consistent ({len(lines)} products)")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="live", description="Live-commerce session server.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the server (embedded engines by default)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    token = commands.add_parser("token", help="mint a development token (HS256, LIVE_SECRET)")
+    token.add_argument("--role", required=True, choices=[r.value for r in Role])
+    token.add_argument("--brand", required=True)
+    token.add_argument("--sub", required=True)
+    token.add_argument("--name")
+    token.add_argument("--store")
+    token.add_argument("--ttl-s", type=int, default=24 * 3600)
+    db = commands.add_parser("db", help="database schema")
+    db.add_argument("action", choices=["upgrade"])
+    archive = commands.add_parser("archive", help="session archives (LIVE_ARCHIVE_URL)")
+    archive_commands = archive.add_subparsers(dest="archive_command", required=True)
+    verify = archive_commands.add_parser(
+        "verify", help="check a session's archive: manifest, contiguity, checksums"
+    )
+    verify.add_argument("session_id")
+    inventory = commands.add_parser("inventory", help="stock in Redis against the record")
+    inventory.add_argument("action", choices=["check"])
+    inventory.add_argument("session_id")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``live`` console script."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        return _fail(str(exc))
+    if args.command == "serve":
+        return _serve(settings, args.host, args.port)
+    if args.command == "token":
+        print(
+            auth.mint(
+                settings.secret,
+                sub=args.sub,
+                role=args.role,
+                brand=args.brand,
+                ttl_s=args.ttl_s,
+                name=args.name,
+                store=args.store,
+            )
+        )
+        return 0
+    if args.command == "archive":
+        return _archive_verify(settings, args.session_id)
+    if args.command == "inventory":
+        return _inventory_check(settings, args.session_id)
+    try:
+        revision = asyncio.run(_upgrade(settings))
+    except Exception as exc:
+        return _fail(f"LIVE_DATABASE_URL: upgrade failed: {str(exc).splitlines()[0]}")
+    print(f"live: database at revision {revision}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""What a running app holds: settings and the clients of its engines, created by the lifespan."""
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from inventory.coupons import CouponCounters
+from inventory.stock import Stock
+from live.brand_policies import BrandPolicies
+from live.settings import Settings
+from realtime.bus import EventBus
+from realtime.hub import Hub
+from replay.store import ArchiveStore
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """The app's engines and services; one per process, shared by all requests."""
+
+    settings: Settings
+    engine: AsyncEngine
+    db: async_sessionmaker[AsyncSession]
+    redis: Redis
+    hub: Hub
+    stock: Stock
+    coupons: CouponCounters
+    store: ArchiveStore
+    policies: BrandPolicies
+
+    @property
+    def bus(self) -> EventBus:
+        """The event bus of the hub."""
+        return self.hub.bus

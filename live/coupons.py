@@ -1,0 +1,160 @@
+"""Coupons: drops by the host, claims by viewers over the room socket, discounts at checkout."""
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from inventory.coupons import Claimed
+from inventory.errors import InventoryUnavailable
+from live import ids, sessions, views
+from live.auth import Principal
+from live.clock import now_ms
+from live.context import Context
+from live.db.models import CouponClaimRow, CouponRow
+from live.db.unit import transaction
+from realtime.connection import Viewer
+from realtime.errors import ClientError, Code
+from realtime.protocol import Claim
+
+AMOUNT_OFF, PERCENT_OFF = "amount_off", "percent_off"
+
+
+async def drop(
+    ctx: Context, principal: Principal, session_id: str, fields: dict[str, Any]
+) -> CouponRow:
+    """Create a coupon, open its claims in Redis and announce it to the room."""
+    ts = now_ms()
+    expires_in_s = fields.pop("expires_in_s", None)
+    async with transaction(ctx.db) as db:
+        session = await sessions.load(db, principal.brand, session_id)
+        if session.status != sessions.LIVE:
+            raise ClientError(Code.SESSION_NOT_LIVE, "coupons drop in a live session")
+        row = CouponRow(
+            id=ids.new_id("cpn"),
+            session_id=session_id,
+            brand=principal.brand,
+            expires_ms=ts + expires_in_s * 1000 if expires_in_s else None,
+            created_ms=ts,
+            **fields,
+        )
+        db.add(row)
+        await db.flush()
+        await ctx.coupons.open(session_id, row.id, quantity=row.quantity, expires_ms=row.expires_ms)
+    event = views.coupon(row)
+    await ctx.bus.publish(
+        session_id, "coupon", {**event, "ts": ts, "t_ms": sessions.t_ms(session, ts)}
+    )
+    return row
+
+
+async def open_coupons(ctx: Context, db: AsyncSession, session_id: str) -> list[dict[str, Any]]:
+    """Coupons of a session that can still be claimed, with claims left."""
+    now = now_ms()
+    rows = await db.scalars(
+        select(CouponRow).where(CouponRow.session_id == session_id).order_by(CouponRow.created_ms)
+    )
+    left = await ctx.coupons.left(session_id)
+    return [
+        views.coupon(row, left=left.get(row.id, 0))
+        for row in rows
+        if (row.expires_ms is None or row.expires_ms > now) and left.get(row.id, 0) > 0
+    ]
+
+
+def claim_handler(ctx: Context) -> Any:
+    """The hub's handler for a viewer's ``claim`` message."""
+
+    async def handle(session_id: str, viewer: Viewer, command: Claim) -> dict[str, Any]:
+        if viewer.role != "viewer":
+            raise ClientError(Code.FORBIDDEN, "only viewers claim coupons")
+        async with transaction(ctx.db) as db:
+            coupon = await db.get(CouponRow, command.coupon_id)
+            session = await sessions.load(db, viewer.brand, session_id)
+        if coupon is None or coupon.session_id != session_id:
+            raise ClientError(Code.NOT_FOUND, f"no coupon {command.coupon_id}")
+        try:
+            outcome = await ctx.coupons.claim(
+                session_id,
+                coupon.id,
+                viewer_id=viewer.user_id,
+                per_viewer_limit=coupon.per_viewer_limit,
+                now_ms=now_ms(),
+            )
+        except InventoryUnavailable as exc:
+            raise ClientError(Code.UNAVAILABLE, "claims are unavailable; retry") from exc
+        if not isinstance(outcome, Claimed):
+            code = Code.NOT_FOUND if outcome.code == "not_found" else Code(outcome.code)
+            raise ClientError(code, f"coupon not claimed: {outcome.code}")
+        claim = CouponClaimRow(
+            id=ids.new_id("clm"),
+            coupon_id=coupon.id,
+            session_id=session_id,
+            brand=coupon.brand,
+            viewer_id=viewer.user_id,
+            claimed_ms=now_ms(),
+        )
+        try:
+            async with transaction(ctx.db) as db:
+                db.add(claim)
+        except ClientError:
+            # The record is the judge: a claim that could not be written is given back.
+            await ctx.coupons.unclaim(session_id, coupon.id, viewer_id=viewer.user_id)
+            raise
+        ts = now_ms()
+        await ctx.bus.publish(
+            session_id,
+            "coupon_left",
+            {
+                "coupon_id": coupon.id,
+                "left": outcome.left,
+                "ts": ts,
+                "t_ms": sessions.t_ms(session, ts),
+            },
+        )
+        return {"coupon_id": coupon.id, "claim_id": claim.id, "left": outcome.left}
+
+    return handle
+
+
+async def held_by(db: AsyncSession, session_id: str, viewer_id: str) -> list[dict[str, Any]]:
+    """The viewer's unused claims in a session, oldest first: what it can still pay with."""
+    rows = await db.execute(
+        select(CouponClaimRow, CouponRow)
+        .join(CouponRow, CouponRow.id == CouponClaimRow.coupon_id)
+        .where(
+            CouponClaimRow.session_id == session_id,
+            CouponClaimRow.viewer_id == viewer_id,
+            CouponClaimRow.order_id.is_(None),
+        )
+        .order_by(CouponClaimRow.claimed_ms)
+    )
+    return [{"claim_id": claim.id, **views.coupon(coupon)} for claim, coupon in rows]
+
+
+async def discount_for(
+    db: AsyncSession, *, coupon_id: str, session_id: str, viewer_id: str, subtotal_cents: int
+) -> tuple[CouponClaimRow, int]:
+    """An unused claim of ``coupon_id`` held by the viewer and the discount it gives."""
+    coupon = await db.get(CouponRow, coupon_id)
+    if coupon is None or coupon.session_id != session_id:
+        raise ClientError(Code.NOT_FOUND, f"no coupon {coupon_id}")
+    if coupon.expires_ms is not None and coupon.expires_ms <= now_ms():
+        raise ClientError(Code.COUPON_EXPIRED, "the coupon has expired")
+    claim = await db.scalar(
+        select(CouponClaimRow)
+        .where(
+            CouponClaimRow.coupon_id == coupon_id,
+            CouponClaimRow.viewer_id == viewer_id,
+            CouponClaimRow.order_id.is_(None),
+        )
+        .limit(1)
+    )
+    if claim is None:
+        raise ClientError(Code.COUPON_NOT_CLAIMED, "claim the coupon before using it")
+    if subtotal_cents < coupon.min_spend_cents:
+        raise ClientError(
+            Code.COUPON_MIN_SPEND, f"the coupon needs a spend of {coupon.min_spend_cents} cents"
+        )
+    discount = coupon.value if coupon.kind == AMOUNT_OFF else subtotal_cents * coupon.value // 100
+    return claim, min(discount, subtotal_cents)

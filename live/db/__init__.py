@@ -1,0 +1,1 @@
+"""The database of record: models, engine, migrations and the error boundary."""

@@ -1,0 +1,64 @@
+"""Creating the async engine and session factory, and checking the database at start-up."""
+
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+CONNECT_TIMEOUT_S = 10
+
+
+def create_engine(database_url: str) -> AsyncEngine:
+    """An engine for ``database_url``; SQLite gets WAL and serialised writers."""
+    if database_url.startswith("sqlite"):
+        # One connection: SQLite runs one writer at a time anyway, and queueing for the pool
+        # (an asyncio wait) is far cheaper than SQLite's sleeping busy handler.
+        engine = create_async_engine(
+            database_url,
+            connect_args={"timeout": 30},
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=60,
+        )
+        _serialise_sqlite_writers(engine)
+        return engine
+    return create_async_engine(
+        database_url,
+        pool_size=10,
+        max_overflow=20,
+        pool_pre_ping=True,
+        # asyncpg waits 60 s for an unreachable host by default; start-up should fail sooner.
+        connect_args={"timeout": CONNECT_TIMEOUT_S},
+    )
+
+
+def _serialise_sqlite_writers(engine: AsyncEngine) -> None:
+    # pysqlite opens transactions lazily and upgrades read locks to write locks, which
+    # deadlocks two concurrent writers into an immediate "database is locked". Taking the
+    # write lock up front (BEGIN IMMEDIATE) makes SQLite queue writers on its busy timeout.
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[Any]:
+    """The factory every request opens its unit of work from."""
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def ping(engine: AsyncEngine) -> None:
+    """Run ``SELECT 1``; raises the driver's error when the database is unreachable."""
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))

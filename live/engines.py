@@ -1,0 +1,162 @@
+"""Opening the engines at start-up: Redis (external or a private Valkey), SQL, the archive.
+
+Every failure becomes one `EngineError` line naming the setting at fault; nothing is left
+running when start-up fails.
+"""
+
+import asyncio
+import contextlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from live.db import migrate
+from live.db.engine import create_engine, ping
+from live.embedded_valkey import EmbeddedValkey, EmbeddedValkeyError
+from live.settings import Settings, redact_url
+from replay.errors import ArchiveError
+from replay.local_store import LocalArchiveStore
+from replay.store import ArchiveStore, open_store
+
+CONNECT_TIMEOUT_S = 5
+# Above the longest blocking XREAD (1 s), so a quiet stream is never taken for a dead socket.
+SOCKET_TIMEOUT_S = 10
+
+
+class EngineError(RuntimeError):
+    """An engine could not be opened; the message is one line naming the setting."""
+
+
+@dataclass(slots=True)
+class Engines:
+    """Open clients of the three engines, and the private Valkey when embedded."""
+
+    redis: Redis
+    engine: AsyncEngine
+    store: ArchiveStore
+    valkey: EmbeddedValkey | None
+
+    async def aclose(self) -> None:
+        """Close every client, then stop the private Valkey."""
+        with contextlib.suppress(Exception):
+            await self.store.aclose()
+        with contextlib.suppress(Exception):
+            await self.redis.aclose()
+        with contextlib.suppress(Exception):
+            await self.engine.dispose()
+        if self.valkey is not None:
+            await asyncio.to_thread(self.valkey.stop)
+
+
+async def _open_redis(url: str) -> Redis:
+    try:
+        redis = Redis.from_url(
+            url, socket_connect_timeout=CONNECT_TIMEOUT_S, socket_timeout=SOCKET_TIMEOUT_S
+        )
+    except ValueError as exc:  # a malformed query option (?socket_timeout=abc)
+        raise EngineError(f"LIVE_REDIS_URL={redact_url(url)}: {exc}") from exc
+    try:
+        await redis.ping()
+    except (RedisError, OSError) as exc:
+        await redis.aclose()
+        raise EngineError(f"LIVE_REDIS_URL={redact_url(url)}: cannot connect ({exc})") from exc
+    return redis
+
+
+def _make_sqlite_dir(url: str) -> None:
+    database = make_url(url).database
+    if database:
+        try:
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise EngineError(f"LIVE_DATABASE_URL={redact_url(url)}: {exc}") from exc
+
+
+async def _open_database(settings: Settings) -> AsyncEngine:
+    url = settings.database_url
+    if url.startswith("sqlite"):
+        _make_sqlite_dir(url)
+    try:
+        engine = create_engine(url)
+    except (SQLAlchemyError, ValueError, TypeError) as exc:
+        raise EngineError(f"LIVE_DATABASE_URL={redact_url(url)}: {exc}") from exc
+    try:
+        await ping(engine)
+        if url.startswith("sqlite"):
+            # Embedded mode migrates itself; a shared database is migrated by an operator.
+            await migrate.upgrade(engine)
+            return engine
+        current, head = await migrate.current_revision(engine), migrate.head_revision()
+    # asyncpg rejects an unknown URL query option (?foo=bar) with a TypeError at connect time.
+    except (SQLAlchemyError, OSError, ValueError, TypeError) as exc:
+        await engine.dispose()
+        reason = str(exc).splitlines()[0]
+        raise EngineError(f"LIVE_DATABASE_URL={redact_url(url)}: {reason}") from exc
+    if current != head:
+        await engine.dispose()
+        raise EngineError(
+            f"LIVE_DATABASE_URL={redact_url(url)}: schema is at {current}, "
+            f"the code needs {head}; run `live db upgrade`"
+        )
+    return engine
+
+
+def _check_local_root(root: Path) -> None:
+    # Listing a missing directory answers "empty", so an unusable local archive would only
+    # show up at the first segment write, long after start-up; check it can be written now.
+    root.mkdir(parents=True, exist_ok=True)
+    if not os.access(root, os.W_OK | os.X_OK):
+        raise PermissionError(f"{root} is not writable")
+
+
+async def _open_store(settings: Settings) -> ArchiveStore:
+    try:
+        store = open_store(settings.archive_url, s3_endpoint_url=settings.s3_endpoint_url)
+    except ValueError as exc:
+        raise EngineError(f"LIVE_ARCHIVE_URL={settings.archive_url}: {exc}") from exc
+    try:
+        if isinstance(store, LocalArchiveStore):
+            await asyncio.to_thread(_check_local_root, store.root)
+        await store.list("sessions/probe/")
+    except (ArchiveError, OSError) as exc:
+        await store.aclose()
+        raise EngineError(f"LIVE_ARCHIVE_URL={settings.archive_url}: {exc}") from exc
+    return store
+
+
+async def open_engines(settings: Settings) -> Engines:
+    """Open (and, when embedded, start) every engine, or raise `EngineError`."""
+    valkey: EmbeddedValkey | None = None
+    redis_url = settings.redis_url
+    if redis_url is None:
+        valkey = EmbeddedValkey(settings.data_dir / "valkey", persistent=True)
+        try:
+            # Started from the event loop's own thread on purpose: PR_SET_PDEATHSIG fires when
+            # the *thread* that forked the child exits, and executor threads may come and go.
+            valkey.start()
+        except (EmbeddedValkeyError, OSError) as exc:
+            raise EngineError(f"embedded Valkey (LIVE_REDIS_URL unset): {exc}") from exc
+        redis_url = valkey.url
+    opened: list[object] = []
+    try:
+        redis = await _open_redis(redis_url)
+        opened.append(redis)
+        engine = await _open_database(settings)
+        opened.append(engine)
+        store = await _open_store(settings)
+    except EngineError:
+        for resource in opened:
+            if isinstance(resource, Redis):
+                await resource.aclose()
+            elif isinstance(resource, AsyncEngine):
+                await resource.dispose()
+        if valkey is not None:
+            await asyncio.to_thread(valkey.stop)
+        raise
+    return Engines(redis=redis, engine=engine, store=store, valkey=valkey)

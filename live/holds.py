@@ -1,0 +1,94 @@
+"""The hold reaper: expired holds go back to stock, exactly once, on any number of nodes.
+
+Contract: for each expired hold the record is settled first (reserved -> expired in one
+conditional update, which also returns the units to ``committed_qty`` and frees the coupon);
+then Redis releases the hold, which only the first caller can do. A hold whose order turned
+out paid is committed instead of released. Cancelling an order is the same settlement with
+another final status, so a cancel racing the reaper (or itself) gives the units back once.
+"""
+
+import asyncio
+import logging
+
+from redis.exceptions import RedisError
+from sqlalchemy import update
+
+from inventory import keys as inventory_keys
+from inventory.errors import InventoryUnavailable
+from live import sessions
+from live.clock import now_ms
+from live.context import Context
+from live.db.models import OrderRow, SessionRow
+from live.db.unit import transaction
+from live.orders import EXPIRED, PAID, RESERVED, return_units
+from realtime.bus import BusUnavailable
+from realtime.cancellation import raise_if_cancelling
+from realtime.errors import ClientError
+
+log = logging.getLogger(__name__)
+
+SWEEP_INTERVAL_S = 1.0
+
+
+async def expire(ctx: Context, session_id: str, order_id: str) -> bool:
+    """Settle one expired hold; True when its units went back to stock now."""
+    return await settle(ctx, session_id, order_id, status=EXPIRED)
+
+
+async def settle(ctx: Context, session_id: str, order_id: str, *, status: str) -> bool:
+    """End a reserved order with ``status`` (expired or cancelled) and give its hold back.
+
+    True when this call returned the units to Redis stock; calling it again is harmless.
+    """
+    async with transaction(ctx.db) as db:
+        session = await db.get(SessionRow, session_id)
+        order = await db.get(OrderRow, order_id)
+        if order is not None and order.status == RESERVED:
+            changed = await db.execute(
+                update(OrderRow)
+                .where(OrderRow.id == order_id, OrderRow.status == RESERVED)
+                .values(status=status)
+            )
+            if changed.rowcount == 1:  # type: ignore[attr-defined]
+                await return_units(db, order)
+                order.status = status
+    if order is not None and order.status == PAID:
+        await ctx.stock.commit(session_id, order_id)
+        return False
+    released = await ctx.stock.release(session_id, order_id)
+    if released is None:
+        return False
+    ts = now_ms()
+    clock = {"ts": ts, "t_ms": sessions.t_ms(session, ts) if session else 0}
+    try:
+        await ctx.bus.publish(
+            session_id, "stock", {"levels": {released.product_id: released.stock_left}, **clock}
+        )
+    except BusUnavailable as exc:
+        log.warning("stock of %s not announced: %s", session_id, exc)
+    return True
+
+
+async def sweep(ctx: Context) -> int:
+    """One pass over every session with holds; returns how many holds were released."""
+    released = 0
+    members = await ctx.redis.smembers(inventory_keys.SESSIONS_WITH_HOLDS)
+    for member in members:
+        session_id = member.decode() if isinstance(member, bytes) else str(member)
+        for order_id in await ctx.stock.expired_holds(session_id, now_ms=now_ms()):
+            if await expire(ctx, session_id, order_id):
+                released += 1
+    return released
+
+
+async def run(ctx: Context) -> None:
+    """Sweep forever; errors of one pass are logged and the next pass retries."""
+    while True:
+        try:
+            await sweep(ctx)
+        except (ClientError, InventoryUnavailable, RedisError) as exc:
+            log.warning("hold sweep failed, retrying: %s", exc)
+        except Exception:
+            log.exception("hold sweep crashed, retrying")
+        raise_if_cancelling()
+        await asyncio.sleep(SWEEP_INTERVAL_S)

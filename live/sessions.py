@@ -1,0 +1,140 @@
+"""Session lifecycle: create, add products, start, pin, end. Each change is written to the
+record first, then published on the session stream."""
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from live import ids
+from live.auth import Principal
+from live.clock import now_ms
+from live.context import Context
+from live.db.models import ProductRow, SessionRow
+from live.db.unit import transaction
+from realtime import keys as realtime_keys
+from realtime.errors import ClientError, Code
+from replay.archiver import track as track_archive
+
+DRAFT, LIVE, ENDED = "draft", "live", "ended"
+
+
+async def load(db: AsyncSession, brand: str, session_id: str) -> SessionRow:
+    """The session ``session_id`` of ``brand``; another brand's session does not exist."""
+    row = await db.get(SessionRow, session_id)
+    if row is None or row.brand != brand:
+        raise ClientError(Code.NOT_FOUND, f"no session {session_id}")
+    return row
+
+
+async def products_of(db: AsyncSession, session_id: str) -> list[ProductRow]:
+    """Products of a session in the order they were added."""
+    result = await db.scalars(
+        select(ProductRow)
+        .where(ProductRow.session_id == session_id)
+        .order_by(ProductRow.created_ms, ProductRow.id)
+    )
+    return list(result)
+
+
+def t_ms(row: SessionRow, ts: int) -> int:
+    """Milliseconds since the session started (0 before it started)."""
+    return ts - row.started_ms if row.started_ms is not None else 0
+
+
+async def create(ctx: Context, principal: Principal, title: str) -> SessionRow:
+    """A new draft session of the principal's brand."""
+    row = SessionRow(
+        id=ids.new_id("ses"),
+        brand=principal.brand,
+        title=title,
+        status=DRAFT,
+        host_id=principal.sub,
+        created_ms=now_ms(),
+    )
+    async with transaction(ctx.db) as db:
+        db.add(row)
+    return row
+
+
+async def add_product(
+    ctx: Context, principal: Principal, session_id: str, fields: dict[str, Any]
+) -> ProductRow:
+    """Add a product with its stock; the stock is loaded into Redis at once."""
+    async with transaction(ctx.db) as db:
+        session = await load(db, principal.brand, session_id)
+        if session.status == ENDED:
+            raise ClientError(Code.SESSION_ENDED, "the session has ended")
+        row = ProductRow(
+            id=ids.new_id("prd"),
+            session_id=session_id,
+            brand=principal.brand,
+            committed_qty=0,
+            created_ms=now_ms(),
+            **fields,
+        )
+        db.add(row)
+        await db.flush()
+        await ctx.stock.load(session_id, row.id, row.stock)
+    if session.status == LIVE:
+        ts = now_ms()
+        await ctx.bus.publish(
+            session_id,
+            "stock",
+            {"levels": {row.id: row.stock}, "ts": ts, "t_ms": t_ms(session, ts)},
+        )
+    return row
+
+
+async def start(ctx: Context, principal: Principal, session_id: str) -> SessionRow:
+    """Go live: the clock of the session starts and viewers get ``started``."""
+    ts = now_ms()
+    async with transaction(ctx.db) as db:
+        row = await load(db, principal.brand, session_id)
+        if row.status == ENDED:
+            raise ClientError(Code.SESSION_ENDED, "the session has ended")
+        if row.status == LIVE:
+            return row
+        row.status = LIVE
+        row.started_ms = ts
+    await track_archive(ctx.redis, session_id)
+    await ctx.redis.set(realtime_keys.clock(session_id), ts)
+    await ctx.bus.publish(session_id, "started", {"ts": ts, "t_ms": 0})
+    return row
+
+
+async def end(ctx: Context, principal: Principal, session_id: str) -> SessionRow:
+    """End the session: viewers get ``ended`` and the archive closes it."""
+    ts = now_ms()
+    async with transaction(ctx.db) as db:
+        row = await load(db, principal.brand, session_id)
+        if row.status == ENDED:
+            return row
+        if row.status == DRAFT:
+            raise ClientError(Code.SESSION_NOT_LIVE, "the session has not started")
+        row.status = ENDED
+        row.ended_ms = ts
+    await ctx.bus.publish(session_id, "ended", {"ts": ts, "t_ms": t_ms(row, ts)})
+    return row
+
+
+async def pin(
+    ctx: Context, principal: Principal, session_id: str, product_id: str | None
+) -> SessionRow:
+    """Pin a product (or unpin with None); viewers get ``pin`` / ``unpin``."""
+    ts = now_ms()
+    async with transaction(ctx.db) as db:
+        row = await load(db, principal.brand, session_id)
+        if row.status != LIVE:
+            raise ClientError(Code.SESSION_NOT_LIVE, "pins need a live session")
+        if product_id is not None:
+            product = await db.get(ProductRow, product_id)
+            if product is None or product.session_id != session_id:
+                raise ClientError(Code.NOT_FOUND, f"no product {product_id} in this session")
+        previous, row.pinned_product_id = row.pinned_product_id, product_id
+    fields = {"ts": ts, "t_ms": t_ms(row, ts)}
+    if product_id is None:
+        await ctx.bus.publish(session_id, "unpin", {"product_id": previous, **fields})
+    else:
+        await ctx.bus.publish(session_id, "pin", {"product_id": product_id, **fields})
+    return row

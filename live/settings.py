@@ -1,0 +1,208 @@
+"""Settings: the only reader of ``os.environ``.
+
+`load_settings` builds one frozen `Settings` at start-up and fails fast with a `SettingsError`
+naming the variable at fault. Everything else receives the settings object.
+"""
+
+import contextlib
+import os
+import secrets
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import orjson
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Frozen configuration of one app process. ``None`` engine URLs mean "embedded"."""
+
+    data_dir: Path
+    database_url: str
+    redis_url: str | None
+    archive_url: str
+    s3_endpoint_url: str | None
+    secret: str
+    payment_secret: str
+    public_ws_url: str | None = None
+    tick_ms: int = 200
+    hold_ttl_s: int = 900
+    idempotency_ttl_s: int = 86_400
+    attribution_window_s: int = 7 * 86_400
+    share_code_ttl_s: int = 30 * 86_400
+    max_frame_bytes: int = 65_536
+    comment_max_chars: int = 300
+    comment_rate_per_s: float = 1.0
+    comment_burst: int = 3
+    comments_per_tick: int = 20
+    backlog_soft_frames: int = 64
+    backlog_hard_frames: int = 512
+    archive_segment_events: int = 500
+    archive_segment_ms: int = 5_000
+    archive_retain_events: int = 1_000
+    archive_retry_max_s: float = 30.0
+    node_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+
+    @property
+    def embedded_redis(self) -> bool:
+        """True when this process must start its own private Valkey server."""
+        return self.redis_url is None
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 1) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not an integer") from None
+    if value < minimum:
+        raise SettingsError(f"{name}={raw!r} must be at least {minimum}")
+    return value
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password, if any, replaced by ``***`` (for messages and logs)."""
+    parsed = urlparse(url)
+    if not parsed.password:
+        return url
+    userinfo, _, hostinfo = parsed.netloc.rpartition("@")
+    user = userinfo.partition(":")[0]
+    return parsed._replace(netloc=f"{user}:***@{hostinfo}").geturl()
+
+
+def _check_database_url(url: str) -> str:
+    shown = redact_url(url)
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError) as exc:
+        raise SettingsError(f"LIVE_DATABASE_URL={shown}: not a database URL ({exc})") from None
+    if parsed.drivername not in {"sqlite+aiosqlite", "postgresql+asyncpg"}:
+        raise SettingsError(
+            f"LIVE_DATABASE_URL={shown}: the scheme must be sqlite+aiosqlite:// or "
+            "postgresql+asyncpg://"
+        )
+    # An in-memory SQLite database is private to one connection: the server would lose its
+    # records between connections, and migrations would never be seen by requests.
+    if parsed.drivername.startswith("sqlite") and parsed.database in {None, "", ":memory:"}:
+        raise SettingsError(f"LIVE_DATABASE_URL={shown}: SQLite needs a file path")
+    return url
+
+
+def _check_redis_url(url: str) -> str:
+    parsed = urlparse(url)
+    try:
+        parsed.port  # noqa: B018 - parsing the port is the check
+    except ValueError as exc:
+        raise SettingsError(f"LIVE_REDIS_URL={redact_url(url)}: {exc}") from None
+    if parsed.scheme not in {"redis", "rediss", "unix"}:
+        raise SettingsError(
+            f"LIVE_REDIS_URL={redact_url(url)}: the scheme must be redis://, rediss:// or unix://"
+        )
+    return url
+
+
+def _check_archive_url(url: str) -> str:
+    parsed = urlparse(url)
+    if parsed.scheme == "file" and parsed.netloc in {"", "localhost"} and parsed.path[:1] == "/":
+        return url
+    if parsed.scheme == "s3" and parsed.netloc:
+        return url
+    raise SettingsError(
+        f"LIVE_ARCHIVE_URL={redact_url(url)}: expected file:///absolute/dir or s3://bucket/prefix"
+    )
+
+
+def _read_secrets(path: Path) -> dict[str, str]:
+    try:
+        stored = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError) as exc:
+        raise SettingsError(f"LIVE_DATA_DIR: cannot read {path}: {exc}") from None
+    if not isinstance(stored, dict) or not all(
+        isinstance(stored.get(key), str) for key in ("secret", "payment_secret")
+    ):
+        raise SettingsError(f"LIVE_DATA_DIR: {path} must hold secret and payment_secret strings")
+    return {"secret": stored["secret"], "payment_secret": stored["payment_secret"]}
+
+
+def _embedded_secrets(data_dir: Path) -> dict[str, str]:
+    """Secrets generated once for the embedded mode and kept in the data directory."""
+    path = data_dir / "secrets.json"
+    if path.exists():
+        return _read_secrets(path)
+    generated = {"secret": secrets.token_urlsafe(32), "payment_secret": secrets.token_urlsafe(32)}
+    draft = data_dir / f".secrets-{os.getpid()}.tmp"
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        # Owner-only from the first byte (a chmod afterwards leaves a readable window), and
+        # published with link(), which refuses to replace: of two processes starting on a new
+        # data directory at once, both end up with the winner's complete file.
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as file:
+            file.write(orjson.dumps(generated))
+        os.link(draft, path)
+    except FileExistsError:
+        return _read_secrets(path)
+    except OSError as exc:
+        raise SettingsError(f"LIVE_DATA_DIR={data_dir}: cannot write {path.name}: {exc}") from None
+    finally:
+        with contextlib.suppress(OSError):  # never created when the directory is unusable
+            draft.unlink()
+    return generated
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from the environment (or ``env``); raise `SettingsError` when one is bad."""
+    env = os.environ if env is None else env
+    data_dir = Path(env.get("LIVE_DATA_DIR") or ".live").resolve()
+    database_url = _check_database_url(
+        env.get("LIVE_DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'live.db'}"
+    )
+    redis_url = env.get("LIVE_REDIS_URL") or None
+    if redis_url is not None:
+        _check_redis_url(redis_url)
+    archive_url = _check_archive_url(env.get("LIVE_ARCHIVE_URL") or (data_dir / "archive").as_uri())
+    secret = env.get("LIVE_SECRET") or ""
+    payment_secret = env.get("LIVE_PAYMENT_SECRET") or ""
+    if redis_url is not None and (not secret or not payment_secret):
+        # With shared engines several nodes serve one brand; secrets generated per node would
+        # make every node refuse the others' tokens.
+        raise SettingsError(
+            "LIVE_SECRET and LIVE_PAYMENT_SECRET must be set when LIVE_REDIS_URL is (shared mode)"
+        )
+    if not secret or not payment_secret:
+        stored = _embedded_secrets(data_dir)
+        secret = secret or stored["secret"]
+        payment_secret = payment_secret or stored["payment_secret"]
+    if len(secret) < 32:
+        # HS256 keys shorter than the hash (32 bytes) are weak (RFC 7518, section 3.2).
+        raise SettingsError("LIVE_SECRET must be at least 32 characters")
+    if len(payment_secret) < 32:
+        raise SettingsError("LIVE_PAYMENT_SECRET must be at least 32 characters")
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        redis_url=redis_url,
+        archive_url=archive_url,
+        s3_endpoint_url=env.get("LIVE_S3_ENDPOINT_URL") or None,
+        secret=secret,
+        payment_secret=payment_secret,
+        public_ws_url=env.get("LIVE_PUBLIC_WS_URL") or None,
+        tick_ms=_int(env, "LIVE_TICK_MS", 200, minimum=10),
+        hold_ttl_s=_int(env, "LIVE_HOLD_TTL_S", 900),
+        attribution_window_s=_int(env, "LIVE_ATTRIBUTION_WINDOW_S", 7 * 86_400),
+        comments_per_tick=_int(env, "LIVE_COMMENTS_PER_TICK", 20),
+        archive_segment_events=_int(env, "LIVE_ARCHIVE_SEGMENT_EVENTS", 500),
+        archive_segment_ms=_int(env, "LIVE_ARCHIVE_SEGMENT_MS", 5_000, minimum=50),
+        archive_retain_events=_int(env, "LIVE_ARCHIVE_RETAIN_EVENTS", 1_000),
+    )

@@ -1,0 +1,170 @@
+"""One viewer's socket with a bounded outgoing backlog and a named slow-consumer policy.
+
+Contract: `offer` never blocks and never awaits, so fan-out to a room is a plain loop that one
+slow viewer cannot stall. Frames leave in the order offered. Above ``soft_limit`` queued frames,
+ephemeral frames offered to this viewer are skipped; above ``hard_limit`` the viewer is closed
+with `CloseCode.SLOW`. A writer task per connection does the awaiting.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from realtime.errors import CloseCode
+
+log = logging.getLogger(__name__)
+
+CLOSE_TIMEOUT_S = 1.0
+
+SendText = Callable[[str], Awaitable[None]]
+Close = Callable[[int, str], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Who is on the other end of a socket (from a verified token)."""
+
+    user_id: str
+    brand: str
+    role: str
+    name: str | None = None
+
+
+class Connection:
+    """A socket's outgoing side: a queue of text frames drained by one writer task."""
+
+    def __init__(
+        self,
+        viewer: Viewer,
+        *,
+        send_text: SendText,
+        close: Close,
+        soft_limit: int,
+        hard_limit: int,
+    ) -> None:
+        self.viewer = viewer
+        self._send_text = send_text
+        self._close = close
+        self._soft_limit = soft_limit
+        self._hard_limit = hard_limit
+        self._queue: deque[str] = deque()
+        self._wakeup = asyncio.Event()
+        self._held: list[tuple[str, int | None, bool]] | None = []
+        self._closing: tuple[int, str] | None = None
+        self._covered_seq = 0
+        self._writer: asyncio.Task[None] | None = None
+        self.skipped = 0
+
+    @property
+    def backlog(self) -> int:
+        """Frames waiting to be written."""
+        return len(self._queue)
+
+    @property
+    def closed(self) -> bool:
+        """True once a close was decided (it may still be flushing)."""
+        return self._closing is not None
+
+    def start(self) -> None:
+        """Start the writer task."""
+        self._writer = asyncio.create_task(self._write_loop())
+
+    async def finished(self) -> None:
+        """Wait until the writer is done: the socket was closed or the peer is gone."""
+        while self._writer is not None and not self._writer.done():
+            # The writer task is replaced when a close cancels a stuck send; wait for the
+            # one in charge now.
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(self._writer)
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError
+
+    def offer(self, frame: str, *, seq: int | None = None, ephemeral: bool = False) -> None:
+        """Queue a frame for this viewer, applying the slow-consumer policy."""
+        if self._closing is not None:
+            return
+        if seq is not None and seq <= self._covered_seq:
+            # Already in the snapshot or catch-up this viewer got (the room reader was behind).
+            return
+        if self._held is not None:
+            # Joining: room traffic waits until the snapshot went out first.
+            self._held.append((frame, seq, ephemeral))
+            return
+        self._enqueue(frame, ephemeral=ephemeral)
+
+    def _enqueue(self, frame: str, *, ephemeral: bool) -> None:
+        if len(self._queue) >= self._hard_limit:
+            log.info("closing slow viewer %s: %d frames queued", self.viewer.user_id, self.backlog)
+            self.close(CloseCode.SLOW, "slow consumer", flush=False)
+            return
+        if ephemeral and len(self._queue) >= self._soft_limit:
+            self.skipped += 1
+            return
+        self._queue.append(frame)
+        self._wakeup.set()
+
+    def release(self, first: list[str], *, after_seq: int) -> None:
+        """End joining: send ``first`` (snapshot or missed events), then held frames newer than
+        ``after_seq`` (older durable ones are already covered by ``first``)."""
+        held, self._held = self._held or [], None
+        self._covered_seq = after_seq
+        for frame in first:
+            self._enqueue(frame, ephemeral=False)
+        for frame, seq, ephemeral in held:
+            if seq is None or seq > after_seq:
+                self._enqueue(frame, ephemeral=ephemeral)
+
+    def close(self, code: int, reason: str, *, flush: bool = True) -> None:
+        """Close the socket after writing what is queued (or at once with ``flush=False``)."""
+        if self._closing is not None:
+            return
+        self._closing = (code, reason)
+        if not flush:
+            self._queue.clear()
+            if self._writer is not None and not self._writer.done():
+                # The writer may sit in a send that a stalled peer never lets finish.
+                self._writer.cancel()
+                self._writer = asyncio.create_task(self._send_close())
+        self._wakeup.set()
+
+    async def _send_close(self) -> None:
+        if self._closing is None:
+            return
+        # A stalled peer never lets the close frame out; give up after a while so the
+        # connection leaves its room (dropping the transport is the server's job then).
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                await self._close(*self._closing)
+
+    async def _write_loop(self) -> None:
+        try:
+            while True:
+                while self._queue:
+                    await self._send_text(self._queue.popleft())
+                if self._closing is not None:
+                    await self._send_close()
+                    return
+                self._wakeup.clear()
+                await self._wakeup.wait()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # The reading side sees the disconnect and unregisters this connection.
+            log.debug("writer of %s stopped: %r", self.viewer.user_id, exc)
+            self._closing = self._closing or (1006, "gone")
+
+    async def stop(self, *, flush_timeout_s: float = 1.0) -> None:
+        """Stop the writer task; a decided close first gets ``flush_timeout_s`` to go out."""
+        if self._writer is None:
+            return
+        if self._closing is not None and not self._writer.done():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._writer), flush_timeout_s)
+        if not self._writer.done():
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer

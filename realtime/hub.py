@@ -1,0 +1,432 @@
+"""The hub: rooms of this node, the socket pump, the tick and presence.
+
+Contract: `serve` runs one viewer's socket until it closes: it registers the viewer, sends a
+snapshot (or, with ``since``, the durable events missed), then pumps client commands to
+their handlers. Every room's coalesced traffic goes out once per ``tick_ms``, encoded once.
+The hub knows no commerce rules: the app supplies the snapshot and the command handlers.
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from realtime import codec, keys, protocol
+from realtime.bus import BusUnavailable, EventBus, Muted, SessionClosed
+from realtime.connection import Connection, Viewer
+from realtime.errors import ClientError, CloseCode, Code
+from realtime.moderation import Moderation
+from realtime.ratelimit import TokenBucket
+from realtime.room import Room
+from realtime.tick import RoomTick
+
+log = logging.getLogger(__name__)
+
+PRESENCE_TTL_MS = 5_000
+#: Who-was-present (for draws) is recorded about once a second, not every tick: it writes
+#: one entry per viewer.
+SEEN_EVERY_TICKS = 5
+
+SnapshotProvider = Callable[[str, Viewer], Awaitable[dict[str, Any]]]
+ClaimHandler = Callable[[str, Viewer, protocol.Claim], Awaitable[dict[str, Any]]]
+#: Checks a comment's text for the brand's rules; returns the text to publish (maybe masked)
+#: or raises `ClientError`.
+CommentFilter = Callable[[Viewer, str], Awaitable[str]]
+#: Told about every published comment (lucky draws enter keyword senders).
+CommentListener = Callable[[str, Viewer, str], Awaitable[None]]
+MODERATOR_ROLES = frozenset({"host", "admin"})
+
+
+class Socket(Protocol):
+    """The transport under a room connection (the app adapts its WebSocket to this)."""
+
+    async def receive_text(self) -> str | None:
+        """The next text frame, or None once the peer is gone."""
+
+    async def send_text(self, data: str) -> None:
+        """Write one text frame."""
+
+    async def close(self, code: int, reason: str) -> None:
+        """Close the socket."""
+
+
+class Hub:
+    """Rooms of one node."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        node_id: str,
+        tick_ms: int,
+        comments_per_tick: int,
+        max_frame_bytes: int,
+        comment_max_chars: int,
+        comment_rate_per_s: float,
+        comment_burst: int,
+        backlog_soft_frames: int,
+        backlog_hard_frames: int,
+        max_connections_per_viewer: int = 3,
+    ) -> None:
+        self.bus = EventBus(redis)
+        self.moderation = Moderation(redis, self.bus)
+        self._max_connections_per_viewer = max_connections_per_viewer
+        self._comment_filter: CommentFilter | None = None
+        self._comment_listeners: list[CommentListener] = []
+        self.rooms: dict[str, Room] = {}
+        self._redis = redis
+        self._node_id = node_id
+        self._tick_s = tick_ms / 1000
+        self._comments_per_tick = comments_per_tick
+        self._max_frame_bytes = max_frame_bytes
+        self._comment_max_chars = comment_max_chars
+        self._comment_rate_per_s = comment_rate_per_s
+        self._comment_burst = comment_burst
+        self._soft = backlog_soft_frames
+        self._hard = backlog_hard_frames
+        self._room_locks: dict[str, asyncio.Lock] = {}
+        self._claim_handler: ClaimHandler | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def on_claim(self, handler: ClaimHandler) -> None:
+        """Register what answers a viewer's ``claim`` (coupon rules live in the app)."""
+        self._claim_handler = handler
+
+    def filter_comments(self, comment_filter: CommentFilter) -> None:
+        """Register the brand rules every comment passes before it is published."""
+        self._comment_filter = comment_filter
+
+    def on_comment(self, listener: CommentListener) -> None:
+        """Register a listener told about every published comment."""
+        self._comment_listeners.append(listener)
+
+    async def start(self) -> None:
+        """Start the tick and presence loops."""
+        self._tasks = [
+            asyncio.create_task(self._tick_loop(), name="hub-tick"),
+            asyncio.create_task(self._presence_loop(), name="hub-presence"),
+        ]
+
+    async def stop(self) -> None:
+        """Close every socket with `CloseCode.SHUTTING_DOWN` and stop all loops."""
+        for room in self.rooms.values():
+            for connection in tuple(room.connections):
+                connection.close(CloseCode.SHUTTING_DOWN, "server shutting down")
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for room in list(self.rooms.values()):
+            await room.close()
+
+    async def _room(self, session_id: str) -> Room:
+        lock = self._room_locks.setdefault(session_id, asyncio.Lock())
+        async with lock:
+            room = self.rooms.get(session_id)
+            if room is None:
+                started = await self._redis.get(keys.clock(session_id))
+                room = Room(
+                    session_id,
+                    bus=self.bus,
+                    comments_per_tick=self._comments_per_tick,
+                    started_ms=int(started) if started else None,
+                )
+                await room.open()
+                self.rooms[session_id] = room
+            return room
+
+    async def _leave(self, room: Room, connection: Connection) -> None:
+        room.connections.discard(connection)
+        await connection.stop()
+        lock = self._room_locks.setdefault(room.session_id, asyncio.Lock())
+        async with lock:
+            if not room.connections and self.rooms.get(room.session_id) is room:
+                del self.rooms[room.session_id]
+                await room.close()
+                with contextlib.suppress(RedisError):
+                    await self._redis.hdel(keys.presence(room.session_id), self._node_id)
+
+    async def serve(
+        self,
+        session_id: str,
+        viewer: Viewer,
+        socket: Socket,
+        *,
+        since: int | None,
+        snapshot: SnapshotProvider,
+        epoch: str | None = None,
+    ) -> None:
+        """Run one viewer's socket until it closes.
+
+        ``since`` with the ``epoch`` it belongs to asks for a catch-up; a different epoch (the
+        counters restarted) gets a snapshot.
+        """
+        connection = Connection(
+            viewer,
+            send_text=socket.send_text,
+            close=socket.close,
+            soft_limit=self._soft,
+            hard_limit=self._hard,
+        )
+        try:
+            room = await self._room(session_id)
+            kicked = await self.moderation.is_kicked(session_id, viewer.user_id)
+        except (RedisError, BusUnavailable):
+            await socket.close(CloseCode.SHUTTING_DOWN, "temporarily unavailable")
+            return
+        refusal = self._refusal(room, viewer, kicked=kicked)
+        if refusal is not None:
+            code, close_code, message = refusal
+            await socket.send_text(codec.encode_text(protocol.error_frame(code, message)))
+            await socket.close(close_code, code.value)
+            return
+        room.connections.add(connection)
+        connection.start()
+        try:
+            positions = await self.bus.positions(session_id)
+            seq = positions.seq
+            first = None
+            if epoch is None or epoch == positions.epoch:
+                first = await self._catch_up(session_id, since=since, seq=seq)
+            if first is None:
+                state = await snapshot(session_id, viewer)
+                frame = {
+                    "type": "snapshot",
+                    "seq": seq,
+                    "epoch": positions.epoch,
+                    **state,
+                    "viewers": room.viewers_total,
+                    "likes": room.likes_total,
+                }
+                first = [codec.encode_text(frame)]
+            connection.release(first, after_seq=seq)
+            await self._pump_until_closed(room, connection, socket)
+        except (RedisError, BusUnavailable) as exc:
+            log.warning("viewer %s dropped: redis unavailable: %s", viewer.user_id, exc)
+            connection.release([], after_seq=0)
+            connection.offer(
+                codec.encode_text(protocol.error_frame(Code.UNAVAILABLE, "temporarily unavailable"))
+            )
+            connection.close(CloseCode.SHUTTING_DOWN, "temporarily unavailable")
+        except ClientError as exc:
+            # The snapshot could not be built (the record is unavailable): say so, then close.
+            connection.release([], after_seq=0)
+            connection.offer(codec.encode_text(protocol.error_frame(exc.code, exc.message)))
+            connection.close(CloseCode.SHUTTING_DOWN, exc.message)
+        except Exception:
+            # A bug must cost one socket a clear close, not a silent drop.
+            log.exception("room socket of %s failed", viewer.user_id)
+            connection.release([], after_seq=0)
+            connection.offer(codec.encode_text(protocol.error_frame(Code.INTERNAL, "internal")))
+            connection.close(1011, "internal error")
+        finally:
+            await self._leave(room, connection)
+
+    def _refusal(
+        self, room: Room, viewer: Viewer, *, kicked: bool
+    ) -> tuple[Code, CloseCode, str] | None:
+        if kicked:
+            return Code.KICKED, CloseCode.KICKED, "you were removed from this session"
+        mine = sum(1 for c in room.connections if c.viewer.user_id == viewer.user_id)
+        if mine >= self._max_connections_per_viewer:
+            return (
+                Code.TOO_MANY_CONNECTIONS,
+                CloseCode.TOO_MANY_CONNECTIONS,
+                f"at most {self._max_connections_per_viewer} sockets per viewer",
+            )
+        return None
+
+    async def _catch_up(self, session_id: str, *, since: int | None, seq: int) -> list[str] | None:
+        """What a viewer back from ``since`` missed, or None when a snapshot serves it better.
+
+        Immediate events are replayed one by one with their ``seq``; coalesced ones (stock,
+        coupon counts, purchases) are folded into one tick frame, as a live viewer got them.
+        """
+        if since is None or since < 0 or since > seq:
+            return None
+        missed = await self.bus.missed(session_id, since=since, until=seq)
+        if missed is None:
+            return None
+        folded = RoomTick(comments_per_tick=0)
+        frames: list[str] = []
+        for entry in missed:
+            kind = protocol.event_type(entry.frame)
+            if kind in protocol.ARCHIVE_ONLY_TYPES:
+                continue
+            if kind in protocol.COALESCED_TYPES:
+                folded.add_event(kind, entry.frame)
+            else:
+                frames.append(entry.frame.decode())
+        if len(frames) > self._soft:
+            # Too far behind to replay within the backlog policy: start afresh.
+            return None
+        tick = folded.drain().viewers
+        if tick:
+            frames.append(codec.encode_text(tick[0] if len(tick) == 1 else tick))
+        return frames
+
+    async def _pump_until_closed(self, room: Room, connection: Connection, socket: Socket) -> None:
+        # A socket the server closed (slow, kicked, ended) may never answer the close
+        # handshake, and its reader would wait for the ping timeout: stop reading once the
+        # writer is done instead.
+        pump = asyncio.create_task(self._pump(room, connection, socket))
+        writer_done = asyncio.create_task(connection.finished())
+        try:
+            await asyncio.wait({pump, writer_done}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (pump, writer_done):
+                task.cancel()
+            results = await asyncio.gather(pump, writer_done, return_exceptions=True)
+        error = results[0]
+        if isinstance(error, Exception):
+            raise error
+
+    async def _pump(self, room: Room, connection: Connection, socket: Socket) -> None:
+        bucket = room.buckets.get(connection.viewer.user_id)
+        if bucket is None:
+            # One bucket per user on this node, shared by their sockets.
+            bucket = TokenBucket(rate_per_s=self._comment_rate_per_s, burst=self._comment_burst)
+            room.buckets[connection.viewer.user_id] = bucket
+        while not connection.closed:
+            text = await socket.receive_text()
+            if text is None:
+                return
+            ref: str | None = None
+            try:
+                command = protocol.parse(text, max_frame_bytes=self._max_frame_bytes)
+                ref = command.ref
+                answer = await self._answer(room, connection.viewer, command, bucket)
+            except protocol.ProtocolError as exc:
+                answer = protocol.error_frame(exc.code, exc.message, exc.ref)
+            except ClientError as exc:
+                answer = protocol.error_frame(exc.code, exc.message, ref)
+            connection.offer(codec.encode_text(answer))
+
+    async def _answer(
+        self, room: Room, viewer: Viewer, command: protocol.Command, bucket: TokenBucket
+    ) -> dict[str, Any]:
+        if isinstance(command, protocol.Ping):
+            return {"type": "pong", "ref": command.ref}
+        if isinstance(command, protocol.Comment):
+            return await self._comment(room, viewer, command, bucket)
+        if isinstance(command, protocol.Like):
+            total = await self._redis.incrby(keys.likes(room.session_id), command.count)
+            return protocol.ack_frame(command.ref, {"likes": int(total)})
+        if isinstance(command, protocol.Moderate):
+            return await self._moderate(room, viewer, command)
+        if self._claim_handler is None:
+            raise ClientError(Code.UNKNOWN_TYPE, "claims are not handled here")
+        result = await self._claim_handler(room.session_id, viewer, command)
+        return protocol.ack_frame(command.ref, result)
+
+    async def _comment(
+        self, room: Room, viewer: Viewer, command: protocol.Comment, bucket: TokenBucket
+    ) -> dict[str, Any]:
+        text = command.text.strip()
+        if not text:
+            raise ClientError(Code.INVALID_REQUEST, "a comment needs some text")
+        if len(text) > self._comment_max_chars:
+            raise ClientError(
+                Code.COMMENT_TOO_LONG, f"comments are limited to {self._comment_max_chars} chars"
+            )
+        if room.ended:
+            raise ClientError(Code.SESSION_ENDED, "the session has ended")
+        if not bucket.take():
+            raise ClientError(Code.RATE_LIMITED, "too many comments; slow down")
+        if self._comment_filter is not None:
+            text = await self._comment_filter(viewer, text)
+        ts, t_ms = room.clock()
+        fields = {
+            "user": viewer.name or viewer.user_id,
+            "user_id": viewer.user_id,
+            "role": viewer.role,
+            "text": text,
+            "ts": ts,
+            "t_ms": t_ms,
+        }
+        try:
+            number = await self.bus.publish_comment(
+                room.session_id, fields, author_id=viewer.user_id
+            )
+        except SessionClosed:
+            raise ClientError(Code.SESSION_ENDED, "the session has ended") from None
+        except Muted:
+            raise ClientError(Code.MUTED, "the host has muted you in this session") from None
+        for listener in self._comment_listeners:
+            try:
+                await listener(room.session_id, viewer, text)
+            except Exception:
+                log.exception("comment listener failed")
+        return protocol.ack_frame(command.ref, {"id": str(number), "text": text})
+
+    async def _moderate(
+        self, room: Room, viewer: Viewer, command: protocol.Moderate
+    ) -> dict[str, Any]:
+        if viewer.role not in MODERATOR_ROLES:
+            raise ClientError(Code.FORBIDDEN, f"{command.action} is for hosts")
+        session_id, target = room.session_id, command.target
+        if command.action == "mute":
+            await self.moderation.mute(session_id, target)
+        elif command.action == "unmute":
+            await self.moderation.unmute(session_id, target)
+        elif command.action == "kick":
+            await self.moderation.kick(session_id, target)
+        else:
+            await self.moderation.delete_comment(session_id, target, started_ms=room.started_ms)
+        return protocol.ack_frame(command.ref, {"action": command.action, "target": target})
+
+    async def _tick_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._tick_s)
+            for room in tuple(self.rooms.values()):
+                room.flush_tick()
+
+    async def _presence_loop(self) -> None:
+        # Counts are refreshed every tick: one small pipeline per room, so joins and leaves
+        # never cause a message each (no join/leave storms), only a changed total per tick.
+        refreshes = 0
+        while True:
+            await asyncio.sleep(self._tick_s)
+            refreshes += 1
+            record_seen = refreshes % SEEN_EVERY_TICKS == 0
+            for room in tuple(self.rooms.values()):
+                try:
+                    viewers, likes = await self._refresh_presence(room, record_seen=record_seen)
+                except RedisError as exc:
+                    log.warning("presence of %s not refreshed: %s", room.session_id, exc)
+                    continue
+                if viewers != room.viewers_total:
+                    room.viewers_total = viewers
+                    room.tick.set_viewers(viewers)
+                if likes != room.likes_total:
+                    room.likes_total = likes
+                    room.tick.set_likes(likes)
+
+    async def _refresh_presence(self, room: Room, *, record_seen: bool) -> tuple[int, int]:
+        """Publish this node's viewer count; read the room's total viewers and likes."""
+        now_ms = int(time.time() * 1000)
+        key = keys.presence(room.session_id)
+        mine = f"{len(room.connections)}|{now_ms + PRESENCE_TTL_MS}"
+        present = (
+            {c.viewer.user_id: now_ms for c in room.connections if c.viewer.role == "viewer"}
+            if record_seen
+            else {}
+        )
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hset(key, self._node_id, mine)
+            pipe.hgetall(key)
+            pipe.get(keys.likes(room.session_id))
+            if present:
+                # Who was here when: lucky draws "among viewers present" read this.
+                pipe.zadd(keys.seen(room.session_id), present)
+            counts, likes = (await pipe.execute())[1:3]
+        total = 0
+        for value in counts.values():
+            count, expires_ms = value.decode().split("|")
+            if int(expires_ms) > now_ms:
+                total += int(count)
+        return total, int(likes or 0)

@@ -1,0 +1,163 @@
+"""The room socket's wire protocol, sans I/O: text in, typed commands out; events in, frames out.
+
+Nothing here touches a socket or awaits. Client -> server messages are JSON objects with a
+``type`` and an optional ``ref`` (a string of at most 64 characters echoed in the answer).
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from realtime import codec
+from realtime.errors import Code
+
+#: Durable event types sent to viewers as soon as they are read from the stream.
+IMMEDIATE_TYPES = frozenset(
+    {"pin", "unpin", "coupon", "started", "ended", "comment_deleted", "draw_open", "draw_result"}
+    | {"sold_out", "sale_open", "sale_close"}
+)
+#: Durable event types kept for the archive only, never sent to viewers.
+ARCHIVE_ONLY_TYPES = frozenset({"draw_audit"})
+#: Durable event types folded into the room's next tick frame instead.
+COALESCED_TYPES = frozenset({"stock", "coupon_left", "purchase"})
+
+MAX_REF_CHARS = 64
+MAX_LIKES_PER_MESSAGE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Comment:
+    """``{"type": "comment", "text": str}``."""
+
+    text: str
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Like:
+    """``{"type": "like", "count": int}`` with 1 <= count <= 100."""
+
+    count: int
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """``{"type": "claim", "coupon_id": str}``."""
+
+    coupon_id: str
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    """``{"type": "ping"}``; answered with ``pong``."""
+
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Moderate:
+    """Host commands ``mute`` / ``unmute`` / ``kick`` ``{user_id}`` and
+    ``delete_comment`` ``{comment_id}``."""
+
+    action: str
+    target: str
+    ref: str | None = None
+
+
+MODERATION_ACTIONS = {
+    "mute": "user_id",
+    "unmute": "user_id",
+    "kick": "user_id",
+    "delete_comment": "comment_id",
+}
+
+Command = Comment | Like | Claim | Ping | Moderate
+
+
+class ProtocolError(Exception):
+    """A client message that cannot be accepted; answered with an ``error`` frame."""
+
+    def __init__(self, code: Code, message: str, ref: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.ref = ref
+
+
+def _ref(message: dict[str, Any]) -> str | None:
+    ref = message.get("ref")
+    if ref is None:
+        return None
+    if isinstance(ref, int | float) and not isinstance(ref, bool):
+        ref = str(ref)
+    if not isinstance(ref, str) or len(ref) > MAX_REF_CHARS:
+        raise ProtocolError(Code.INVALID_REQUEST, f"ref must be a string of <= {MAX_REF_CHARS}")
+    return ref
+
+
+def _string(message: dict[str, Any], name: str, ref: str | None) -> str:
+    value = message.get(name)
+    if not isinstance(value, str) or not value:
+        raise ProtocolError(Code.INVALID_REQUEST, f"{name} must be a non-empty string", ref)
+    return value
+
+
+def parse(data: str | bytes, *, max_frame_bytes: int) -> Command:
+    """Parse one client frame into a `Command`; raises `ProtocolError` for anything else."""
+    size = len(data.encode() if isinstance(data, str) else data)
+    if size > max_frame_bytes:
+        raise ProtocolError(Code.FRAME_TOO_LARGE, f"frames are limited to {max_frame_bytes} bytes")
+    try:
+        message = codec.decode(data)
+    except codec.JSONDecodeError:
+        raise ProtocolError(Code.INVALID_JSON, "the frame is not valid JSON") from None
+    if not isinstance(message, dict):
+        raise ProtocolError(Code.INVALID_REQUEST, "a message must be a JSON object")
+    ref = _ref(message)
+    kind = message.get("type")
+    if kind == "comment":
+        return Comment(text=_string(message, "text", ref), ref=ref)
+    if kind == "like":
+        count = message.get("count", 1)
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise ProtocolError(Code.INVALID_REQUEST, "count must be an integer", ref)
+        if not 1 <= count <= MAX_LIKES_PER_MESSAGE:
+            raise ProtocolError(
+                Code.INVALID_REQUEST, f"count must be 1..{MAX_LIKES_PER_MESSAGE}", ref
+            )
+        return Like(count=count, ref=ref)
+    if kind == "claim":
+        return Claim(coupon_id=_string(message, "coupon_id", ref), ref=ref)
+    if kind == "ping":
+        return Ping(ref=ref)
+    if isinstance(kind, str) and kind in MODERATION_ACTIONS:
+        field_name = MODERATION_ACTIONS[kind]
+        return Moderate(action=kind, target=_string(message, field_name, ref), ref=ref)
+    if not isinstance(kind, str):
+        raise ProtocolError(Code.INVALID_REQUEST, "a message needs a string type", ref)
+    raise ProtocolError(Code.UNKNOWN_TYPE, f"unknown message type {kind[:40]!r}", ref)
+
+
+def error_frame(code: Code, message: str, ref: str | None = None) -> dict[str, Any]:
+    """``{"type": "error", "code", "message", "ref"?}``."""
+    frame: dict[str, Any] = {"type": "error", "code": code.value, "message": message}
+    if ref is not None:
+        frame["ref"] = ref
+    return frame
+
+
+def ack_frame(ref: str | None, fields: dict[str, Any]) -> dict[str, Any]:
+    """``{"type": "ack", "ref", ...fields}`` answering a command."""
+    return {"type": "ack", "ref": ref, **fields}
+
+
+def event_type(frame: bytes) -> str:
+    """The ``type`` of a stored event frame (stored frames always begin with it)."""
+    # publish.lua writes '{"type":"<t>",...' so the type can be sliced without a full parse.
+    if frame.startswith(b'{"type":"'):
+        end = frame.find(b'"', 9)
+        if end > 9:
+            return frame[9:end].decode()
+    decoded: dict[str, Any] = codec.decode(frame)
+    return str(decoded.get("type", ""))

@@ -1,0 +1,23 @@
+"""A token bucket: ``rate_per_s`` tokens a second, at most ``burst`` saved up."""
+
+import time
+
+
+class TokenBucket:
+    """Per-sender rate limit; `take` answers whether one more action is allowed now."""
+
+    def __init__(self, *, rate_per_s: float, burst: int) -> None:
+        self._rate_per_s = rate_per_s
+        self._burst = float(burst)
+        self._tokens = float(burst)
+        self._updated = time.monotonic()
+
+    def take(self, now: float | None = None) -> bool:
+        """Spend one token if there is one."""
+        now = time.monotonic() if now is None else now
+        self._tokens = min(self._burst, self._tokens + (now - self._updated) * self._rate_per_s)
+        self._updated = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return True
+        return False

@@ -1,0 +1,141 @@
+"""A room: the viewers of one session on this node, and the reader that feeds them.
+
+Contract: durable events reach every viewer of the room in ``seq`` order; immediate types are
+offered as soon as they are read, coalesced types and comments wait for the room's next tick.
+Control messages (private frames, kicks) reach the sockets of their user on this node.
+"""
+
+import asyncio
+import logging
+import time
+
+from realtime import codec, protocol
+from realtime.bus import BusUnavailable, EventBus
+from realtime.cancellation import raise_if_cancelling
+from realtime.connection import Connection
+from realtime.errors import CloseCode
+from realtime.ratelimit import TokenBucket
+from realtime.tick import RoomTick
+
+log = logging.getLogger(__name__)
+
+READ_BLOCK_MS = 1_000
+READ_COUNT = 1_000
+RETRY_S = 0.5
+#: Roles whose sockets get the host channel: every comment, with author ids, and room stats.
+HOST_ROLES = frozenset({"host", "admin"})
+
+
+def _batch(frames: list[dict[str, object]]) -> str | None:
+    if not frames:
+        return None
+    return codec.encode_text(frames[0] if len(frames) == 1 else frames)
+
+
+class Room:
+    """Viewers of one session on this node."""
+
+    def __init__(
+        self, session_id: str, *, bus: EventBus, comments_per_tick: int, started_ms: int | None
+    ) -> None:
+        self.session_id = session_id
+        self.connections: set[Connection] = set()
+        self.tick = RoomTick(comments_per_tick=comments_per_tick)
+        self.started_ms = started_ms
+        self.seq = 0
+        self.comment_number = 0
+        self.viewers_total = 0
+        self.likes_total = 0
+        self.control_id = "0-0"
+        self.buckets: dict[str, TokenBucket] = {}
+        self.ended = False
+        self._bus = bus
+        self._reader: asyncio.Task[None] | None = None
+
+    def clock(self) -> tuple[int, int]:
+        """``(ts, t_ms)`` for an event happening now."""
+        ts = int(time.time() * 1000)
+        return ts, (ts - self.started_ms if self.started_ms is not None else 0)
+
+    async def open(self) -> None:
+        """Start reading the session streams from their current ends."""
+        positions = await self._bus.positions(self.session_id)
+        self.seq, self.comment_number = positions.seq, positions.comment
+        self.control_id = await self._bus.control_position(self.session_id)
+        self._reader = asyncio.create_task(self._read_loop(), name=f"room-{self.session_id}")
+
+    async def close(self) -> None:
+        """Stop the reader."""
+        if self._reader is not None:
+            self._reader.cancel()
+            await asyncio.gather(self._reader, return_exceptions=True)
+
+    def broadcast(self, frame: str, *, seq: int | None = None, ephemeral: bool = False) -> None:
+        """Offer one encoded frame to every viewer of the room."""
+        for connection in tuple(self.connections):
+            connection.offer(frame, seq=seq, ephemeral=ephemeral)
+
+    def flush_tick(self) -> None:
+        """Send this tick's coalesced frames: the sample to viewers, everything to hosts."""
+        drained = self.tick.drain()
+        hosts = [c for c in self.connections if c.viewer.role in HOST_ROLES]
+        # Each batch is encoded once, and the hosts' one only when a host is here to read it.
+        viewer_frame = _batch(drained.viewers)
+        host_frame = _batch(drained.hosts) if hosts else None
+        for connection in tuple(self.connections):
+            frame = host_frame if connection.viewer.role in HOST_ROLES else viewer_frame
+            if frame is not None:
+                connection.offer(frame, ephemeral=True)
+
+    def deliver_control(self, message: dict[str, object]) -> None:
+        """Act on one control message for the sockets of this node."""
+        kind = message.get("kind")
+        user_id = message.get("user_id")
+        for connection in tuple(self.connections):
+            if connection.viewer.user_id != user_id:
+                continue
+            if kind == "private":
+                connection.offer(codec.encode_text(message["frame"]))
+            elif kind == "kick":
+                connection.close(CloseCode.KICKED, "removed by the host")
+
+    async def _read_loop(self) -> None:
+        while True:
+            try:
+                batch = await self._bus.read(
+                    self.session_id,
+                    after_seq=self.seq,
+                    after_comment=self.comment_number,
+                    after_control=self.control_id,
+                    block_ms=READ_BLOCK_MS,
+                    count=READ_COUNT,
+                )
+            except BusUnavailable as exc:
+                log.warning("room %s: bus unavailable, retrying: %s", self.session_id, exc)
+                await asyncio.sleep(RETRY_S)
+                continue
+            raise_if_cancelling()
+            for entry in batch.events:
+                self.seq = entry.number
+                self._dispatch(entry.number, entry.frame)
+            for entry in batch.comments:
+                self.comment_number = entry.number
+                self.tick.add_comment(entry.frame)
+            for control_id, raw in batch.control:
+                self.control_id = control_id
+                self.deliver_control(codec.decode(raw))
+
+    def _dispatch(self, seq: int, frame: bytes) -> None:
+        kind = protocol.event_type(frame)
+        if kind in protocol.ARCHIVE_ONLY_TYPES:
+            return
+        if kind in protocol.COALESCED_TYPES:
+            self.tick.add_event(kind, frame)
+            return
+        self.broadcast(frame.decode(), seq=seq)
+        if kind == "started":
+            self.started_ms = int(codec.decode(frame).get("ts", 0)) or self.started_ms
+        elif kind == "ended":
+            self.ended = True
+            for connection in tuple(self.connections):
+                connection.close(1000, "session ended")

@@ -1,0 +1,1 @@
+"""The archive: session streams into checksummed segments, manifests and replay."""

@@ -1,0 +1,49 @@
+"""``live inventory check SESSION`` and the invariant gauge: stock + held + sold == allocation."""
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from inventory import keys
+from live.cli import main
+from tests.harness import PAYMENT_SECRET, SECRET, LiveServer, open_session
+
+
+@pytest.fixture
+def cli_env(server: LiveServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The CLI's environment pointing at the server's engines."""
+    settings = server.settings
+    assert settings.redis_url is not None
+    monkeypatch.setenv("LIVE_DATA_DIR", str(tmp_path / "cli"))
+    monkeypatch.setenv("LIVE_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("LIVE_REDIS_URL", settings.redis_url)
+    monkeypatch.setenv("LIVE_ARCHIVE_URL", settings.archive_url)
+    monkeypatch.setenv("LIVE_SECRET", SECRET)
+    monkeypatch.setenv("LIVE_PAYMENT_SECRET", PAYMENT_SECRET)
+
+
+async def test_check_passes_then_reports_a_drift(
+    server: LiveServer, cli_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Exit 0 on a consistent sale; exit 1 naming the product once Redis drifts."""
+    opened = await open_session(server, stock=5, limit=5)
+    async with server.client(server.token("viewer", "c")) as buyer:
+        await buyer.post(
+            f"/api/sessions/{opened.session_id}/orders",
+            json={"product_id": opened.product_id, "qty": 2},
+            headers={"Idempotency-Key": "c1"},
+        )
+    assert await asyncio.to_thread(main, ["inventory", "check", opened.session_id]) == 0
+    assert "stock 3 + held 2 + sold 0 vs allocation 5: ok" in capsys.readouterr().out
+    ctx = server.context
+    await ctx.redis.hincrby(keys.stock(opened.session_id), opened.product_id, 1)
+    assert await asyncio.to_thread(main, ["inventory", "check", opened.session_id]) == 1
+    report = capsys.readouterr().out
+    assert f"{opened.product_id} (SKU-1): stock 4 + held 2 + sold 0" in report
+    assert "INCONSISTENT" in report
+    watch = server.server.config.app.state.stock_watch  # type: ignore[union-attr]
+    assert await watch.once(ctx) >= 1
+    async with server.client() as client:
+        metrics = (await client.get("/metrics")).text
+    assert "live_stock_invariant_broken 0" not in metrics

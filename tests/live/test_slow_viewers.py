@@ -1,0 +1,100 @@
+"""Slow viewers: a client that stops reading is cut off with 4100, its backlog stays bounded,
+and nobody else waits for it."""
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from tests.harness import LiveServer, Room, eventually, open_session, settings_for, start_server
+
+HARD_LIMIT = 256
+EVENTS = 3_000
+
+
+async def _drained_close_code(client: ClientConnection) -> int | None:
+    """Read what the stalled client had buffered until the close; return the close code."""
+    try:
+        async with asyncio.timeout(30):
+            while True:
+                await client.recv()
+    except ConnectionClosed as closed:
+        return closed.rcvd.code if closed.rcvd else None
+
+
+@pytest.fixture
+async def small_backlog(
+    data_dir: Path, database_url: str, redis_url: str
+) -> AsyncIterator[LiveServer]:
+    """An app whose viewers may queue at most 256 frames."""
+    live = await start_server(
+        settings_for(
+            data_dir,
+            database_url=database_url,
+            redis_url=redis_url,
+            backlog_soft_frames=64,
+            backlog_hard_frames=HARD_LIMIT,
+        )
+    )
+    try:
+        yield live
+    finally:
+        await live.stop()
+
+
+async def test_stalled_viewer_is_closed_and_others_keep_up(small_backlog: LiveServer) -> None:
+    """A viewer that never reads is closed with 4100; a reading viewer gets every event in order."""
+    server = small_backlog
+    opened = await open_session(server)
+    stalled_socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # A tiny receive window makes the server's writes back up after a few KiB, as on a phone
+    # that went into a tunnel.
+    stalled_socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stalled_socket.connect(("127.0.0.1", server.port))
+    stalled = await connect(
+        server.ws_url(opened.session_id, server.token("viewer", "stalled")),
+        sock=stalled_socket,
+        max_size=None,
+        compression=None,
+        max_queue=1,
+    )
+    reader = await Room.join(server.ws_url(opened.session_id, server.token("viewer", "reader")))
+    await reader.wait_type("snapshot")
+    hub = server.context.hub
+
+    async def collect() -> list[int]:
+        seqs: list[int] = []
+        while len(seqs) < EVENTS:
+            seqs.append((await reader.wait_type("pin", timeout_s=60))["seq"])
+        return seqs
+
+    collecting = asyncio.create_task(collect())
+    first_seq = 0
+    peak_backlog = 0
+    for n in range(EVENTS):
+        seq = await hub.bus.publish(
+            opened.session_id, "pin", {"product_id": f"p{n}", "pad": "x" * 4000}
+        )
+        first_seq = first_seq or seq
+        if n % 20 == 19:
+            # A host drives events in bursts, not one unbroken stream: let readers read.
+            await asyncio.sleep(0.01)
+        room = hub.rooms.get(opened.session_id)
+        if room is not None:
+            peak_backlog = max([peak_backlog, *(c.backlog for c in room.connections)])
+    received = await collecting
+    assert received == list(range(first_seq, first_seq + EVENTS))
+    assert peak_backlog <= HARD_LIMIT
+    room = hub.rooms[opened.session_id]
+
+    async def stalled_left() -> bool:
+        return [c.viewer.user_id for c in room.connections] == ["reader"]
+
+    await eventually(stalled_left)
+    close_code = await _drained_close_code(stalled)
+    assert close_code in (4100, None)  # None: the server gave up on the close handshake
+    await reader.close()
