@@ -12,9 +12,18 @@ from inventory.scripts import Scripts
 
 @dataclass(frozen=True, slots=True)
 class Claimed:
-    """A claim taken; ``left`` claims remain."""
+    """A claim taken; ``left`` claims remain, as of change ``version`` (`keys.version`)."""
 
     left: int
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class Unclaimed:
+    """A claim given back; ``left`` claims remain, as of change ``version``."""
+
+    left: int
+    version: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +62,7 @@ class CouponCounters:
             keys.coupons_left(session_id),
             keys.coupons_claimed(session_id),
             keys.coupon_expiry(session_id),
+            keys.version(session_id),
         ]
         try:
             result = await self._scripts.claim_coupon(
@@ -62,18 +72,24 @@ class CouponCounters:
             raise InventoryUnavailable(str(exc)) from exc
         status = result[0].decode() if isinstance(result[0], bytes) else str(result[0])
         if status == "ok":
-            return Claimed(left=int(result[1]))
+            return Claimed(left=int(result[1]), version=int(result[2]))
         code = result[1].decode() if isinstance(result[1], bytes) else str(result[1])
         return ClaimRefused(code=code)
 
-    async def unclaim(self, session_id: str, coupon_id: str, *, viewer_id: str) -> int:
-        """Give back a claim whose record could not be written; returns claims left."""
-        script_keys = [keys.coupons_left(session_id), keys.coupons_claimed(session_id)]
+    async def unclaim(self, session_id: str, coupon_id: str, *, viewer_id: str) -> Unclaimed:
+        """Give back a claim whose record could not be written."""
+        script_keys = [
+            keys.coupons_left(session_id),
+            keys.coupons_claimed(session_id),
+            keys.version(session_id),
+        ]
         try:
-            left = await self._scripts.unclaim_coupon(keys=script_keys, args=[coupon_id, viewer_id])
+            left, version = await self._scripts.unclaim_coupon(
+                keys=script_keys, args=[coupon_id, viewer_id]
+            )
         except RedisError as exc:
             raise InventoryUnavailable(str(exc)) from exc
-        return int(left)
+        return Unclaimed(left=int(left), version=int(version))
 
     async def left(self, session_id: str) -> dict[str, int]:
         """Claims left per coupon of a session."""

@@ -44,6 +44,20 @@ def coupon_expiry(session_id: str) -> str:
     return f"inv:{{{session_id}}}:coupons:expires"
 
 
+def generations(session_id: str) -> str:
+    """Hash product id -> the rebuild generation its counters were built on (absent = 0).
+
+    It mirrors ``products.stock_generation``; a reserve reports it so that the record can
+    refuse orders reserved before the last rebuild.
+    """
+    return f"inv:{{{session_id}}}:generations"
+
+
+def version(session_id: str) -> str:
+    """Counter bumped by every change of stock or coupons left (see ``lua/version.lua``)."""
+    return f"inv:{{{session_id}}}:version"
+
+
 def epoch(session_id: str) -> str:
     """The ``run_id`` of the Redis server the session's counters were built on."""
     return f"inv:{{{session_id}}}:epoch"

@@ -46,11 +46,12 @@ class SessionState:
 
     ``stock``: field (product id, or ``sale:<id>`` for an open sale's cap) -> units available;
     ``bought``: ``product|viewer`` (``sale:<id>|viewer`` in a sale) -> units held or sold;
-    ``idempotency``: (viewer, key) -> (recorded outcome, seconds left); coupon maps as in
-    `inventory.coupons`.
+    ``idempotency``: (viewer, key) -> (recorded outcome, seconds left); ``generations``: product
+    id -> the rebuild generation the record is on; coupon maps as in `inventory.coupons`.
     """
 
     stock: dict[str, int] = field(default_factory=dict)
+    generations: dict[str, int] = field(default_factory=dict)
     bought: dict[str, int] = field(default_factory=dict)
     holds: list[HoldState] = field(default_factory=list)
     idempotency: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
@@ -158,6 +159,9 @@ async def restore(redis: Redis, session_id: str, state: SessionState, *, epoch: 
             if state.coupon_expiry:
                 pipe.hset(keys.coupon_expiry(sid), mapping=_fields(state.coupon_expiry))
             pipe.sadd(keys.SESSIONS_WITH_HOLDS, sid)
+            pipe.delete(keys.generations(sid))
+            if state.generations:
+                pipe.hset(keys.generations(sid), mapping=_fields(state.generations))
             pipe.delete(keys.stock(sid))
             if state.stock:
                 pipe.hset(keys.stock(sid), mapping=_fields(state.stock))

@@ -18,10 +18,16 @@ def source(name: str) -> str:
     return resources.files("inventory").joinpath("lua", f"{name}.lua").read_text("utf-8")
 
 
+def versioned(name: str) -> str:
+    """The script ``name`` preceded by ``version.lua`` (its ``next_version`` helper)."""
+    return source("version") + "\n" + source(name)
+
+
 @dataclass(frozen=True, slots=True)
 class Scripts:
     """The registered scripts of one Redis client."""
 
+    load: AsyncScript
     reserve: AsyncScript
     release: AsyncScript
     commit: AsyncScript
@@ -32,9 +38,10 @@ class Scripts:
     def register(cls, redis: "Redis") -> "Scripts":
         """Register every script on ``redis`` (no round trip until first use)."""
         return cls(
-            reserve=redis.register_script(source("reserve")),
-            release=redis.register_script(source("release")),
+            load=redis.register_script(versioned("load")),
+            reserve=redis.register_script(versioned("reserve")),
+            release=redis.register_script(versioned("release")),
             commit=redis.register_script(source("commit")),
-            claim_coupon=redis.register_script(source("claim_coupon")),
-            unclaim_coupon=redis.register_script(source("unclaim_coupon")),
+            claim_coupon=redis.register_script(versioned("claim_coupon")),
+            unclaim_coupon=redis.register_script(versioned("unclaim_coupon")),
         )

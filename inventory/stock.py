@@ -28,10 +28,17 @@ class Refusal(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Reserved:
-    """A new hold: ``stock_left`` is the product's stock right after it."""
+    """A new hold: ``stock_left`` is the product's stock right after it.
+
+    ``generation`` is the rebuild generation of the counters the units came from; the record
+    accepts the order only while the product is still on that generation. ``version`` orders
+    this change among the session's counter changes (`keys.version`).
+    """
 
     order_id: str
     stock_left: int
+    generation: int
+    version: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,10 +59,11 @@ class Replayed:
 
 @dataclass(frozen=True, slots=True)
 class Released:
-    """A hold given back; ``stock_left`` is the product's stock after it."""
+    """A hold given back; ``stock_left`` is the product's stock after it, as of ``version``."""
 
     product_id: str
     stock_left: int
+    version: int
 
 
 ReserveOutcome = Reserved | Refused | Replayed
@@ -88,10 +96,15 @@ class Stock:
         self._scripts = Scripts.register(redis)
         self._idempotency_ttl_s = idempotency_ttl_s
 
-    async def load(self, session_id: str, product_id: str, available: int) -> None:
-        """Set a product's available units (done when the product is added)."""
+    async def load(self, session_id: str, product_id: str, available: int) -> int:
+        """Set a product's available units (done when the product is added); returns the
+        change version."""
         with _translated():
-            await self._redis.hset(keys.stock(session_id), product_id, available)
+            version = await self._scripts.load(
+                keys=[keys.stock(session_id), keys.version(session_id)],
+                args=[product_id, available],
+            )
+        return int(version)
 
     async def levels(self, session_id: str) -> dict[str, int]:
         """Available units per product of a session (and per open sale, ``sale:<id>``)."""
@@ -124,6 +137,8 @@ class Stock:
             keys.holds(session_id),
             keys.hold(session_id, order_id),
             keys.idempotency(session_id, viewer_id, idempotency_key),
+            keys.generations(session_id),
+            keys.version(session_id),
         ]
         args: list[str | int] = [
             product_id,
@@ -144,7 +159,12 @@ class Stock:
             result = await self._scripts.reserve(keys=script_keys, args=args)
         status = _text(result[0])
         if status == "ok":
-            return Reserved(order_id=_text(result[1]), stock_left=int(result[2]))
+            return Reserved(
+                order_id=_text(result[1]),
+                stock_left=int(result[2]),
+                generation=int(result[3]),
+                version=int(result[4]),
+            )
         if status == "err":
             return Refused(reason=Refusal(_text(result[1])))
         return _replayed(_text(result[1]))
@@ -187,12 +207,15 @@ class Stock:
             keys.holds(session_id),
             keys.hold(session_id, order_id),
             idem,
+            keys.version(session_id),
         ]
         with _translated():
             result = await self._scripts.release(keys=script_keys, args=[order_id])
         if int(result[0]) == 0:
             return None
-        return Released(product_id=_text(result[1]), stock_left=int(result[2]))
+        return Released(
+            product_id=_text(result[1]), stock_left=int(result[2]), version=int(result[3])
+        )
 
     async def commit(self, session_id: str, order_id: str) -> bool:
         """Make a hold a sale; False when it was no longer held."""

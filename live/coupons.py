@@ -11,7 +11,7 @@ from live import ids, sessions, views
 from live.auth import Principal
 from live.clock import now_ms
 from live.context import Context
-from live.db.models import CouponClaimRow, CouponRow
+from live.db.models import CouponClaimRow, CouponRow, SessionRow
 from live.db.unit import transaction
 from realtime.connection import Viewer
 from realtime.errors import ClientError, Code
@@ -99,22 +99,32 @@ def claim_handler(ctx: Context) -> Any:
                 db.add(claim)
         except ClientError:
             # The record is the judge: a claim that could not be written is given back.
-            await ctx.coupons.unclaim(session_id, coupon.id, viewer_id=viewer.user_id)
+            given_back = await ctx.coupons.unclaim(session_id, coupon.id, viewer_id=viewer.user_id)
+            await _announce_left(ctx, session, coupon.id, given_back.left, given_back.version)
             raise
-        ts = now_ms()
-        await ctx.bus.publish(
-            session_id,
-            "coupon_left",
-            {
-                "coupon_id": coupon.id,
-                "left": outcome.left,
-                "ts": ts,
-                "t_ms": sessions.t_ms(session, ts),
-            },
-        )
+        await _announce_left(ctx, session, coupon.id, outcome.left, outcome.version)
         return {"coupon_id": coupon.id, "claim_id": claim.id, "left": outcome.left}
 
     return handle
+
+
+async def _announce_left(
+    ctx: Context, session: SessionRow, coupon_id: str, left: int, version: int
+) -> None:
+    # Claims finish in any order; ``version`` lets rooms keep the latest count, not the last
+    # to arrive.
+    ts = now_ms()
+    await ctx.bus.publish(
+        session.id,
+        "coupon_left",
+        {
+            "coupon_id": coupon_id,
+            "left": left,
+            "version": version,
+            "ts": ts,
+            "t_ms": sessions.t_ms(session, ts),
+        },
+    )
 
 
 async def held_by(db: AsyncSession, session_id: str, viewer_id: str) -> list[dict[str, Any]]:

@@ -62,7 +62,13 @@ async def settle(ctx: Context, session_id: str, order_id: str, *, status: str) -
     clock = {"ts": ts, "t_ms": sessions.t_ms(session, ts) if session else 0}
     try:
         await ctx.bus.publish(
-            session_id, "stock", {"levels": {released.product_id: released.stock_left}, **clock}
+            session_id,
+            "stock",
+            {
+                "levels": {released.product_id: released.stock_left},
+                "version": released.version,
+                **clock,
+            },
         )
     except BusUnavailable as exc:
         log.warning("stock of %s not announced: %s", session_id, exc)

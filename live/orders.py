@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inventory.errors import InventoryUnavailable
@@ -77,14 +77,15 @@ async def _replay(
     deadline = asyncio.get_running_loop().time() + REPLAY_WAIT_S
     while True:
         row = await _order_row(ctx, outcome.order_id)
-        held = await _held(ctx, session_id, outcome.order_id)
-        # A reserved row without a hold known to exist may be about to be taken back (`_undo`):
-        # wait rather than answer with an order that could vanish.
-        if row is not None and (held is True or row.status != RESERVED):
+        if row is not None:
             return views.order(row)
-        # No row and no hold: the first attempt died after its reserve (or Redis lost its
-        # hold), and will never write an order that stays; let a retry start over.
-        if row is None and held is False and await _order_row(ctx, outcome.order_id) is None:
+        # No row and no hold: the first attempt died after its reserve, or a rebuild of the
+        # Redis counters fenced it off (see `live.recovery`); it will never write its row, so
+        # a retry starts over. The row is read again after the hold so that an order recorded
+        # in between is not missed.
+        if await _held(ctx, session_id, outcome.order_id) is False:
+            if (row := await _order_row(ctx, outcome.order_id)) is not None:
+                return views.order(row)
             await ctx.stock.forget(
                 session_id, viewer_id=viewer_id, idempotency_key=request.idempotency_key
             )
@@ -207,17 +208,16 @@ async def place(
         sale_id=sale_id,
     )
     try:
-        await _record(ctx, order, claim)
+        await record(ctx, order, claim, generation=outcome.generation)
     except ClientError:
-        await ctx.stock.release(
-            session_id,
-            order_id,
-            viewer_id=principal.sub,
-            idempotency_key=request.idempotency_key,
-        )
+        # The hold may already be gone (a rebuild dropped it), so the key is forgotten on its
+        # own as well: a retry must start over, not replay an order that was never recorded.
+        with contextlib.suppress(InventoryUnavailable):
+            await ctx.stock.release(session_id, order_id)
+            await ctx.stock.forget(
+                session_id, viewer_id=principal.sub, idempotency_key=request.idempotency_key
+            )
         raise
-    if not await _still_held(ctx, order) and await _undo(ctx, order):
-        raise _refuse(Refusal.NOT_LOADED)
     await _announce(ctx, session, order, outcome, principal)
     return views.order(order)
 
@@ -240,51 +240,30 @@ async def return_units(db: AsyncSession, order: OrderRow) -> None:
     )
 
 
-async def _still_held(ctx: Context, order: OrderRow) -> bool:
-    # Redis unreachable counts as held: the order is recorded, and whatever Redis comes back
-    # is rebuilt from that record.
-    return await _held(ctx, order.session_id, order.id) is not False
+async def record(
+    ctx: Context, order: OrderRow, claim: CouponClaimRow | None, *, generation: int
+) -> None:
+    """Write the order, counting its units in the product (and sale) the record's way.
 
-
-async def _undo(ctx: Context, order: OrderRow) -> bool:
-    """Take back an order whose hold vanished between reserve and record.
-
-    That happens only when Redis lost its data (or was rebuilt) in between: the rebuild may
-    have read the record before this order was in it, so keeping the order would leave units
-    counted nowhere in Redis. True when the order was deleted and its units returned.
+    The product must still be on the ``generation`` the reserve took the units from: after a
+    rebuild of the Redis counters, an order reserved before it is refused (`live.recovery`).
     """
-    async with transaction(ctx.db) as db:
-        gone = await db.execute(
-            delete(OrderRow).where(OrderRow.id == order.id, OrderRow.status == RESERVED)
-        )
-        if gone.rowcount != 1:  # type: ignore[attr-defined]
-            return False
-        await return_units(db, order)
-    log.warning("order %s taken back: its hold was lost with Redis state", order.id)
-    with contextlib.suppress(InventoryUnavailable):
-        await ctx.stock.release(
-            order.session_id,
-            order.id,
-            viewer_id=order.viewer_id,
-            idempotency_key=order.idempotency_key,
-        )
-        await ctx.stock.forget(
-            order.session_id, viewer_id=order.viewer_id, idempotency_key=order.idempotency_key
-        )
-    return True
-
-
-async def _record(ctx: Context, order: OrderRow, claim: CouponClaimRow | None) -> None:
     async with transaction(ctx.db) as db:
         taken = await db.execute(
             update(ProductRow)
             .where(
                 ProductRow.id == order.product_id,
+                ProductRow.stock_generation == generation,
                 ProductRow.committed_qty + order.qty <= ProductRow.stock,
             )
             .values(committed_qty=ProductRow.committed_qty + order.qty)
         )
         if taken.rowcount != 1:  # type: ignore[attr-defined]
+            current = await db.scalar(
+                select(ProductRow.stock_generation).where(ProductRow.id == order.product_id)
+            )
+            if current != generation:
+                raise _refuse(Refusal.NOT_LOADED)
             raise ClientError(Code.SOLD_OUT, "the product is sold out")
         if order.sale_id is not None:
             capped = await db.execute(
@@ -325,7 +304,9 @@ async def _announce(
             {"product_id": order.product_id, "user": user, "qty": order.qty, **clock},
         )
         await ctx.bus.publish(
-            order.session_id, "stock", {"levels": {order.product_id: outcome.stock_left}, **clock}
+            order.session_id,
+            "stock",
+            {"levels": {order.product_id: outcome.stock_left}, "version": outcome.version, **clock},
         )
         if outcome.stock_left == 0:
             # Only the reserve that took the last unit sees 0, so the event is sent once per

@@ -8,6 +8,13 @@ node rebuilds stock (``products.stock - committed_qty``), per-viewer counters, h
 orders with their ``expires_ms``), idempotency records and coupon counters from the database,
 and sales resume. The database's conditional ``committed_qty`` update stays the final judge, so
 a stale Redis can refuse a sale but never oversell.
+
+An order reserved before the pause may still be writing its row while the rebuild reads the
+record. Rather than wait a while and hope, the rebuild first bumps the products'
+``stock_generation`` in the transaction that reads the record: an order that committed first is
+in what the rebuild reads (the bump waits for its row lock), and one that comes later finds a
+newer generation than its reserve reported and is refused (``sale_paused``, retry), so no order
+is ever recorded without its hold, key and counters in the rebuilt Redis.
 """
 
 import asyncio
@@ -15,7 +22,7 @@ import contextlib
 import logging
 from collections import defaultdict
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from inventory import keys as inventory_keys
 from inventory import recovery
@@ -35,18 +42,27 @@ log = logging.getLogger(__name__)
 
 CHECK_INTERVAL_S = 0.5
 FULL_CHECK_INTERVAL_S = 5.0
-#: Pause before reading the record, so orders reserved just before the pause finish writing.
-SETTLE_S = 0.2
 
 
 async def state_of(ctx: Context, session_id: str) -> SessionState:
-    """The Redis sales state of a session as the record dictates it."""
+    """The Redis sales state of a session as the record dictates it, on a new generation.
+
+    Orders reserved on the previous generation and not yet recorded are refused from now on.
+    """
     state = SessionState()
     now = now_ms()
     ttl_ms = ctx.settings.idempotency_ttl_s * 1000
     async with transaction(ctx.db) as db:
+        # First statement of the transaction: it takes every product row's lock, so it waits
+        # for orders being recorded, and those recorded later see the new generation.
+        await db.execute(
+            update(ProductRow)
+            .where(ProductRow.session_id == session_id)
+            .values(stock_generation=ProductRow.stock_generation + 1)
+        )
         for product in await sessions.products_of(db, session_id):
             state.stock[product.id] = product.stock - product.committed_qty
+            state.generations[product.id] = product.stock_generation
         orders = await db.scalars(
             select(OrderRow).where(
                 OrderRow.session_id == session_id, OrderRow.created_ms > now - ttl_ms
@@ -102,8 +118,6 @@ async def rebuild(ctx: Context, session_ids: list[str], *, epoch: str) -> list[s
     try:
         for session_id in mine:
             await recovery.pause(ctx.redis, session_id)
-        if mine:
-            await asyncio.sleep(SETTLE_S)
         for session_id in mine:
             state = await state_of(ctx, session_id)
             await recovery.restore(ctx.redis, session_id, state, epoch=epoch)

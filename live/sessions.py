@@ -70,18 +70,24 @@ async def add_product(
             session_id=session_id,
             brand=principal.brand,
             committed_qty=0,
+            stock_generation=0,
             created_ms=now_ms(),
             **fields,
         )
         db.add(row)
         await db.flush()
-        await ctx.stock.load(session_id, row.id, row.stock)
+        version = await ctx.stock.load(session_id, row.id, row.stock)
     if session.status == LIVE:
         ts = now_ms()
         await ctx.bus.publish(
             session_id,
             "stock",
-            {"levels": {row.id: row.stock}, "ts": ts, "t_ms": t_ms(session, ts)},
+            {
+                "levels": {row.id: row.stock},
+                "version": version,
+                "ts": ts,
+                "t_ms": t_ms(session, ts),
+            },
         )
     return row
 

@@ -42,6 +42,10 @@ class RoomTick:
 
     def __init__(self, *, comments_per_tick: int) -> None:
         self._comments_per_tick = comments_per_tick
+        #: Highest change version seen per counter (``stock:<product>``, ``coupon:<id>``),
+        #: kept across ticks: changes finish in any order, and a late one must not undo a
+        #: newer count.
+        self._versions: dict[str, int] = {}
         self._reset()
 
     def _reset(self) -> None:
@@ -74,16 +78,33 @@ class RoomTick:
     def add_event(self, event_type: str, frame: bytes) -> None:
         """Fold a coalesced durable event (stock, coupon_left, purchase) into the tick."""
         event: dict[str, Any] = codec.decode(frame)
+        version = int(event.get("version", 0))
         if event_type == "stock":
-            self._levels.update(event.get("levels", {}))
+            for product_id, level in event.get("levels", {}).items():
+                if self._is_newest(f"stock:{product_id}", version):
+                    self._levels[product_id] = level
         elif event_type == "coupon_left":
-            self._coupons_left[str(event["coupon_id"])] = int(event["left"])
+            coupon_id = str(event["coupon_id"])
+            if self._is_newest(f"coupon:{coupon_id}", version):
+                self._coupons_left[coupon_id] = int(event["left"])
         elif event_type == "purchase":
             self._purchase_count += 1
             if len(self._purchases) < MAX_PURCHASES_PER_TICK:
                 self._purchases.append(
                     {k: event[k] for k in ("product_id", "user", "qty") if k in event}
                 )
+
+    def _is_newest(self, counter: str, version: int) -> bool:
+        """Whether a change with ``version`` is newer than any seen for ``counter``.
+
+        Unversioned changes (version 0) always count.
+        """
+        if version == 0:
+            return True
+        if version <= self._versions.get(counter, 0):
+            return False
+        self._versions[counter] = version
+        return True
 
     def set_viewers(self, count: int) -> None:
         """Announce the room's viewer count in the next tick."""

@@ -1,8 +1,8 @@
 -- Claim one coupon for a viewer: never more claims than the quantity, nor than the
 -- per-viewer limit, and never after expiry.
--- KEYS: 1 coupons-left hash, 2 coupons-claimed hash, 3 coupon-expiry hash
+-- KEYS: 1 coupons-left hash, 2 coupons-claimed hash, 3 coupon-expiry hash, 4 version key
 -- ARGV: 1 coupon_id, 2 viewer_id, 3 per_viewer_limit, 4 now_ms
--- Returns {"ok", left} | {"err", code}
+-- Returns {"ok", left, version} | {"err", code}
 local left = redis.call('HGET', KEYS[1], ARGV[1])
 if not left then
   return {'err', 'not_found'}
@@ -20,4 +20,5 @@ if claimed >= tonumber(ARGV[3]) then
   return {'err', 'coupon_limit_exceeded'}
 end
 redis.call('HINCRBY', KEYS[2], field, 1)
-return {'ok', redis.call('HINCRBY', KEYS[1], ARGV[1], -1)}
+local left = redis.call('HINCRBY', KEYS[1], ARGV[1], -1)
+return {'ok', left, next_version(KEYS[4])}

@@ -1,8 +1,9 @@
 -- Return a hold's units to stock, exactly once: only the caller whose ZREM removed the hold
 -- gives the units back, so racing reapers, cancels and compensations release it once.
--- KEYS: 1 stock hash, 2 bought hash, 3 holds zset, 4 hold hash, 5 idempotency key or ''
+-- KEYS: 1 stock hash, 2 bought hash, 3 holds zset, 4 hold hash, 5 idempotency key or '',
+--       6 version key
 -- ARGV: 1 order_id
--- Returns {0} when the hold was already gone, {1, product_id, stock_left} when released.
+-- Returns {0} when the hold was already gone, {1, product_id, stock_left, version} when released.
 if redis.call('ZREM', KEYS[3], ARGV[1]) == 0 then
   return {0}
 end
@@ -31,4 +32,4 @@ end
 if KEYS[5] ~= '' then
   redis.call('DEL', KEYS[5])
 end
-return {1, fields.product_id, left}
+return {1, fields.product_id, left, next_version(KEYS[6])}

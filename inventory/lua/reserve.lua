@@ -1,11 +1,13 @@
 -- Reserve units of a product for a viewer: one atomic step over stock, the per-viewer limit,
 -- the idempotency record and the hold. During a flash sale the units also come out of the
 -- sale's own cap (a second field of the stock hash) and the limit counts sale purchases.
--- KEYS: 1 stock hash, 2 bought hash, 3 holds zset, 4 hold hash, 5 idempotency key
+-- KEYS: 1 stock hash, 2 bought hash, 3 holds zset, 4 hold hash, 5 idempotency key,
+--       6 generations hash, 7 version key
 -- ARGV: 1 product_id, 2 viewer_id, 3 qty, 4 limit (0 = none), 5 order_id, 6 expires_ms,
 --       7 idempotency ttl seconds, 8 request hash, 9 cap field ('' = none),
 --       10 limit counter prefix ('' = the product id)
--- Returns {"replay", recorded} | {"err", code} | {"ok", order_id, stock_left}
+-- Returns {"replay", recorded} | {"err", code}
+--       | {"ok", order_id, stock_left, generation, version}
 local recorded = redis.call('GET', KEYS[5])
 if recorded then
   return {'replay', recorded}
@@ -48,4 +50,7 @@ redis.call('ZADD', KEYS[3], ARGV[6], ARGV[5])
 redis.call('HSET', KEYS[4], 'product_id', ARGV[1], 'viewer_id', ARGV[2], 'qty', qty,
   'cap_field', cap_field, 'counter', field)
 redis.call('SET', KEYS[5], 'ok|' .. ARGV[5] .. '|' .. ARGV[8], 'EX', ARGV[7])
-return {'ok', ARGV[5], left}
+-- The generation is read in the same step as the units, so the order carries the generation
+-- of the counters it was taken from.
+local generation = tonumber(redis.call('HGET', KEYS[6], ARGV[1]) or '0')
+return {'ok', ARGV[5], left, generation, next_version(KEYS[7])}

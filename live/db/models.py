@@ -28,7 +28,10 @@ class ProductRow(Base):
     """A product offered in a session, with its stock allocation.
 
     ``committed_qty`` counts units held or sold; the database refuses to let it exceed
-    ``stock``, which makes the record the final judge of overselling.
+    ``stock``, which makes the record the final judge of overselling. ``stock_generation``
+    counts the rebuilds of the product's Redis counters: an order reserved on an older
+    generation is refused by the record, so a rebuild never misses an order that commits
+    after it read the record.
     """
 
     __tablename__ = "products"
@@ -42,6 +45,7 @@ class ProductRow(Base):
     price_cents: Mapped[int] = mapped_column(BigInteger)
     stock: Mapped[int] = mapped_column(Integer)
     committed_qty: Mapped[int] = mapped_column(Integer, default=0)
+    stock_generation: Mapped[int] = mapped_column(Integer, default=0)
     limit_per_viewer: Mapped[int | None] = mapped_column(Integer)
     created_ms: Mapped[int] = mapped_column(BigInteger)
 

@@ -34,6 +34,39 @@ def test_stock_levels_merge_to_the_latest() -> None:
     assert tick.drain().viewers == []
 
 
+def _versioned(event_type: str, version: int, **fields: object) -> bytes:
+    return codec.encode({"type": event_type, "version": version, **fields})
+
+
+def test_a_late_change_does_not_undo_a_newer_count() -> None:
+    """Changes finish in any order: within a tick and across ticks the newest version wins."""
+    tick = RoomTick(comments_per_tick=5)
+    tick.add_event("coupon_left", _versioned("coupon_left", 3, coupon_id="c", left=0))
+    tick.add_event("coupon_left", _versioned("coupon_left", 2, coupon_id="c", left=1))
+    tick.add_event("stock", _versioned("stock", 5, levels={"a": 7}))
+    assert tick.drain().viewers == [
+        {"type": "stock", "levels": {"a": 7}},
+        {"type": "coupon_left", "coupon_id": "c", "left": 0},
+    ]
+    tick.add_event("coupon_left", _versioned("coupon_left", 1, coupon_id="c", left=2))
+    tick.add_event("stock", _versioned("stock", 4, levels={"a": 8}))
+    assert tick.drain().viewers == []
+
+
+@given(st.permutations(list(range(1, 9))), st.integers(min_value=1, max_value=8))
+def test_the_count_shown_last_is_the_newest(order: list[int], per_tick: int) -> None:
+    """Whatever the arrival order and tick boundaries, the last count sent is the newest."""
+    tick = RoomTick(comments_per_tick=5)
+    shown: list[int] = []
+    for n, version in enumerate(order, start=1):
+        tick.add_event("stock", _versioned("stock", version, levels={"a": 100 - version}))
+        if n % per_tick == 0:
+            shown += [f["levels"]["a"] for f in tick.drain().viewers]
+    shown += [f["levels"]["a"] for f in tick.drain().viewers]
+    assert shown[-1] == 100 - max(order)
+    assert shown == sorted(shown, reverse=True)
+
+
 def test_purchases_are_sampled() -> None:
     """At most MAX_PURCHASES_PER_TICK purchases go out per tick."""
     tick = RoomTick(comments_per_tick=5)
