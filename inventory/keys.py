@@ -53,6 +53,15 @@ def generations(session_id: str) -> str:
     return f"inv:{{{session_id}}}:generations"
 
 
+def terms(session_id: str) -> str:
+    """Version of the session's order terms (status, products, sales), bumped by every change.
+
+    A reserve names the version its terms were read at and is refused (``stale_terms``) when it
+    is no longer the current one; see ``live/terms.py``.
+    """
+    return f"inv:{{{session_id}}}:terms"
+
+
 def version(session_id: str) -> str:
     """Counter bumped by every change of stock or coupons left (see ``lua/version.lua``)."""
     return f"inv:{{{session_id}}}:version"

@@ -171,16 +171,20 @@ async def restore(redis: Redis, session_id: str, state: SessionState, *, epoch: 
 
 
 async def held(redis: Redis, session_id: str) -> dict[str, int]:
-    """Units held per stock field: the sum of the session's live holds."""
+    """Units held per stock field: the sum of the session's live holds per product, and per
+    open sale's cap field (``sale:<id>``) for holds taken in a sale."""
     sid = session_id
     with _translated():
         order_ids = [_text(o) for o in await redis.zrange(keys.holds(sid), 0, -1)]
         async with redis.pipeline(transaction=False) as pipe:
             for order_id in order_ids:
-                pipe.hmget(keys.hold(sid, order_id), ["product_id", "qty"])
+                pipe.hmget(keys.hold(sid, order_id), ["product_id", "qty", "cap_field"])
             rows = await pipe.execute()
     totals: dict[str, int] = {}
-    for product_id, qty in rows:
-        if product_id is not None and qty is not None:
-            totals[_text(product_id)] = totals.get(_text(product_id), 0) + int(qty)
+    for product_id, qty, cap_field in rows:
+        if product_id is None or qty is None:
+            continue
+        fields = [_text(product_id)] + ([_text(cap_field)] if cap_field else [])
+        for stock_field in fields:
+            totals[stock_field] = totals.get(stock_field, 0) + int(qty)
     return totals

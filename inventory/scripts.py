@@ -28,6 +28,7 @@ class Scripts:
     """The registered scripts of one Redis client."""
 
     load: AsyncScript
+    bump_terms: AsyncScript
     reserve: AsyncScript
     release: AsyncScript
     commit: AsyncScript
@@ -39,6 +40,7 @@ class Scripts:
         """Register every script on ``redis`` (no round trip until first use)."""
         return cls(
             load=redis.register_script(versioned("load")),
+            bump_terms=redis.register_script(versioned("bump_terms")),
             reserve=redis.register_script(versioned("reserve")),
             release=redis.register_script(versioned("release")),
             commit=redis.register_script(source("commit")),

@@ -24,6 +24,7 @@ class Refusal(StrEnum):
     SOLD_OUT = "sold_out"
     LIMIT_EXCEEDED = "limit_exceeded"
     NOT_LOADED = "not_loaded"
+    STALE_TERMS = "stale_terms"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +96,7 @@ class Stock:
         self._redis = redis
         self._scripts = Scripts.register(redis)
         self._idempotency_ttl_s = idempotency_ttl_s
+        self._registered: set[str] = set()
 
     async def load(self, session_id: str, product_id: str, available: int) -> int:
         """Set a product's available units (done when the product is added); returns the
@@ -104,6 +106,12 @@ class Stock:
                 keys=[keys.stock(session_id), keys.version(session_id)],
                 args=[product_id, available],
             )
+        return int(version)
+
+    async def change_terms(self, session_id: str) -> int:
+        """Record that the session's order terms changed; returns the new terms version."""
+        with _translated():
+            version = await self._scripts.bump_terms(keys=[keys.terms(session_id)])
         return int(version)
 
     async def levels(self, session_id: str) -> dict[str, int]:
@@ -125,11 +133,14 @@ class Stock:
         idempotency_key: str,
         request_hash: str,
         sale_id: str | None = None,
+        terms_version: int = 0,
     ) -> ReserveOutcome:
         """Hold ``qty`` units for ``viewer_id`` until ``expires_ms``, or say why not.
 
         With ``sale_id`` the units also come out of that flash sale's cap, and the per-viewer
         limit counts the viewer's units in the sale instead of in the product.
+        ``terms_version`` is the session's terms version the caller read its terms at
+        (`change_terms`); a different current version is refused with ``stale_terms``.
         """
         script_keys = [
             keys.stock(session_id),
@@ -139,6 +150,7 @@ class Stock:
             keys.idempotency(session_id, viewer_id, idempotency_key),
             keys.generations(session_id),
             keys.version(session_id),
+            keys.terms(session_id),
         ]
         args: list[str | int] = [
             product_id,
@@ -151,11 +163,15 @@ class Stock:
             request_hash,
             keys.sale_field(sale_id) if sale_id else "",
             keys.sale_field(sale_id) if sale_id else "",
+            terms_version,
         ]
         with _translated():
             # Registered before the hold exists, so a crash right after the reserve still
-            # leaves the hold where the reaper looks.
-            await self._redis.sadd(keys.SESSIONS_WITH_HOLDS, session_id)
+            # leaves the hold where the reaper looks. Once per session and process: a rebuild
+            # after a Redis loss registers its sessions again.
+            if session_id not in self._registered:
+                await self._redis.sadd(keys.SESSIONS_WITH_HOLDS, session_id)
+                self._registered.add(session_id)
             result = await self._scripts.reserve(keys=script_keys, args=args)
         status = _text(result[0])
         if status == "ok":

@@ -16,6 +16,7 @@ from inventory.coupons import CouponCounters
 from inventory.errors import InventoryUnavailable
 from inventory.stock import Stock
 from live import coupons, draws, holds, invariant, recovery
+from live import sales as sale_windows
 from live.api import (
     archive,
     brands,
@@ -34,6 +35,7 @@ from live.context import Context
 from live.db.engine import session_factory
 from live.engines import open_engines
 from live.settings import Settings, load_settings
+from live.terms import TermsCache
 from realtime import keys as realtime_keys
 from realtime.bus import BusUnavailable
 from realtime.errors import ClientError, Code
@@ -105,16 +107,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engines = await open_engines(settings)
         hub = _hub(settings, engines.redis)
+        db = session_factory(engines.engine)
         ctx = Context(
             settings=settings,
             engine=engines.engine,
-            db=session_factory(engines.engine),
+            db=db,
             redis=engines.redis,
             hub=hub,
             stock=Stock(engines.redis, idempotency_ttl_s=settings.idempotency_ttl_s),
             coupons=CouponCounters(engines.redis),
             store=engines.store,
-            policies=BrandPolicies(session_factory(engines.engine)),
+            policies=BrandPolicies(db),
+            terms=TermsCache(engines.redis, db),
         )
         hub.on_claim(coupons.claim_handler(ctx))
         hub.on_comment(draws.entry_listener(ctx))
@@ -136,6 +140,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         tasks = [
             asyncio.create_task(archiver.run(), name="archiver"),
             asyncio.create_task(holds.run(ctx), name="hold-reaper"),
+            asyncio.create_task(sale_windows.run(ctx), name="sale-closer"),
             asyncio.create_task(recovery.run(ctx), name="redis-recovery"),
             asyncio.create_task(app.state.stock_watch.run(ctx), name="stock-invariant"),
         ]

@@ -1,6 +1,7 @@
 """What a running app holds: settings and the clients of its engines, created by the lifespan."""
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -12,6 +13,10 @@ from live.settings import Settings
 from realtime.bus import EventBus
 from realtime.hub import Hub
 from replay.store import ArchiveStore
+
+if TYPE_CHECKING:
+    # live.terms reads sessions and sales, which take a Context: a runtime import would loop.
+    from live.terms import TermsCache
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +32,7 @@ class Context:
     coupons: CouponCounters
     store: ArchiveStore
     policies: BrandPolicies
+    terms: "TermsCache"
 
     @property
     def bus(self) -> EventBus:

@@ -1,4 +1,5 @@
-"""The stock invariant: Redis stock + held + sold == allocation, for every product of a session.
+"""The stock invariant: Redis stock + held + sold == allocation, for every product of a session
+and for the cap of every open flash sale.
 
 Contract: ``stock`` is the product's Redis level, ``held`` the units of its live holds in Redis,
 ``sold`` the units of its paid orders in the record, ``allocation`` the product's ``stock`` in
@@ -7,11 +8,14 @@ cancel from held back to stock, so the sum never changes. Between two of those s
 committed in the record whose hold Redis has not dropped yet) the sum is briefly off, so a
 product counts as inconsistent only when two readings a moment apart agree on a difference.
 `watch` checks the live sessions periodically, logs a warning and keeps the count for
-``/metrics``; `live inventory check SESSION` runs `check` once.
+``/metrics``; `live inventory check SESSION` runs `check` once. An open flash sale's cap is
+held to the same sum: its Redis field, the units of holds taken in the sale, the paid units of
+the sale's orders, against ``stock_cap``.
 """
 
 import asyncio
 import logging
+from collections import defaultdict
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -20,12 +24,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inventory import recovery
 from inventory.errors import InventoryUnavailable
+from inventory.keys import sale_field
 from inventory.stock import Stock
 from live import sessions
 from live.context import Context
-from live.db.models import OrderRow, SessionRow
+from live.db.models import OrderRow, SaleRow, SessionRow
 from live.db.unit import transaction
 from live.orders import PAID
+from live.sales import OPEN
 from realtime.cancellation import raise_if_cancelling
 from realtime.errors import ClientError
 
@@ -37,8 +43,12 @@ CONFIRM_DELAY_S = 0.2
 
 @dataclass(frozen=True, slots=True)
 class Line:
-    """One product's terms of the invariant."""
+    """One product's (or one open sale's) terms of the invariant.
 
+    ``counter`` is the Redis stock field: the product id, or ``sale:<id>`` for a sale's cap.
+    """
+
+    counter: str
     product_id: str
     sku: str
     allocation: int
@@ -55,8 +65,11 @@ class Line:
         """One readable line."""
         stock = "missing" if self.stock is None else str(self.stock)
         verdict = "ok" if self.consistent else "INCONSISTENT"
+        name = f"{self.product_id} ({self.sku})"
+        if self.counter != self.product_id:
+            name = f"{self.counter} cap of {name}"
         return (
-            f"{self.product_id} ({self.sku}): stock {stock} + held {self.held} + sold {self.sold}"
+            f"{name}: stock {stock} + held {self.held} + sold {self.sold}"
             f" vs allocation {self.allocation}: {verdict}"
         )
 
@@ -67,24 +80,38 @@ async def read(
     """The invariant's terms for every product of a session, read now."""
     async with transaction(factory) as db:
         products = await sessions.products_of(db, session_id)
-        sold_rows = await db.execute(
-            select(OrderRow.product_id, func.sum(OrderRow.qty))
-            .where(OrderRow.session_id == session_id, OrderRow.status == PAID)
-            .group_by(OrderRow.product_id)
+        open_sales = list(
+            await db.scalars(
+                select(SaleRow).where(SaleRow.session_id == session_id, SaleRow.status == OPEN)
+            )
         )
-    sold = {product_id: int(total) for product_id, total in sold_rows}
+        sold_rows = await db.execute(
+            select(OrderRow.product_id, OrderRow.sale_id, func.sum(OrderRow.qty))
+            .where(OrderRow.session_id == session_id, OrderRow.status == PAID)
+            .group_by(OrderRow.product_id, OrderRow.sale_id)
+        )
+    sold: dict[str, int] = defaultdict(int)
+    for product_id, sale_id, total in sold_rows:
+        sold[product_id] += int(total)
+        if sale_id is not None:
+            sold[sale_field(sale_id)] += int(total)
     levels = await Stock(redis).levels(session_id)
     held = await recovery.held(redis, session_id)
+    skus = {p.id: p.sku for p in products}
+    counters = [(p.id, p.id, p.stock) for p in products] + [
+        (sale_field(sale.id), sale.product_id, sale.stock_cap) for sale in open_sales
+    ]
     return [
         Line(
-            product_id=p.id,
-            sku=p.sku,
-            allocation=p.stock,
-            stock=levels.get(p.id),
-            held=held.get(p.id, 0),
-            sold=sold.get(p.id, 0),
+            counter=counter,
+            product_id=product_id,
+            sku=skus.get(product_id, "?"),
+            allocation=allocation,
+            stock=levels.get(counter),
+            held=held.get(counter, 0),
+            sold=sold.get(counter, 0),
         )
-        for p in products
+        for counter, product_id, allocation in counters
     ]
 
 
@@ -101,8 +128,8 @@ async def check(
         if attempt:
             await asyncio.sleep(CONFIRM_DELAY_S)
         for line in await read(factory, redis, session_id):
-            if settled.get(line.product_id) is None or not settled[line.product_id].consistent:
-                settled[line.product_id] = line
+            if settled.get(line.counter) is None or not settled[line.counter].consistent:
+                settled[line.counter] = line
         if all(line.consistent for line in settled.values()):
             break
     return list(settled.values())

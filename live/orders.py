@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from redis.exceptions import RedisError
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,8 +23,9 @@ from live import attribution, coupons, ids, sales, sessions, views
 from live.auth import Principal
 from live.clock import now_ms
 from live.context import Context
-from live.db.models import CouponClaimRow, OrderRow, ProductRow, SaleRow
+from live.db.models import CouponClaimRow, OrderRow, ProductRow, SaleRow, SessionRow
 from live.db.unit import transaction
+from live.terms import ProductTerms, current_version
 from realtime import codec
 from realtime.bus import BusUnavailable
 from realtime.errors import ClientError, Code
@@ -41,7 +43,10 @@ _REFUSALS = {
     Refusal.SOLD_OUT: (Code.SOLD_OUT, "the product is sold out"),
     Refusal.LIMIT_EXCEEDED: (Code.LIMIT_EXCEEDED, "this exceeds the per-viewer limit"),
     Refusal.NOT_LOADED: (Code.SALE_PAUSED, "sales of this session are paused; retry shortly"),
+    Refusal.STALE_TERMS: (Code.SALE_PAUSED, "the terms of this sale just changed; retry"),
 }
+#: Reserves tried on fresh terms when the cached ones turn out to have changed meanwhile.
+STALE_TERMS_ATTEMPTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,116 +114,170 @@ async def _held(ctx: Context, session_id: str, order_id: str) -> bool | None:
 
 
 @dataclass(frozen=True, slots=True)
-class Terms:
-    """What an order buys at: the product, the open sale (if any), unit price, limit, coupon."""
+class Priced:
+    """What an order buys at: the product's terms (with the open sale), unit price, limit,
+    and the coupon claim it uses with its discount."""
 
-    product: ProductRow
-    sale: SaleRow | None
+    terms: ProductTerms
     unit_price_cents: int
     limit_per_viewer: int | None
     claim: CouponClaimRow | None
     discount_cents: int
 
+    @property
+    def sale_id(self) -> str | None:
+        """The flash sale the order is placed in, if any."""
+        return self.terms.sale.sale_id if self.terms.sale else None
 
-async def _price(db: AsyncSession, session_id: str, viewer_id: str, request: OrderRequest) -> Terms:
-    """The terms of an order: a flash sale's price and limit within its window."""
-    product = await db.get(ProductRow, request.product_id)
-    if product is None or product.session_id != session_id:
-        raise ClientError(Code.NOT_FOUND, f"no product {request.product_id} in this session")
-    sale = await sales.active_sale(db, product.id)
-    unit, limit = product.price_cents, product.limit_per_viewer
-    if sale is not None:
-        sales.check_window(sale, now_ms())
-        unit, limit = sale.sale_price_cents, sale.per_viewer_limit or product.limit_per_viewer
+
+async def _price(
+    ctx: Context, terms: ProductTerms, viewer_id: str, request: OrderRequest
+) -> Priced:
+    """The price of an order: a flash sale's price and limit within its window."""
+    unit, limit = terms.price_cents, terms.limit_per_viewer
+    if terms.sale is not None:
+        terms.sale.check_window(now_ms())
+        unit, limit = terms.sale.sale_price_cents, terms.sale.per_viewer_limit or limit
     claim, discount = None, 0
     if request.coupon_id is not None:
-        claim, discount = await coupons.discount_for(
-            db,
-            coupon_id=request.coupon_id,
-            session_id=session_id,
-            viewer_id=viewer_id,
-            subtotal_cents=unit * request.qty,
-        )
-    return Terms(product, sale, unit, limit, claim, discount)
+        async with transaction(ctx.db) as db:
+            claim, discount = await coupons.discount_for(
+                db,
+                coupon_id=request.coupon_id,
+                session_id=terms.session_id,
+                viewer_id=viewer_id,
+                subtotal_cents=unit * request.qty,
+            )
+    return Priced(terms, unit, limit, claim, discount)
 
 
 async def place(
     ctx: Context, principal: Principal, session_id: str, request: OrderRequest
 ) -> dict[str, Any]:
-    """Reserve and record an order; returns its view (the same one for a retried key)."""
-    # One read transaction for the session, the product and the coupon: on SQLite every
-    # transaction takes the write lock, and this path runs for every buyer of a flash sale.
-    async with transaction(ctx.db) as db:
-        session = await sessions.load(db, principal.brand, session_id)
-        live = session.status == sessions.LIVE
-        priced = await _price(db, session_id, principal.sub, request) if live else None
-    if priced is None:
-        # A retry of a request that got through while the session was live gets its answer.
-        earlier = await ctx.stock.recorded(
-            session_id, viewer_id=principal.sub, idempotency_key=request.idempotency_key
+    """Reserve and record an order; returns its view (the same one for a retried key).
+
+    The terms come from the node's cache (`live.terms`), so a refused attempt of a flash crowd
+    never touches SQL; a reserve that finds them changed is retried on fresh terms.
+    """
+    for _ in range(STALE_TERMS_ATTEMPTS):
+        terms = await ctx.terms.get(principal.brand, session_id, request.product_id)
+        if terms.session_status != sessions.LIVE:
+            if await _terms_changed(ctx, terms):
+                ctx.terms.forget(session_id)
+                continue
+            return await _not_live(ctx, principal, terms, request)
+        priced = await _price(ctx, terms, principal.sub, request)
+        order_id = ids.new_id("ord")
+        created = now_ms()
+        expires = created + ctx.settings.hold_ttl_s * 1000
+        outcome = await ctx.stock.reserve(
+            session_id,
+            product_id=request.product_id,
+            viewer_id=principal.sub,
+            qty=request.qty,
+            limit_per_viewer=priced.limit_per_viewer,
+            order_id=order_id,
+            expires_ms=expires,
+            idempotency_key=request.idempotency_key,
+            request_hash=request.fingerprint(),
+            sale_id=priced.sale_id,
+            terms_version=terms.version,
         )
-        if earlier is not None:
+        if isinstance(outcome, Refused) and outcome.reason == Refusal.STALE_TERMS:
+            ctx.terms.forget(session_id)
+            continue
+        if isinstance(outcome, Replayed):
             return await _replay(
-                ctx, earlier, request, session_id=session_id, viewer_id=principal.sub
+                ctx, outcome, request, session_id=session_id, viewer_id=principal.sub
             )
-        code = Code.SESSION_ENDED if session.status == sessions.ENDED else Code.SESSION_NOT_LIVE
-        raise ClientError(code, f"the session is {session.status}")
-    product, claim, discount = priced.product, priced.claim, priced.discount_cents
-    sale_id = priced.sale.id if priced.sale else None
-    subtotal = priced.unit_price_cents * request.qty
-    binding = await attribution.lookup(ctx.redis, principal.brand, principal.sub)
-    order_id = ids.new_id("ord")
-    created = now_ms()
-    expires = created + ctx.settings.hold_ttl_s * 1000
-    outcome = await ctx.stock.reserve(
-        session_id,
-        product_id=product.id,
-        viewer_id=principal.sub,
-        qty=request.qty,
-        limit_per_viewer=priced.limit_per_viewer,
-        order_id=order_id,
-        expires_ms=expires,
-        idempotency_key=request.idempotency_key,
-        request_hash=request.fingerprint(),
-        sale_id=sale_id,
+        if isinstance(outcome, Refused):
+            raise _refuse(outcome.reason)
+        order = _order(principal, priced, request, order_id, created=created, expires=expires)
+        return await _write(ctx, principal, priced, order, outcome)
+    raise _refuse(Refusal.STALE_TERMS)
+
+
+async def _terms_changed(ctx: Context, terms: ProductTerms) -> bool:
+    try:
+        return await current_version(ctx.redis, terms.session_id) != terms.version
+    except RedisError as exc:
+        raise ClientError(Code.UNAVAILABLE, "sales are unavailable; retry") from exc
+
+
+async def _not_live(
+    ctx: Context, principal: Principal, terms: ProductTerms, request: OrderRequest
+) -> dict[str, Any]:
+    """A session not live sells nothing; a retry of a request that got through while it was
+    live still gets its answer."""
+    earlier = await ctx.stock.recorded(
+        terms.session_id, viewer_id=principal.sub, idempotency_key=request.idempotency_key
     )
-    if isinstance(outcome, Replayed):
-        return await _replay(ctx, outcome, request, session_id=session_id, viewer_id=principal.sub)
-    if isinstance(outcome, Refused):
-        raise _refuse(outcome.reason)
-    order = OrderRow(
+    if earlier is not None:
+        return await _replay(
+            ctx, earlier, request, session_id=terms.session_id, viewer_id=principal.sub
+        )
+    ended = terms.session_status == sessions.ENDED
+    code = Code.SESSION_ENDED if ended else Code.SESSION_NOT_LIVE
+    raise ClientError(code, f"the session is {terms.session_status}")
+
+
+async def _attribution(
+    ctx: Context, principal: Principal
+) -> tuple[str | None, str | None, int | None]:
+    """The guide, store and touch time the order is attributed to, if any."""
+    binding = await attribution.lookup(ctx.redis, principal.brand, principal.sub)
+    if binding is None:
+        return None, None, None
+    return binding.guide_id, binding.store, binding.touch_ms
+
+
+def _order(
+    principal: Principal,
+    priced: Priced,
+    request: OrderRequest,
+    order_id: str,
+    *,
+    created: int,
+    expires: int,
+) -> OrderRow:
+    subtotal = priced.unit_price_cents * request.qty
+    return OrderRow(
         id=order_id,
         brand=principal.brand,
-        session_id=session_id,
-        product_id=product.id,
+        session_id=priced.terms.session_id,
+        product_id=request.product_id,
         viewer_id=principal.sub,
         qty=request.qty,
         unit_price_cents=priced.unit_price_cents,
-        discount_cents=discount,
-        amount_cents=subtotal - discount,
+        discount_cents=priced.discount_cents,
+        amount_cents=subtotal - priced.discount_cents,
         coupon_id=request.coupon_id,
         status=RESERVED,
-        guide_id=binding.guide_id if binding else None,
-        guide_store=binding.store if binding else None,
-        attributed_ms=binding.touch_ms if binding else None,
         idempotency_key=request.idempotency_key,
         request_hash=request.fingerprint(),
         created_ms=created,
         expires_ms=expires,
-        sale_id=sale_id,
+        sale_id=priced.sale_id,
     )
+
+
+async def _write(
+    ctx: Context, principal: Principal, priced: Priced, order: OrderRow, outcome: Reserved
+) -> dict[str, Any]:
+    """Record a reserved order and announce it; on failure give the hold and the key back."""
     try:
-        await record(ctx, order, claim, generation=outcome.generation)
+        order.guide_id, order.guide_store, order.attributed_ms = await _attribution(ctx, principal)
+        await record(ctx, order, priced.claim, generation=outcome.generation)
     except ClientError:
         # The hold may already be gone (a rebuild dropped it), so the key is forgotten on its
         # own as well: a retry must start over, not replay an order that was never recorded.
         with contextlib.suppress(InventoryUnavailable):
-            await ctx.stock.release(session_id, order_id)
+            await ctx.stock.release(order.session_id, order.id)
             await ctx.stock.forget(
-                session_id, viewer_id=principal.sub, idempotency_key=request.idempotency_key
+                order.session_id, viewer_id=principal.sub, idempotency_key=order.idempotency_key
             )
         raise
-    await _announce(ctx, session, order, outcome, principal)
+    await _announce(ctx, priced.terms, order, outcome, principal)
     return views.order(order)
 
 
@@ -249,6 +308,14 @@ async def record(
     rebuild of the Redis counters, an order reserved before it is refused (`live.recovery`).
     """
     async with transaction(ctx.db) as db:
+        # The terms came from a cache checked by the reserve; these two reads make the record
+        # judge them too, for the case where a change could not be announced to Redis.
+        status = await db.scalar(select(SessionRow.status).where(SessionRow.id == order.session_id))
+        if status != sessions.LIVE:
+            raise ClientError(Code.SESSION_NOT_LIVE, f"the session is {status}")
+        open_sale = await sales.active_sale(db, order.product_id)
+        if (open_sale.id if open_sale else None) != order.sale_id:
+            raise _refuse(Refusal.STALE_TERMS)
         taken = await db.execute(
             update(ProductRow)
             .where(
@@ -289,13 +356,13 @@ async def record(
 
 async def _announce(
     ctx: Context,
-    session: Any,
+    terms: ProductTerms,
     order: OrderRow,
     outcome: Reserved,
     principal: Principal,
 ) -> None:
     ts = now_ms()
-    clock = {"ts": ts, "t_ms": sessions.t_ms(session, ts)}
+    clock = {"ts": ts, "t_ms": terms.t_ms(ts)}
     user = principal.name or principal.sub
     try:
         await ctx.bus.publish(

@@ -2,7 +2,8 @@
 closes it; orders of that product during the window use the sale's terms.
 
 Contract: opening writes the sale, loads its cap into Redis (`Stock.open_sale`) and publishes
-``sale_open``; closing marks it closed, drops the cap and publishes ``sale_close``, once. While
+``sale_open``; closing (by the host, or by every node's `run` once ``ends_at`` has passed) marks
+it closed, drops the cap and publishes ``sale_close``, once whoever races for it. While
 a sale of a product is open, orders of the product before ``starts_ms`` or from ``ends_ms`` on
 are refused with ``sale_not_open``; within the window they pay ``sale_price_cents``, count
 against ``per_viewer_limit`` (units bought in the sale) and take units from both the product's
@@ -10,20 +11,29 @@ stock and the sale's cap. The record judges the cap as it judges the stock: a co
 update of ``sales.sold_qty``.
 """
 
+import asyncio
+import logging
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from inventory.errors import InventoryUnavailable
 from live import ids, sessions
 from live.auth import Principal
 from live.clock import now_ms
 from live.context import Context
-from live.db.models import ProductRow, SaleRow
+from live.db.models import ProductRow, SaleRow, SessionRow
 from live.db.unit import transaction
+from realtime.bus import BusUnavailable
+from realtime.cancellation import raise_if_cancelling
 from realtime.errors import ClientError, Code
 
+log = logging.getLogger(__name__)
+
 OPEN, CLOSED = "open", "closed"
+#: How often each node looks for sales past ``ends_at``: the close lags the end by at most this.
+CLOSE_INTERVAL_S = 1.0
 
 
 def view(row: SaleRow) -> dict[str, Any]:
@@ -66,6 +76,7 @@ async def open_sale(
         db.add(row)
         await db.flush()
         await ctx.stock.open_sale(session_id, row.id, row.stock_cap)
+    await ctx.stock.change_terms(session_id)
     clock = {"ts": ts, "t_ms": sessions.t_ms(session, ts)}
     await ctx.bus.publish(session_id, "sale_open", {**view(row), **clock})
     return row
@@ -73,21 +84,62 @@ async def open_sale(
 
 async def close_sale(ctx: Context, principal: Principal, session_id: str, sale_id: str) -> SaleRow:
     """Close a sale (once); viewers get ``sale_close``. Closing a closed sale changes nothing."""
-    ts = now_ms()
     async with transaction(ctx.db) as db:
-        session = await sessions.load(db, principal.brand, session_id)
+        await sessions.load(db, principal.brand, session_id)
         row = await db.get(SaleRow, sale_id)
         if row is None or row.session_id != session_id:
             raise ClientError(Code.NOT_FOUND, f"no sale {sale_id} in this session")
-        if row.status == CLOSED:
-            return row
-        row.status, row.closed_ms = CLOSED, ts
-    await ctx.stock.close_sale(session_id, sale_id)
-    clock = {"ts": ts, "t_ms": sessions.t_ms(session, ts)}
+    await _close(ctx, row, now_ms())
+    async with transaction(ctx.db) as db:
+        closed = await db.get(SaleRow, sale_id)
+    assert closed is not None  # sales are never deleted
+    return closed
+
+
+async def _close(ctx: Context, row: SaleRow, ts: int) -> bool:
+    """Close an open sale: record, Redis cap, terms version, ``sale_close``. True when this call
+    closed it: the conditional update lets one caller win, whatever the number of nodes."""
+    async with transaction(ctx.db) as db:
+        changed = await db.execute(
+            update(SaleRow)
+            .where(SaleRow.id == row.id, SaleRow.status == OPEN)
+            .values(status=CLOSED, closed_ms=ts)
+        )
+        if changed.rowcount != 1:  # type: ignore[attr-defined]
+            return False
+        session = await db.get(SessionRow, row.session_id)
+    await ctx.stock.close_sale(row.session_id, row.id)
+    await ctx.stock.change_terms(row.session_id)
+    clock = {"ts": ts, "t_ms": sessions.t_ms(session, ts) if session else 0}
     await ctx.bus.publish(
-        session_id, "sale_close", {"sale_id": sale_id, "product_id": row.product_id, **clock}
+        row.session_id,
+        "sale_close",
+        {"sale_id": row.id, "product_id": row.product_id, **clock},
     )
-    return row
+    return True
+
+
+async def close_due(ctx: Context) -> int:
+    """Close every open sale whose window has ended; returns how many this node closed."""
+    now = now_ms()
+    async with transaction(ctx.db) as db:
+        due = list(
+            await db.scalars(select(SaleRow).where(SaleRow.status == OPEN, SaleRow.ends_ms <= now))
+        )
+    return sum([await _close(ctx, row, now) for row in due])
+
+
+async def run(ctx: Context) -> None:
+    """Close sales at ``ends_at`` forever; an engine outage only delays the next pass."""
+    while True:
+        try:
+            await close_due(ctx)
+        except (ClientError, InventoryUnavailable, BusUnavailable) as exc:
+            log.warning("closing ended sales failed, retrying: %s", exc)
+        except Exception:
+            log.exception("closing ended sales crashed, retrying")
+        raise_if_cancelling()
+        await asyncio.sleep(CLOSE_INTERVAL_S)
 
 
 async def active_sale(db: AsyncSession, product_id: str) -> SaleRow | None:
@@ -106,11 +158,3 @@ async def open_sales(db: AsyncSession, session_id: str) -> list[dict[str, Any]]:
         .order_by(SaleRow.created_ms)
     )
     return [view(row) for row in rows]
-
-
-def check_window(row: SaleRow, now: int) -> None:
-    """Refuse an order of the sale's product outside its window."""
-    if now < row.starts_ms:
-        raise ClientError(Code.SALE_NOT_OPEN, "the flash sale of this product has not started")
-    if now >= row.ends_ms:
-        raise ClientError(Code.SALE_NOT_OPEN, "the flash sale of this product has ended")

@@ -103,6 +103,7 @@ async def start(ctx: Context, principal: Principal, session_id: str) -> SessionR
             return row
         row.status = LIVE
         row.started_ms = ts
+    await ctx.stock.change_terms(session_id)
     await track_archive(ctx.redis, session_id)
     await ctx.redis.set(realtime_keys.clock(session_id), ts)
     await ctx.bus.publish(session_id, "started", {"ts": ts, "t_ms": 0})
@@ -120,6 +121,7 @@ async def end(ctx: Context, principal: Principal, session_id: str) -> SessionRow
             raise ClientError(Code.SESSION_NOT_LIVE, "the session has not started")
         row.status = ENDED
         row.ended_ms = ts
+    await ctx.stock.change_terms(session_id)
     await ctx.bus.publish(session_id, "ended", {"ts": ts, "t_ms": t_ms(row, ts)})
     return row
 

@@ -1,18 +1,26 @@
 """Flash-sale admission: this server against a naive row-lock design, in the same run.
 
-Starts ``live serve`` as a child process in embedded mode (SQLite and a private Valkey under a
-temporary data directory, loopback only) and sends ``--attempts`` buy attempts, each from its
-own viewer with its own ``Idempotency-Key``, for ``--units`` units (limit 1 per viewer),
-``--concurrency`` at a time. Then runs the naive design against PostgreSQL: per attempt one
-transaction ``SELECT stock ... FOR UPDATE``, decrement, insert the order, commit, in a table
-this program creates and drops. Reports, for each design, attempts admitted (answered) per
-second, p50/p99 admission latency (request sent -> answer), units sold and oversold.
+Four designs, one after the other, each answering ``--attempts`` buy attempts (each from its
+own viewer with its own ``Idempotency-Key``) for ``--units`` units, ``--concurrency`` at a time,
+all on loopback:
+
+1. ``live serve`` in embedded mode (SQLite and a private Valkey in a temporary directory);
+2. ``live serve`` with its record on PostgreSQL (a scratch database created and dropped on the
+   server of ``--dsn``) and a private Valkey;
+3. the naive design behind the same HTTP stack (``loadtests/naive_shop.py``: Starlette on
+   uvicorn, the same token check, one ``SELECT ... FOR UPDATE`` transaction per purchase);
+4. the naive design as bare SQL from this process (no HTTP, no tokens): the database's own
+   ceiling, for reference.
+
+Reports attempts admitted (answered) per second, p50/p99 admission latency (request sent ->
+answer), units sold and oversold.
 
     .venv/bin/python -m loadtests.flash_sale --attempts 10000 --units 500 --concurrency 200
 """
 
 import argparse
 import asyncio
+import contextlib
 import os
 import secrets
 import socket
@@ -22,6 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,10 +101,58 @@ async def _open_sale(session: aiohttp.ClientSession, units: int) -> tuple[str, s
     return session_id, product_id
 
 
-async def bench_server(attempts: int, units: int, concurrency: int) -> Result:
-    """This server: Redis Lua reserve, then the conditional write in the record."""
+async def _attack(
+    session: aiohttp.ClientSession,
+    path: str,
+    body: dict[str, object],
+    attempts: int,
+    concurrency: int,
+) -> tuple[float, list[float], int]:
+    """``attempts`` buys, each from its own viewer and key, ``concurrency`` at a time:
+    (elapsed seconds, latency of every attempt, number answered 201)."""
+    tokens = [auth.mint(SECRET, sub=f"v{n}", role="viewer", brand=BRAND) for n in range(attempts)]
+    gate = asyncio.Semaphore(concurrency)
+    latencies: list[float] = []
+    sold = 0
+
+    async def buy(n: int) -> None:
+        nonlocal sold
+        async with gate:
+            sent = time.perf_counter()
+            headers = {"Authorization": f"Bearer {tokens[n]}", "Idempotency-Key": f"k{n}"}
+            async with session.post(path, json=body, headers=headers) as answer:
+                await answer.read()
+                latencies.append(time.perf_counter() - sent)
+                sold += answer.status == 201
+
+    started = time.perf_counter()
+    await asyncio.gather(*(buy(n) for n in range(attempts)))
+    return time.perf_counter() - started, latencies, sold
+
+
+@contextlib.contextmanager
+def _child(command: list[str], env: dict[str, str]) -> Iterator[None]:
+    """A server child process, terminated (and waited for) when the block ends."""
+    server = subprocess.Popen(  # noqa: S603 - our own programs, started once
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        yield
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+async def bench_server(
+    attempts: int, units: int, concurrency: int, *, database_url: str | None = None
+) -> Result:
+    """This server: terms from the node cache, Redis Lua reserve, conditional SQL write.
+
+    Embedded SQLite by default; with ``database_url`` the record is on PostgreSQL (schema
+    applied with ``live db upgrade`` first). Redis is a private Valkey either way.
+    """
     port = _free_port()
-    live = Path(sys.executable).parent / "live"
+    live = str(Path(sys.executable).parent / "live")
     with tempfile.TemporaryDirectory() as data_dir:
         env = {
             **os.environ,
@@ -105,52 +162,73 @@ async def bench_server(attempts: int, units: int, concurrency: int) -> Result:
         }
         for name in ("LIVE_DATABASE_URL", "LIVE_REDIS_URL", "LIVE_ARCHIVE_URL"):
             env.pop(name, None)
-        server = subprocess.Popen(  # noqa: S603, ASYNC220 - our console script, started once
-            [str(live), "serve", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
+        if database_url:
+            env["LIVE_DATABASE_URL"] = database_url
+            subprocess.run([live, "db", "upgrade"], env=env, check=True, capture_output=True)  # noqa: S603, ASYNC221
+        with _child([live, "serve", "--port", str(port)], env):
             connector = aiohttp.TCPConnector(limit=concurrency)
             async with aiohttp.ClientSession(
                 base_url=f"http://127.0.0.1:{port}", connector=connector
             ) as session:
                 await _wait_healthy(session)
                 session_id, product_id = await _open_sale(session, units)
-                tokens = [
-                    auth.mint(SECRET, sub=f"v{n}", role="viewer", brand=BRAND)
-                    for n in range(attempts)
-                ]
-                gate = asyncio.Semaphore(concurrency)
-                latencies: list[float] = []
-                sold = 0
+                elapsed, latencies, sold = await _attack(
+                    session,
+                    f"/api/sessions/{session_id}/orders",
+                    {"product_id": product_id, "qty": 1},
+                    attempts,
+                    concurrency,
+                )
+    record = "PostgreSQL" if database_url else "SQLite"
+    return Result(f"this server, record on {record}", elapsed, latencies, sold, units)
 
-                async def buy(n: int) -> None:
-                    nonlocal sold
-                    async with gate:
-                        sent = time.perf_counter()
-                        async with session.post(
-                            f"/api/sessions/{session_id}/orders",
-                            json={"product_id": product_id, "qty": 1},
-                            headers={
-                                "Authorization": f"Bearer {tokens[n]}",
-                                "Idempotency-Key": f"k{n}",
-                            },
-                        ) as answer:
-                            await answer.read()
-                            latencies.append(time.perf_counter() - sent)
-                            sold += answer.status == 201
 
-                started = time.perf_counter()
-                await asyncio.gather(*(buy(n) for n in range(attempts)))
-                elapsed = time.perf_counter() - started
-        finally:
-            server.terminate()
-            server.wait(timeout=20)
+async def bench_naive_server(dsn: str, attempts: int, units: int, concurrency: int) -> Result:
+    """The naive design behind the same HTTP stack (``loadtests/naive_shop.py``)."""
+    port = _free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "loadtests.naive_shop",
+        "--port",
+        str(port),
+        "--dsn",
+        dsn,
+        "--secret",
+        SECRET,
+        "--units",
+        str(units),
+    ]
+    with _child(command, dict(os.environ)):
+        connector = aiohttp.TCPConnector(limit=concurrency)
+        async with aiohttp.ClientSession(
+            base_url=f"http://127.0.0.1:{port}", connector=connector
+        ) as session:
+            await _wait_healthy(session)
+            elapsed, latencies, _ = await _attack(
+                session, "/buy", {"qty": 1}, attempts, concurrency
+            )
+            async with session.get("/sold") as answer:
+                sold = int((await answer.json())["sold"])
     return Result(
-        "this server (Redis Lua reserve + conditional SQL write)", elapsed, latencies, sold, units
+        "naive server: SELECT ... FOR UPDATE per purchase", elapsed, latencies, sold, units
     )
+
+
+@contextlib.asynccontextmanager
+async def _bench_database(dsn: str) -> AsyncIterator[str]:
+    """A scratch database on the PostgreSQL of ``dsn`` for this server's record; dropped after."""
+    name = f"live_bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(dsn)
+    try:
+        await admin.execute(f"CREATE DATABASE {name}")
+        try:
+            base = dsn.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+            yield f"{base}/{name}"
+        finally:
+            await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    finally:
+        await admin.close()
 
 
 async def bench_row_lock(dsn: str, attempts: int, units: int, concurrency: int) -> Result:
@@ -195,24 +273,28 @@ async def bench_row_lock(dsn: str, attempts: int, units: int, concurrency: int) 
             await conn.execute(drop)
         await pool.close()
     return Result(
-        "naive: PostgreSQL SELECT ... FOR UPDATE per purchase", elapsed, latencies, sold, units
+        "bare SQL, no HTTP: SELECT ... FOR UPDATE per purchase", elapsed, latencies, sold, units
     )
 
 
 async def main() -> None:
-    """Run both designs and print the table."""
+    """Run every design, one after the other, and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--attempts", type=int, default=10_000)
     parser.add_argument("--units", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=200)
     parser.add_argument("--dsn", default="postgresql://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
-    ours = await bench_server(args.attempts, args.units, args.concurrency)
-    naive = await bench_row_lock(args.dsn, args.attempts, args.units, args.concurrency)
+    sizes = (args.attempts, args.units, args.concurrency)
+    results = [await bench_server(*sizes)]
+    async with _bench_database(args.dsn) as database_url:
+        results.append(await bench_server(*sizes, database_url=database_url))
+    results.append(await bench_naive_server(args.dsn, *sizes))
+    results.append(await bench_row_lock(args.dsn, *sizes))
     print("| design | attempts admitted/s | p50 admission | p99 admission | sold | oversold |")
     print("|---|---|---|---|---|---|")
-    print(ours.row())
-    print(naive.row())
+    for result in results:
+        print(result.row())
 
 
 if __name__ == "__main__":

@@ -2,15 +2,20 @@
 -- the idempotency record and the hold. During a flash sale the units also come out of the
 -- sale's own cap (a second field of the stock hash) and the limit counts sale purchases.
 -- KEYS: 1 stock hash, 2 bought hash, 3 holds zset, 4 hold hash, 5 idempotency key,
---       6 generations hash, 7 version key
+--       6 generations hash, 7 version key, 8 terms version key
 -- ARGV: 1 product_id, 2 viewer_id, 3 qty, 4 limit (0 = none), 5 order_id, 6 expires_ms,
 --       7 idempotency ttl seconds, 8 request hash, 9 cap field ('' = none),
---       10 limit counter prefix ('' = the product id)
+--       10 limit counter prefix ('' = the product id), 11 terms version the caller read
 -- Returns {"replay", recorded} | {"err", code}
 --       | {"ok", order_id, stock_left, generation, version}
 local recorded = redis.call('GET', KEYS[5])
 if recorded then
   return {'replay', recorded}
+end
+-- Price, limit and sale were read from a cache at this terms version: refuse if they changed
+-- since (not recorded under the key: the caller reads fresh terms and tries again).
+if tonumber(redis.call('GET', KEYS[8]) or '0') ~= tonumber(ARGV[11]) then
+  return {'err', 'stale_terms'}
 end
 local qty = tonumber(ARGV[3])
 local limit = tonumber(ARGV[4])

@@ -1,10 +1,17 @@
 """Flash sales: the host opens and closes a sale; orders in its window use its price, limit and
 cap; orders outside the window are refused; viewers get the events and the countdown."""
 
+import asyncio
+import contextlib
+from pathlib import Path
+
 import httpx
 
+from live import sales
 from live.clock import now_ms
-from tests.harness import LiveServer, Room, open_session
+from live.db.models import SaleRow
+from live.db.unit import transaction
+from tests.harness import LiveServer, Room, cluster, open_session
 from tests.live.buyers import crowd
 
 
@@ -112,3 +119,44 @@ async def test_sale_cap_holds_under_a_crowd(server: LiveServer) -> None:
     assert set(outcome.refused.values()) == {"sold_out"}
     levels = await server.context.stock.levels(opened.session_id)
     assert levels[opened.product_id] == 80
+
+
+async def test_a_sale_closes_itself_at_its_end(
+    tmp_path: Path, database_url: str, redis_url: str
+) -> None:
+    """At ``ends_at`` the sale closes once (two nodes race for it): one ``sale_close``, the
+    record says closed, and the product sells at its normal price again."""
+    async with cluster(tmp_path, 2, database_url=database_url, redis_url=redis_url) as nodes:
+        opened = await open_session(nodes[0], stock=10, limit=None, price_cents=10_000)
+        room = await Room.join(nodes[1].ws_url(opened.session_id, nodes[1].token("viewer", "w")))
+        await room.wait_type("snapshot")
+        async with nodes[0].client(opened.host_token) as host:
+            answer = await host.post(
+                f"/api/sessions/{opened.session_id}/sales",
+                json={
+                    "product_id": opened.product_id,
+                    "sale_price_cents": 4_900,
+                    "duration_s": 1,
+                    "stock_cap": 5,
+                },
+            )
+            assert answer.status_code == 201, answer.text
+        sale = answer.json()
+        in_sale = await _order(nodes[1], opened.session_id, opened.product_id, "early")
+        assert in_sale.json()["unit_price_cents"] == 4_900
+        closed = await room.wait_type("sale_close", timeout_s=10)
+        assert closed["sale_id"] == sale["sale_id"]
+        assert closed["ts"] >= sale["ends_at"]
+        after = await _order(nodes[0], opened.session_id, opened.product_id, "after")
+        assert after.json()["unit_price_cents"] == 10_000
+        # Give the other node's closer two passes: still only one sale_close.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(2 * sales.CLOSE_INTERVAL_S):
+                while True:
+                    await room.next_frame()
+        assert not [f for f in room.frames if f.get("type") == "sale_close"]
+        async with transaction(nodes[0].context.db) as db:
+            row = await db.get(SaleRow, sale["sale_id"])
+        assert row is not None
+        assert row.status == sales.CLOSED
+        await room.close()

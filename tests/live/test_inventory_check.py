@@ -3,11 +3,13 @@
 import asyncio
 from pathlib import Path
 
+import orjson
 import pytest
 
 from inventory import keys
+from live import invariant
 from live.cli import main
-from tests.harness import PAYMENT_SECRET, SECRET, LiveServer, open_session
+from tests.harness import PAYMENT_SECRET, SECRET, LiveServer, open_session, sign
 
 
 @pytest.fixture
@@ -47,3 +49,48 @@ async def test_check_passes_then_reports_a_drift(
     async with server.client() as client:
         metrics = (await client.get("/metrics")).text
     assert "live_stock_invariant_broken 0" not in metrics
+
+
+async def test_an_open_sale_cap_is_checked_too(server: LiveServer) -> None:
+    """An open flash sale's cap gets its own line: cap field + held + paid == stock_cap."""
+    opened = await open_session(server, stock=10, limit=5)
+    ctx = server.context
+    async with server.client(opened.host_token) as host:
+        answer = await host.post(
+            f"/api/sessions/{opened.session_id}/sales",
+            json={
+                "product_id": opened.product_id,
+                "sale_price_cents": 500,
+                "duration_s": 600,
+                "stock_cap": 4,
+            },
+        )
+        assert answer.status_code == 201, answer.text
+    sale_id = answer.json()["sale_id"]
+    async with server.client(server.token("viewer", "s")) as buyer:
+        placed = await buyer.post(
+            f"/api/sessions/{opened.session_id}/orders",
+            json={"product_id": opened.product_id, "qty": 3},
+            headers={"Idempotency-Key": "s1"},
+        )
+        assert placed.status_code == 201, placed.text
+    body = orjson.dumps(
+        {"order_id": placed.json()["order_id"], "paid_amount_cents": 1_500, "provider_txn_id": "t"}
+    )
+    async with server.client() as provider:
+        paid = await provider.post(
+            "/api/payments/notify", content=body, headers={"X-Signature": sign(body)}
+        )
+        assert paid.status_code == 200, paid.text
+    lines = {
+        line.counter: line for line in await invariant.check(ctx.db, ctx.redis, opened.session_id)
+    }
+    cap = lines[keys.sale_field(sale_id)]
+    assert (cap.stock, cap.held, cap.sold, cap.allocation) == (1, 0, 3, 4)
+    assert cap.consistent
+    assert lines[opened.product_id].consistent
+    await ctx.redis.hincrby(keys.stock(opened.session_id), keys.sale_field(sale_id), 1)
+    drifted = await invariant.check(ctx.db, ctx.redis, opened.session_id, readings=1)
+    broken = [line for line in drifted if not line.consistent]
+    assert [line.counter for line in broken] == [keys.sale_field(sale_id)]
+    assert f"{keys.sale_field(sale_id)} cap of {opened.product_id}" in broken[0].describe()

@@ -1,0 +1,97 @@
+"""The naive flash-sale design as a server, for a like-for-like comparison with ``live serve``.
+
+Same stack as the real server (Starlette on uvicorn, one process, the same token check), but
+each purchase is one PostgreSQL transaction: ``SELECT stock ... FOR UPDATE``, decrement, insert
+the order, commit. ``loadtests/flash_sale.py`` starts it as a child process:
+
+    .venv/bin/python -m loadtests.naive_shop --port 8100 --dsn postgresql://... \\
+        --secret S --units 500
+"""
+
+import argparse
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from live import auth
+from realtime.errors import ClientError
+
+
+def create_app(dsn: str, secret: str, units: int) -> Starlette:
+    """The shop: ``POST /buy`` with a bearer token, ``GET /healthz``, ``GET /sold``."""
+    # The table name is ours (a random suffix), never input: formatting it in is safe.
+    table = f"naive_shop_{uuid.uuid4().hex[:8]}"
+    lock = f"SELECT stock FROM {table}_stock WHERE id = 1 FOR UPDATE"  # noqa: S608
+    take = f"UPDATE {table}_stock SET stock = stock - 1 WHERE id = 1"  # noqa: S608
+    record = f"INSERT INTO {table}_orders VALUES ($1)"  # noqa: S608
+    pools: list[asyncpg.Pool] = []
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        # The same pool size as the real server's PostgreSQL engine (10 + 20 overflow).
+        pool = await asyncpg.create_pool(dsn, min_size=10, max_size=30)
+        assert pool is not None
+        pools.append(pool)
+        async with pool.acquire() as conn:
+            await conn.execute(f"CREATE TABLE {table}_stock (id int PRIMARY KEY, stock int)")
+            await conn.execute(f"CREATE TABLE {table}_orders (viewer text PRIMARY KEY)")
+            await conn.execute(f"INSERT INTO {table}_stock VALUES (1, $1)", units)  # noqa: S608
+        try:
+            yield
+        finally:
+            async with pool.acquire() as conn:
+                await conn.execute(f"DROP TABLE IF EXISTS {table}_stock, {table}_orders")
+            await pool.close()
+
+    async def buy(request: Request) -> JSONResponse:
+        header = request.headers.get("authorization", "")
+        try:
+            viewer = auth.verify(header.removeprefix("Bearer "), secret)
+        except ClientError as exc:
+            return JSONResponse({"error": {"code": exc.code}}, status_code=401)
+        await request.json()
+        async with pools[0].acquire() as conn, conn.transaction():
+            stock = await conn.fetchval(lock)
+            if stock <= 0:
+                return JSONResponse({"error": {"code": "sold_out"}}, status_code=409)
+            await conn.execute(take)
+            await conn.execute(record, viewer.sub)
+        return JSONResponse({"order_id": viewer.sub}, status_code=201)
+
+    async def healthz(_: Request) -> JSONResponse:
+        return JSONResponse({"ok": True})
+
+    async def sold(_: Request) -> JSONResponse:
+        count = await pools[0].fetchval(f"SELECT count(*) FROM {table}_orders")  # noqa: S608
+        return JSONResponse({"sold": count})
+
+    routes = [
+        Route("/buy", buy, methods=["POST"]),
+        Route("/healthz", healthz),
+        Route("/sold", sold),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+def main() -> None:
+    """Serve the shop on loopback."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--dsn", required=True)
+    parser.add_argument("--secret", required=True)
+    parser.add_argument("--units", type=int, required=True)
+    args = parser.parse_args()
+    app = create_app(args.dsn, args.secret, args.units)
+    # The same log level as `live serve` (uvicorn access lines included), for a like-for-like cost.
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="info")
+
+
+if __name__ == "__main__":
+    main()

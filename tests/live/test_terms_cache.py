@@ -1,0 +1,121 @@
+"""Order terms come from a per-node cache: refused attempts of a flash crowd run no SQL, and a
+change of terms on another node applies to the very next order, never to a cached one."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import event
+
+from live.clock import now_ms
+from tests.harness import LiveServer, cluster, open_session
+
+
+async def _buy(node: LiveServer, session_id: str, product_id: str, viewer: str) -> httpx.Response:
+    async with node.client(node.token("viewer", viewer)) as client:
+        return await client.post(
+            f"/api/sessions/{session_id}/orders",
+            json={"product_id": product_id, "qty": 1},
+            headers={"Idempotency-Key": f"{viewer}-{now_ms()}"},
+        )
+
+
+@contextmanager
+def sql_statements(node: LiveServer) -> Iterator[list[str]]:
+    """The SQL statements the node runs while the block runs."""
+    statements: list[str] = []
+
+    def seen(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    engine = node.context.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+
+async def test_refused_attempts_run_no_sql(server: LiveServer) -> None:
+    """Once the terms are cached, sold-out and over-limit attempts are answered from Redis."""
+    opened = await open_session(server, stock=1, limit=1)
+    first = await _buy(server, opened.session_id, opened.product_id, "winner")
+    assert first.status_code == 201, first.text
+    with sql_statements(server) as statements:
+        for n in range(20):
+            refused = await _buy(server, opened.session_id, opened.product_id, f"late{n}")
+            assert refused.json()["error"]["code"] == "sold_out"
+        again = await _buy(server, opened.session_id, opened.product_id, "winner")
+        assert again.json()["error"]["code"] in ("limit_exceeded", "sold_out")
+    assert statements == []
+
+
+async def test_a_change_on_another_node_applies_to_the_next_order(
+    tmp_path: Path, database_url: str, redis_url: str
+) -> None:
+    """Node 0 has cached the terms; node 1 opens a sale, closes it, ends the session: each
+    change holds for node 0's very next order."""
+    async with cluster(tmp_path, 2, database_url=database_url, redis_url=redis_url) as nodes:
+        buyer_node, host_node = nodes
+        opened = await open_session(host_node, stock=10, limit=None, price_cents=10_000)
+        regular = await _buy(buyer_node, opened.session_id, opened.product_id, "a")
+        assert regular.json()["unit_price_cents"] == 10_000
+        async with host_node.client(opened.host_token) as host:
+            sale = await host.post(
+                f"/api/sessions/{opened.session_id}/sales",
+                json={
+                    "product_id": opened.product_id,
+                    "sale_price_cents": 4_900,
+                    "duration_s": 600,
+                    "stock_cap": 5,
+                },
+            )
+            assert sale.status_code == 201, sale.text
+            in_sale = await _buy(buyer_node, opened.session_id, opened.product_id, "b")
+            assert in_sale.json()["unit_price_cents"] == 4_900
+            await host.post(
+                f"/api/sessions/{opened.session_id}/sales/{sale.json()['sale_id']}/close"
+            )
+            after_sale = await _buy(buyer_node, opened.session_id, opened.product_id, "c")
+            assert after_sale.json()["unit_price_cents"] == 10_000
+            ended = await host.post(f"/api/sessions/{opened.session_id}/end")
+            assert ended.status_code == 200, ended.text
+            late = await _buy(buyer_node, opened.session_id, opened.product_id, "d")
+            assert late.json()["error"]["code"] == "session_ended"
+
+
+async def test_a_session_started_elsewhere_sells_at_once(
+    tmp_path: Path, database_url: str, redis_url: str
+) -> None:
+    """A node that cached the session as a draft sells as soon as another node starts it."""
+    async with cluster(tmp_path, 2, database_url=database_url, redis_url=redis_url) as nodes:
+        buyer_node, host_node = nodes
+        async with host_node.client(host_node.token("host", "h")) as host:
+            session_id = (await host.post("/api/sessions", json={"title": "t"})).json()["id"]
+            product = await host.post(
+                f"/api/sessions/{session_id}/products",
+                json={"sku": "S", "title": "s", "price_cents": 100, "stock": 3},
+            )
+            product_id = product.json()["product_id"]
+            early = await _buy(buyer_node, session_id, product_id, "early")
+            assert early.json()["error"]["code"] == "session_not_live"
+            started = await host.post(f"/api/sessions/{session_id}/start")
+            assert started.status_code == 200, started.text
+        on_time = await _buy(buyer_node, session_id, product_id, "early")
+        assert on_time.status_code == 201, on_time.text
+
+
+async def test_another_brand_never_reads_cached_terms(
+    tmp_path: Path, database_url: str, redis_url: str
+) -> None:
+    """A cached product of one brand is ``not_found`` for a viewer of another brand."""
+    async with cluster(tmp_path, 1, database_url=database_url, redis_url=redis_url) as nodes:
+        node = nodes[0]
+        opened = await open_session(node, stock=5)
+        assert (await _buy(node, opened.session_id, opened.product_id, "own")).status_code == 201
+        node.brand = "other-brand"
+        stranger = await _buy(node, opened.session_id, opened.product_id, "stranger")
+        assert stranger.status_code == 404
+        assert stranger.json()["error"]["code"] == "not_found"
