@@ -34,6 +34,7 @@ from live.brand_policies import BrandPolicies
 from live.context import Context
 from live.db.engine import session_factory
 from live.engines import open_engines
+from live.order_writer import OrderWriter
 from live.settings import Settings, load_settings
 from live.terms import TermsCache
 from realtime import keys as realtime_keys
@@ -119,6 +120,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             store=engines.store,
             policies=BrandPolicies(db),
             terms=TermsCache(engines.redis, db),
+            writer=OrderWriter(db),
         )
         hub.on_claim(coupons.claim_handler(ctx))
         hub.on_comment(draws.entry_listener(ctx))

@@ -15,7 +15,8 @@ from realtime.hub import Hub
 from replay.store import ArchiveStore
 
 if TYPE_CHECKING:
-    # live.terms reads sessions and sales, which take a Context: a runtime import would loop.
+    # These read sessions and sales, which take a Context: a runtime import would loop.
+    from live.order_writer import OrderWriter
     from live.terms import TermsCache
 
 
@@ -33,6 +34,7 @@ class Context:
     store: ArchiveStore
     policies: BrandPolicies
     terms: "TermsCache"
+    writer: "OrderWriter"
 
     @property
     def bus(self) -> EventBus:

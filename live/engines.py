@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -27,6 +27,8 @@ from replay.store import ArchiveStore, open_store
 CONNECT_TIMEOUT_S = 5
 # Above the longest blocking XREAD (1 s), so a quiet stream is never taken for a dead socket.
 SOCKET_TIMEOUT_S = 10
+#: How long a Redis command waits for a free pooled connection before failing `unavailable`.
+POOL_WAIT_S = 5
 
 
 class EngineError(RuntimeError):
@@ -54,13 +56,21 @@ class Engines:
             await asyncio.to_thread(self.valkey.stop)
 
 
-async def _open_redis(url: str) -> Redis:
+async def _open_redis(url: str, *, max_connections: int) -> Redis:
+    # A blocking pool: when a flash crowd has every connection busy, a command waits for one
+    # (up to POOL_WAIT_S) instead of failing at once with "Too many connections", which the
+    # default pool does past 100 connections.
     try:
-        redis = Redis.from_url(
-            url, socket_connect_timeout=CONNECT_TIMEOUT_S, socket_timeout=SOCKET_TIMEOUT_S
+        pool = BlockingConnectionPool.from_url(
+            url,
+            max_connections=max_connections,
+            timeout=POOL_WAIT_S,
+            socket_connect_timeout=CONNECT_TIMEOUT_S,
+            socket_timeout=SOCKET_TIMEOUT_S,
         )
     except ValueError as exc:  # a malformed query option (?socket_timeout=abc)
         raise EngineError(f"LIVE_REDIS_URL={redact_url(url)}: {exc}") from exc
+    redis = Redis.from_pool(pool)
     try:
         await redis.ping()
     except (RedisError, OSError) as exc:
@@ -145,7 +155,7 @@ async def open_engines(settings: Settings) -> Engines:
         redis_url = valkey.url
     opened: list[object] = []
     try:
-        redis = await _open_redis(redis_url)
+        redis = await _open_redis(redis_url, max_connections=settings.redis_max_connections)
         opened.append(redis)
         engine = await _open_database(settings)
         opened.append(engine)

@@ -14,16 +14,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis.exceptions import RedisError
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inventory.errors import InventoryUnavailable
 from inventory.stock import Refusal, Refused, Replayed, Reserved
-from live import attribution, coupons, ids, sales, sessions, views
+from live import attribution, coupons, ids, sessions, views
 from live.auth import Principal
 from live.clock import now_ms
 from live.context import Context
-from live.db.models import CouponClaimRow, OrderRow, ProductRow, SaleRow, SessionRow
+from live.db.models import CouponClaimRow, OrderRow, ProductRow, SaleRow
 from live.db.unit import transaction
 from live.terms import ProductTerms, current_version
 from realtime import codec
@@ -45,6 +45,8 @@ _REFUSALS = {
     Refusal.NOT_LOADED: (Code.SALE_PAUSED, "sales of this session are paused; retry shortly"),
     Refusal.STALE_TERMS: (Code.SALE_PAUSED, "the terms of this sale just changed; retry"),
 }
+#: Announcements in flight: the event loop keeps only weak references to tasks.
+_ANNOUNCING: set[asyncio.Task[None]] = set()
 #: Reserves tried on fresh terms when the cached ones turn out to have changed meanwhile.
 STALE_TERMS_ATTEMPTS = 3
 
@@ -267,7 +269,7 @@ async def _write(
     """Record a reserved order and announce it; on failure give the hold and the key back."""
     try:
         order.guide_id, order.guide_store, order.attributed_ms = await _attribution(ctx, principal)
-        await record(ctx, order, priced.claim, generation=outcome.generation)
+        await ctx.writer.write(order, priced.claim, generation=outcome.generation)
     except ClientError:
         # The hold may already be gone (a rebuild dropped it), so the key is forgotten on its
         # own as well: a retry must start over, not replay an order that was never recorded.
@@ -277,7 +279,11 @@ async def _write(
                 order.session_id, viewer_id=principal.sub, idempotency_key=order.idempotency_key
             )
         raise
-    await _announce(ctx, priced.terms, order, outcome, principal)
+    # The buyer's answer does not wait for the ticker: announcing is best effort anyway, and
+    # in a flash sale its round trips would sit in every winner's latency.
+    announcing = asyncio.create_task(_announce(ctx, priced.terms, order, outcome, principal))
+    _ANNOUNCING.add(announcing)
+    announcing.add_done_callback(_ANNOUNCING.discard)
     return views.order(order)
 
 
@@ -297,61 +303,6 @@ async def return_units(db: AsyncSession, order: OrderRow) -> None:
     await db.execute(
         update(CouponClaimRow).where(CouponClaimRow.order_id == order.id).values(order_id=None)
     )
-
-
-async def record(
-    ctx: Context, order: OrderRow, claim: CouponClaimRow | None, *, generation: int
-) -> None:
-    """Write the order, counting its units in the product (and sale) the record's way.
-
-    The product must still be on the ``generation`` the reserve took the units from: after a
-    rebuild of the Redis counters, an order reserved before it is refused (`live.recovery`).
-    """
-    async with transaction(ctx.db) as db:
-        # The terms came from a cache checked by the reserve; these two reads make the record
-        # judge them too, for the case where a change could not be announced to Redis.
-        status = await db.scalar(select(SessionRow.status).where(SessionRow.id == order.session_id))
-        if status != sessions.LIVE:
-            raise ClientError(Code.SESSION_NOT_LIVE, f"the session is {status}")
-        open_sale = await sales.active_sale(db, order.product_id)
-        if (open_sale.id if open_sale else None) != order.sale_id:
-            raise _refuse(Refusal.STALE_TERMS)
-        taken = await db.execute(
-            update(ProductRow)
-            .where(
-                ProductRow.id == order.product_id,
-                ProductRow.stock_generation == generation,
-                ProductRow.committed_qty + order.qty <= ProductRow.stock,
-            )
-            .values(committed_qty=ProductRow.committed_qty + order.qty)
-        )
-        if taken.rowcount != 1:  # type: ignore[attr-defined]
-            current = await db.scalar(
-                select(ProductRow.stock_generation).where(ProductRow.id == order.product_id)
-            )
-            if current != generation:
-                raise _refuse(Refusal.NOT_LOADED)
-            raise ClientError(Code.SOLD_OUT, "the product is sold out")
-        if order.sale_id is not None:
-            capped = await db.execute(
-                update(SaleRow)
-                .where(
-                    SaleRow.id == order.sale_id,
-                    SaleRow.sold_qty + order.qty <= SaleRow.stock_cap,
-                )
-                .values(sold_qty=SaleRow.sold_qty + order.qty)
-            )
-            if capped.rowcount != 1:  # type: ignore[attr-defined]
-                raise ClientError(Code.SOLD_OUT, "the flash sale is sold out")
-        if claim is not None:
-            used = await db.execute(
-                update(CouponClaimRow)
-                .where(CouponClaimRow.id == claim.id, CouponClaimRow.order_id.is_(None))
-                .values(order_id=order.id)
-            )
-            if used.rowcount != 1:  # type: ignore[attr-defined]
-                raise ClientError(Code.COUPON_NOT_CLAIMED, "the coupon was used meanwhile")
-        db.add(order)
 
 
 async def _announce(

@@ -50,6 +50,7 @@ class Settings:
     archive_segment_ms: int = 5_000
     archive_retain_events: int = 1_000
     archive_retry_max_s: float = 30.0
+    redis_max_connections: int = 256
     node_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     @property
@@ -205,4 +206,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         archive_segment_events=_int(env, "LIVE_ARCHIVE_SEGMENT_EVENTS", 500),
         archive_segment_ms=_int(env, "LIVE_ARCHIVE_SEGMENT_MS", 5_000, minimum=50),
         archive_retain_events=_int(env, "LIVE_ARCHIVE_RETAIN_EVENTS", 1_000),
+        redis_max_connections=_int(env, "LIVE_REDIS_MAX_CONNECTIONS", 256, minimum=8),
     )

@@ -17,7 +17,7 @@ from inventory import keys
 from inventory import recovery as inventory_recovery
 from inventory.errors import InventoryUnavailable
 from inventory.stock import Reserved, Stock
-from live import invariant, orders, recovery, terms
+from live import invariant, order_writer, orders, recovery, terms
 from live.clock import now_ms
 from live.db.models import OrderRow, ProductRow
 from live.db.unit import transaction
@@ -205,7 +205,7 @@ async def test_an_order_recorded_after_a_rebuild_read_the_record_is_refused(
         expires_ms=now_ms() + 60_000,
     )
     with pytest.raises(ClientError) as refused:
-        await orders.record(ctx, row, None, generation=late.generation)
+        await order_writer.record(ctx.db, row, None, generation=late.generation)
     assert refused.value.code == Code.SALE_PAUSED
     async with transaction(ctx.db) as db:
         product = await db.get(ProductRow, opened.product_id)

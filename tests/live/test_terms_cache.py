@@ -1,6 +1,7 @@
 """Order terms come from a per-node cache: refused attempts of a flash crowd run no SQL, and a
 change of terms on another node applies to the very next order, never to a cached one."""
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,7 +11,8 @@ import httpx
 from sqlalchemy import event
 
 from live.clock import now_ms
-from tests.harness import LiveServer, cluster, open_session
+from tests.harness import LiveServer, cluster, open_session, settings_for, start_server
+from tests.live.buyers import crowd
 
 
 async def _buy(node: LiveServer, session_id: str, product_id: str, viewer: str) -> httpx.Response:
@@ -22,13 +24,21 @@ async def _buy(node: LiveServer, session_id: str, product_id: str, viewer: str) 
         )
 
 
+#: The app's background loops (`live.app`); their SQL is not the request path's.
+BACKGROUND_TASKS = frozenset(
+    {"archiver", "hold-reaper", "sale-closer", "redis-recovery", "stock-invariant"}
+)
+
+
 @contextmanager
-def sql_statements(node: LiveServer) -> Iterator[list[str]]:
-    """The SQL statements the node runs while the block runs."""
+def request_sql(node: LiveServer) -> Iterator[list[str]]:
+    """The SQL statements the node runs for requests (not its background loops) meanwhile."""
     statements: list[str] = []
 
     def seen(*args: Any) -> None:
-        statements.append(str(args[2]))
+        task = asyncio.current_task()
+        if task is None or task.get_name() not in BACKGROUND_TASKS:
+            statements.append(str(args[2]))
 
     engine = node.context.engine.sync_engine
     event.listen(engine, "before_cursor_execute", seen)
@@ -43,13 +53,19 @@ async def test_refused_attempts_run_no_sql(server: LiveServer) -> None:
     opened = await open_session(server, stock=1, limit=1)
     first = await _buy(server, opened.session_id, opened.product_id, "winner")
     assert first.status_code == 201, first.text
-    with sql_statements(server) as statements:
+    with request_sql(server) as statements:
         for n in range(20):
             refused = await _buy(server, opened.session_id, opened.product_id, f"late{n}")
             assert refused.json()["error"]["code"] == "sold_out"
         again = await _buy(server, opened.session_id, opened.product_id, "winner")
         assert again.json()["error"]["code"] in ("limit_exceeded", "sold_out")
     assert statements == []
+    # The probe does see request SQL: reading the winner's order goes to the record.
+    with request_sql(server) as statements:
+        async with server.client(server.token("viewer", "winner")) as winner:
+            read = await winner.get(f"/api/orders/{first.json()['order_id']}")
+            assert read.status_code == 200, read.text
+    assert statements
 
 
 async def test_a_change_on_another_node_applies_to_the_next_order(
@@ -119,3 +135,24 @@ async def test_another_brand_never_reads_cached_terms(
         stranger = await _buy(node, opened.session_id, opened.product_id, "stranger")
         assert stranger.status_code == 404
         assert stranger.json()["error"]["code"] == "not_found"
+
+
+async def test_more_buyers_than_redis_connections_wait_for_one(
+    data_dir: Path, database_url: str, redis_url: str
+) -> None:
+    """A crowd larger than the Redis pool queues for connections: nobody gets ``unavailable``."""
+    settings = settings_for(
+        data_dir, database_url=database_url, redis_url=redis_url, redis_max_connections=8
+    )
+    node = await start_server(settings)
+    try:
+        opened = await open_session(node, stock=20, limit=1)
+        outcome = await crowd(
+            [node], opened.session_id, opened.product_id, buyers=200, in_flight=200
+        )
+    finally:
+        await node.stop()
+    assert len(outcome.orders) == 20
+    assert set(outcome.refused.values()) == {"sold_out"}
+    assert len(outcome.refused) == 180
+    assert outcome.attempts == 200

@@ -1,0 +1,232 @@
+"""Writing reserved orders to the record: the record's own checks, one order or a batch at once.
+
+Contract: an order is written only if its session is still live, its product's open sale is
+the one it was priced in, its product is still on the stock generation its reserve reported
+(`live.recovery`), and ``committed_qty`` (and the sale's ``sold_qty``) stay within the
+allocation (and the cap); otherwise `ClientError` says why and nothing of it is written.
+
+`OrderWriter` is group commit: while one transaction is being written, the orders that arrive
+queue up, and the next transaction writes all of them with one conditional update per product
+and sale. In a flash sale every order updates the same product row, so one order per
+transaction would make each buyer wait for all those before it; a batch holds that lock once.
+If a batch's transaction fails as a whole (a limit reached, a stale generation, a constraint),
+its orders are written again one by one, so each gets its own answer.
+"""
+
+import asyncio
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from live import sales, sessions
+from live.db.models import CouponClaimRow, OrderRow, ProductRow, SaleRow, SessionRow
+from live.db.unit import transaction
+from realtime.errors import ClientError, Code
+
+#: Orders written in one transaction at most.
+MAX_BATCH = 256
+
+
+def _stale_terms() -> ClientError:
+    return ClientError(Code.SALE_PAUSED, "the terms of this sale just changed; retry")
+
+
+class _BatchRefused(Exception):
+    """A conditional update of the batch did not hold: write its orders one by one."""
+
+
+async def _check_terms(db: AsyncSession, orders: list[OrderRow]) -> dict[str, ClientError]:
+    """Orders whose session is no longer live or whose sale changed, with the reason."""
+    session_ids = {order.session_id for order in orders}
+    statuses: dict[str, str] = dict(
+        (
+            await db.execute(
+                select(SessionRow.id, SessionRow.status).where(SessionRow.id.in_(session_ids))
+            )
+        ).all()
+    )
+    product_ids = {order.product_id for order in orders}
+    open_sales: dict[str, str] = dict(
+        (
+            await db.execute(
+                select(SaleRow.product_id, SaleRow.id).where(
+                    SaleRow.product_id.in_(product_ids), SaleRow.status == sales.OPEN
+                )
+            )
+        ).all()
+    )
+    refused: dict[str, ClientError] = {}
+    for order in orders:
+        status = statuses.get(order.session_id)
+        if status != sessions.LIVE:
+            refused[order.id] = ClientError(Code.SESSION_NOT_LIVE, f"the session is {status}")
+        elif open_sales.get(order.product_id) != order.sale_id:
+            # The terms came from a cache checked by the reserve; the record judges them too,
+            # for the case where a change could not be announced to Redis.
+            refused[order.id] = _stale_terms()
+    return refused
+
+
+async def record(
+    factory: async_sessionmaker[AsyncSession],
+    order: OrderRow,
+    claim: CouponClaimRow | None,
+    *,
+    generation: int,
+) -> None:
+    """Write one order in its own transaction, or raise `ClientError` saying why not."""
+    async with transaction(factory) as db:
+        refused = await _check_terms(db, [order])
+        if order.id in refused:
+            raise refused[order.id]
+        taken = await db.execute(
+            update(ProductRow)
+            .where(
+                ProductRow.id == order.product_id,
+                ProductRow.stock_generation == generation,
+                ProductRow.committed_qty + order.qty <= ProductRow.stock,
+            )
+            .values(committed_qty=ProductRow.committed_qty + order.qty)
+        )
+        if taken.rowcount != 1:  # type: ignore[attr-defined]
+            current = await db.scalar(
+                select(ProductRow.stock_generation).where(ProductRow.id == order.product_id)
+            )
+            if current != generation:
+                raise ClientError(
+                    Code.SALE_PAUSED, "sales of this session are paused; retry shortly"
+                )
+            raise ClientError(Code.SOLD_OUT, "the product is sold out")
+        if order.sale_id is not None:
+            capped = await db.execute(
+                update(SaleRow)
+                .where(
+                    SaleRow.id == order.sale_id, SaleRow.sold_qty + order.qty <= SaleRow.stock_cap
+                )
+                .values(sold_qty=SaleRow.sold_qty + order.qty)
+            )
+            if capped.rowcount != 1:  # type: ignore[attr-defined]
+                raise ClientError(Code.SOLD_OUT, "the flash sale is sold out")
+        if claim is not None:
+            used = await db.execute(
+                update(CouponClaimRow)
+                .where(CouponClaimRow.id == claim.id, CouponClaimRow.order_id.is_(None))
+                .values(order_id=order.id)
+            )
+            if used.rowcount != 1:  # type: ignore[attr-defined]
+                raise ClientError(Code.COUPON_NOT_CLAIMED, "the coupon was used meanwhile")
+        db.add(order)
+
+
+@dataclass(slots=True)
+class _Pending:
+    order: OrderRow
+    generation: int
+    done: asyncio.Future[None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class OrderWriter:
+    """Group commit of reserved orders (orders with a coupon are written on their own)."""
+
+    def __init__(self, factory: async_sessionmaker[AsyncSession]) -> None:
+        self._factory = factory
+        self._queue: list[_Pending] = []
+        self._writing: asyncio.Task[None] | None = None
+        self.batches = 0
+
+    async def write(
+        self, order: OrderRow, claim: CouponClaimRow | None, *, generation: int
+    ) -> None:
+        """Write the order (with the next batch), or raise `ClientError` saying why not."""
+        if claim is not None:
+            await record(self._factory, order, claim, generation=generation)
+            return
+        pending = _Pending(order, generation)
+        self._queue.append(pending)
+        if self._writing is None or self._writing.done():
+            self._writing = asyncio.create_task(self._drain(), name="order-writer")
+        await pending.done
+
+    async def _drain(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            await self._write(batch)
+
+    async def _write(self, batch: list[_Pending]) -> None:
+        self.batches += 1
+        try:
+            refused = await self._write_batch(batch)
+        except (ClientError, _BatchRefused):
+            await asyncio.gather(*(self._write_alone(pending) for pending in batch))
+            return
+        except Exception as exc:
+            # A bug, not a refusal: each request fails with it (and it is logged there), and
+            # the writer goes on with the next batch.
+            for pending in batch:
+                if not pending.done.done():
+                    pending.done.set_exception(exc)
+            return
+        except BaseException:
+            for pending in batch:
+                pending.done.cancel()
+            raise
+        for pending in batch:
+            _settle(pending, refused.get(pending.order.id))
+
+    async def _write_batch(self, batch: list[_Pending]) -> dict[str, ClientError]:
+        """One transaction for the whole batch; returns the orders refused on their terms."""
+        async with transaction(self._factory) as db:
+            refused = await _check_terms(db, [pending.order for pending in batch])
+            accepted = [p for p in batch if p.order.id not in refused]
+            units: dict[tuple[str, int], int] = defaultdict(int)
+            capped: dict[str, int] = defaultdict(int)
+            for pending in accepted:
+                units[(pending.order.product_id, pending.generation)] += pending.order.qty
+                if pending.order.sale_id is not None:
+                    capped[pending.order.sale_id] += pending.order.qty
+            # Sorted, so that two nodes' batches lock the same rows in the same order.
+            for (product_id, generation), qty in sorted(units.items()):
+                taken = await db.execute(
+                    update(ProductRow)
+                    .where(
+                        ProductRow.id == product_id,
+                        ProductRow.stock_generation == generation,
+                        ProductRow.committed_qty + qty <= ProductRow.stock,
+                    )
+                    .values(committed_qty=ProductRow.committed_qty + qty)
+                )
+                if taken.rowcount != 1:  # type: ignore[attr-defined]
+                    raise _BatchRefused
+            for sale_id, qty in sorted(capped.items()):
+                taken = await db.execute(
+                    update(SaleRow)
+                    .where(SaleRow.id == sale_id, SaleRow.sold_qty + qty <= SaleRow.stock_cap)
+                    .values(sold_qty=SaleRow.sold_qty + qty)
+                )
+                if taken.rowcount != 1:  # type: ignore[attr-defined]
+                    raise _BatchRefused
+            db.add_all([pending.order for pending in accepted])
+        return refused
+
+    async def _write_alone(self, pending: _Pending) -> None:
+        try:
+            await record(self._factory, pending.order, None, generation=pending.generation)
+        except ClientError as exc:
+            _settle(pending, exc)
+        else:
+            _settle(pending, None)
+
+
+def _settle(pending: _Pending, refusal: ClientError | None) -> None:
+    # The request may have gone (client disconnected, its future cancelled); the order's
+    # outcome then stays in the record for a retry of its key to find.
+    if pending.done.done():
+        return
+    if refusal is None:
+        pending.done.set_result(None)
+    else:
+        pending.done.set_exception(refusal)
