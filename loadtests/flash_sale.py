@@ -117,11 +117,13 @@ async def _attack(
     concurrency: int,
 ) -> tuple[float, list[float], list[float]]:
     """``attempts`` buys, each from its own viewer and key, ``concurrency`` at a time:
-    (elapsed seconds, latency of every attempt, latencies of those answered 201)."""
+    (elapsed seconds, latency of every attempt, latencies of those answered 201). Any answer
+    but 201 (order) or 409 (sold out) stops the benchmark: it is an error, not an admission."""
     tokens = [auth.mint(SECRET, sub=f"v{n}", role="viewer", brand=BRAND) for n in range(attempts)]
     gate = asyncio.Semaphore(concurrency)
     latencies: list[float] = []
     ordered: list[float] = []
+    failed: list[int] = []
 
     async def buy(n: int) -> None:
         async with gate:
@@ -132,10 +134,16 @@ async def _attack(
                 latencies.append(time.perf_counter() - sent)
                 if answer.status == 201:
                     ordered.append(latencies[-1])
+                elif answer.status != 409:
+                    # Neither an order nor a refusal (sold out): an error, not an admission.
+                    failed.append(answer.status)
 
     started = time.perf_counter()
     await asyncio.gather(*(buy(n) for n in range(attempts)))
-    return time.perf_counter() - started, latencies, ordered
+    elapsed = time.perf_counter() - started
+    if failed:
+        raise RuntimeError(f"{len(failed)} attempts failed (statuses {sorted(set(failed))})")
+    return elapsed, latencies, ordered
 
 
 @contextlib.contextmanager
