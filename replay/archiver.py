@@ -162,6 +162,10 @@ class Archiver:
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(self._poll_s):
                             await self._stopping.wait()
+                    # A cancel arriving as the timeout fires is turned into that TimeoutError
+                    # by asyncio.timeout (Python 3.11), and suppressed above: honour it here,
+                    # or shutdown waits for this loop forever.
+                    _raise_if_cancelling()
         finally:
             await self._release_all()
 

@@ -3,6 +3,7 @@
 import asyncio
 import hashlib
 import hmac
+import io
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -88,9 +89,18 @@ class LiveServer:
         return ctx
 
     async def stop(self) -> None:
-        """Shut the app down as SIGTERM would."""
+        """Shut the app down as SIGTERM would; a shutdown that hangs fails naming its tasks."""
         self.server.should_exit = True
-        await asyncio.wait_for(self.task, 15 * UNIT_S)
+        try:
+            await asyncio.wait_for(asyncio.shield(self.task), 15 * UNIT_S)
+        except TimeoutError:
+            stuck = io.StringIO()
+            for task in asyncio.all_tasks():
+                task.print_stack(limit=6, file=stuck)
+            self.task.cancel()
+            raise AssertionError(
+                f"the app did not shut down in time:\n{stuck.getvalue()}"
+            ) from None
 
 
 async def start_server(settings: Settings) -> LiveServer:
