@@ -1,20 +1,23 @@
-"""The ``live`` command: serve, token, db upgrade, archive verify and inventory check."""
+"""The ``live`` command: serve, token, db upgrade, archive verify, inventory check, org import."""
 
 import argparse
 import asyncio
 import logging
 import signal
 import sys
+from pathlib import Path
 from types import FrameType
 
 import uvicorn
 
 from inventory.errors import InventoryUnavailable
-from live import auth, invariant
+from live import auth, invariant, organisation
 from live.auth import Role
+from live.clock import now_ms
 from live.db import migrate
 from live.db.engine import create_engine, session_factory
 from live.engines import EngineError, open_engines
+from live.organisation import CSV_COLUMNS
 from live.settings import Settings, SettingsError, load_settings
 from realtime.errors import ClientError
 from replay import reader
@@ -127,6 +130,41 @@ def _inventory_check(settings: Settings, session_id: str) -> int:
     return 0
 
 
+async def _apply_org(settings: Settings, brand: str, text: str) -> tuple[int, int]:
+    found_stores, found_guides, labels = organisation.parse_csv(text)
+    engine = create_engine(settings.database_url)
+    try:
+        return await organisation.apply(
+            session_factory(engine),
+            brand,
+            found_stores,
+            found_guides,
+            now_ms=now_ms(),
+            labels=labels,
+        )
+    finally:
+        await engine.dispose()
+
+
+def _org_import(settings: Settings, brand: str, path: str) -> int:
+    """Exit status 0: every row written; 1: none written, each problem printed; 2: error."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        return _fail(f"cannot read {path}: {exc}")
+    try:
+        written_stores, written_guides = asyncio.run(_apply_org(settings, brand, text))
+    except organisation.Problems as exc:
+        for problem in exc.problems:
+            print(f"{path}: {problem}", file=sys.stderr)
+        print(f"live: nothing imported ({len(exc.problems)} problems)", file=sys.stderr)
+        return 1
+    except ClientError as exc:
+        return _fail(f"cannot import into LIVE_DATABASE_URL: {exc.message}")
+    print(f"live: imported {written_stores} stores and {written_guides} guides for {brand}")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="live", description="Live-commerce session server.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -151,6 +189,13 @@ def _parser() -> argparse.ArgumentParser:
     inventory = commands.add_parser("inventory", help="stock in Redis against the record")
     inventory.add_argument("action", choices=["check"])
     inventory.add_argument("session_id")
+    org = commands.add_parser("org", help="a brand's stores and guides")
+    org_commands = org.add_subparsers(dest="org_command", required=True)
+    org_import = org_commands.add_parser(
+        "import", help=f"create or update stores and guides from CSV ({','.join(CSV_COLUMNS)})"
+    )
+    org_import.add_argument("file")
+    org_import.add_argument("--brand", required=True)
     return parser
 
 
@@ -181,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
         return _archive_verify(settings, args.session_id)
     if args.command == "inventory":
         return _inventory_check(settings, args.session_id)
+    if args.command == "org":
+        return _org_import(settings, args.brand, args.file)
     try:
         revision = asyncio.run(_upgrade(settings))
     except Exception as exc:

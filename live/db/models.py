@@ -161,3 +161,34 @@ class BrandPolicyRow(Base):
     banned_mode: Mapped[str] = mapped_column(String(16), default="mask")
     allowed_origins: Mapped[str] = mapped_column(Text, default="[]")
     updated_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class StoreRow(Base):
+    """A store of a brand; guides belong to one."""
+
+    __tablename__ = "stores"
+
+    brand: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class GuideRow(Base):
+    """A shopping guide of a brand: ``id`` is the ``sub`` of the guide's tokens.
+
+    ``upstream_guide_id`` names the guide who recruited this one (second-level commission).
+    """
+
+    __tablename__ = "guides"
+    __table_args__ = (Index("ix_guides_brand_store", "brand", "store_id"),)
+
+    brand: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    store_id: Mapped[str | None] = mapped_column(String(64))
+    upstream_guide_id: Mapped[str | None] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
