@@ -1,9 +1,11 @@
 """Writing reserved orders to the record: the record's own checks, one order or a batch at once.
 
-Contract: an order is written only if its session is still live, its product's open sale is
-the one it was priced in, its product is still on the stock generation its reserve reported
-(`live.recovery`), and ``committed_qty`` (and the sale's ``sold_qty``) stay within the
-allocation (and the cap); otherwise `ClientError` says why and nothing of it is written.
+Contract: an attributed order is written with its guide's upstream guide (from the
+organisation, `live.organisation`). An order is written only if its session is still live,
+its product's open sale is the one it was priced in, its product is still on the stock
+generation its reserve reported (`live.recovery`), and ``committed_qty`` (and the sale's
+``sold_qty``) stay within the allocation (and the cap); otherwise `ClientError` says why and
+nothing of it is written.
 
 `OrderWriter` is group commit: while one transaction is being written, the orders that arrive
 queue up, and the next transaction writes all of them with one conditional update per product
@@ -21,7 +23,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from live import sales, sessions
-from live.db.models import CouponClaimRow, OrderRow, ProductRow, SaleRow, SessionRow
+from live.db.models import CouponClaimRow, GuideRow, OrderRow, ProductRow, SaleRow, SessionRow
 from live.db.unit import transaction
 from realtime.errors import ClientError, Code
 
@@ -69,6 +71,22 @@ async def _check_terms(db: AsyncSession, orders: list[OrderRow]) -> dict[str, Cl
     return refused
 
 
+async def _fill_upstream(db: AsyncSession, orders: list[OrderRow]) -> None:
+    """Write each attributed order's upstream guide, as the organisation has it now."""
+    wanted = {(order.brand, order.guide_id) for order in orders if order.guide_id is not None}
+    if not wanted:
+        return
+    rows = await db.execute(
+        select(GuideRow.brand, GuideRow.id, GuideRow.upstream_guide_id).where(
+            GuideRow.id.in_({guide_id for _, guide_id in wanted})
+        )
+    )
+    upstream = {(brand, guide_id): up for brand, guide_id, up in rows}
+    for order in orders:
+        if order.guide_id is not None:
+            order.upstream_guide_id = upstream.get((order.brand, order.guide_id))
+
+
 async def record(
     factory: async_sessionmaker[AsyncSession],
     order: OrderRow,
@@ -81,6 +99,7 @@ async def record(
         refused = await _check_terms(db, [order])
         if order.id in refused:
             raise refused[order.id]
+        await _fill_upstream(db, [order])
         taken = await db.execute(
             update(ProductRow)
             .where(
@@ -182,6 +201,7 @@ class OrderWriter:
         async with transaction(self._factory) as db:
             refused = await _check_terms(db, [pending.order for pending in batch])
             accepted = [p for p in batch if p.order.id not in refused]
+            await _fill_upstream(db, [pending.order for pending in accepted])
             units: dict[tuple[str, int], int] = defaultdict(int)
             capped: dict[str, int] = defaultdict(int)
             for pending in accepted:

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from inventory.errors import InventoryUnavailable
-from live import ids
+from live import commission, ids
 from live.clock import now_ms
 from live.context import Context
 from live.db.models import OrderRow, PaymentRow
@@ -67,8 +67,11 @@ async def notify(
             .values(status=PAID, paid_ms=now_ms())
         )
         status = PAID
-        if changed.rowcount != 1:  # type: ignore[attr-defined]
+        if changed.rowcount == 1:  # type: ignore[attr-defined]
+            await commission.earn(db, order)
+        else:
             # The hold lapsed (now or earlier): keep the money on record, never the stock.
+            # Such an order earns no commission.
             lapsed = await db.execute(
                 update(OrderRow)
                 .where(OrderRow.id == order_id, OrderRow.status.in_((EXPIRED, CANCELLED)))

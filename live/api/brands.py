@@ -1,13 +1,15 @@
-"""Brand admin endpoints: the live-room policy (banned words, allowed origins)."""
+"""Brand admin endpoints: the live-room policy (banned words, allowed origins) and the
+commission plan."""
 
 from starlette.requests import Request
 from starlette.routing import Route
 
-from live import brand_policies
+from live import brand_policies, commission
 from live.api import request as req
 from live.api.responses import JSON
 from live.auth import Role
 from live.clock import now_ms
+from live.db.unit import transaction
 from realtime.errors import ClientError, Code
 from realtime.wordfilter import Mode
 
@@ -50,7 +52,32 @@ async def put_policy(request: Request) -> JSON:
     return JSON(policy.to_json())
 
 
+async def get_commission(request: Request) -> JSON:
+    """``GET /api/brands/me/commission`` (admin, guide): the brand's rates."""
+    caller = req.principal(request, Role.ADMIN, Role.GUIDE)
+    async with transaction(req.context(request).db) as db:
+        plan = await commission.plan_of(db, caller.brand)
+    return JSON(plan.to_json())
+
+
+async def put_commission(request: Request) -> JSON:
+    """``PUT /api/brands/me/commission`` {rate_bp, upstream_rate_bp} (admin)."""
+    caller = req.principal(request, Role.ADMIN)
+    body = await req.json_object(request)
+    plan = commission.Plan(
+        rate_bp=req.integer(body, "rate_bp", minimum=0, maximum=commission.BASIS_POINTS),
+        upstream_rate_bp=req.integer(
+            body, "upstream_rate_bp", minimum=0, maximum=commission.BASIS_POINTS
+        ),
+    )
+    async with transaction(req.context(request).db) as db:
+        await commission.set_plan(db, caller.brand, plan, now_ms=now_ms())
+    return JSON(plan.to_json())
+
+
 routes = [
+    Route("/api/brands/me/commission", get_commission, methods=["GET"]),
+    Route("/api/brands/me/commission", put_commission, methods=["PUT"]),
     Route("/api/brands/me/policy", get_policy, methods=["GET"]),
     Route("/api/brands/me/policy", put_policy, methods=["PUT"]),
 ]

@@ -2,20 +2,25 @@
 
 import base64
 import time
+from typing import Any
 
 import segno
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, distinct, func, or_, select
 from starlette.requests import Request
 from starlette.routing import Route
 
-from live import sessions, share_codes
+from live import commission, sessions, share_codes
 from live.api import request as req
 from live.api.responses import JSON
 from live.auth import Role
 from live.db.models import OrderRow
 from live.db.unit import transaction
+from live.orders import CANCELLED, EXPIRED, PAID, REFUND_REQUIRED, RESERVED
 from realtime.errors import ClientError, Code
 
+ORDER_STATUSES = frozenset(
+    {RESERVED, PAID, EXPIRED, CANCELLED, REFUND_REQUIRED, commission.REFUNDED}
+)
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
 
@@ -62,13 +67,36 @@ def _decode_cursor(cursor: str) -> tuple[int, str]:
         raise ClientError(Code.INVALID_REQUEST, "cursor is not valid") from None
 
 
+def _filters(request: Request, brand: str) -> list[Any]:
+    """The ``session_id``, ``status``, ``from_ms`` and ``to_ms`` filters of a guide's query."""
+    conditions: list[Any] = [OrderRow.brand == brand]
+    session_id = request.query_params.get("session_id")
+    if session_id:
+        conditions.append(OrderRow.session_id == session_id)
+    status = request.query_params.get("status")
+    if status:
+        if status not in ORDER_STATUSES:
+            raise ClientError(
+                Code.INVALID_REQUEST, f"status is one of {', '.join(sorted(ORDER_STATUSES))}"
+            )
+        conditions.append(OrderRow.status == status)
+    from_ms = req.query_integer(request, "from_ms", minimum=0)
+    if from_ms is not None:
+        conditions.append(OrderRow.created_ms >= from_ms)
+    to_ms = req.query_integer(request, "to_ms", minimum=0)
+    if to_ms is not None:
+        conditions.append(OrderRow.created_ms < to_ms)
+    return conditions
+
+
 async def my_orders(request: Request) -> JSON:
-    """``GET /api/guides/me/orders?cursor=&limit=``: newest first, keyset-paginated."""
+    """``GET /api/guides/me/orders?cursor=&limit=&session_id=&status=&from_ms=&to_ms=``:
+    the guide's attributed orders, newest first, keyset-paginated."""
     caller = req.principal(request, Role.GUIDE)
     limit = req.query_integer(request, "limit", minimum=1, maximum=MAX_PAGE) or DEFAULT_PAGE
     query = (
         select(OrderRow)
-        .where(OrderRow.brand == caller.brand, OrderRow.guide_id == caller.sub)
+        .where(OrderRow.guide_id == caller.sub, *_filters(request, caller.brand))
         .order_by(OrderRow.created_ms.desc(), OrderRow.id.desc())
         .limit(limit + 1)
     )
@@ -92,6 +120,7 @@ async def my_orders(request: Request) -> JSON:
             "qty": row.qty,
             "amount_cents": row.amount_cents,
             "status": row.status,
+            "commission_cents": row.commission_cents,
             "ts": row.created_ms,
         }
         for row in page
@@ -100,7 +129,56 @@ async def my_orders(request: Request) -> JSON:
     return JSON({"items": items, "next_cursor": next_cursor})
 
 
+async def my_summary(request: Request) -> JSON:
+    """``GET /api/guides/me/summary?session_id=&from_ms=&to_ms=``: the guide's orders, buyers,
+    GMV and commission (earned on paid orders, reversed on refunded ones)."""
+    caller = req.principal(request, Role.GUIDE)
+    conditions = _filters(request, caller.brand)
+    mine = OrderRow.guide_id == caller.sub
+    paid = OrderRow.status == commission.PAID
+    refunded = OrderRow.status == commission.REFUNDED
+    as_upstream = OrderRow.upstream_guide_id == caller.sub
+    own = func.coalesce(OrderRow.commission_cents, 0)
+    upstream = func.coalesce(OrderRow.upstream_commission_cents, 0)
+    async with transaction(req.context(request).db) as db:
+        direct = (
+            await db.execute(
+                select(
+                    func.count(),
+                    func.count().filter(paid),
+                    func.count(distinct(OrderRow.viewer_id)).filter(paid),
+                    func.coalesce(func.sum(OrderRow.amount_cents).filter(paid), 0),
+                    func.coalesce(func.sum(own).filter(paid), 0),
+                    func.coalesce(func.sum(own).filter(refunded), 0),
+                ).where(mine, *conditions)
+            )
+        ).one()
+        second = (
+            await db.execute(
+                select(
+                    func.coalesce(func.sum(upstream).filter(paid), 0),
+                    func.coalesce(func.sum(upstream).filter(refunded), 0),
+                ).where(as_upstream, *conditions)
+            )
+        ).one()
+    orders, paid_orders, buyers, gmv, earned, reversed_own = (int(v) for v in direct)
+    upstream_earned, reversed_upstream = (int(v) for v in second)
+    return JSON(
+        {
+            "guide_id": caller.sub,
+            "orders": orders,
+            "paid_orders": paid_orders,
+            "buyers": buyers,
+            "gmv_cents": gmv,
+            "commission_cents": earned,
+            "upstream_commission_cents": upstream_earned,
+            "reversed_commission_cents": reversed_own + reversed_upstream,
+        }
+    )
+
+
 routes = [
     Route("/api/guides/me/share", share, methods=["GET"]),
     Route("/api/guides/me/orders", my_orders, methods=["GET"]),
+    Route("/api/guides/me/summary", my_summary, methods=["GET"]),
 ]

@@ -5,10 +5,11 @@ import re
 from starlette.requests import Request
 from starlette.routing import Route
 
-from live import cancels, orders, payments, views
+from live import cancels, commission, orders, payments, views
 from live.api import request as req
 from live.api.responses import JSON
 from live.auth import Role
+from live.clock import now_ms
 from live.db.models import OrderRow
 from live.db.unit import transaction
 from realtime.errors import ClientError, Code
@@ -59,6 +60,16 @@ async def cancel_order(request: Request) -> JSON:
     return JSON(await cancels.cancel(req.context(request), caller, order_id))
 
 
+async def refund_order(request: Request) -> JSON:
+    """``POST /api/orders/{id}/refund`` (admin): a paid order refunded, its commission reversed."""
+    caller = req.principal(request, Role.ADMIN)
+    async with transaction(req.context(request).db) as db:
+        row = await commission.refund(
+            db, caller.brand, request.path_params["order_id"], now_ms=now_ms()
+        )
+    return JSON(views.order(row))
+
+
 async def payment_notify(request: Request) -> JSON:
     """``POST /api/payments/notify``, signed with ``X-Signature`` (hex HMAC-SHA256)."""
     ctx = req.context(request)
@@ -78,5 +89,6 @@ routes = [
     Route("/api/sessions/{session_id}/orders", place_order, methods=["POST"]),
     Route("/api/orders/{order_id}", get_order, methods=["GET"]),
     Route("/api/orders/{order_id}/cancel", cancel_order, methods=["POST"]),
+    Route("/api/orders/{order_id}/refund", refund_order, methods=["POST"]),
     Route("/api/payments/notify", payment_notify, methods=["POST"]),
 ]

@@ -5,7 +5,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.routing import Route
 
-from live import coupons, sessions, views
+from live import commission, coupons, sessions, views
 from live.api import request as req
 from live.api.responses import JSON
 from live.auth import Role
@@ -57,6 +57,9 @@ async def add_product(request: Request) -> JSON:
         "price_cents": req.integer(body, "price_cents", minimum=0),
         "stock": req.integer(body, "stock", minimum=0, maximum=10_000_000),
         "limit_per_viewer": req.optional_integer(body, "limit_per_viewer", minimum=1),
+        "commission_bp": req.optional_integer(
+            body, "commission_bp", minimum=0, maximum=commission.BASIS_POINTS
+        ),
     }
     session_id = request.path_params["session_id"]
     row = await sessions.add_product(req.context(request), caller, session_id, fields)

@@ -46,6 +46,8 @@ class ProductRow(Base):
     stock: Mapped[int] = mapped_column(Integer)
     committed_qty: Mapped[int] = mapped_column(Integer, default=0)
     stock_generation: Mapped[int] = mapped_column(Integer, default=0)
+    #: The guide's commission rate on this product in basis points; None: the brand's rate.
+    commission_bp: Mapped[int | None] = mapped_column(Integer, default=None)
     limit_per_viewer: Mapped[int | None] = mapped_column(Integer)
     created_ms: Mapped[int] = mapped_column(BigInteger)
 
@@ -112,6 +114,12 @@ class OrderRow(Base):
     expires_ms: Mapped[int] = mapped_column(BigInteger)
     paid_ms: Mapped[int | None] = mapped_column(BigInteger)
     sale_id: Mapped[str | None] = mapped_column(String(32))
+    #: The attributed guide's upstream guide, from the organisation when the order was written.
+    upstream_guide_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    #: Earned when the order is paid, at the rates of that moment; kept after a refund.
+    commission_cents: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    upstream_commission_cents: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    refunded_ms: Mapped[int | None] = mapped_column(BigInteger, default=None)
 
 
 class SaleRow(Base):
@@ -191,4 +199,15 @@ class GuideRow(Base):
     upstream_guide_id: Mapped[str | None] = mapped_column(String(64))
     active: Mapped[bool] = mapped_column(default=True)
     created_ms: Mapped[int] = mapped_column(BigInteger)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class CommissionPlanRow(Base):
+    """A brand's commission rates in basis points: the guide's, and the upstream guide's."""
+
+    __tablename__ = "commission_plans"
+
+    brand: Mapped[str] = mapped_column(String(64), primary_key=True)
+    rate_bp: Mapped[int] = mapped_column(Integer)
+    upstream_rate_bp: Mapped[int] = mapped_column(Integer)
     updated_ms: Mapped[int] = mapped_column(BigInteger)
