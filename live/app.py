@@ -15,7 +15,7 @@ from starlette.responses import Response
 from inventory.coupons import CouponCounters
 from inventory.errors import InventoryUnavailable
 from inventory.stock import Stock
-from live import coupons, draws, holds, invariant, recovery
+from live import attribution, coupons, draws, holds, invariant, recovery
 from live import sales as sale_windows
 from live.api import (
     archive,
@@ -120,6 +120,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             coupons=CouponCounters(engines.redis),
             store=engines.store,
             policies=BrandPolicies(db),
+            attribution=attribution.Policies(
+                db, default=attribution.Policy(window_s=settings.attribution_window_s)
+            ),
             terms=TermsCache(engines.redis, db),
             writer=OrderWriter(db),
         )

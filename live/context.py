@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from inventory.coupons import CouponCounters
 from inventory.stock import Stock
+from live.attribution import Policies
 from live.brand_policies import BrandPolicies
 from live.settings import Settings
 from realtime.bus import EventBus
@@ -33,6 +34,7 @@ class Context:
     coupons: CouponCounters
     store: ArchiveStore
     policies: BrandPolicies
+    attribution: Policies
     terms: "TermsCache"
     writer: "OrderWriter"
 

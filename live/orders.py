@@ -223,14 +223,12 @@ async def _not_live(
     raise ClientError(code, f"the session is {terms.session_status}")
 
 
-async def _attribution(
-    ctx: Context, principal: Principal
-) -> tuple[str | None, str | None, int | None]:
-    """The guide, store and touch time the order is attributed to, if any."""
+async def _attribute(ctx: Context, principal: Principal, order: OrderRow) -> None:
+    """Copy the viewer's binding (guide, store, touch time, policy) onto the order."""
     binding = await attribution.lookup(ctx.redis, principal.brand, principal.sub)
-    if binding is None:
-        return None, None, None
-    return binding.guide_id, binding.store, binding.touch_ms
+    if binding is not None:
+        order.guide_id, order.guide_store = binding.guide_id, binding.store
+        order.attributed_ms, order.attribution_policy = binding.touch_ms, binding.policy
 
 
 def _order(
@@ -268,7 +266,7 @@ async def _write(
 ) -> dict[str, Any]:
     """Record a reserved order and announce it; on failure give the hold and the key back."""
     try:
-        order.guide_id, order.guide_store, order.attributed_ms = await _attribution(ctx, principal)
+        await _attribute(ctx, principal, order)
         await ctx.writer.write(order, priced.claim, generation=outcome.generation)
     except ClientError:
         # The hold may already be gone (a rebuild dropped it), so the key is forgotten on its
@@ -314,6 +312,13 @@ async def _announce(
 ) -> None:
     ts = now_ms()
     clock = {"ts": ts, "t_ms": terms.t_ms(ts)}
+    if order.guide_id is not None:
+        # Lock extension: the bound guide keeps a customer who orders (when the policy says).
+        with contextlib.suppress(ClientError):
+            policy = await ctx.attribution.get(order.brand)
+            await attribution.extend(
+                ctx.redis, order.brand, order.viewer_id, order.guide_id, policy, now_ms=ts
+            )
     user = principal.name or principal.sub
     try:
         await ctx.bus.publish(

@@ -4,7 +4,7 @@ commission plan."""
 from starlette.requests import Request
 from starlette.routing import Route
 
-from live import brand_policies, commission
+from live import attribution, brand_policies, commission
 from live.api import request as req
 from live.api.responses import JSON
 from live.auth import Role
@@ -12,6 +12,9 @@ from live.clock import now_ms
 from live.db.unit import transaction
 from realtime.errors import ClientError, Code
 from realtime.wordfilter import Mode
+
+#: Longest attribution window or protection period: a year.
+MAX_SPAN_S = 365 * 86_400
 
 
 def _strings(body: dict[str, object], name: str, *, limit: int, max_chars: int) -> list[str]:
@@ -75,7 +78,41 @@ async def put_commission(request: Request) -> JSON:
     return JSON(plan.to_json())
 
 
+async def get_attribution(request: Request) -> JSON:
+    """``GET /api/brands/me/attribution`` (admin, guide): the binding policy."""
+    caller = req.principal(request, Role.ADMIN, Role.GUIDE)
+    return JSON((await req.context(request).attribution.get(caller.brand)).to_json())
+
+
+async def put_attribution(request: Request) -> JSON:
+    """``PUT /api/brands/me/attribution`` (admin): the binding policy (see docs/attribution.md)."""
+    caller = req.principal(request, Role.ADMIN)
+    body = await req.json_object(request)
+    kind = body.get("kind")
+    if kind not in attribution.KINDS:
+        raise ClientError(Code.INVALID_REQUEST, "kind must be last_touch or first_touch")
+    flags = {}
+    for name in ("extend_on_order", "new_customers_only"):
+        value = body.get(name, False)
+        if not isinstance(value, bool):
+            raise ClientError(Code.INVALID_REQUEST, f"{name} must be true or false")
+        flags[name] = value
+    default = attribution.Policy()
+    policy = attribution.Policy(
+        kind=str(kind),
+        window_s=req.optional_integer(body, "window_s", minimum=60, maximum=MAX_SPAN_S)
+        or default.window_s,
+        protection_s=req.optional_integer(body, "protection_s", minimum=60, maximum=MAX_SPAN_S)
+        or default.protection_s,
+        **flags,
+    )
+    await req.context(request).attribution.put(caller.brand, policy, now_ms=now_ms())
+    return JSON(policy.to_json())
+
+
 routes = [
+    Route("/api/brands/me/attribution", get_attribution, methods=["GET"]),
+    Route("/api/brands/me/attribution", put_attribution, methods=["PUT"]),
     Route("/api/brands/me/commission", get_commission, methods=["GET"]),
     Route("/api/brands/me/commission", put_commission, methods=["PUT"]),
     Route("/api/brands/me/policy", get_policy, methods=["GET"]),

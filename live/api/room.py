@@ -3,6 +3,7 @@
 import logging
 import time
 
+from sqlalchemy import select
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -10,7 +11,9 @@ from live import attribution, auth, sessions, share_codes, snapshots
 from live.auth import Principal, Role
 from live.clock import now_ms
 from live.context import Context
+from live.db.models import OrderRow
 from live.db.unit import transaction
+from live.orders import PAID
 from realtime import codec, protocol
 from realtime.connection import Viewer
 from realtime.errors import ClientError, CloseCode, Code
@@ -61,12 +64,34 @@ async def _attribute(ctx: Context, caller: Principal, session_id: str, share: st
     if code.brand != caller.brand or code.session_id != session_id:
         log.info("share code of viewer %s not attributed: other brand or session", caller.sub)
         return
+    policy = await ctx.attribution.get(caller.brand)
     binding = attribution.Binding(
-        guide_id=code.guide_id, store=code.store, session_id=session_id, touch_ms=now_ms()
+        guide_id=code.guide_id,
+        store=code.store,
+        session_id=session_id,
+        touch_ms=now_ms(),
+        policy=policy.kind,
     )
-    await attribution.bind(
-        ctx.redis, caller.brand, caller.sub, binding, window_s=ctx.settings.attribution_window_s
+    customer = policy.new_customers_only and await _is_customer(ctx, caller)
+    outcome = await attribution.touch(
+        ctx.redis, caller.brand, caller.sub, binding, policy, is_customer=customer
     )
+    log.info("share code of guide %s touched viewer %s: %s", code.guide_id, caller.sub, outcome)
+
+
+async def _is_customer(ctx: Context, caller: Principal) -> bool:
+    """Whether the viewer has a paid order in the brand (for ``new_customers_only``)."""
+    async with transaction(ctx.db) as db:
+        found = await db.scalar(
+            select(OrderRow.id)
+            .where(
+                OrderRow.brand == caller.brand,
+                OrderRow.viewer_id == caller.sub,
+                OrderRow.status == PAID,
+            )
+            .limit(1)
+        )
+    return found is not None
 
 
 def _since(websocket: WebSocket) -> int | None:

@@ -120,6 +120,8 @@ class OrderRow(Base):
     commission_cents: Mapped[int | None] = mapped_column(BigInteger, default=None)
     upstream_commission_cents: Mapped[int | None] = mapped_column(BigInteger, default=None)
     refunded_ms: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    #: The binding policy the attribution was made under (``last_touch`` / ``first_touch``).
+    attribution_policy: Mapped[str | None] = mapped_column(String(16), default=None)
 
 
 class SaleRow(Base):
@@ -211,3 +213,17 @@ class CommissionPlanRow(Base):
     rate_bp: Mapped[int] = mapped_column(Integer)
     upstream_rate_bp: Mapped[int] = mapped_column(Integer)
     updated_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class AttributionPolicyRow(Base):
+    """A brand's binding policy (see ``live/attribution.py``)."""
+
+    __tablename__ = "attribution_policies"
+
+    brand: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), default="last_touch")
+    window_s: Mapped[int] = mapped_column(Integer, default=7 * 86_400)
+    protection_s: Mapped[int] = mapped_column(Integer, default=7 * 86_400)
+    extend_on_order: Mapped[bool] = mapped_column(default=False)
+    new_customers_only: Mapped[bool] = mapped_column(default=False)
+    updated_ms: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -1,10 +1,23 @@
 """Guide share codes bind viewers; orders record the guide; guides page through their orders."""
 
+import asyncio
 import time
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 from live import share_codes
-from tests.harness import SECRET, LiveServer, Room, open_session
+from live.db.models import OrderRow
+from live.db.unit import transaction
+from live.embedded_valkey import EmbeddedValkey
+from tests.harness import (
+    SECRET,
+    LiveServer,
+    Room,
+    eventually,
+    open_session,
+    settings_for,
+    start_server,
+)
 
 
 async def _share_code(server: LiveServer, session_id: str, guide: str) -> dict[str, str]:
@@ -127,3 +140,75 @@ async def test_guide_pages_through_own_orders_only(server: LiveServer) -> None:
     assert set(seen) == expected
     async with server.client(server.token("guide", "guide-p", brand="elsewhere")) as client:
         assert (await client.get("/api/guides/me/orders")).json()["items"] == []
+
+
+async def test_first_touch_policy_end_to_end(server: LiveServer) -> None:
+    """The brand switches to first touch: a second guide's code does not take the viewer, and
+    the order records the guide, its store, the touch time and the policy."""
+    async with server.client(server.token("admin", "boss")) as admin:
+        put = await admin.put(
+            "/api/brands/me/attribution",
+            json={"kind": "first_touch", "protection_s": 3_600, "extend_on_order": True},
+        )
+        assert put.status_code == 200, put.text
+        assert put.json()["kind"] == "first_touch"
+        bad = await admin.put("/api/brands/me/attribution", json={"kind": "random"})
+        assert bad.json()["error"]["code"] == "invalid_request"
+    opened = await open_session(server, stock=10, limit=5)
+    first = await _share_code(server, opened.session_id, "guide-first")
+    second = await _share_code(server, opened.session_id, "guide-second")
+    room = await Room.join(
+        server.ws_url(opened.session_id, server.token("viewer", "cust"), share=first["code"])
+    )
+    await room.wait_type("snapshot")
+    await room.close()
+    order = await _join_and_buy(
+        server, opened.session_id, opened.product_id, "cust", share=second["code"], key="k"
+    )
+    assert order["guide_id"] == "guide-first"
+    async with transaction(server.context.db) as db:
+        row = await db.get(OrderRow, str(order["order_id"]))
+    assert row is not None
+    assert (row.guide_store, row.attribution_policy) == ("store-7", "first_touch")
+    assert row.attributed_ms is not None
+
+
+async def test_what_a_volatile_redis_restart_loses(tmp_path: Path, database_url: str) -> None:
+    """A restart without persistence loses bindings not yet used by an order (the next order
+    is not attributed), never the attribution written on orders, paid or not."""
+    valkey = EmbeddedValkey(tmp_path / "valkey", persistent=False)
+    valkey.start()
+    try:
+        node = await start_server(
+            settings_for(tmp_path / "data", database_url=database_url, redis_url=valkey.url)
+        )
+        try:
+            opened = await open_session(node, stock=10, limit=5)
+            share = await _share_code(node, opened.session_id, "guide-ann")
+            before = await _join_and_buy(
+                node, opened.session_id, opened.product_id, "cust", share=share["code"], key="1"
+            )
+            assert before["guide_id"] == "guide-ann"
+            await asyncio.to_thread(valkey.kill)
+            await asyncio.to_thread(valkey.start)
+
+            async def after() -> bool:
+                async with node.client(node.token("viewer", "cust")) as client:
+                    answer = await client.post(
+                        f"/api/sessions/{opened.session_id}/orders",
+                        json={"product_id": opened.product_id, "qty": 1},
+                        headers={"Idempotency-Key": "2"},
+                    )
+                if answer.status_code != 201:
+                    return False
+                assert answer.json()["guide_id"] is None  # the binding was lost
+                return True
+
+            await eventually(after)
+            async with node.client(node.token("guide", "guide-ann")) as guide:
+                page = await guide.get("/api/guides/me/orders")
+            assert [item["order_id"] for item in page.json()["items"]] == [before["order_id"]]
+        finally:
+            await node.stop()
+    finally:
+        valkey.stop()
