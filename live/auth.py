@@ -21,6 +21,8 @@ class Role(StrEnum):
     HOST = "host"
     VIEWER = "viewer"
     GUIDE = "guide"
+    #: A store manager: sees the guides of the store named by the token's ``store`` claim.
+    MANAGER = "manager"
     ADMIN = "admin"
 
 

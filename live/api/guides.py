@@ -1,19 +1,23 @@
-"""Guide endpoints: a share code for a session, and the guide's attributed orders."""
+"""Guide endpoints: a share code for a session; the attributed orders of a guide, of a store's
+guides (store manager) or of all guides (admin), as pages or CSV; a guide's summary."""
 
 import base64
+import csv
+import io
 import time
 from typing import Any
 
 import segno
 from sqlalchemy import and_, distinct, func, or_, select
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 from live import commission, sessions, share_codes
 from live.api import request as req
 from live.api.responses import JSON
-from live.auth import Role
-from live.db.models import OrderRow
+from live.auth import Principal, Role
+from live.db.models import GuideRow, OrderRow
 from live.db.unit import transaction
 from live.orders import CANCELLED, EXPIRED, PAID, REFUND_REQUIRED, RESERVED
 from realtime.errors import ClientError, Code
@@ -21,6 +25,19 @@ from realtime.errors import ClientError, Code
 ORDER_STATUSES = frozenset(
     {RESERVED, PAID, EXPIRED, CANCELLED, REFUND_REQUIRED, commission.REFUNDED}
 )
+#: Rows of one CSV export at most (``x-next-cursor`` names where the next one starts).
+MAX_CSV_ROWS = 10_000
+CSV_FIELDS = [
+    "order_id",
+    "guide_id",
+    "session_id",
+    "product_id",
+    "qty",
+    "amount_cents",
+    "status",
+    "commission_cents",
+    "ts",
+]
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
 
@@ -89,14 +106,53 @@ def _filters(request: Request, brand: str) -> list[Any]:
     return conditions
 
 
-async def my_orders(request: Request) -> JSON:
-    """``GET /api/guides/me/orders?cursor=&limit=&session_id=&status=&from_ms=&to_ms=``:
-    the guide's attributed orders, newest first, keyset-paginated."""
-    caller = req.principal(request, Role.GUIDE)
-    limit = req.query_integer(request, "limit", minimum=1, maximum=MAX_PAGE) or DEFAULT_PAGE
+async def _scope(request: Request, caller: Principal) -> list[Any]:
+    """Whose orders the caller may read: a guide its own, a store manager those of its
+    store's guides (per the organisation), an admin every guide's; narrowed by ``guide_id``
+    and ``store_id``."""
+    guide_id = request.query_params.get("guide_id") or None
+    store_id = request.query_params.get("store_id") or None
+    if caller.role == Role.GUIDE:
+        return [OrderRow.guide_id == caller.sub]
+    conditions: list[Any] = [OrderRow.guide_id.is_not(None)]
+    if caller.role == Role.MANAGER:
+        if not caller.store:
+            raise ClientError(Code.FORBIDDEN, "a manager token names its store (claim store)")
+        if store_id is not None and store_id != caller.store:
+            raise ClientError(Code.FORBIDDEN, "a manager sees the guides of its own store")
+        store_id = caller.store
+    if store_id is not None:
+        of_store = select(GuideRow.id).where(
+            GuideRow.brand == caller.brand, GuideRow.store_id == store_id
+        )
+        conditions.append(OrderRow.guide_id.in_(of_store))
+    if guide_id is not None:
+        conditions.append(OrderRow.guide_id == guide_id)
+    return conditions
+
+
+def _item(row: OrderRow) -> dict[str, Any]:
+    return {
+        "order_id": row.id,
+        "guide_id": row.guide_id,
+        "session_id": row.session_id,
+        "product_id": row.product_id,
+        "qty": row.qty,
+        "amount_cents": row.amount_cents,
+        "status": row.status,
+        "commission_cents": row.commission_cents,
+        "ts": row.created_ms,
+    }
+
+
+async def _page(request: Request, roles: tuple[Role, ...]) -> tuple[list[OrderRow], str | None]:
+    caller = req.principal(request, *roles)
+    as_csv = request.query_params.get("format") == "csv"
+    largest, default = (MAX_CSV_ROWS, MAX_CSV_ROWS) if as_csv else (MAX_PAGE, DEFAULT_PAGE)
+    limit = req.query_integer(request, "limit", minimum=1, maximum=largest) or default
     query = (
         select(OrderRow)
-        .where(OrderRow.guide_id == caller.sub, *_filters(request, caller.brand))
+        .where(*_filters(request, caller.brand), *await _scope(request, caller))
         .order_by(OrderRow.created_ms.desc(), OrderRow.id.desc())
         .limit(limit + 1)
     )
@@ -112,21 +168,35 @@ async def my_orders(request: Request) -> JSON:
     async with transaction(req.context(request).db) as db:
         rows = list(await db.scalars(query))
     page, more = rows[:limit], len(rows) > limit
-    items = [
-        {
-            "order_id": row.id,
-            "session_id": row.session_id,
-            "product_id": row.product_id,
-            "qty": row.qty,
-            "amount_cents": row.amount_cents,
-            "status": row.status,
-            "commission_cents": row.commission_cents,
-            "ts": row.created_ms,
-        }
-        for row in page
-    ]
-    next_cursor = _encode_cursor(page[-1].created_ms, page[-1].id) if more else None
-    return JSON({"items": items, "next_cursor": next_cursor})
+    return page, _encode_cursor(page[-1].created_ms, page[-1].id) if more else None
+
+
+def _answer(page: list[OrderRow], next_cursor: str | None, request: Request) -> Response:
+    items = [_item(row) for row in page]
+    if request.query_params.get("format") != "csv":
+        return JSON({"items": items, "next_cursor": next_cursor})
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(items)
+    headers = {"content-disposition": 'attachment; filename="orders.csv"'}
+    if next_cursor:
+        headers["x-next-cursor"] = next_cursor
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+
+
+async def my_orders(request: Request) -> Response:
+    """``GET /api/guides/me/orders?cursor=&limit=&session_id=&status=&from_ms=&to_ms=
+    [&format=csv]``: the guide's attributed orders, newest first, keyset-paginated."""
+    page, next_cursor = await _page(request, (Role.GUIDE,))
+    return _answer(page, next_cursor, request)
+
+
+async def team_orders(request: Request) -> Response:
+    """``GET /api/guides/orders?guide_id=&store_id=&...[&format=csv]``: a store manager's
+    guides' orders, or (admin) every guide's of the brand."""
+    page, next_cursor = await _page(request, (Role.MANAGER, Role.ADMIN))
+    return _answer(page, next_cursor, request)
 
 
 async def my_summary(request: Request) -> JSON:
@@ -181,4 +251,5 @@ routes = [
     Route("/api/guides/me/share", share, methods=["GET"]),
     Route("/api/guides/me/orders", my_orders, methods=["GET"]),
     Route("/api/guides/me/summary", my_summary, methods=["GET"]),
+    Route("/api/guides/orders", team_orders, methods=["GET"]),
 ]
