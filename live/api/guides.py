@@ -47,8 +47,8 @@ def _share_url(request: Request, session_id: str, code: str) -> str:
     return f"{base}/watch/{session_id}?share={code}"
 
 
-async def share(request: Request) -> JSON:
-    """``GET /api/guides/me/share?session_id=`` -> {code, url, qr_svg}."""
+async def _issue(request: Request) -> tuple[str, str, str]:
+    """A fresh share code of the calling guide for ``?session_id=``: (session, code, url)."""
     caller = req.principal(request, Role.GUIDE)
     session_id = request.query_params.get("session_id", "")
     if not session_id:
@@ -66,9 +66,24 @@ async def share(request: Request) -> JSON:
             expires_s=int(time.time()) + ctx.settings.share_code_ttl_s,
         ),
     )
-    url = _share_url(request, session_id, code)
+    return session_id, code, _share_url(request, session_id, code)
+
+
+async def share(request: Request) -> JSON:
+    """``GET /api/guides/me/share?session_id=`` -> {code, url, qr_svg}."""
+    session_id, code, url = await _issue(request)
     qr_svg = segno.make(url, error="m").svg_inline(scale=4)
     return JSON({"code": code, "url": url, "qr_svg": qr_svg, "session_id": session_id})
+
+
+async def share_png(request: Request) -> Response:
+    """``GET /api/guides/me/share.png?session_id=&scale=``: the share URL's QR code as a PNG
+    for a poster (``scale`` pixels per module, 4-40, default 12; a 4-module quiet zone)."""
+    scale = req.query_integer(request, "scale", minimum=4, maximum=40) or 12
+    _, _, url = await _issue(request)
+    image = io.BytesIO()
+    segno.make(url, error="m").save(image, kind="png", scale=scale, border=4)
+    return Response(image.getvalue(), media_type="image/png")
 
 
 def _encode_cursor(created_ms: int, order_id: str) -> str:
@@ -249,6 +264,7 @@ async def my_summary(request: Request) -> JSON:
 
 routes = [
     Route("/api/guides/me/share", share, methods=["GET"]),
+    Route("/api/guides/me/share.png", share_png, methods=["GET"]),
     Route("/api/guides/me/orders", my_orders, methods=["GET"]),
     Route("/api/guides/me/summary", my_summary, methods=["GET"]),
     Route("/api/guides/orders", team_orders, methods=["GET"]),

@@ -212,3 +212,23 @@ async def test_what_a_volatile_redis_restart_loses(tmp_path: Path, database_url:
             await node.stop()
     finally:
         valkey.stop()
+
+
+async def test_share_qr_code_as_a_png_poster(server: LiveServer) -> None:
+    """``share.png`` is a PNG whose size follows ``scale``; a bad scale is refused."""
+    opened = await open_session(server)
+    async with server.client(server.token("guide", "ann")) as client:
+        small = await client.get(
+            "/api/guides/me/share.png", params={"session_id": opened.session_id, "scale": 4}
+        )
+        large = await client.get(
+            "/api/guides/me/share.png", params={"session_id": opened.session_id, "scale": 20}
+        )
+        bad = await client.get(
+            "/api/guides/me/share.png", params={"session_id": opened.session_id, "scale": 2}
+        )
+    assert small.headers["content-type"] == "image/png"
+    assert small.content.startswith(b"\x89PNG\r\n\x1a\n")
+    width = int.from_bytes(small.content[16:20], "big")
+    assert int.from_bytes(large.content[16:20], "big") == width * 5
+    assert bad.json()["error"]["code"] == "invalid_request"
