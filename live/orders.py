@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from inventory.errors import InventoryUnavailable
 from inventory.stock import Refusal, Refused, Replayed, Reserved
-from live import attribution, coupons, ids, sessions, views
+from live import attribution, coupons, ids, leaderboard, sessions, views
 from live.auth import Principal
 from live.clock import now_ms
 from live.context import Context
@@ -313,6 +313,9 @@ async def _announce(
     ts = now_ms()
     clock = {"ts": ts, "t_ms": terms.t_ms(ts)}
     if order.guide_id is not None:
+        await leaderboard.count_order(
+            ctx.redis, ctx.bus, order.session_id, order.guide_id, order.amount_cents
+        )
         # Lock extension: the bound guide keeps a customer who orders (when the policy says).
         with contextlib.suppress(ClientError):
             policy = await ctx.attribution.get(order.brand)

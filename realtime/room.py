@@ -90,6 +90,13 @@ class Room:
     def deliver_control(self, message: dict[str, object]) -> None:
         """Act on one control message for the sockets of this node."""
         kind = message.get("kind")
+        if kind == "hosts":
+            # A frame for the hosts' panels only (the guide leaderboard), never for viewers.
+            frame = codec.encode_text(message["frame"])
+            for connection in tuple(self.connections):
+                if connection.viewer.role in HOST_ROLES:
+                    connection.offer(frame, ephemeral=True)
+            return
         user_id = message.get("user_id")
         for connection in tuple(self.connections):
             if connection.viewer.user_id != user_id:

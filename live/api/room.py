@@ -7,7 +7,7 @@ from sqlalchemy import select
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from live import attribution, auth, sessions, share_codes, snapshots
+from live import attribution, auth, leaderboard, sessions, share_codes, snapshots
 from live.auth import Principal, Role
 from live.clock import now_ms
 from live.context import Context
@@ -77,6 +77,8 @@ async def _attribute(ctx: Context, caller: Principal, session_id: str, share: st
         ctx.redis, caller.brand, caller.sub, binding, policy, is_customer=customer
     )
     log.info("share code of guide %s touched viewer %s: %s", code.guide_id, caller.sub, outcome)
+    if outcome == "bound":
+        await leaderboard.count_viewer(ctx.redis, ctx.bus, session_id, code.guide_id)
 
 
 async def _is_customer(ctx: Context, caller: Principal) -> bool:

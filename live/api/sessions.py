@@ -2,10 +2,11 @@
 
 from typing import Any
 
+from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.routing import Route
 
-from live import commission, coupons, sessions, views
+from live import commission, coupons, leaderboard, sessions, views
 from live.api import request as req
 from live.api.responses import JSON
 from live.auth import Role
@@ -115,7 +116,22 @@ async def drop_coupon(request: Request) -> JSON:
     return JSON(views.coupon(row), status_code=201)
 
 
+async def get_leaderboard(request: Request) -> JSON:
+    """``GET /api/sessions/{id}/leaderboard`` (host, admin): guides by GMV, orders, viewers."""
+    caller = req.principal(request, *HOSTS)
+    session_id = request.path_params["session_id"]
+    ctx = req.context(request)
+    async with transaction(ctx.db) as db:
+        await sessions.load(db, caller.brand, session_id)
+    try:
+        guides = await leaderboard.read(ctx.redis, session_id)
+    except RedisError as exc:
+        raise ClientError(Code.UNAVAILABLE, "the leaderboard is unavailable") from exc
+    return JSON({"session_id": session_id, "guides": guides})
+
+
 routes = [
+    Route("/api/sessions/{session_id}/leaderboard", get_leaderboard, methods=["GET"]),
     Route("/api/sessions", create_session, methods=["POST"]),
     Route("/api/sessions/{session_id}", get_session, methods=["GET"]),
     Route("/api/sessions/{session_id}/products", add_product, methods=["POST"]),

@@ -1,0 +1,52 @@
+"""The live guide leaderboard: viewers brought, orders and GMV per guide, pushed to the hosts'
+panels (never to viewers) and readable over HTTP."""
+
+import asyncio
+import contextlib
+
+from tests.harness import LiveServer, Room, open_session
+from tests.live.test_attribution import _join_and_buy, _share_code
+
+
+async def test_hosts_see_the_guides_ranked_live(server: LiveServer) -> None:
+    """Ann brings two buyers, Bo one viewer who does not buy: the host's frame and the HTTP
+    leaderboard agree; a viewer's socket never gets the frame."""
+    opened = await open_session(server, stock=10, limit=5, price_cents=5_000)
+    host = await Room.join(server.ws_url(opened.session_id, opened.host_token))
+    await host.wait_type("snapshot")
+    watcher = await Room.join(server.ws_url(opened.session_id, server.token("viewer", "w")))
+    await watcher.wait_type("snapshot")
+    ann = await _share_code(server, opened.session_id, "ann")
+    bo = await _share_code(server, opened.session_id, "bo")
+    for buyer in ("c1", "c2"):
+        await _join_and_buy(
+            server, opened.session_id, opened.product_id, buyer, share=ann["code"], key=buyer
+        )
+    browsing = await Room.join(
+        server.ws_url(opened.session_id, server.token("viewer", "c3"), share=bo["code"])
+    )
+    await browsing.wait_type("snapshot")
+    await browsing.close()
+    expected = [
+        {"guide_id": "ann", "viewers": 2, "orders": 2, "gmv_cents": 10_000},
+        {"guide_id": "bo", "viewers": 1, "orders": 0, "gmv_cents": 0},
+    ]
+    frame = await host.wait_for(
+        lambda f: f.get("type") == "leaderboard" and f["guides"] == expected, timeout_s=10
+    )
+    assert frame["guides"][0]["guide_id"] == "ann"
+    async with server.client(opened.host_token) as client:
+        board = await client.get(f"/api/sessions/{opened.session_id}/leaderboard")
+    assert board.json() == {"session_id": opened.session_id, "guides": expected}
+    async with server.client(server.token("viewer", "w")) as viewer:
+        refused = await viewer.get(f"/api/sessions/{opened.session_id}/leaderboard")
+    assert refused.json()["error"]["code"] == "forbidden"
+    # Read what reached the viewer meanwhile (pushes come once a second).
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(1.5):
+            while True:
+                await watcher.next_frame()
+    assert watcher.frames
+    assert not [f for f in watcher.frames if f.get("type") == "leaderboard"]
+    await host.close()
+    await watcher.close()
