@@ -17,7 +17,7 @@ from live import commission, sessions, share_codes
 from live.api import request as req
 from live.api.responses import JSON
 from live.auth import Principal, Role
-from live.db.models import GuideRow, OrderRow
+from live.db.models import GuideBindingRow, GuideRow, OrderRow
 from live.db.unit import transaction
 from live.orders import CANCELLED, EXPIRED, PAID, REFUND_REQUIRED, RESERVED
 from realtime.errors import ClientError, Code
@@ -214,6 +214,21 @@ async def team_orders(request: Request) -> Response:
     return _answer(page, next_cursor, request)
 
 
+def _binding_filters(request: Request) -> list[Any]:
+    """The ``session_id``, ``from_ms`` and ``to_ms`` filters, on bindings."""
+    conditions: list[Any] = []
+    session_id = request.query_params.get("session_id")
+    if session_id:
+        conditions.append(GuideBindingRow.session_id == session_id)
+    from_ms = req.query_integer(request, "from_ms", minimum=0)
+    if from_ms is not None:
+        conditions.append(GuideBindingRow.bound_ms >= from_ms)
+    to_ms = req.query_integer(request, "to_ms", minimum=0)
+    if to_ms is not None:
+        conditions.append(GuideBindingRow.bound_ms < to_ms)
+    return conditions
+
+
 async def my_summary(request: Request) -> JSON:
     """``GET /api/guides/me/summary?session_id=&from_ms=&to_ms=``: the guide's orders, buyers,
     GMV and commission (earned on paid orders, reversed on refunded ones)."""
@@ -246,11 +261,19 @@ async def my_summary(request: Request) -> JSON:
                 ).where(as_upstream, *conditions)
             )
         ).one()
+        brought_query = select(func.count(distinct(GuideBindingRow.viewer_id))).where(
+            GuideBindingRow.brand == caller.brand,
+            GuideBindingRow.guide_id == caller.sub,
+            *_binding_filters(request),
+        )
+        brought = int(await db.scalar(brought_query) or 0)
     orders, paid_orders, buyers, gmv, earned, reversed_own = (int(v) for v in direct)
     upstream_earned, reversed_upstream = (int(v) for v in second)
     return JSON(
         {
             "guide_id": caller.sub,
+            "viewers_brought": brought,
+            "conversion": round(buyers / brought, 4) if brought else None,
             "orders": orders,
             "paid_orders": paid_orders,
             "buyers": buyers,

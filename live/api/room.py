@@ -7,11 +7,11 @@ from sqlalchemy import select
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from live import attribution, auth, leaderboard, sessions, share_codes, snapshots
+from live import attribution, auth, ids, leaderboard, sessions, share_codes, snapshots
 from live.auth import Principal, Role
 from live.clock import now_ms
 from live.context import Context
-from live.db.models import OrderRow
+from live.db.models import GuideBindingRow, OrderRow
 from live.db.unit import transaction
 from live.orders import PAID
 from realtime import codec, protocol
@@ -78,6 +78,17 @@ async def _attribute(ctx: Context, caller: Principal, session_id: str, share: st
     )
     log.info("share code of guide %s touched viewer %s: %s", code.guide_id, caller.sub, outcome)
     if outcome == "bound":
+        async with transaction(ctx.db) as db:
+            db.add(
+                GuideBindingRow(
+                    id=ids.new_id("bnd"),
+                    brand=caller.brand,
+                    guide_id=code.guide_id,
+                    viewer_id=caller.sub,
+                    session_id=session_id,
+                    bound_ms=binding.touch_ms,
+                )
+            )
         await leaderboard.count_viewer(ctx.redis, ctx.bus, session_id, code.guide_id)
 
 

@@ -227,3 +227,17 @@ class AttributionPolicyRow(Base):
     extend_on_order: Mapped[bool] = mapped_column(default=False)
     new_customers_only: Mapped[bool] = mapped_column(default=False)
     updated_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class GuideBindingRow(Base):
+    """A viewer bound to a guide by a share code (a touch that bound, not every touch)."""
+
+    __tablename__ = "guide_bindings"
+    __table_args__ = (Index("ix_guide_bindings_brand_guide", "brand", "guide_id", "bound_ms"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    brand: Mapped[str] = mapped_column(String(64))
+    guide_id: Mapped[str] = mapped_column(String(64))
+    viewer_id: Mapped[str] = mapped_column(String(64))
+    session_id: Mapped[str] = mapped_column(String(32))
+    bound_ms: Mapped[int] = mapped_column(BigInteger)

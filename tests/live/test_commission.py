@@ -70,6 +70,8 @@ async def test_commission_is_earned_on_payment_and_reversed_on_refund(server: Li
     summary = await _summary(server, "wei")
     assert summary == {
         "guide_id": "wei",
+        "viewers_brought": 3,
+        "conversion": 0.6667,
         "orders": 3,
         "paid_orders": 2,
         "buyers": 2,
