@@ -7,23 +7,18 @@ out paid is committed instead of released. Cancelling an order is the same settl
 another final status, so a cancel racing the reaper (or itself) gives the units back once.
 """
 
-import asyncio
 import logging
 
-from redis.exceptions import RedisError
 from sqlalchemy import update
 
 from inventory import keys as inventory_keys
-from inventory.errors import InventoryUnavailable
-from live import sessions
+from live import loops, sessions
 from live.clock import now_ms
 from live.context import Context
 from live.db.models import OrderRow, SessionRow
 from live.db.unit import transaction
 from live.orders import EXPIRED, PAID, RESERVED, return_units
 from realtime.bus import BusUnavailable
-from realtime.cancellation import raise_if_cancelling
-from realtime.errors import ClientError
 
 log = logging.getLogger(__name__)
 
@@ -89,12 +84,4 @@ async def sweep(ctx: Context) -> int:
 
 async def run(ctx: Context) -> None:
     """Sweep forever; errors of one pass are logged and the next pass retries."""
-    while True:
-        try:
-            await sweep(ctx)
-        except (ClientError, InventoryUnavailable, RedisError) as exc:
-            log.warning("hold sweep failed, retrying: %s", exc)
-        except Exception:
-            log.exception("hold sweep crashed, retrying")
-        raise_if_cancelling()
-        await asyncio.sleep(SWEEP_INTERVAL_S)
+    await loops.forever(lambda: sweep(ctx), every_s=SWEEP_INTERVAL_S, doing="hold sweep", log=log)

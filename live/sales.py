@@ -11,22 +11,18 @@ stock and the sale's cap. The record judges the cap as it judges the stock: a co
 update of ``sales.sold_qty``.
 """
 
-import asyncio
 import logging
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from inventory.errors import InventoryUnavailable
-from live import ids, sessions
+from live import ids, loops, sessions
 from live.auth import Principal
 from live.clock import now_ms
 from live.context import Context
 from live.db.models import ProductRow, SaleRow, SessionRow
 from live.db.unit import transaction
-from realtime.bus import BusUnavailable
-from realtime.cancellation import raise_if_cancelling
 from realtime.errors import ClientError, Code
 
 log = logging.getLogger(__name__)
@@ -131,15 +127,9 @@ async def close_due(ctx: Context) -> int:
 
 async def run(ctx: Context) -> None:
     """Close sales at ``ends_at`` forever; an engine outage only delays the next pass."""
-    while True:
-        try:
-            await close_due(ctx)
-        except (ClientError, InventoryUnavailable, BusUnavailable) as exc:
-            log.warning("closing ended sales failed, retrying: %s", exc)
-        except Exception:
-            log.exception("closing ended sales crashed, retrying")
-        raise_if_cancelling()
-        await asyncio.sleep(CLOSE_INTERVAL_S)
+    await loops.forever(
+        lambda: close_due(ctx), every_s=CLOSE_INTERVAL_S, doing="closing ended sales", log=log
+    )
 
 
 async def active_sale(db: AsyncSession, product_id: str) -> SaleRow | None:
