@@ -1,6 +1,8 @@
 """Commission: earned on paid orders at the brand's rate (or the product's override), a
 second-level share for the upstream guide, reversed on refund, summed in the guide summary."""
 
+import uuid
+
 import orjson
 
 from tests.harness import LiveServer, open_session, sign
@@ -12,7 +14,8 @@ async def _pay(server: LiveServer, order: dict[str, object], txn: str) -> None:
         {
             "order_id": order["order_id"],
             "paid_amount_cents": order["amount_cents"],
-            "provider_txn_id": txn,
+            # Unique: the PostgreSQL run shares one database across the suite.
+            "provider_txn_id": f"{txn}-{uuid.uuid4().hex}",
         }
     )
     async with server.client() as provider:

@@ -75,7 +75,7 @@ async def _seen(server: LiveServer, token: str, path: str, **params: str) -> set
         ("manager", {"sub": "m"}, "/api/guides/orders", {}, "forbidden"),
         ("admin", {"sub": "a"}, "/api/guides/orders", {}, {"ann", "bo", "cy"}),
         ("admin", {"sub": "a"}, "/api/guides/orders", {"store_id": "south"}, {"cy"}),
-        ("admin", {"sub": "a", "brand": "rival"}, "/api/guides/orders", {}, set()),
+        ("admin", {"sub": "a", "brand": "rival-of-scope-test"}, "/api/guides/orders", {}, set()),
         ("viewer", {"sub": "c0"}, "/api/guides/orders", {}, "forbidden"),
         ("host", {"sub": "h"}, "/api/guides/orders", {}, "forbidden"),
     ],

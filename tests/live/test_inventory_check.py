@@ -1,6 +1,7 @@
 """``live inventory check SESSION`` and the invariant gauge: stock + held + sold == allocation."""
 
 import asyncio
+import uuid
 from pathlib import Path
 
 import orjson
@@ -75,7 +76,12 @@ async def test_an_open_sale_cap_is_checked_too(server: LiveServer) -> None:
         )
         assert placed.status_code == 201, placed.text
     body = orjson.dumps(
-        {"order_id": placed.json()["order_id"], "paid_amount_cents": 1_500, "provider_txn_id": "t"}
+        {
+            "order_id": placed.json()["order_id"],
+            "paid_amount_cents": 1_500,
+            # Unique: the PostgreSQL run shares one database across the suite.
+            "provider_txn_id": f"txn-{uuid.uuid4().hex}",
+        }
     )
     async with server.client() as provider:
         paid = await provider.post(
