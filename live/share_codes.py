@@ -1,4 +1,5 @@
-"""Share codes: a guide's signed, expiring token naming the guide and the session it shares.
+"""Share codes: a guide's signed, expiring token naming the guide and the session (or one clip
+of it) it shares.
 
 Format: ``base64url(JSON payload) "." base64url(HMAC-SHA256(LIVE_SECRET, payload)[:16])``.
 A forged or expired code is refused with a reason; it never attributes a purchase.
@@ -31,6 +32,8 @@ class ShareCode:
     session_id: str
     store: str | None
     expires_s: int
+    #: Set when the code shares one clip of the (ended) session rather than the live room.
+    clip_id: str | None = None
 
 
 def _b64(data: bytes) -> str:
@@ -54,6 +57,7 @@ def issue(secret: str, code: ShareCode) -> str:
             "s": code.session_id,
             "st": code.store,
             "e": code.expires_s,
+            **({"c": code.clip_id} if code.clip_id is not None else {}),
         }
     )
     return f"{_b64(payload)}.{_b64(_sign(secret, payload))}"
@@ -76,6 +80,7 @@ def verify(secret: str, text: str, *, now_s: int) -> ShareCode:
             session_id=str(fields["s"]),
             store=fields.get("st"),
             expires_s=int(fields["e"]),
+            clip_id=str(fields["c"]) if fields.get("c") is not None else None,
         )
     except (codec.JSONDecodeError, KeyError, TypeError, ValueError):
         raise ShareCodeRefused("malformed") from None

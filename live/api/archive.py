@@ -7,10 +7,11 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from live import clips, sessions
+from live import clips, sessions, touches
 from live.api import request as req
 from live.api.responses import JSON
 from live.archive_view import mark_deleted
+from live.auth import Role
 from live.db.unit import transaction
 from realtime import codec
 from realtime.errors import ClientError, Code
@@ -94,7 +95,23 @@ async def list_clips(request: Request) -> JSON:
     return JSON(clips.cut(request.path_params["session_id"], events))
 
 
+async def get_clip(request: Request) -> JSON:
+    """``GET /api/sessions/{id}/clips/{clip_id}?share=``: one clip. A viewer arriving with a
+    guide's share code for it (or for the session) touches that guide."""
+    caller = req.principal(request)
+    session_id, clip_id = request.path_params["session_id"], request.path_params["clip_id"]
+    events = await _archived(request, None, None)
+    found = [clip for clip in clips.cut(session_id, events) if clip["clip_id"] == clip_id]
+    if not found:
+        raise ClientError(Code.NOT_FOUND, f"no clip {clip_id} in this session")
+    share = request.query_params.get("share")
+    if share and caller.role == Role.VIEWER:
+        await touches.from_share(req.context(request), caller, session_id, share, clip_id=clip_id)
+    return JSON(found[0])
+
+
 routes = [
+    Route("/api/sessions/{session_id}/clips/{clip_id}", get_clip, methods=["GET"]),
     Route("/api/sessions/{session_id}/replay", replay, methods=["GET"]),
     Route("/api/sessions/{session_id}/clips", list_clips, methods=["GET"]),
 ]

@@ -13,14 +13,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from live import commission, sessions, share_codes
+from live import clips, commission, sessions, share_codes
 from live.api import request as req
 from live.api.responses import JSON
 from live.auth import Principal, Role
-from live.db.models import GuideBindingRow, GuideRow, OrderRow
+from live.context import Context
+from live.db.models import GuideBindingRow, GuideRow, OrderRow, SessionRow
 from live.db.unit import transaction
 from live.orders import CANCELLED, EXPIRED, PAID, REFUND_REQUIRED, RESERVED
 from realtime.errors import ClientError, Code
+from replay.errors import ArchiveError
+from replay.reader import read_replay
 
 ORDER_STATUSES = frozenset(
     {RESERVED, PAID, EXPIRED, CANCELLED, REFUND_REQUIRED, commission.REFUNDED}
@@ -42,20 +45,40 @@ DEFAULT_PAGE = 20
 MAX_PAGE = 100
 
 
-def _share_url(request: Request, session_id: str, code: str) -> str:
+def _share_url(request: Request, session_id: str, code: str, *, clip_id: str | None) -> str:
     base = f"{request.url.scheme}://{request.url.netloc}"
+    if clip_id is not None:
+        return f"{base}/api/sessions/{session_id}/clips/{clip_id}?share={code}"
     return f"{base}/watch/{session_id}?share={code}"
 
 
+async def _check_clip(ctx: Context, session: SessionRow, clip_id: str) -> None:
+    """Refuse a ``clip_id`` that is not a clip of the (ended, archived) session."""
+    if session.status != sessions.ENDED:
+        raise ClientError(Code.NOT_FOUND, "a session has clips once it ended")
+    try:
+        events = await read_replay(ctx.store, session.id, from_ms=None, to_ms=None)
+    except ArchiveError as exc:
+        raise ClientError(Code.UNAVAILABLE, f"the archive could not be read: {exc}") from exc
+    if events is None:
+        raise ClientError(Code.ARCHIVE_PENDING, "the archive of this session is being written")
+    if clip_id not in {clip["clip_id"] for clip in clips.cut(session.id, events)}:
+        raise ClientError(Code.NOT_FOUND, f"no clip {clip_id} in this session")
+
+
 async def _issue(request: Request) -> tuple[str, str, str]:
-    """A fresh share code of the calling guide for ``?session_id=``: (session, code, url)."""
+    """A fresh share code of the calling guide for ``?session_id=`` (and ``clip_id=``):
+    (session, code, url)."""
     caller = req.principal(request, Role.GUIDE)
     session_id = request.query_params.get("session_id", "")
     if not session_id:
         raise ClientError(Code.INVALID_REQUEST, "session_id is required")
+    clip_id = request.query_params.get("clip_id") or None
     ctx = req.context(request)
     async with transaction(ctx.db) as db:
-        await sessions.load(db, caller.brand, session_id)
+        session = await sessions.load(db, caller.brand, session_id)
+    if clip_id is not None:
+        await _check_clip(ctx, session, clip_id)
     code = share_codes.issue(
         ctx.settings.secret,
         share_codes.ShareCode(
@@ -64,16 +87,20 @@ async def _issue(request: Request) -> tuple[str, str, str]:
             session_id=session_id,
             store=caller.store,
             expires_s=int(time.time()) + ctx.settings.share_code_ttl_s,
+            clip_id=clip_id,
         ),
     )
-    return session_id, code, _share_url(request, session_id, code)
+    return session_id, code, _share_url(request, session_id, code, clip_id=clip_id)
 
 
 async def share(request: Request) -> JSON:
     """``GET /api/guides/me/share?session_id=`` -> {code, url, qr_svg}."""
     session_id, code, url = await _issue(request)
     qr_svg = segno.make(url, error="m").svg_inline(scale=4)
-    return JSON({"code": code, "url": url, "qr_svg": qr_svg, "session_id": session_id})
+    body = {"code": code, "url": url, "qr_svg": qr_svg, "session_id": session_id}
+    if clip_id := request.query_params.get("clip_id"):
+        body["clip_id"] = clip_id
+    return JSON(body)
 
 
 async def share_png(request: Request) -> Response:

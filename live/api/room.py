@@ -1,19 +1,14 @@
 """The room socket: authenticate, attribute the share code, then hand over to the hub."""
 
 import logging
-import time
 
-from sqlalchemy import select
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from live import attribution, auth, ids, leaderboard, sessions, share_codes, snapshots
-from live.auth import Principal, Role
-from live.clock import now_ms
+from live import auth, sessions, snapshots, touches
+from live.auth import Role
 from live.context import Context
-from live.db.models import GuideBindingRow, OrderRow
 from live.db.unit import transaction
-from live.orders import PAID
 from realtime import codec, protocol
 from realtime.connection import Viewer
 from realtime.errors import ClientError, CloseCode, Code
@@ -55,58 +50,6 @@ async def _refuse(websocket: WebSocket, exc: ClientError, close_code: int) -> No
     await websocket.close(close_code, exc.code.value)
 
 
-async def _attribute(ctx: Context, caller: Principal, session_id: str, share: str) -> None:
-    try:
-        code = share_codes.verify(ctx.settings.secret, share, now_s=int(time.time()))
-    except share_codes.ShareCodeRefused as refused:
-        log.info("share code of viewer %s not attributed: %s", caller.sub, refused.reason)
-        return
-    if code.brand != caller.brand or code.session_id != session_id:
-        log.info("share code of viewer %s not attributed: other brand or session", caller.sub)
-        return
-    policy = await ctx.attribution.get(caller.brand)
-    binding = attribution.Binding(
-        guide_id=code.guide_id,
-        store=code.store,
-        session_id=session_id,
-        touch_ms=now_ms(),
-        policy=policy.kind,
-    )
-    customer = policy.new_customers_only and await _is_customer(ctx, caller)
-    outcome = await attribution.touch(
-        ctx.redis, caller.brand, caller.sub, binding, policy, is_customer=customer
-    )
-    log.info("share code of guide %s touched viewer %s: %s", code.guide_id, caller.sub, outcome)
-    if outcome == "bound":
-        async with transaction(ctx.db) as db:
-            db.add(
-                GuideBindingRow(
-                    id=ids.new_id("bnd"),
-                    brand=caller.brand,
-                    guide_id=code.guide_id,
-                    viewer_id=caller.sub,
-                    session_id=session_id,
-                    bound_ms=binding.touch_ms,
-                )
-            )
-        await leaderboard.count_viewer(ctx.redis, ctx.bus, session_id, code.guide_id)
-
-
-async def _is_customer(ctx: Context, caller: Principal) -> bool:
-    """Whether the viewer has a paid order in the brand (for ``new_customers_only``)."""
-    async with transaction(ctx.db) as db:
-        found = await db.scalar(
-            select(OrderRow.id)
-            .where(
-                OrderRow.brand == caller.brand,
-                OrderRow.viewer_id == caller.sub,
-                OrderRow.status == PAID,
-            )
-            .limit(1)
-        )
-    return found is not None
-
-
 def _since(websocket: WebSocket) -> int | None:
     raw = websocket.query_params.get("since")
     if raw is None or raw == "":
@@ -140,7 +83,7 @@ async def room_socket(websocket: WebSocket) -> None:
         if not policy.allows_origin(websocket.headers.get("origin")):
             raise ClientError(Code.ORIGIN_NOT_ALLOWED, "this page may not open the live room")
         if caller.role == Role.VIEWER and websocket.query_params.get("share"):
-            await _attribute(ctx, caller, session_id, websocket.query_params["share"])
+            await touches.from_share(ctx, caller, session_id, websocket.query_params["share"])
     except ClientError as exc:
         await _refuse(websocket, exc, _CLOSE_CODES.get(exc.code, CloseCode.SHUTTING_DOWN))
         return
