@@ -51,6 +51,8 @@ class Settings:
     archive_retain_events: int = 1_000
     archive_retry_max_s: float = 30.0
     redis_max_connections: int = 256
+    #: Added to a clip's session times to give its times in the recorded video (may be < 0).
+    clip_offset_ms: int = 0
     node_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     @property
@@ -207,4 +209,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         archive_segment_ms=_int(env, "LIVE_ARCHIVE_SEGMENT_MS", 5_000, minimum=50),
         archive_retain_events=_int(env, "LIVE_ARCHIVE_RETAIN_EVENTS", 1_000),
         redis_max_connections=_int(env, "LIVE_REDIS_MAX_CONNECTIONS", 256, minimum=8),
+        clip_offset_ms=_int(env, "LIVE_CLIP_OFFSET_MS", 0, minimum=-86_400_000),
     )

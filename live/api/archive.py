@@ -7,11 +7,12 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from live import clips, sessions, touches
+from live import clip_records, sessions, touches
 from live.api import request as req
 from live.api.responses import JSON
 from live.archive_view import mark_deleted
-from live.auth import Role
+from live.auth import Principal, Role
+from live.db.models import SessionRow
 from live.db.unit import transaction
 from realtime import codec
 from realtime.errors import ClientError, Code
@@ -89,29 +90,79 @@ async def _ndjson(events: list[Any]) -> AsyncIterator[bytes]:
         yield b"".join(codec.encode(event) + b"\n" for event in chunk)
 
 
+async def _session(request: Request) -> tuple[Principal, SessionRow]:
+    caller = req.principal(request)
+    async with transaction(req.context(request).db) as db:
+        session = await sessions.load(db, caller.brand, request.path_params["session_id"])
+    return caller, session
+
+
 async def list_clips(request: Request) -> JSON:
-    """``GET /api/sessions/{id}/clips``: one clip per product explained."""
-    events = await _archived(request, None, None)
-    return JSON(clips.cut(request.path_params["session_id"], events))
+    """``GET /api/sessions/{id}/clips``: one clip per product explained (cut when the archive
+    is complete), and the clips hosts made; by start."""
+    _, session = await _session(request)
+    if session.status != sessions.ENDED:
+        raise ClientError(Code.SESSION_NOT_LIVE, "clips are cut once the session ended")
+    ctx = req.context(request)
+    rows = await clip_records.of_session(ctx, session)
+    offset = ctx.settings.clip_offset_ms
+    return JSON([clip_records.view(row, offset_ms=offset) for row in rows])
 
 
 async def get_clip(request: Request) -> JSON:
     """``GET /api/sessions/{id}/clips/{clip_id}?share=``: one clip. A viewer arriving with a
     guide's share code for it (or for the session) touches that guide."""
-    caller = req.principal(request)
-    session_id, clip_id = request.path_params["session_id"], request.path_params["clip_id"]
-    events = await _archived(request, None, None)
-    found = [clip for clip in clips.cut(session_id, events) if clip["clip_id"] == clip_id]
+    caller, session = await _session(request)
+    ctx = req.context(request)
+    clip_id = request.path_params["clip_id"]
+    found = [row for row in await clip_records.of_session(ctx, session) if row.id == clip_id]
     if not found:
         raise ClientError(Code.NOT_FOUND, f"no clip {clip_id} in this session")
     share = request.query_params.get("share")
     if share and caller.role == Role.VIEWER:
-        await touches.from_share(req.context(request), caller, session_id, share, clip_id=clip_id)
-    return JSON(found[0])
+        await touches.from_share(ctx, caller, session.id, share, clip_id=clip_id)
+    return JSON(clip_records.view(found[0], offset_ms=ctx.settings.clip_offset_ms))
+
+
+def _clip_fields(body: dict[str, Any], *, partial: bool) -> dict[str, Any]:
+    read_time = req.optional_integer if partial else req.integer
+    return {
+        "title": req.optional_text(body, "title"),
+        "from_ms": read_time(body, "from_ms", minimum=0),
+        "to_ms": read_time(body, "to_ms", minimum=0),
+    }
+
+
+async def create_clip(request: Request) -> JSON:
+    """``POST /api/sessions/{id}/clips`` {product_id, from_ms, to_ms, title?} (host, admin)."""
+    caller = req.principal(request, Role.HOST, Role.ADMIN)
+    body = await req.json_object(request)
+    fields = {"product_id": req.text(body, "product_id", max_chars=64)}
+    fields.update(_clip_fields(body, partial=False))
+    ctx = req.context(request)
+    row = await clip_records.create(ctx, caller, request.path_params["session_id"], fields)
+    return JSON(clip_records.view(row, offset_ms=ctx.settings.clip_offset_ms), status_code=201)
+
+
+async def edit_clip(request: Request) -> JSON:
+    """``PATCH /api/sessions/{id}/clips/{clip_id}`` {title?, from_ms?, to_ms?} (host, admin)."""
+    caller = req.principal(request, Role.HOST, Role.ADMIN)
+    body = await req.json_object(request)
+    ctx = req.context(request)
+    row = await clip_records.edit(
+        ctx,
+        caller,
+        request.path_params["session_id"],
+        request.path_params["clip_id"],
+        _clip_fields(body, partial=True),
+    )
+    return JSON(clip_records.view(row, offset_ms=ctx.settings.clip_offset_ms))
 
 
 routes = [
     Route("/api/sessions/{session_id}/clips/{clip_id}", get_clip, methods=["GET"]),
     Route("/api/sessions/{session_id}/replay", replay, methods=["GET"]),
     Route("/api/sessions/{session_id}/clips", list_clips, methods=["GET"]),
+    Route("/api/sessions/{session_id}/clips", create_clip, methods=["POST"]),
+    Route("/api/sessions/{session_id}/clips/{clip_id}", edit_clip, methods=["PATCH"]),
 ]

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from live import clips, commission, sessions, share_codes
+from live import clip_records, commission, sessions, share_codes
 from live.api import request as req
 from live.api.responses import JSON
 from live.auth import Principal, Role
@@ -22,8 +22,6 @@ from live.db.models import GuideBindingRow, GuideRow, OrderRow, SessionRow
 from live.db.unit import transaction
 from live.orders import CANCELLED, EXPIRED, PAID, REFUND_REQUIRED, RESERVED
 from realtime.errors import ClientError, Code
-from replay.errors import ArchiveError
-from replay.reader import read_replay
 
 ORDER_STATUSES = frozenset(
     {RESERVED, PAID, EXPIRED, CANCELLED, REFUND_REQUIRED, commission.REFUNDED}
@@ -53,16 +51,10 @@ def _share_url(request: Request, session_id: str, code: str, *, clip_id: str | N
 
 
 async def _check_clip(ctx: Context, session: SessionRow, clip_id: str) -> None:
-    """Refuse a ``clip_id`` that is not a clip of the (ended, archived) session."""
+    """Refuse a ``clip_id`` that is not a clip of the (ended) session."""
     if session.status != sessions.ENDED:
         raise ClientError(Code.NOT_FOUND, "a session has clips once it ended")
-    try:
-        events = await read_replay(ctx.store, session.id, from_ms=None, to_ms=None)
-    except ArchiveError as exc:
-        raise ClientError(Code.UNAVAILABLE, f"the archive could not be read: {exc}") from exc
-    if events is None:
-        raise ClientError(Code.ARCHIVE_PENDING, "the archive of this session is being written")
-    if clip_id not in {clip["clip_id"] for clip in clips.cut(session.id, events)}:
+    if clip_id not in {row.id for row in await clip_records.of_session(ctx, session)}:
         raise ClientError(Code.NOT_FOUND, f"no clip {clip_id} in this session")
 
 

@@ -241,3 +241,21 @@ class GuideBindingRow(Base):
     viewer_id: Mapped[str] = mapped_column(String(64))
     session_id: Mapped[str] = mapped_column(String(32))
     bound_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class ClipRow(Base):
+    """A clip of a session: cut automatically per product explained (``source`` auto), or
+    created by a host (host); hosts may edit either. Times are ``t_ms`` of the session."""
+
+    __tablename__ = "clips"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    brand: Mapped[str] = mapped_column(String(64))
+    session_id: Mapped[str] = mapped_column(String(32), index=True)
+    product_id: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(200))
+    from_ms: Mapped[int] = mapped_column(BigInteger)
+    to_ms: Mapped[int] = mapped_column(BigInteger)
+    source: Mapped[str] = mapped_column(String(8))
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)

@@ -1,0 +1,71 @@
+"""Clips as records: cut once per product explained when the archive is complete, lined up with
+the video by LIVE_CLIP_OFFSET_MS, and created or edited by hosts."""
+
+from pathlib import Path
+
+from tests.harness import LiveServer, settings_for, start_server
+from tests.live.test_clip_share import _ended_with_clips
+
+
+async def test_clips_are_cut_once_offset_and_edited(
+    data_dir: Path, database_url: str, redis_url: str
+) -> None:
+    """Two automatic clips titled after their products; a host adds one and edits another;
+    reading again does not cut twice; times in the video are shifted by the offset."""
+    node = await start_server(
+        settings_for(data_dir, database_url=database_url, redis_url=redis_url, clip_offset_ms=1_500)
+    )
+    try:
+        await _check(node)
+    finally:
+        await node.stop()
+
+
+async def _check(node: LiveServer) -> None:
+    session_id, clip_ids = await _ended_with_clips(node)
+    host = node.client(node.token("host", "host-1"))
+    async with host:
+        clips = (await host.get(f"/api/sessions/{session_id}/clips")).json()
+        assert [(c["title"], c["source"]) for c in clips] == [
+            ("Wool coat", "auto"),
+            ("Scarf", "auto"),
+        ]
+        first = clips[0]
+        assert first["video_from_ms"] == first["from_ms"] + 1_500
+        assert first["to_ms"] > first["from_ms"]
+        made = await host.post(
+            f"/api/sessions/{session_id}/clips",
+            json={
+                "product_id": first["product_id"],
+                "from_ms": 0,
+                "to_ms": 1_000,
+                "title": "Opening look",
+            },
+        )
+        assert made.status_code == 201, made.text
+        assert (made.json()["source"], made.json()["title"]) == ("host", "Opening look")
+        edited = await host.patch(
+            f"/api/sessions/{session_id}/clips/{clip_ids[1]}",
+            json={"title": "Scarf, closer", "from_ms": 5},
+        )
+        assert edited.status_code == 200, edited.text
+        assert (edited.json()["title"], edited.json()["from_ms"]) == ("Scarf, closer", 5)
+        backwards = await host.patch(
+            f"/api/sessions/{session_id}/clips/{clip_ids[1]}", json={"to_ms": 1}
+        )
+        assert backwards.json()["error"]["code"] == "invalid_request"
+        again = (await host.get(f"/api/sessions/{session_id}/clips")).json()
+        assert {c["clip_id"] for c in again} == {made.json()["clip_id"], *clip_ids}
+        assert [c["from_ms"] for c in again] == sorted(c["from_ms"] for c in again)
+        assert sorted(c["source"] for c in again) == ["auto", "auto", "host"]
+    async with node.client(node.token("viewer", "v")) as viewer:
+        refused = await viewer.post(
+            f"/api/sessions/{session_id}/clips",
+            json={"product_id": first["product_id"], "from_ms": 0, "to_ms": 10},
+        )
+        assert refused.json()["error"]["code"] == "forbidden"
+    async with node.client(node.token("host", "h", brand="elsewhere")) as stranger:
+        hidden = await stranger.patch(
+            f"/api/sessions/{session_id}/clips/{clip_ids[0]}", json={"title": "x"}
+        )
+        assert hidden.status_code == 404
