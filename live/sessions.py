@@ -92,6 +92,36 @@ async def add_product(
     return row
 
 
+async def change_price(
+    ctx: Context, principal: Principal, session_id: str, product_id: str, price_cents: int
+) -> ProductRow:
+    """Set a product's price: orders from now on pay it, and viewers (and the archive's
+    product script) get ``price``."""
+    async with transaction(ctx.db) as db:
+        session = await load(db, principal.brand, session_id)
+        if session.status == ENDED:
+            raise ClientError(Code.SESSION_ENDED, "the session has ended")
+        product = await db.get(ProductRow, product_id)
+        if product is None or product.session_id != session_id:
+            raise ClientError(Code.NOT_FOUND, f"no product {product_id} in this session")
+        product.price_cents = price_cents
+    # Cached order terms on every node are refused from now on (see live/terms.py).
+    await ctx.stock.change_terms(session_id)
+    if session.status == LIVE:
+        ts = now_ms()
+        await ctx.bus.publish(
+            session_id,
+            "price",
+            {
+                "product_id": product_id,
+                "price_cents": price_cents,
+                "ts": ts,
+                "t_ms": t_ms(session, ts),
+            },
+        )
+    return product
+
+
 async def start(ctx: Context, principal: Principal, session_id: str) -> SessionRow:
     """Go live: the clock of the session starts and viewers get ``started``."""
     ts = now_ms()

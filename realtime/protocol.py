@@ -13,7 +13,7 @@ from realtime.errors import Code
 #: Durable event types sent to viewers as soon as they are read from the stream.
 IMMEDIATE_TYPES = frozenset(
     {"pin", "unpin", "coupon", "started", "ended", "comment_deleted", "draw_open", "draw_result"}
-    | {"sold_out", "sale_open", "sale_close"}
+    | {"sold_out", "sale_open", "sale_close", "price"}
 )
 #: Durable event types kept for the archive only, never sent to viewers.
 ARCHIVE_ONLY_TYPES = frozenset({"draw_audit"})

@@ -67,6 +67,20 @@ async def add_product(request: Request) -> JSON:
     return JSON(views.product(row), status_code=201)
 
 
+async def change_price(request: Request) -> JSON:
+    """``PATCH /api/sessions/{id}/products/{product_id}`` {price_cents} (host, admin)."""
+    caller = req.principal(request, *HOSTS)
+    body = await req.json_object(request)
+    row = await sessions.change_price(
+        req.context(request),
+        caller,
+        request.path_params["session_id"],
+        request.path_params["product_id"],
+        req.integer(body, "price_cents", minimum=0),
+    )
+    return JSON(views.product(row))
+
+
 async def start_session(request: Request) -> JSON:
     """``POST /api/sessions/{id}/start``."""
     caller = req.principal(request, *HOSTS)
@@ -135,6 +149,7 @@ routes = [
     Route("/api/sessions", create_session, methods=["POST"]),
     Route("/api/sessions/{session_id}", get_session, methods=["GET"]),
     Route("/api/sessions/{session_id}/products", add_product, methods=["POST"]),
+    Route("/api/sessions/{session_id}/products/{product_id}", change_price, methods=["PATCH"]),
     Route("/api/sessions/{session_id}/start", start_session, methods=["POST"]),
     Route("/api/sessions/{session_id}/end", end_session, methods=["POST"]),
     Route("/api/sessions/{session_id}/pin", pin, methods=["POST", "DELETE"]),

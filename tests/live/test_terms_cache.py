@@ -11,7 +11,15 @@ import httpx
 from sqlalchemy import event
 
 from live.clock import now_ms
-from tests.harness import LiveServer, cluster, open_session, settings_for, start_server
+from tests.harness import (
+    LiveServer,
+    Room,
+    cluster,
+    eventually,
+    open_session,
+    settings_for,
+    start_server,
+)
 from tests.live.buyers import crowd
 
 
@@ -156,3 +164,46 @@ async def test_more_buyers_than_redis_connections_wait_for_one(
     assert set(outcome.refused.values()) == {"sold_out"}
     assert len(outcome.refused) == 180
     assert outcome.attempts == 200
+
+
+async def test_a_price_change_reaches_viewers_orders_and_the_archive(
+    tmp_path: Path, database_url: str, redis_url: str
+) -> None:
+    """The host changes a price on one node: viewers get ``price``, the very next order on the
+    other node pays it, and the replay's product script has it."""
+    async with cluster(tmp_path, 2, database_url=database_url, redis_url=redis_url) as nodes:
+        buyer_node, host_node = nodes
+        opened = await open_session(host_node, stock=10, limit=None, price_cents=10_000)
+        before = await _buy(buyer_node, opened.session_id, opened.product_id, "a")
+        assert before.json()["unit_price_cents"] == 10_000
+        room = await Room.join(
+            buyer_node.ws_url(opened.session_id, buyer_node.token("viewer", "w"))
+        )
+        await room.wait_type("snapshot")
+        async with host_node.client(opened.host_token) as host:
+            changed = await host.patch(
+                f"/api/sessions/{opened.session_id}/products/{opened.product_id}",
+                json={"price_cents": 8_800},
+            )
+            assert changed.json()["price_cents"] == 8_800, changed.text
+            negative = await host.patch(
+                f"/api/sessions/{opened.session_id}/products/{opened.product_id}",
+                json={"price_cents": -1},
+            )
+            assert negative.json()["error"]["code"] == "invalid_request"
+        event = await room.wait_type("price")
+        assert (event["product_id"], event["price_cents"]) == (opened.product_id, 8_800)
+        after = await _buy(buyer_node, opened.session_id, opened.product_id, "b")
+        assert after.json()["unit_price_cents"] == 8_800
+        await room.close()
+        async with host_node.client(opened.host_token) as host:
+            await host.post(f"/api/sessions/{opened.session_id}/end")
+
+            async def archived() -> bool:
+                answer = await host.get(f"/api/sessions/{opened.session_id}/replay")
+                return answer.status_code == 200
+
+            await eventually(archived)
+            replay = (await host.get(f"/api/sessions/{opened.session_id}/replay")).json()
+        prices = [e for e in replay if e["type"] == "price"]
+        assert [(e["price_cents"], e["t_ms"] >= 0) for e in prices] == [(8_800, True)]
