@@ -1,5 +1,7 @@
 """Archive endpoints: replay of a session's events and its clips."""
 
+import io
+import tarfile
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -159,7 +161,40 @@ async def edit_clip(request: Request) -> JSON:
     return JSON(clip_records.view(row, offset_ms=ctx.settings.clip_offset_ms))
 
 
+async def export_bundle(request: Request) -> Response:
+    """``GET /api/sessions/{id}/archive/bundle`` (admin): the session's archive as one tar:
+    the manifest, every segment as stored (checksums unchanged) and ``clips.json``."""
+    caller = req.principal(request, Role.ADMIN)
+    async with transaction(req.context(request).db) as db:
+        session = await sessions.load(db, caller.brand, request.path_params["session_id"])
+    if session.status != sessions.ENDED:
+        raise ClientError(Code.SESSION_NOT_LIVE, "the archive is complete once the session ended")
+    ctx = req.context(request)
+    rows = await clip_records.of_session(ctx, session)
+    try:
+        names = await ctx.store.list(f"sessions/{session.id}/")
+        files = [(name, await ctx.store.get(name)) for name in names]
+    except ArchiveError as exc:
+        raise ClientError(Code.UNAVAILABLE, f"the archive could not be read: {exc}") from exc
+    offset = ctx.settings.clip_offset_ms
+    clips_json = codec.encode([clip_records.view(row, offset_ms=offset) for row in rows])
+    files.append((f"sessions/{session.id}/clips.json", clips_json))
+    bundle = io.BytesIO()
+    with tarfile.open(fileobj=bundle, mode="w") as tar:
+        for name, data in files:
+            entry = tarfile.TarInfo(name)
+            entry.size, entry.mtime = len(data), (session.ended_ms or 0) // 1000
+            tar.addfile(entry, io.BytesIO(data))
+    filename = f"{session.id}.tar"
+    return Response(
+        bundle.getvalue(),
+        media_type="application/x-tar",
+        headers={"content-disposition": f'attachment; filename="{filename}"'},
+    )
+
+
 routes = [
+    Route("/api/sessions/{session_id}/archive/bundle", export_bundle, methods=["GET"]),
     Route("/api/sessions/{session_id}/clips/{clip_id}", get_clip, methods=["GET"]),
     Route("/api/sessions/{session_id}/replay", replay, methods=["GET"]),
     Route("/api/sessions/{session_id}/clips", list_clips, methods=["GET"]),

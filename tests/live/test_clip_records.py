@@ -1,7 +1,11 @@
 """Clips as records: cut once per product explained when the archive is complete, lined up with
 the video by LIVE_CLIP_OFFSET_MS, and created or edited by hosts."""
 
+import io
+import tarfile
 from pathlib import Path
+
+import orjson
 
 from tests.harness import LiveServer, settings_for, start_server
 from tests.live.test_clip_share import _ended_with_clips
@@ -69,3 +73,27 @@ async def _check(node: LiveServer) -> None:
             f"/api/sessions/{session_id}/clips/{clip_ids[0]}", json={"title": "x"}
         )
         assert hidden.status_code == 404
+
+
+async def test_export_bundle_holds_the_whole_archive(server: LiveServer) -> None:
+    """The tar has the manifest, every segment byte for byte, and the clips; admins only."""
+    session_id, clip_ids = await _ended_with_clips(server)
+    async with server.client(server.token("admin", "a")) as admin:
+        exported = await admin.get(f"/api/sessions/{session_id}/archive/bundle")
+    assert exported.status_code == 200, exported.text
+    assert exported.headers["content-type"] == "application/x-tar"
+    with tarfile.open(fileobj=io.BytesIO(exported.content)) as tar:
+        contents = {
+            member.name: tar.extractfile(member).read()  # type: ignore[union-attr]
+            for member in tar.getmembers()
+        }
+    store = server.context.store
+    stored = await store.list(f"sessions/{session_id}/")
+    assert f"sessions/{session_id}/manifest.json" in stored
+    for name in stored:
+        assert contents[name] == await store.get(name)
+    clips = orjson.loads(contents[f"sessions/{session_id}/clips.json"])
+    assert [clip["clip_id"] for clip in clips] == clip_ids
+    async with server.client(server.token("host", "h")) as host:
+        refused = await host.get(f"/api/sessions/{session_id}/archive/bundle")
+    assert refused.json()["error"]["code"] == "forbidden"
