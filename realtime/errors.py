@@ -45,6 +45,7 @@ class Code(StrEnum):
     ORIGIN_NOT_ALLOWED = "origin_not_allowed"
     TOO_MANY_CONNECTIONS = "too_many_connections"
     ARCHIVE_PENDING = "archive_pending"
+    ARCHIVE_DELETED = "archive_deleted"
     SALE_PAUSED = "sale_paused"
     SALE_NOT_OPEN = "sale_not_open"
     UNAVAILABLE = "unavailable"
@@ -86,6 +87,7 @@ STATUS: dict[Code, int] = {
     Code.ORIGIN_NOT_ALLOWED: 403,
     Code.TOO_MANY_CONNECTIONS: 429,
     Code.ARCHIVE_PENDING: 409,
+    Code.ARCHIVE_DELETED: 410,
     Code.SALE_PAUSED: 503,
     Code.SALE_NOT_OPEN: 409,
     Code.UNAVAILABLE: 503,

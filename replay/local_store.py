@@ -60,6 +60,14 @@ class LocalArchiveStore:
         except OSError as exc:
             raise ArchiveUnavailable(f"cannot list {prefix!r}: {exc}") from exc
 
+    async def delete(self, name: str) -> None:
+        """Remove `name`; absent is fine."""
+        _check_name(name)
+        try:
+            await asyncio.to_thread((self.root / name).unlink, missing_ok=True)
+        except OSError as exc:
+            raise ArchiveUnavailable(f"cannot delete {name}: {exc}") from exc
+
 
 def _check_name(name: str) -> None:
     parts = name.split("/")

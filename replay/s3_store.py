@@ -148,6 +148,16 @@ class S3ArchiveStore:
             raise ArchiveUnavailable(f"cannot list {prefix!r}: {exc}") from exc
         return sorted(names)
 
+    async def delete(self, name: str) -> None:
+        """Remove `name`; absent is fine (S3 deletes are idempotent)."""
+        try:
+            client = await self._open()
+            await client.delete_object(Bucket=self.bucket, Key=self._key(name))
+        except ClientError as exc:
+            raise ArchiveUnavailable(f"cannot delete {name}: {exc}") from exc
+        except _TRANSIENT as exc:
+            raise ArchiveUnavailable(f"cannot delete {name}: {exc}") from exc
+
     def _key(self, name: str) -> str:
         return f"{self.prefix}/{name}" if self.prefix else name
 

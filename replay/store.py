@@ -16,7 +16,8 @@ class ArchiveStore(Protocol):
     """Write-once object storage for archive segments and manifests.
 
     Every method raises `ArchiveUnavailable` when the store cannot answer now; no method ever
-    replaces an object that exists. A written object is complete: readers never see a partial one.
+    replaces an object that exists (only `delete` removes one, when a session's archive is
+    deleted on purpose). A written object is complete: readers never see a partial one.
     """
 
     async def put_once(self, name: str, data: bytes) -> bool:
@@ -41,6 +42,10 @@ class ArchiveStore(Protocol):
 
     async def list(self, prefix: str) -> list[str]:
         """Names that start with `prefix`, sorted."""
+        ...
+
+    async def delete(self, name: str) -> None:
+        """Remove `name` (data lifecycle: deleting a session's archive); absent is fine."""
         ...
 
 

@@ -5,6 +5,7 @@ import tarfile
 from collections.abc import AsyncIterator
 from typing import Any
 
+from sqlalchemy import delete
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
@@ -14,11 +15,13 @@ from live.api import request as req
 from live.api.responses import JSON
 from live.archive_view import mark_deleted
 from live.auth import Principal, Role
-from live.db.models import SessionRow
+from live.clock import now_ms
+from live.db.models import ClipRow, SessionRow
 from live.db.unit import transaction
 from realtime import codec
 from realtime.errors import ClientError, Code
 from replay.errors import ArchiveError
+from replay.manifest import manifest_name
 from replay.reader import read_replay
 
 RETRY_AFTER_S = "2"
@@ -34,6 +37,7 @@ async def _archived(request: Request, from_ms: int | None, to_ms: int | None) ->
         session = await sessions.load(db, caller.brand, session_id)
     if session.status != sessions.ENDED:
         raise ClientError(Code.SESSION_NOT_LIVE, "replay is available once the session ended")
+    _not_deleted(session)
     try:
         events = await read_replay(ctx.store, session_id, from_ms=from_ms, to_ms=to_ms)
     except ArchiveError as exc:
@@ -92,10 +96,16 @@ async def _ndjson(events: list[Any]) -> AsyncIterator[bytes]:
         yield b"".join(codec.encode(event) + b"\n" for event in chunk)
 
 
+def _not_deleted(session: SessionRow) -> None:
+    if session.archive_deleted_ms is not None:
+        raise ClientError(Code.ARCHIVE_DELETED, "the archive of this session was deleted")
+
+
 async def _session(request: Request) -> tuple[Principal, SessionRow]:
     caller = req.principal(request)
     async with transaction(req.context(request).db) as db:
         session = await sessions.load(db, caller.brand, request.path_params["session_id"])
+    _not_deleted(session)
     return caller, session
 
 
@@ -169,6 +179,7 @@ async def export_bundle(request: Request) -> Response:
         session = await sessions.load(db, caller.brand, request.path_params["session_id"])
     if session.status != sessions.ENDED:
         raise ClientError(Code.SESSION_NOT_LIVE, "the archive is complete once the session ended")
+    _not_deleted(session)
     ctx = req.context(request)
     rows = await clip_records.of_session(ctx, session)
     try:
@@ -193,7 +204,39 @@ async def export_bundle(request: Request) -> Response:
     )
 
 
+async def delete_archive(request: Request) -> JSON:
+    """``DELETE /api/sessions/{id}/archive`` (admin): delete the session's archive for good.
+
+    The record says so first (replay, clips and exports answer ``archive_deleted`` from then
+    on), then every object goes, the manifest last; the clips go too. Deleting again finishes a
+    deletion an outage interrupted.
+    """
+    caller = req.principal(request, Role.ADMIN)
+    ctx = req.context(request)
+    session_id = request.path_params["session_id"]
+    async with transaction(ctx.db) as db:
+        session = await sessions.load(db, caller.brand, session_id)
+        if session.status != sessions.ENDED:
+            raise ClientError(Code.SESSION_NOT_LIVE, "an archive is deleted once the session ended")
+    try:
+        names = await ctx.store.list(f"sessions/{session_id}/")
+        manifest = manifest_name(session_id)
+        if session.archive_deleted_ms is None and manifest not in names:
+            raise ClientError(Code.ARCHIVE_PENDING, "the archive of this session is being written")
+        async with transaction(ctx.db) as db:
+            row = await db.get(SessionRow, session_id)
+            assert row is not None  # sessions are never deleted
+            row.archive_deleted_ms = row.archive_deleted_ms or now_ms()
+            await db.execute(delete(ClipRow).where(ClipRow.session_id == session_id))
+        for name in sorted(names, key=lambda n: n == manifest):
+            await ctx.store.delete(name)
+    except ArchiveError as exc:
+        raise ClientError(Code.UNAVAILABLE, f"the archive could not be deleted: {exc}") from exc
+    return JSON({"session_id": session_id, "deleted_objects": len(names)})
+
+
 routes = [
+    Route("/api/sessions/{session_id}/archive", delete_archive, methods=["DELETE"]),
     Route("/api/sessions/{session_id}/archive/bundle", export_bundle, methods=["GET"]),
     Route("/api/sessions/{session_id}/clips/{clip_id}", get_clip, methods=["GET"]),
     Route("/api/sessions/{session_id}/replay", replay, methods=["GET"]),

@@ -54,6 +54,8 @@ async def _check_clip(ctx: Context, session: SessionRow, clip_id: str) -> None:
     """Refuse a ``clip_id`` that is not a clip of the (ended) session."""
     if session.status != sessions.ENDED:
         raise ClientError(Code.NOT_FOUND, "a session has clips once it ended")
+    if session.archive_deleted_ms is not None:
+        raise ClientError(Code.ARCHIVE_DELETED, "the archive of this session was deleted")
     if clip_id not in {row.id for row in await clip_records.of_session(ctx, session)}:
         raise ClientError(Code.NOT_FOUND, f"no clip {clip_id} in this session")
 

@@ -22,6 +22,8 @@ class SessionRow(Base):
     created_ms: Mapped[int] = mapped_column(BigInteger)
     started_ms: Mapped[int | None] = mapped_column(BigInteger)
     ended_ms: Mapped[int | None] = mapped_column(BigInteger)
+    #: Set when the session's archive was deleted (data lifecycle); replay answers 410 then.
+    archive_deleted_ms: Mapped[int | None] = mapped_column(BigInteger, default=None)
 
 
 class ProductRow(Base):

@@ -97,3 +97,27 @@ async def test_export_bundle_holds_the_whole_archive(server: LiveServer) -> None
     async with server.client(server.token("host", "h")) as host:
         refused = await host.get(f"/api/sessions/{session_id}/archive/bundle")
     assert refused.json()["error"]["code"] == "forbidden"
+
+
+async def test_deleting_an_archive(server: LiveServer) -> None:
+    """An admin deletes an ended session's archive: every object goes, replay, clips and
+    export answer 410 archive_deleted, deleting again is harmless; hosts may not."""
+    session_id, _ = await _ended_with_clips(server)
+    store = server.context.store
+    assert await store.list(f"sessions/{session_id}/")
+    async with server.client(server.token("host", "h")) as host:
+        refused = await host.delete(f"/api/sessions/{session_id}/archive")
+        assert refused.json()["error"]["code"] == "forbidden"
+    async with server.client(server.token("admin", "a")) as admin:
+        deleted = await admin.delete(f"/api/sessions/{session_id}/archive")
+        assert deleted.status_code == 200, deleted.text
+        assert deleted.json()["deleted_objects"] >= 2
+        assert await store.list(f"sessions/{session_id}/") == []
+        for path in ("replay", "clips", "archive/bundle"):
+            gone = await admin.get(f"/api/sessions/{session_id}/{path}")
+            assert (gone.status_code, gone.json()["error"]["code"]) == (410, "archive_deleted")
+        again = await admin.delete(f"/api/sessions/{session_id}/archive")
+        assert again.json()["deleted_objects"] == 0
+        live = await admin.post("/api/sessions", json={"title": "still live"})
+        early = await admin.delete(f"/api/sessions/{live.json()['id']}/archive")
+        assert early.json()["error"]["code"] == "session_not_live"

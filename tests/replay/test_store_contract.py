@@ -45,6 +45,17 @@ async def test_missing_object_is_not_found(store: ArchiveStore) -> None:
     assert await store.exists("sessions/none/manifest.json") is False
 
 
+async def test_delete_removes_an_object_and_is_idempotent(store: ArchiveStore) -> None:
+    """delete removes the object (a later put_once writes anew); deleting again is fine."""
+    await store.put_once("sessions/d/manifest.json", b"old")
+    await store.put_once("sessions/d/events/1.bin", b"keep")
+    await store.delete("sessions/d/manifest.json")
+    await store.delete("sessions/d/manifest.json")
+    assert await store.exists("sessions/d/manifest.json") is False
+    assert await store.list("sessions/d/") == ["sessions/d/events/1.bin"]
+    assert await store.put_once("sessions/d/manifest.json", b"new") is True
+
+
 async def test_list_returns_names_under_a_prefix_sorted(store: ArchiveStore) -> None:
     """list returns exactly the names starting with the prefix, in sorted order."""
     names = [
