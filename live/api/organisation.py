@@ -1,4 +1,5 @@
-"""Brand admin endpoints for the organisation: stores, guides, and CSV imports of both."""
+"""Brand admin endpoints for the organisation: the brand's name, its stores and guides, and CSV
+imports of both."""
 
 from typing import Any
 
@@ -10,7 +11,7 @@ from live.api import request as req
 from live.api.responses import JSON
 from live.auth import Role
 from live.clock import now_ms
-from live.db.models import GuideRow
+from live.db.models import BrandRow, GuideRow
 from live.db.unit import transaction
 from realtime.errors import ClientError, Code
 
@@ -18,6 +19,29 @@ from realtime.errors import ClientError, Code
 def _optional_id(body: dict[str, Any], name: str) -> str | None:
     value = req.optional_text(body, name, max_chars=64)
     return organisation.check_id(value, name) if value is not None else None
+
+
+async def get_brand(request: Request) -> JSON:
+    """``GET /api/org/brand`` (admin): the caller's brand; its name is its id until set."""
+    caller = req.principal(request, Role.ADMIN)
+    async with transaction(req.context(request).db) as db:
+        row = await db.get(BrandRow, caller.brand)
+    return JSON({"brand": caller.brand, "name": row.name if row else caller.brand})
+
+
+async def put_brand(request: Request) -> JSON:
+    """``PUT /api/org/brand`` {name} (admin): name the caller's brand."""
+    caller = req.principal(request, Role.ADMIN)
+    body = await req.json_object(request)
+    name = organisation.check_name(req.text(body, "name"), "name")
+    now = now_ms()
+    async with transaction(req.context(request).db) as db:
+        row = await db.get(BrandRow, caller.brand)
+        if row is None:
+            db.add(BrandRow(id=caller.brand, name=name, created_ms=now, updated_ms=now))
+        else:
+            row.name, row.updated_ms = name, now
+    return JSON({"brand": caller.brand, "name": name})
 
 
 async def list_stores(request: Request) -> JSON:
@@ -106,6 +130,8 @@ async def import_csv(request: Request) -> JSON:
 
 
 routes = [
+    Route("/api/org/brand", get_brand, methods=["GET"]),
+    Route("/api/org/brand", put_brand, methods=["PUT"]),
     Route("/api/org/stores", list_stores, methods=["GET"]),
     Route("/api/org/stores/{store_id}", put_store, methods=["PUT"]),
     Route("/api/org/guides", list_guides, methods=["GET"]),

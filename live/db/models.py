@@ -261,3 +261,14 @@ class ClipRow(Base):
     source: Mapped[str] = mapped_column(String(8))
     created_ms: Mapped[int] = mapped_column(BigInteger)
     updated_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class BrandRow(Base):
+    """A brand (the tenant named by tokens' ``brand`` claim): its display name."""
+
+    __tablename__ = "brands"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)

@@ -23,6 +23,11 @@ async def test_admin_builds_the_organisation_and_guides_read_only_themselves(
 ) -> None:
     """Stores and guides written through the API; a guide sees itself, nobody else's."""
     async with server.client(server.token("admin", "boss")) as admin:
+        unnamed = await admin.get("/api/org/brand")
+        assert unnamed.json() == {"brand": server.brand, "name": server.brand}
+        named = await admin.put("/api/org/brand", json={"name": "Maison Lune"})
+        assert named.json() == {"brand": server.brand, "name": "Maison Lune"}
+        assert (await admin.get("/api/org/brand")).json()["name"] == "Maison Lune"
         store = await admin.put("/api/org/stores/sh-01", json={"name": "Shanghai"})
         assert store.status_code == 200, store.text
         lead = await admin.put("/api/org/guides/g-lead", json={"name": "Lin", "store_id": "sh-01"})
@@ -48,6 +53,7 @@ async def test_admin_builds_the_organisation_and_guides_read_only_themselves(
         listing = await guide.get("/api/org/guides")
         assert listing.json()["error"]["code"] == "forbidden"
     async with server.client(server.token("admin", "rival", brand="rival-brand")) as rival:
+        assert (await rival.get("/api/org/brand")).json()["name"] == "rival-brand"
         assert (await rival.get("/api/org/guides")).json() == {"guides": []}
         assert (await rival.get("/api/org/guides/g-lead")).status_code == 404
     async with server.client(server.token("viewer", "v")) as viewer:
