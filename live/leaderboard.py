@@ -17,13 +17,13 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from live import loops
 from realtime.bus import BusUnavailable, EventBus
 
 log = logging.getLogger(__name__)
 
 PUSH_EVERY_MS = 1_000
 TOP = 50
-_PUSHING: set[asyncio.Task[None]] = set()
 
 
 def key(session_id: str) -> str:
@@ -75,9 +75,7 @@ async def _count(redis: Redis, bus: EventBus, session_id: str, changes: dict[str
         log.warning("leaderboard of %s not counted: %s", session_id, exc)
         return
     if first_of_second:
-        pushing = asyncio.create_task(_push_later(redis, bus, session_id))
-        _PUSHING.add(pushing)
-        pushing.add_done_callback(_PUSHING.discard)
+        loops.spawn(_push_later(redis, bus, session_id))
 
 
 async def _push_later(redis: Redis, bus: EventBus, session_id: str) -> None:

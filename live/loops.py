@@ -1,4 +1,5 @@
-"""The app's background loops: one pass at a time, forever, surviving engine outages.
+"""The app's background work: loops of one pass at a time, forever, surviving engine outages;
+and best-effort tasks nobody waits for (`spawn`).
 
 An outage of an engine (a `ClientError` from the record, Redis or the bus unavailable) only
 delays the next pass and is logged as a warning; any other error is logged with its traceback
@@ -7,7 +8,8 @@ and the loop goes on too. Cancellation stops the loop, even when a library swall
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from redis.exceptions import RedisError
 
@@ -17,6 +19,16 @@ from realtime.cancellation import raise_if_cancelling
 from realtime.errors import ClientError
 
 OUTAGES = (ClientError, InventoryUnavailable, BusUnavailable, RedisError)
+
+#: Tasks started by `spawn`: the event loop keeps only weak references to tasks.
+_SPAWNED: set[asyncio.Task[None]] = set()
+
+
+def spawn(work: Coroutine[Any, Any, None]) -> None:
+    """Run best-effort ``work`` in the background, without anybody waiting for it."""
+    task = asyncio.create_task(work)
+    _SPAWNED.add(task)
+    task.add_done_callback(_SPAWNED.discard)
 
 
 async def forever(

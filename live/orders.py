@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from inventory.errors import InventoryUnavailable
 from inventory.stock import Refusal, Refused, Replayed, Reserved
-from live import attribution, coupons, ids, leaderboard, sessions, views
+from live import attribution, coupons, ids, leaderboard, loops, sessions, views
 from live.auth import Principal
 from live.clock import now_ms
 from live.context import Context
@@ -45,8 +45,6 @@ _REFUSALS = {
     Refusal.NOT_LOADED: (Code.SALE_PAUSED, "sales of this session are paused; retry shortly"),
     Refusal.STALE_TERMS: (Code.SALE_PAUSED, "the terms of this sale just changed; retry"),
 }
-#: Announcements in flight: the event loop keeps only weak references to tasks.
-_ANNOUNCING: set[asyncio.Task[None]] = set()
 #: Reserves tried on fresh terms when the cached ones turn out to have changed meanwhile.
 STALE_TERMS_ATTEMPTS = 3
 
@@ -279,9 +277,7 @@ async def _write(
         raise
     # The buyer's answer does not wait for the ticker: announcing is best effort anyway, and
     # in a flash sale its round trips would sit in every winner's latency.
-    announcing = asyncio.create_task(_announce(ctx, priced.terms, order, outcome, principal))
-    _ANNOUNCING.add(announcing)
-    announcing.add_done_callback(_ANNOUNCING.discard)
+    loops.spawn(_announce(ctx, priced.terms, order, outcome, principal))
     return views.order(order)
 
 

@@ -120,12 +120,25 @@ def _decode_cursor(cursor: str) -> tuple[int, str]:
         raise ClientError(Code.INVALID_REQUEST, "cursor is not valid") from None
 
 
-def _filters(request: Request, brand: str) -> list[Any]:
-    """The ``session_id``, ``status``, ``from_ms`` and ``to_ms`` filters of a guide's query."""
-    conditions: list[Any] = [OrderRow.brand == brand]
+def _window(request: Request, session_column: Any, time_column: Any) -> list[Any]:
+    """The ``session_id``, ``from_ms`` and ``to_ms`` filters, on the given columns."""
+    conditions: list[Any] = []
     session_id = request.query_params.get("session_id")
     if session_id:
-        conditions.append(OrderRow.session_id == session_id)
+        conditions.append(session_column == session_id)
+    from_ms = req.query_integer(request, "from_ms", minimum=0)
+    if from_ms is not None:
+        conditions.append(time_column >= from_ms)
+    to_ms = req.query_integer(request, "to_ms", minimum=0)
+    if to_ms is not None:
+        conditions.append(time_column < to_ms)
+    return conditions
+
+
+def _filters(request: Request, brand: str) -> list[Any]:
+    """The ``session_id``, ``status``, ``from_ms`` and ``to_ms`` filters of a guide's query."""
+    conditions = [OrderRow.brand == brand]
+    conditions += _window(request, OrderRow.session_id, OrderRow.created_ms)
     status = request.query_params.get("status")
     if status:
         if status not in ORDER_STATUSES:
@@ -133,12 +146,6 @@ def _filters(request: Request, brand: str) -> list[Any]:
                 Code.INVALID_REQUEST, f"status is one of {', '.join(sorted(ORDER_STATUSES))}"
             )
         conditions.append(OrderRow.status == status)
-    from_ms = req.query_integer(request, "from_ms", minimum=0)
-    if from_ms is not None:
-        conditions.append(OrderRow.created_ms >= from_ms)
-    to_ms = req.query_integer(request, "to_ms", minimum=0)
-    if to_ms is not None:
-        conditions.append(OrderRow.created_ms < to_ms)
     return conditions
 
 
@@ -235,21 +242,6 @@ async def team_orders(request: Request) -> Response:
     return _answer(page, next_cursor, request)
 
 
-def _binding_filters(request: Request) -> list[Any]:
-    """The ``session_id``, ``from_ms`` and ``to_ms`` filters, on bindings."""
-    conditions: list[Any] = []
-    session_id = request.query_params.get("session_id")
-    if session_id:
-        conditions.append(GuideBindingRow.session_id == session_id)
-    from_ms = req.query_integer(request, "from_ms", minimum=0)
-    if from_ms is not None:
-        conditions.append(GuideBindingRow.bound_ms >= from_ms)
-    to_ms = req.query_integer(request, "to_ms", minimum=0)
-    if to_ms is not None:
-        conditions.append(GuideBindingRow.bound_ms < to_ms)
-    return conditions
-
-
 async def my_summary(request: Request) -> JSON:
     """``GET /api/guides/me/summary?session_id=&from_ms=&to_ms=``: the guide's orders, buyers,
     GMV and commission (earned on paid orders, reversed on refunded ones)."""
@@ -285,7 +277,7 @@ async def my_summary(request: Request) -> JSON:
         brought_query = select(func.count(distinct(GuideBindingRow.viewer_id))).where(
             GuideBindingRow.brand == caller.brand,
             GuideBindingRow.guide_id == caller.sub,
-            *_binding_filters(request),
+            *_window(request, GuideBindingRow.session_id, GuideBindingRow.bound_ms),
         )
         brought = int(await db.scalar(brought_query) or 0)
     orders, paid_orders, buyers, gmv, earned, reversed_own = (int(v) for v in direct)
