@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from live.db import migrate
 from live.db.engine import create_engine, ping
 from live.embedded_valkey import EmbeddedValkey, EmbeddedValkeyError
+from live.redis_connection import TasklessWriteConnection
 from live.settings import Settings, redact_url
 from replay.errors import ArchiveError
 from replay.local_store import LocalArchiveStore
@@ -67,6 +68,7 @@ async def _open_redis(url: str, *, max_connections: int) -> Redis:
             timeout=POOL_WAIT_S,
             socket_connect_timeout=CONNECT_TIMEOUT_S,
             socket_timeout=SOCKET_TIMEOUT_S,
+            connection_class=TasklessWriteConnection,
         )
     except ValueError as exc:  # a malformed query option (?socket_timeout=abc)
         raise EngineError(f"LIVE_REDIS_URL={redact_url(url)}: {exc}") from exc
