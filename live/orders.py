@@ -319,23 +319,19 @@ async def _announce(
                 ctx.redis, order.brand, order.viewer_id, order.guide_id, policy, now_ms=ts
             )
     user = principal.name or principal.sub
-    try:
-        await ctx.bus.publish(
-            order.session_id,
-            "purchase",
-            {"product_id": order.product_id, "user": user, "qty": order.qty, **clock},
-        )
-        await ctx.bus.publish(
-            order.session_id,
+    events: list[tuple[str, dict[str, Any]]] = [
+        ("purchase", {"product_id": order.product_id, "user": user, "qty": order.qty, **clock}),
+        (
             "stock",
             {"levels": {order.product_id: outcome.stock_left}, "version": outcome.version, **clock},
-        )
-        if outcome.stock_left == 0:
-            # Only the reserve that took the last unit sees 0, so the event is sent once per
-            # sell-out (again only if stock came back and sold out again).
-            await ctx.bus.publish(
-                order.session_id, "sold_out", {"product_id": order.product_id, **clock}
-            )
+        ),
+    ]
+    if outcome.stock_left == 0:
+        # Only the reserve that took the last unit sees 0, so the event is sent once per
+        # sell-out (again only if stock came back and sold out again).
+        events.append(("sold_out", {"product_id": order.product_id, **clock}))
+    try:
+        await ctx.bus.publish_many(order.session_id, events)
     except BusUnavailable as exc:
         # The order is recorded; the ticker is best effort and the next stock event corrects
         # the levels viewers see.

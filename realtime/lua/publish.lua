@@ -9,8 +9,9 @@
 -- old life are sent a snapshot instead of a wrong catch-up.
 -- KEYS: 1 stream, 2 counter, 3 the session's ended flag, 4 muted set, 5 epoch
 -- ARGV: 1 type, 2 body JSON object without type and number, 3 "seq" (integer) | "id" (string),
---       4 author user id ('' for events), 5 a fresh epoch to use if none is set
--- Returns the number given to the event, -1 for a comment after the end, -2 when muted.
+--       4 author user id ('' for events), 5 a fresh epoch to use if none is set,
+--       6.. more (type, body) pairs of events to append right after the first, in order
+-- Returns the number given to the last event, -1 for a comment after the end, -2 when muted.
 if ARGV[3] == 'id' then
   if redis.call('EXISTS', KEYS[3]) == 1 then
     return -1
@@ -19,23 +20,31 @@ if ARGV[3] == 'id' then
     return -2
   end
 end
-if ARGV[1] == 'ended' then
-  redis.call('SET', KEYS[3], '1')
-end
 redis.call('SET', KEYS[5], ARGV[5], 'NX')
-local n = redis.call('INCR', KEYS[2])
-local head
-if ARGV[3] == 'seq' then
-  head = '{"type":"' .. ARGV[1] .. '","seq":' .. n
-else
-  head = '{"type":"' .. ARGV[1] .. '","id":"' .. n .. '"'
+
+local function append(event_type, body)
+  if event_type == 'ended' then
+    redis.call('SET', KEYS[3], '1')
+  end
+  local n = redis.call('INCR', KEYS[2])
+  local head
+  if ARGV[3] == 'seq' then
+    head = '{"type":"' .. event_type .. '","seq":' .. n
+  else
+    head = '{"type":"' .. event_type .. '","id":"' .. n .. '"'
+  end
+  local frame
+  if body == '{}' then
+    frame = head .. '}'
+  else
+    frame = head .. ',' .. string.sub(body, 2)
+  end
+  redis.call('XADD', KEYS[1], n .. '-0', 'e', frame)
+  return n
 end
-local body = ARGV[2]
-local frame
-if body == '{}' then
-  frame = head .. '}'
-else
-  frame = head .. ',' .. string.sub(body, 2)
+
+local n = append(ARGV[1], ARGV[2])
+for i = 6, #ARGV, 2 do
+  n = append(ARGV[i], ARGV[i + 1])
 end
-redis.call('XADD', KEYS[1], n .. '-0', 'e', frame)
 return n

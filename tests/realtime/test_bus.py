@@ -45,3 +45,27 @@ async def test_missed_reports_trimmed_history(redis: aioredis.Redis, unique_id: 
     tail = await bus.missed(unique_id, since=2, until=5)
     assert tail is not None
     assert [entry.number for entry in tail] == [3, 4, 5]
+
+
+async def test_publish_many_numbers_events_consecutively(
+    redis: aioredis.Redis, unique_id: str
+) -> None:
+    """Several events in one step get consecutive seqs in the order given, even while other
+    publishers run, and each is stored as its own frame."""
+    bus = EventBus(redis)
+    batches = [[("purchase", {"n": n}), ("stock", {"n": n}), ("sold_out", {})] for n in range(20)]
+    others = [bus.publish(unique_id, "pin", {"n": n}) for n in range(20)]
+    lasts = await asyncio.gather(
+        *(bus.publish_many(unique_id, batch) for batch in batches), *others
+    )
+    assert sorted(lasts[20:] + [s - k for s in lasts[:20] for k in range(3)]) == list(range(1, 81))
+    missed = await bus.missed(unique_id, since=0, until=80)
+    assert missed is not None
+    frames = {entry.number: codec.decode(entry.frame) for entry in missed}
+    for last, batch in zip(lasts[:20], batches, strict=True):
+        stored = [frames[seq] for seq in range(last - 2, last + 1)]
+        assert [frame["type"] for frame in stored] == ["purchase", "stock", "sold_out"]
+        assert [frame["seq"] for frame in stored] == [last - 2, last - 1, last]
+        assert stored[0]["n"] == stored[1]["n"] == batch[0][1]["n"]
+    with pytest.raises(ValueError, match="at least one event"):
+        await bus.publish_many(unique_id, [])
