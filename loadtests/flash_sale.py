@@ -36,8 +36,11 @@ from pathlib import Path
 
 import aiohttp
 import asyncpg
+import orjson
+import uvloop
 
 from live import auth
+from loadtests import http_attack
 
 SECRET = secrets.token_urlsafe(32)
 PAYMENT_SECRET = secrets.token_urlsafe(32)
@@ -55,6 +58,10 @@ class Result:
     units: int
     #: Latencies of the attempts that got an order (the others were refused).
     order_latencies_s: list[float]
+    #: Seconds from the first attempt to the last order answered: the selling phase.
+    selling_s: float
+    #: CPU seconds the server process used during the attempts (None: no server process).
+    server_cpu_s: float | None
 
     def row(self) -> str:
         """A markdown table row."""
@@ -62,10 +69,21 @@ class Result:
         p50 = statistics.median(ordered) * 1000
         rate = len(ordered) / self.elapsed_s
         oversold = max(0, self.sold - self.units)
+        selling = self.sold / self.selling_s if self.selling_s else 0.0
+        cpu = "—"
+        if self.server_cpu_s is not None:
+            cpu = f"{self.server_cpu_s / len(ordered) * 1e6:,.0f} us"
         return (
-            f"| {self.name} | {rate:,.0f} | {p50:.1f} ms | {_p99(ordered):.1f} ms | "
-            f"{_p99(sorted(self.order_latencies_s)):.1f} ms | {self.sold} | {oversold} |"
+            f"| {self.name} | {rate:,.0f} | {selling:,.0f} | {cpu} | {p50:.1f} ms | "
+            f"{_p99(ordered):.1f} ms | {_p99(sorted(self.order_latencies_s)):.1f} ms | "
+            f"{self.sold} | {oversold} |"
         )
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far, from ``/proc``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _p99(ordered: list[float]) -> float:
@@ -110,50 +128,48 @@ async def _open_sale(session: aiohttp.ClientSession, units: int) -> tuple[str, s
 
 
 async def _attack(
-    session: aiohttp.ClientSession,
+    port: int,
     path: str,
     body: dict[str, object],
     attempts: int,
     concurrency: int,
-) -> tuple[float, list[float], list[float]]:
+) -> tuple[http_attack.Attack, list[float], float]:
     """``attempts`` buys, each from its own viewer and key, ``concurrency`` at a time:
-    (elapsed seconds, latency of every attempt, latencies of those answered 201). Any answer
+    (what the run saw, latencies of those answered 201, seconds until the last 201). Any answer
     but 201 (order) or 409 (sold out) stops the benchmark: it is an error, not an admission."""
+    payload = orjson.dumps(body)
     tokens = [auth.mint(SECRET, sub=f"v{n}", role="viewer", brand=BRAND) for n in range(attempts)]
-    gate = asyncio.Semaphore(concurrency)
-    latencies: list[float] = []
-    ordered: list[float] = []
-    failed: list[int] = []
-
-    async def buy(n: int) -> None:
-        async with gate:
-            sent = time.perf_counter()
-            headers = {"Authorization": f"Bearer {tokens[n]}", "Idempotency-Key": f"k{n}"}
-            async with session.post(path, json=body, headers=headers) as answer:
-                await answer.read()
-                latencies.append(time.perf_counter() - sent)
-                if answer.status == 201:
-                    ordered.append(latencies[-1])
-                elif answer.status != 409:
-                    # Neither an order nor a refusal (sold out): an error, not an admission.
-                    failed.append(answer.status)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(buy(n) for n in range(attempts)))
-    elapsed = time.perf_counter() - started
+    host = f"127.0.0.1:{port}"
+    requests = [
+        http_attack.post(
+            path, host, {"Authorization": f"Bearer {token}", "Idempotency-Key": f"k{n}"}, payload
+        )
+        for n, token in enumerate(tokens)
+    ]
+    run = await http_attack.attack(port, requests, concurrency)
+    failed = sorted({status for status in run.statuses if status not in (201, 409)})
     if failed:
-        raise RuntimeError(f"{len(failed)} attempts failed (statuses {sorted(set(failed))})")
-    return elapsed, latencies, ordered
+        raise RuntimeError(f"attempts failed with statuses {failed}")
+    ordered = [
+        latency
+        for latency, status in zip(run.latencies_s, run.statuses, strict=True)
+        if status == 201
+    ]
+    last_sale = max(
+        (at for at, status in zip(run.answered_at, run.statuses, strict=True) if status == 201),
+        default=run.started_at,
+    )
+    return run, ordered, last_sale - run.started_at
 
 
 @contextlib.contextmanager
-def _child(command: list[str], env: dict[str, str]) -> Iterator[None]:
-    """A server child process, terminated (and waited for) when the block ends."""
+def _child(command: list[str], env: dict[str, str]) -> Iterator[int]:
+    """A server child process (its pid), terminated (and waited for) when the block ends."""
     server = subprocess.Popen(  # noqa: S603 - our own programs, started once
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        yield
+        yield server.pid
     finally:
         server.terminate()
         server.wait(timeout=20)
@@ -181,27 +197,31 @@ async def bench_server(
         if database_url:
             env["LIVE_DATABASE_URL"] = database_url
             subprocess.run([live, "db", "upgrade"], env=env, check=True, capture_output=True)  # noqa: S603, ASYNC221
-        with _child([live, "serve", "--port", str(port)], env):
-            connector = aiohttp.TCPConnector(limit=concurrency)
-            async with aiohttp.ClientSession(
-                base_url=f"http://127.0.0.1:{port}", connector=connector
-            ) as session:
+        with _child([live, "serve", "--port", str(port)], env) as pid:
+            async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{port}") as session:
                 await _wait_healthy(session)
                 session_id, product_id = await _open_sale(session, units)
-                elapsed, latencies, ordered = await _attack(
-                    session,
+                cpu_before = _cpu_s(pid)
+                run, ordered, selling_s = await _attack(
+                    port,
                     f"/api/sessions/{session_id}/orders",
                     {"product_id": product_id, "qty": 1},
                     attempts,
                     concurrency,
                 )
+                cpu_s = _cpu_s(pid) - cpu_before
     record = "PostgreSQL" if database_url else "SQLite"
     name = f"this server, record on {record}"
-    return Result(name, elapsed, latencies, len(ordered), units, ordered)
+    return Result(
+        name, run.elapsed_s, run.latencies_s, len(ordered), units, ordered, selling_s, cpu_s
+    )
 
 
-async def bench_naive_server(dsn: str, attempts: int, units: int, concurrency: int) -> Result:
-    """The naive design behind the same HTTP stack (``loadtests/naive_shop.py``)."""
+async def bench_naive_server(
+    dsn: str, attempts: int, units: int, concurrency: int, *, floor: bool = False
+) -> Result:
+    """The naive design behind the same HTTP stack (``loadtests/naive_shop.py``); with
+    ``floor``, that stack's floor instead: every attempt refused after the token check."""
     port = _free_port()
     command = [
         sys.executable,
@@ -216,19 +236,20 @@ async def bench_naive_server(dsn: str, attempts: int, units: int, concurrency: i
         "--units",
         str(units),
     ]
-    with _child(command, dict(os.environ)):
-        connector = aiohttp.TCPConnector(limit=concurrency)
-        async with aiohttp.ClientSession(
-            base_url=f"http://127.0.0.1:{port}", connector=connector
-        ) as session:
+    with _child(command, dict(os.environ)) as pid:
+        async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{port}") as session:
             await _wait_healthy(session)
-            elapsed, latencies, ordered = await _attack(
-                session, "/buy", {"qty": 1}, attempts, concurrency
-            )
+            cpu_before = _cpu_s(pid)
+            path = "/refuse" if floor else "/buy"
+            run, ordered, selling_s = await _attack(port, path, {"qty": 1}, attempts, concurrency)
+            cpu_s = _cpu_s(pid) - cpu_before
+            if floor:
+                name = "stack floor: token check, then 409 without any engine"
+                return Result(name, run.elapsed_s, run.latencies_s, 0, units, [], 0.0, cpu_s)
             async with session.get("/sold") as answer:
                 sold = int((await answer.json())["sold"])
     name = "naive server: SELECT ... FOR UPDATE per purchase"
-    return Result(name, elapsed, latencies, sold, units, ordered)
+    return Result(name, run.elapsed_s, run.latencies_s, sold, units, ordered, selling_s, cpu_s)
 
 
 @contextlib.asynccontextmanager
@@ -269,6 +290,7 @@ async def bench_row_lock(dsn: str, attempts: int, units: int, concurrency: int) 
         gate = asyncio.Semaphore(concurrency)
         latencies: list[float] = []
         ordered: list[float] = []
+        last_sale = [0.0]
 
         async def buy(n: int) -> None:
             async with gate:
@@ -281,10 +303,12 @@ async def bench_row_lock(dsn: str, attempts: int, units: int, concurrency: int) 
                 latencies.append(time.perf_counter() - sent)
                 if stock > 0:
                     ordered.append(latencies[-1])
+                    last_sale[0] = time.perf_counter()
 
         started = time.perf_counter()
         await asyncio.gather(*(buy(n) for n in range(attempts)))
         elapsed = time.perf_counter() - started
+        selling_s = max(0.0, last_sale[0] - started)
         async with pool.acquire() as conn:
             sold = int(await conn.fetchval(count))
     finally:
@@ -292,7 +316,7 @@ async def bench_row_lock(dsn: str, attempts: int, units: int, concurrency: int) 
             await conn.execute(drop)
         await pool.close()
     name = "bare SQL, no HTTP: SELECT ... FOR UPDATE per purchase"
-    return Result(name, elapsed, latencies, sold, units, ordered)
+    return Result(name, elapsed, latencies, sold, units, ordered, selling_s, None)
 
 
 async def main() -> None:
@@ -302,21 +326,34 @@ async def main() -> None:
     parser.add_argument("--units", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=200)
     parser.add_argument("--dsn", default="postgresql://postgres@127.0.0.1:5432/test")
-    args = parser.parse_args()
-    sizes = (args.attempts, args.units, args.concurrency)
-    results = [await bench_server(*sizes)]
-    async with _bench_database(args.dsn) as database_url:
-        results.append(await bench_server(*sizes, database_url=database_url))
-    results.append(await bench_naive_server(args.dsn, *sizes))
-    results.append(await bench_row_lock(args.dsn, *sizes))
-    print(
-        "| design | attempts admitted/s | p50 admission | p99 admission | p99 of the orders"
-        " | sold | oversold |"
+    parser.add_argument(
+        "--designs",
+        default="sqlite,postgresql,naive,floor,sql",
+        help="which designs to run, comma-separated (default: all five)",
     )
-    print("|---|---|---|---|---|---|---|")
+    args = parser.parse_args()
+    designs = set(args.designs.split(","))
+    sizes = (args.attempts, args.units, args.concurrency)
+    results = []
+    if "sqlite" in designs:
+        results.append(await bench_server(*sizes))
+    if "postgresql" in designs:
+        async with _bench_database(args.dsn) as database_url:
+            results.append(await bench_server(*sizes, database_url=database_url))
+    if "naive" in designs:
+        results.append(await bench_naive_server(args.dsn, *sizes))
+    if "floor" in designs:
+        results.append(await bench_naive_server(args.dsn, *sizes, floor=True))
+    if "sql" in designs:
+        results.append(await bench_row_lock(args.dsn, *sizes))
+    print(
+        "| design | attempts answered/s | orders/s while selling | server CPU per attempt"
+        " | p50 admission | p99 admission | p99 of the orders | sold | oversold |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for result in results:
         print(result.row())
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    uvloop.run(main())

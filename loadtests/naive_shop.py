@@ -25,7 +25,8 @@ from realtime.errors import ClientError
 
 
 def create_app(dsn: str, secret: str, units: int) -> Starlette:
-    """The shop: ``POST /buy`` with a bearer token, ``GET /healthz``, ``GET /sold``."""
+    """The shop: ``POST /buy`` with a bearer token, ``POST /refuse`` (the stack's floor),
+    ``GET /healthz``, ``GET /sold``."""
     # The table name is ours (a random suffix), never input: formatting it in is safe.
     table = f"naive_shop_{uuid.uuid4().hex[:8]}"
     lock = f"SELECT stock FROM {table}_stock WHERE id = 1 FOR UPDATE"  # noqa: S608
@@ -65,6 +66,17 @@ def create_app(dsn: str, secret: str, units: int) -> Starlette:
             await conn.execute(record, viewer.sub)
         return JSONResponse({"order_id": viewer.sub}, status_code=201)
 
+    async def refuse(request: Request) -> JSONResponse:
+        """The floor of this stack: the token check and the body, then "sold out" at once,
+        without any engine. No design served by it can answer faster."""
+        header = request.headers.get("authorization", "")
+        try:
+            auth.verify(header.removeprefix("Bearer "), secret)
+        except ClientError as exc:
+            return JSONResponse({"error": {"code": exc.code}}, status_code=401)
+        await request.json()
+        return JSONResponse({"error": {"code": "sold_out"}}, status_code=409)
+
     async def healthz(_: Request) -> JSONResponse:
         return JSONResponse({"ok": True})
 
@@ -74,6 +86,7 @@ def create_app(dsn: str, secret: str, units: int) -> Starlette:
 
     routes = [
         Route("/buy", buy, methods=["POST"]),
+        Route("/refuse", refuse, methods=["POST"]),
         Route("/healthz", healthz),
         Route("/sold", sold),
     ]
