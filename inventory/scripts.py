@@ -25,11 +25,10 @@ def versioned(name: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Scripts:
-    """The registered scripts of one Redis client."""
+    """The registered scripts of one Redis client (reserve is batched: `inventory.batching`)."""
 
     load: AsyncScript
     bump_terms: AsyncScript
-    reserve: AsyncScript
     release: AsyncScript
     commit: AsyncScript
     claim_coupon: AsyncScript
@@ -41,7 +40,6 @@ class Scripts:
         return cls(
             load=redis.register_script(versioned("load")),
             bump_terms=redis.register_script(versioned("bump_terms")),
-            reserve=redis.register_script(versioned("reserve")),
             release=redis.register_script(versioned("release")),
             commit=redis.register_script(source("commit")),
             claim_coupon=redis.register_script(versioned("claim_coupon")),

@@ -14,8 +14,9 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from inventory import keys
+from inventory.batching import BatchedScript
 from inventory.errors import InventoryUnavailable
-from inventory.scripts import Scripts
+from inventory.scripts import Scripts, versioned
 
 
 class Refusal(StrEnum):
@@ -95,6 +96,8 @@ class Stock:
     def __init__(self, redis: Redis, *, idempotency_ttl_s: int = 86_400) -> None:
         self._redis = redis
         self._scripts = Scripts.register(redis)
+        # The flash-crowd path: concurrent reserves share one pipeline per loop turn.
+        self._reserve = BatchedScript(redis, versioned("reserve"))
         self._idempotency_ttl_s = idempotency_ttl_s
         self._registered: set[str] = set()
 
@@ -172,7 +175,7 @@ class Stock:
             if session_id not in self._registered:
                 await self._redis.sadd(keys.SESSIONS_WITH_HOLDS, session_id)
                 self._registered.add(session_id)
-            result = await self._scripts.reserve(keys=script_keys, args=args)
+            result = await self._reserve(keys=script_keys, args=args)
         status = _text(result[0])
         if status == "ok":
             return Reserved(
