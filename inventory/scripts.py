@@ -25,7 +25,8 @@ def versioned(name: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Scripts:
-    """The registered scripts of one Redis client (reserve is batched: `inventory.batching`)."""
+    """The registered scripts of one Redis client (reserve goes through
+    `realtime.autopipeline` instead)."""
 
     load: AsyncScript
     bump_terms: AsyncScript

@@ -14,9 +14,9 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from inventory import keys
-from inventory.batching import BatchedScript
 from inventory.errors import InventoryUnavailable
 from inventory.scripts import Scripts, versioned
+from realtime.autopipeline import pipeline_of
 
 
 class Refusal(StrEnum):
@@ -97,7 +97,7 @@ class Stock:
         self._redis = redis
         self._scripts = Scripts.register(redis)
         # The flash-crowd path: concurrent reserves share one pipeline per loop turn.
-        self._reserve = BatchedScript(redis, versioned("reserve"))
+        self._reserve = pipeline_of(redis).script(versioned("reserve"))
         self._idempotency_ttl_s = idempotency_ttl_s
         self._registered: set[str] = set()
 

@@ -30,6 +30,7 @@ from live import clock
 from live.db.models import AttributionPolicyRow
 from live.db.unit import transaction
 from realtime import codec
+from realtime.autopipeline import pipeline_of
 from realtime.errors import ClientError, Code
 
 LAST_TOUCH, FIRST_TOUCH = "last_touch", "first_touch"
@@ -144,7 +145,8 @@ async def lookup(
 ) -> Binding | None:
     """The viewer's binding at ``now_ms`` (now by default), or None."""
     try:
-        raw = await redis.get(binding_key(brand, viewer_id))
+        # Read on every order: pipelined with the other commands of the loop turn.
+        raw = await pipeline_of(redis).execute("GET", binding_key(brand, viewer_id))
     except RedisError as exc:
         raise ClientError(Code.UNAVAILABLE, "attribution is unavailable") from exc
     if raw is None:

@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from realtime import codec, keys
+from realtime.autopipeline import pipeline_of
 
 
 class BusUnavailable(Exception):
@@ -82,7 +83,8 @@ class EventBus:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
         source = resources.files("realtime").joinpath("lua", "publish.lua").read_text("utf-8")
-        self._publish = redis.register_script(source)
+        # Comments and announcements come in floods: they share pipelines per loop turn.
+        self._publish = pipeline_of(redis).script(source)
 
     def _keys(self, session_id: str, stream: str, counter: str) -> list[str]:
         return [

@@ -1,4 +1,4 @@
-"""`BatchedScript` on a real Redis: concurrent calls share pipelines, each gets its own answer
+"""`AutoPipeline` on a real Redis: concurrent calls share pipelines, each gets its own answer
 or error, and a script cache flushed under it is reloaded without running anything twice."""
 
 import asyncio
@@ -9,7 +9,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
-from inventory.batching import BatchedScript
+from realtime.autopipeline import AutoPipeline, pipeline_of
 
 INCR_OR_FAIL = """
 if ARGV[1] == 'fail' then
@@ -20,18 +20,23 @@ return redis.call('INCRBY', KEYS[1], ARGV[1])
 
 
 async def test_concurrent_calls_share_pipelines(redis: aioredis.Redis, unique_id: str) -> None:
-    script = BatchedScript(redis, INCR_OR_FAIL)
+    pipeline = AutoPipeline(redis)
+    script = pipeline.script(INCR_OR_FAIL)
     key = f"{unique_id}:n"
-    replies = await asyncio.gather(*(script(keys=[key], args=[1]) for _ in range(500)))
-    assert sorted(replies) == list(range(1, 501))
+    replies = await asyncio.gather(
+        *(script(keys=[key], args=[1]) for _ in range(500)),
+        *(pipeline.execute("SET", f"{key}:{n}", n) for n in range(100)),
+    )
+    assert sorted(replies[:500]) == list(range(1, 501))
     assert int(await redis.get(key) or 0) == 500
-    # 500 calls made in one loop turn: two pipelines of at most 256, plus one NOSCRIPT
-    # round of reloading on a server that had never seen the script.
-    assert script.pipelines <= 4
+    assert await pipeline.execute("GET", f"{key}:7") == b"7"
+    # 600 calls made in one loop turn: three pipelines of at most 256, plus the NOSCRIPT
+    # round of reloading on a server that had not seen the script, plus the GET.
+    assert pipeline.pipelines <= 7
 
 
 async def test_each_call_gets_its_own_error(redis: aioredis.Redis, unique_id: str) -> None:
-    script = BatchedScript(redis, INCR_OR_FAIL)
+    script = AutoPipeline(redis).script(INCR_OR_FAIL)
     key = f"{unique_id}:n"
     outcomes = await asyncio.gather(
         *(script(keys=[key], args=["fail" if n % 3 == 0 else 1]) for n in range(30)),
@@ -46,7 +51,7 @@ async def test_each_call_gets_its_own_error(redis: aioredis.Redis, unique_id: st
 async def test_flushed_script_cache_runs_nothing_twice(
     redis: aioredis.Redis, unique_id: str
 ) -> None:
-    script = BatchedScript(redis, INCR_OR_FAIL)
+    script = AutoPipeline(redis).script(INCR_OR_FAIL)
     key = f"{unique_id}:n"
     assert await script(keys=[key], args=[1]) == 1
     await redis.script_flush()
@@ -60,7 +65,7 @@ async def test_a_lost_connection_fails_every_call_of_the_batch(unique_id: str) -
     unreachable = aioredis.Redis(
         host="127.0.0.1", port=1, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0)
     )
-    script = BatchedScript(unreachable, INCR_OR_FAIL)
+    script = AutoPipeline(unreachable).script(INCR_OR_FAIL)
     try:
         outcomes = await asyncio.gather(
             *(script(keys=[unique_id], args=[1]) for _ in range(5)), return_exceptions=True
@@ -73,7 +78,7 @@ async def test_a_lost_connection_fails_every_call_of_the_batch(unique_id: str) -
 async def test_a_cancelled_caller_does_not_disturb_the_others(
     redis: aioredis.Redis, unique_id: str
 ) -> None:
-    script = BatchedScript(redis, INCR_OR_FAIL)
+    script = AutoPipeline(redis).script(INCR_OR_FAIL)
     key = f"{unique_id}:n"
     calls = [asyncio.ensure_future(script(keys=[key], args=[1])) for _ in range(10)]
     calls[0].cancel()
@@ -84,3 +89,7 @@ async def test_a_cancelled_caller_does_not_disturb_the_others(
     answered = [o for o in outcomes[1:] if isinstance(o, int)]
     assert len(answered) == 9
     assert len(set(answered)) == 9
+
+
+async def test_one_pipeline_per_client(redis: aioredis.Redis) -> None:
+    assert pipeline_of(redis) is pipeline_of(redis)
