@@ -85,23 +85,32 @@ def data_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 async def postgres_ready() -> AsyncIterator[str | None]:
-    """When ``LIVE_TEST_DATABASE_URL`` is set: that database, wiped and migrated once."""
+    """When ``LIVE_TEST_DATABASE_URL`` is set: a fresh database of this run on that server,
+    migrated once and dropped at the end, so that runs side by side never share records."""
     url = os.environ.get("LIVE_TEST_DATABASE_URL")
     if not url:
         yield None
         return
     from sqlalchemy import text
+    from sqlalchemy.engine import make_url
 
     from live.db import migrate
     from live.db.engine import create_engine
 
-    engine = create_engine(url)
-    async with engine.begin() as connection:
-        await connection.execute(text("DROP SCHEMA public CASCADE"))
-        await connection.execute(text("CREATE SCHEMA public"))
+    name = f"live_test_{uuid.uuid4().hex[:12]}"
+    server = create_engine(url).execution_options(isolation_level="AUTOCOMMIT")
+    async with server.connect() as connection:
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    run_url = make_url(url).set(database=name).render_as_string(hide_password=False)
+    engine = create_engine(run_url)
     await migrate.upgrade(engine)
     await engine.dispose()
-    yield url
+    try:
+        yield run_url
+    finally:
+        async with server.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await server.dispose()
 
 
 @pytest.fixture

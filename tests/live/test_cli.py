@@ -329,9 +329,9 @@ def test_db_upgrade_creates_the_sqlite_schema(tmp_path: Path) -> None:
     assert version == head
 
 
-def test_db_upgrade_on_postgres(tmp_path: Path) -> None:
+def test_db_upgrade_on_postgres(tmp_path: Path, postgres_ready: str | None) -> None:
     """`live db upgrade` succeeds on PostgreSQL (a no-op when already at head)."""
-    url = os.environ.get("LIVE_TEST_DATABASE_URL")
+    url = postgres_ready
     if not url:
         pytest.skip("LIVE_TEST_DATABASE_URL is not set")
     done = _run(_env(tmp_path / "data", LIVE_DATABASE_URL=url), "db", "upgrade")
