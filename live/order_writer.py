@@ -19,7 +19,7 @@ import asyncio
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from live import sales, sessions
@@ -69,6 +69,23 @@ async def _check_terms(db: AsyncSession, orders: list[OrderRow]) -> dict[str, Cl
             # for the case where a change could not be announced to Redis.
             refused[order.id] = _stale_terms()
     return refused
+
+
+def _session_live() -> ColumnElement[bool]:
+    """The product's session is live (inside an UPDATE of products)."""
+    return exists().where(
+        SessionRow.id == ProductRow.session_id, SessionRow.status == sessions.LIVE
+    )
+
+
+def _sale_is(sale_id: str | None) -> ColumnElement[bool]:
+    """The product's open sale is ``sale_id`` (none open for None), inside an UPDATE of
+    products: the order was priced on those terms."""
+    if sale_id is None:
+        return ~exists().where(SaleRow.product_id == ProductRow.id, SaleRow.status == sales.OPEN)
+    return exists().where(
+        SaleRow.id == sale_id, SaleRow.product_id == ProductRow.id, SaleRow.status == sales.OPEN
+    )
 
 
 async def _fill_upstream(db: AsyncSession, orders: list[OrderRow]) -> None:
@@ -178,7 +195,7 @@ class OrderWriter:
     async def _write(self, batch: list[_Pending]) -> None:
         self.batches += 1
         try:
-            refused = await self._write_batch(batch)
+            await self._write_batch(batch)
         except (ClientError, _BatchRefused):
             await asyncio.gather(*(self._write_alone(pending) for pending in batch))
             return
@@ -194,30 +211,38 @@ class OrderWriter:
                 pending.done.cancel()
             raise
         for pending in batch:
-            _settle(pending, refused.get(pending.order.id))
+            _settle(pending, None)
 
-    async def _write_batch(self, batch: list[_Pending]) -> dict[str, ClientError]:
-        """One transaction for the whole batch; returns the orders refused on their terms."""
+    async def _write_batch(self, batch: list[_Pending]) -> None:
+        """One transaction for the whole batch; nothing of it is written unless every
+        conditional update holds. The terms (session live, the order's sale still the open
+        one) are part of those updates, so a batch costs one statement per product and sale
+        plus the inserts: under a flood each statement waits a turn of a busy event loop."""
         async with transaction(self._factory) as db:
-            refused = await _check_terms(db, [pending.order for pending in batch])
-            accepted = [p for p in batch if p.order.id not in refused]
-            await _fill_upstream(db, [pending.order for pending in accepted])
-            units: dict[tuple[str, int], int] = defaultdict(int)
+            orders = [pending.order for pending in batch]
+            await _fill_upstream(db, orders)
+            units: dict[tuple[str, int, str | None], int] = defaultdict(int)
             capped: dict[str, int] = defaultdict(int)
-            for pending in accepted:
-                units[(pending.order.product_id, pending.generation)] += pending.order.qty
-                if pending.order.sale_id is not None:
-                    capped[pending.order.sale_id] += pending.order.qty
+            for pending in batch:
+                order = pending.order
+                units[(order.product_id, pending.generation, order.sale_id)] += order.qty
+                if order.sale_id is not None:
+                    capped[order.sale_id] += order.qty
             # Sorted, so that two nodes' batches lock the same rows in the same order.
-            for (product_id, generation), qty in sorted(units.items()):
+            for (product_id, generation, sale_id), qty in sorted(
+                units.items(), key=lambda item: (item[0][0], item[0][1], item[0][2] or "")
+            ):
                 taken = await db.execute(
                     update(ProductRow)
                     .where(
                         ProductRow.id == product_id,
                         ProductRow.stock_generation == generation,
                         ProductRow.committed_qty + qty <= ProductRow.stock,
+                        _session_live(),
+                        _sale_is(sale_id),
                     )
                     .values(committed_qty=ProductRow.committed_qty + qty)
+                    .execution_options(synchronize_session=False)
                 )
                 if taken.rowcount != 1:  # type: ignore[attr-defined]
                     raise _BatchRefused
@@ -226,11 +251,11 @@ class OrderWriter:
                     update(SaleRow)
                     .where(SaleRow.id == sale_id, SaleRow.sold_qty + qty <= SaleRow.stock_cap)
                     .values(sold_qty=SaleRow.sold_qty + qty)
+                    .execution_options(synchronize_session=False)
                 )
                 if taken.rowcount != 1:  # type: ignore[attr-defined]
                     raise _BatchRefused
-            db.add_all([pending.order for pending in accepted])
-        return refused
+            db.add_all(orders)
 
     async def _write_alone(self, pending: _Pending) -> None:
         try:
