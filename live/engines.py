@@ -194,7 +194,7 @@ async def open_engines(settings: Settings) -> Engines:
         store = await _open_store(settings)
     except EngineError:
         for resource in opened:
-            if isinstance(resource, Redis):
+            if isinstance(resource, Redis | RedisCluster):
                 await resource.aclose()
             elif isinstance(resource, AsyncEngine):
                 await resource.dispose()

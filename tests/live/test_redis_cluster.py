@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from urllib.parse import urlparse
 
 import httpx
 import orjson
@@ -22,6 +23,7 @@ from inventory import keys as inventory_keys
 from inventory import recovery
 from live import invariant
 from live.embedded_valkey import EmbeddedValkey
+from live.engines import EngineError, open_engines
 from realtime import keys as realtime_keys
 from tests.harness import (
     UNIT_S,
@@ -258,3 +260,13 @@ async def test_lost_stock_is_rebuilt_from_the_record(app_on_cluster: LiveServer)
     await eventually(rebuilt, timeout_s=30 * UNIT_S)
     held = await recovery.held(ctx.redis, opened.session_id)
     assert held == {opened.product_id: 1}
+
+
+async def test_cluster_url_of_a_plain_server_stops_start_up(
+    redis_url: str, data_dir: Path, database_url: str
+) -> None:
+    """A cluster URL naming a server that is not in cluster mode fails naming LIVE_REDIS_URL."""
+    plain = f"redis+cluster://{urlparse(redis_url).netloc}"
+    settings = settings_for(data_dir, database_url=database_url, redis_url=plain)
+    with pytest.raises(EngineError, match=r"^LIVE_REDIS_URL="):
+        await open_engines(settings)
