@@ -75,16 +75,17 @@ SESSION = LoadSession()
 _serial = itertools.count(1)
 
 
-def _token(role: str, prefix: str, **claims: Any) -> tuple[str, str]:
+def _token(role: str, prefix: str, **claims: Any) -> str:
+    """A token of a user of its own (the server limits comments and sockets per user)."""
     sub = f"{prefix}-{next(_serial)}-{uuid.uuid4().hex[:6]}"
-    return sub, auth.mint(_secret("LIVE_SECRET"), sub=sub, role=role, brand=BRAND, **claims)
+    return auth.mint(_secret("LIVE_SECRET"), sub=sub, role=role, brand=BRAND, **claims)
 
 
 @events.test_start.add_listener
 def create_session(environment: Environment, **_: Any) -> None:
     """Create, stock and start the session of this run as a host."""
     base = (environment.host or "").rstrip("/")
-    _, host_token = _token("host", "setup-host")
+    host_token = _token("host", "setup-host")
     http = requests.Session()
     http.headers["Authorization"] = f"Bearer {host_token}"
     created = http.post(f"{base}/api/sessions", json={"title": "Load test"}, timeout=10)
@@ -116,7 +117,7 @@ class Viewer(User):
     wait_time = between(1, 3)
 
     def on_start(self) -> None:
-        _, token = _token("viewer", "viewer", name="Viewer")
+        token = _token("viewer", "viewer", name="Viewer")
         self._coupons: list[str] = []
         self._pending: dict[str, tuple[str, float]] = {}
         self._lock = threading.Lock()
@@ -247,7 +248,7 @@ class Buyer(FastHttpUser):
     wait_time = between(0.5, 2)
 
     def on_start(self) -> None:
-        _, token = _token("viewer", "buyer", name="Buyer")
+        token = _token("viewer", "buyer", name="Buyer")
         self._auth = {"Authorization": f"Bearer {token}"}
         self._payment_secret = _secret("LIVE_PAYMENT_SECRET").encode()
 
@@ -311,7 +312,7 @@ class Host(FastHttpUser):
     wait_time = between(1, 2)
 
     def on_start(self) -> None:
-        _, token = _token("host", "host")
+        token = _token("host", "host")
         self._auth = {"Authorization": f"Bearer {token}"}
         self._base = f"/api/sessions/{SESSION.session_id}"
 
