@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 from redis.exceptions import RedisError
 
 from inventory import keys
@@ -78,8 +78,19 @@ def _fields(values: dict[str, int]) -> dict[Any, Any]:
 
 
 async def run_id(redis: Redis) -> str:
-    """The ``run_id`` of the Redis process answering now (new after every restart)."""
+    """The ``run_id`` of the Redis process answering now (new after every restart).
+
+    On Redis Cluster: the sorted run ids of every primary, joined by commas, so a restart or a
+    failover of any primary changes it (and every session is checked against the record,
+    including those whose slots did not move: more rebuilds than needed, never fewer).
+    """
     with _translated():
+        if isinstance(redis, RedisCluster):
+            ids = [
+                str((await redis.info("server", target_nodes=node))["run_id"])
+                for node in redis.get_primaries()
+            ]
+            return ",".join(sorted(ids))
         info = await redis.info("server")
     return str(info["run_id"])
 
@@ -127,6 +138,9 @@ async def restore(redis: Redis, session_id: str, state: SessionState, *, epoch: 
     """Replace the session's counters with ``state`` atomically, stamp ``epoch``, drop the lease."""
     sid = session_id
     with _translated():
+        # Outside the MULTI: the global work list lives in another Cluster slot than the
+        # session's keys. Listing the session first is harmless (the reaper finds no hold).
+        await redis.sadd(keys.SESSIONS_WITH_HOLDS, sid)
         async with redis.pipeline(transaction=True) as pipe:
             pipe.delete(
                 keys.bought(sid),
@@ -158,7 +172,6 @@ async def restore(redis: Redis, session_id: str, state: SessionState, *, epoch: 
                 pipe.hset(keys.coupons_claimed(sid), mapping=_fields(state.coupons_claimed))
             if state.coupon_expiry:
                 pipe.hset(keys.coupon_expiry(sid), mapping=_fields(state.coupon_expiry))
-            pipe.sadd(keys.SESSIONS_WITH_HOLDS, sid)
             pipe.delete(keys.generations(sid))
             if state.generations:
                 pipe.hset(keys.generations(sid), mapping=_fields(state.generations))

@@ -219,7 +219,12 @@ class Stock:
         With ``idempotency_key`` the key's record is dropped too, so a retry may try again
         (used when the order could not be written after the reserve).
         """
-        idem = keys.idempotency(session_id, viewer_id, idempotency_key) if idempotency_key else ""
+        # Without a key to drop, the hold's own key fills the slot: an empty name would hash to
+        # slot 0 and make the call cross-slot on Redis Cluster.
+        if idempotency_key:
+            idem = keys.idempotency(session_id, viewer_id, idempotency_key)
+        else:
+            idem = keys.hold(session_id, order_id)
         script_keys = [
             keys.stock(session_id),
             keys.bought(session_id),
@@ -229,7 +234,9 @@ class Stock:
             keys.version(session_id),
         ]
         with _translated():
-            result = await self._scripts.release(keys=script_keys, args=[order_id])
+            result = await self._scripts.release(
+                keys=script_keys, args=[order_id, "1" if idempotency_key else "0"]
+            )
         if int(result[0]) == 0:
             return None
         return Released(

@@ -55,13 +55,25 @@ class EmbeddedValkey:
     """One private Valkey process; `start` it, read `url`, `stop` it.
 
     With ``persistent=True`` the server keeps an append-only file in ``data_dir`` (fsync every
-    second), so a restart of the app finds its stock, holds and streams again.
+    second), so a restart of the app finds its stock, holds and streams again. With
+    ``cluster=True`` it starts as an empty Redis Cluster node (no slots, no peers): whoever
+    starts it assigns slots and introduces the nodes (`CLUSTER ADDSLOTSRANGE`, `CLUSTER MEET`).
     """
 
-    def __init__(self, data_dir: Path, *, persistent: bool = True, port: int | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        persistent: bool = True,
+        port: int | None = None,
+        cluster: bool = False,
+    ) -> None:
         self.data_dir = data_dir
         self.persistent = persistent
         self.port = port or _free_port()
+        #: The cluster bus port (``CLUSTER MEET 127.0.0.1 <port> <cluster_port>``); None
+        #: unless ``cluster``.
+        self.cluster_port = _free_port() if cluster else None
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -89,6 +101,14 @@ class EmbeddedValkey:
             "appendfsync everysec",
             'logfile "valkey.log"',
         ]
+        if self.cluster_port is not None:
+            # An explicit bus port: the default (port + 10 000) does not exist above 55 535,
+            # where free ports often are.
+            lines += [
+                "cluster-enabled yes",
+                "cluster-config-file nodes.conf",
+                f"cluster-port {self.cluster_port}",
+            ]
         config.write_text("\n".join(lines) + "\n", encoding="utf-8")
         self._process = subprocess.Popen(  # noqa: S603 - fixed binary, our own config file
             [str(get_binary_path()), str(config)],

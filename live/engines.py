@@ -9,9 +9,10 @@ import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.exceptions import RedisError
+from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
+from redis.exceptions import RedisClusterException, RedisError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -57,7 +58,30 @@ class Engines:
             await asyncio.to_thread(self.valkey.stop)
 
 
-async def _open_redis(url: str, *, max_connections: int) -> Redis:
+def _cluster_client(url: str, *, max_connections: int) -> Redis:
+    # redis+cluster://host:port -> redis://host:port: redis-py takes the seed node's plain URL.
+    plain = url.replace("+cluster://", "://", 1)
+    client = RedisCluster.from_url(
+        plain,
+        max_connections=max_connections,
+        socket_connect_timeout=CONNECT_TIMEOUT_S,
+        socket_timeout=SOCKET_TIMEOUT_S,
+    )
+    # redis-py gives RedisCluster the same command methods as Redis (scripts, pipelines and
+    # MULTI included, for keys of one slot) but no common base class; the app is written
+    # against that shared command surface, so the cluster client stands in for `Redis`.
+    return cast("Redis", client)
+
+
+async def _open_redis(url: str, *, max_connections: int, cluster: bool = False) -> Redis:
+    if cluster:
+        # Per node, and without waiting: redis-py's cluster client has no blocking pool, so a
+        # command finding every connection of its node busy fails `unavailable` at once.
+        try:
+            redis = _cluster_client(url, max_connections=max_connections)
+        except ValueError as exc:
+            raise EngineError(f"LIVE_REDIS_URL={redact_url(url)}: {exc}") from exc
+        return await _pinged(redis, url)
     # A blocking pool: when a flash crowd has every connection busy, a command waits for one
     # (up to POOL_WAIT_S) instead of failing at once with "Too many connections", which the
     # default pool does past 100 connections.
@@ -72,10 +96,14 @@ async def _open_redis(url: str, *, max_connections: int) -> Redis:
         )
     except ValueError as exc:  # a malformed query option (?socket_timeout=abc)
         raise EngineError(f"LIVE_REDIS_URL={redact_url(url)}: {exc}") from exc
-    redis = Redis.from_pool(pool)
+    return await _pinged(Redis.from_pool(pool), url)
+
+
+async def _pinged(redis: Redis, url: str) -> Redis:
     try:
         await redis.ping()
-    except (RedisError, OSError) as exc:
+    # RedisClusterException: a cluster URL naming a server that is not in cluster mode.
+    except (RedisError, RedisClusterException, OSError) as exc:
         await redis.aclose()
         raise EngineError(f"LIVE_REDIS_URL={redact_url(url)}: cannot connect ({exc})") from exc
     return redis
@@ -157,14 +185,18 @@ async def open_engines(settings: Settings) -> Engines:
         redis_url = valkey.url
     opened: list[object] = []
     try:
-        redis = await _open_redis(redis_url, max_connections=settings.redis_max_connections)
+        redis = await _open_redis(
+            redis_url,
+            max_connections=settings.redis_max_connections,
+            cluster=settings.redis_cluster,
+        )
         opened.append(redis)
         engine = await _open_database(settings)
         opened.append(engine)
         store = await _open_store(settings)
     except EngineError:
         for resource in opened:
-            if isinstance(resource, Redis):
+            if isinstance(resource, Redis | RedisCluster):
                 await resource.aclose()
             elif isinstance(resource, AsyncEngine):
                 await resource.dispose()

@@ -17,6 +17,10 @@ import orjson
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+#: Schemes of ``LIVE_REDIS_URL`` naming a Redis Cluster: the host is any node of it (a seed),
+#: the client discovers the others and routes each command to the node owning its slot.
+CLUSTER_SCHEMES = frozenset({"redis+cluster", "rediss+cluster"})
+
 
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
@@ -59,6 +63,11 @@ class Settings:
     def embedded_redis(self) -> bool:
         """True when this process must start its own private Valkey server."""
         return self.redis_url is None
+
+    @property
+    def redis_cluster(self) -> bool:
+        """True when ``redis_url`` names a Redis Cluster (``redis+cluster://``)."""
+        return self.redis_url is not None and urlparse(self.redis_url).scheme in CLUSTER_SCHEMES
 
 
 def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 1) -> int:
@@ -108,10 +117,13 @@ def _check_redis_url(url: str) -> str:
         parsed.port  # noqa: B018 - parsing the port is the check
     except ValueError as exc:
         raise SettingsError(f"LIVE_REDIS_URL={redact_url(url)}: {exc}") from None
-    if parsed.scheme not in {"redis", "rediss", "unix"}:
+    if parsed.scheme not in {"redis", "rediss", "unix", *CLUSTER_SCHEMES}:
         raise SettingsError(
-            f"LIVE_REDIS_URL={redact_url(url)}: the scheme must be redis://, rediss:// or unix://"
+            f"LIVE_REDIS_URL={redact_url(url)}: the scheme must be redis://, rediss://, "
+            "unix://, redis+cluster:// or rediss+cluster://"
         )
+    if parsed.scheme in CLUSTER_SCHEMES and not parsed.hostname:
+        raise SettingsError(f"LIVE_REDIS_URL={redact_url(url)}: a cluster URL needs host:port")
     return url
 
 

@@ -1,8 +1,9 @@
 -- Return a hold's units to stock, exactly once: only the caller whose ZREM removed the hold
 -- gives the units back, so racing reapers, cancels and compensations release it once.
--- KEYS: 1 stock hash, 2 bought hash, 3 holds zset, 4 hold hash, 5 idempotency key or '',
---       6 version key
--- ARGV: 1 order_id
+-- KEYS: 1 stock hash, 2 bought hash, 3 holds zset, 4 hold hash, 5 idempotency key (any key of
+--       the session when ARGV[2] is '0': every key must share the session's Cluster slot, so
+--       it is never an empty name), 6 version key
+-- ARGV: 1 order_id, 2 '1' to delete KEYS[5] with the hold, '0' to keep it
 -- Returns {0} when the hold was already gone, {1, product_id, stock_left, version} when released.
 if redis.call('ZREM', KEYS[3], ARGV[1]) == 0 then
   return {0}
@@ -29,7 +30,7 @@ local field = fields.counter or (fields.product_id .. '|' .. fields.viewer_id)
 if redis.call('HINCRBY', KEYS[2], field, -qty) <= 0 then
   redis.call('HDEL', KEYS[2], field)
 end
-if KEYS[5] ~= '' then
+if ARGV[2] == '1' then
   redis.call('DEL', KEYS[5])
 end
 return {1, fields.product_id, left, next_version(KEYS[6])}

@@ -37,6 +37,18 @@ SHARED_SECRETS = {
 }
 
 
+def test_cluster_url_names_a_redis_cluster(tmp_path: Path) -> None:
+    """``redis+cluster://`` (and ``rediss+cluster://``) selects the cluster client; ``redis://``
+    does not."""
+    for url, cluster in [
+        ("redis+cluster://node-1:7000", True),
+        ("rediss+cluster://node-1:7000", True),
+        ("redis://cache:6379/0", False),
+    ]:
+        env = {"LIVE_DATA_DIR": str(tmp_path), "LIVE_REDIS_URL": url, **SHARED_SECRETS}
+        assert load_settings(env).redis_cluster is cluster
+
+
 def test_shared_redis_requires_shared_secrets(tmp_path: Path) -> None:
     """With LIVE_REDIS_URL set, missing secrets stop start-up instead of differing per node."""
     env = {"LIVE_DATA_DIR": str(tmp_path), "LIVE_REDIS_URL": "redis://cache:6379/0"}
@@ -79,6 +91,7 @@ def test_external_engines_are_taken_as_given(tmp_path: Path) -> None:
         ("LIVE_DATABASE_URL", "not a url"),
         ("LIVE_REDIS_URL", "http://127.0.0.1:6379"),
         ("LIVE_REDIS_URL", "redis://127.0.0.1:notaport/0"),
+        ("LIVE_REDIS_URL", "redis+cluster:///0"),
         ("LIVE_ARCHIVE_URL", "ftp://x"),
         ("LIVE_ARCHIVE_URL", "file://relative/dir"),
         ("LIVE_ARCHIVE_URL", "file:relative/dir"),
