@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisClusterException, RedisError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -179,6 +180,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             ClientError: _client_error,
             InventoryUnavailable: _unavailable,
             BusUnavailable: _unavailable,
+            # A Redis error no module translated, and the cluster client's own errors (not
+            # RedisError subclasses, e.g. no node reachable): an engine outage all the same.
+            RedisError: _unavailable,
+            RedisClusterException: _unavailable,
             HTTPException: _http_error,
             Exception: _internal,
         },

@@ -338,3 +338,27 @@ async def test_a_primary_restarting_empty_is_rebuilt_from_the_record(
                 assert after.status_code == 201, after.text
         finally:
             await server.stop()
+
+
+async def test_a_cluster_with_no_node_reachable_answers_unavailable(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    """With every primary gone the cluster client raises its own errors (not `RedisError`):
+    a buyer still gets the catalog's ``503 unavailable``, never a ``500``."""
+    with three_primaries(tmp_path / "cluster") as nodes:
+        server = await start_server(
+            settings_for(data_dir, database_url=_private_record(data_dir), redis_url=_url(nodes))
+        )
+        try:
+            opened = await open_session(server, stock=6, limit=6)
+            for node in nodes:
+                node.kill()
+            async with server.client(server.token("viewer", "buyer-9")) as buyer:
+                for attempt in range(3):
+                    answer = await _order(
+                        buyer, opened.session_id, opened.product_id, f"k-down-{attempt}"
+                    )
+                    assert answer.status_code == 503, answer.text
+                    assert answer.json()["error"]["code"] == "unavailable"
+        finally:
+            await server.stop()
