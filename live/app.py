@@ -20,8 +20,10 @@ from live import sales as sale_windows
 from live.api import (
     archive,
     brands,
+    dev_signin,
     guides,
     health,
+    host_panel,
     moderation,
     orders,
     organisation,
@@ -162,6 +164,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     return Starlette(
         routes=[
+            *host_panel.routes,
             *sessions.routes,
             *orders.routes,
             *sales.routes,
@@ -172,6 +175,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *archive.routes,
             *health.routes,
             *room.routes,
+            *dev_signin.routes,
             *pages.routes,
         ],
         lifespan=lifespan,
