@@ -10,7 +10,7 @@
 
   const state = {
     api: null, token: null, sessionId: null, session: null, room: null,
-    products: {}, order: [], levels: {}, allocated: {}, pinned: null,
+    products: {}, order: [], rows: {}, levels: {}, allocated: {}, pinned: null,
     coupons: {}, sales: {}, draws: {}, comments: 0, statsTimer: null, statsSoon: null,
   };
 
@@ -49,8 +49,9 @@
   async function open(sessionId) {
     if (state.room) state.room.close();
     clearInterval(state.statsTimer);
-    Object.assign(state, {sessionId: sessionId, products: {}, order: [], levels: {}, allocated: {},
-      pinned: null, coupons: {}, sales: {}, draws: {}});
+    Object.assign(state, {sessionId: sessionId, products: {}, order: [], rows: {}, levels: {},
+      allocated: {}, pinned: null, coupons: {}, sales: {}, draws: {}});
+    $("#products").replaceChildren();
     $("#comments").replaceChildren();
     $("#coupons").replaceChildren();
     $("#sales").replaceChildren();
@@ -147,35 +148,54 @@
 
   // ---- products and pins ----
 
+  // Rows are made once and then updated in place: frames arrive several times a second and a
+  // rebuilt list would swallow the host's taps on Pin.
+  function productRow(id) {
+    if (state.rows[id]) return state.rows[id];
+    const row = {
+      name: el("div", {class: "name"}), price: el("span"), left: el("span", {class: "left"}),
+      total: el("span"), fill: el("i"), pin: el("button", {class: "pin"}),
+    };
+    row.bar = el("div", {class: "stockbar"}, row.fill);
+    row.node = el("div", {class: "product", "data-product-id": id}, [
+      el("div", {}, [row.name, el("div", {class: "muted"}, [row.price, " · ", row.left, row.total])]),
+      row.pin, row.bar,
+    ]);
+    row.pin.onclick = () => {
+      const p = state.products[id];
+      act(row.pin, () => state.api.pin(state.sessionId, id), p.title + " is pinned").then((r) => {
+        if (r) { state.pinned = r.pinned_product_id; renderProducts(); }
+      });
+    };
+    state.rows[id] = row;
+    $("#products").append(row.node);
+    return row;
+  }
+
   function renderProducts() {
-    const box = $("#products");
-    box.replaceChildren();
-    if (!state.order.length) box.append(el("p", {class: "muted", text: "No products yet: add one below."}));
+    const empty = $("#products-empty");
+    empty.hidden = state.order.length > 0;
     const live = state.session && state.session.status === "live";
     for (const id of state.order) {
       const p = state.products[id];
+      const row = productRow(id);
       const left = state.levels[id] === undefined ? p.stock : state.levels[id];
       const total = Math.max(state.allocated[id] || 0, left, 1);
       const pinned = state.pinned === id;
-      const bar = el("div", {class: "stockbar" + (left === 0 ? " out" : left / total < 0.2 ? " low" : "")},
-        el("i", {style: "width:" + Math.round((100 * left) / total) + "%"}));
-      box.append(el("div", {class: "product" + (pinned ? " pinned" : ""), "data-product-id": id}, [
-        el("div", {}, [
-          el("div", {class: "name", text: p.title}),
-          el("div", {class: "muted"}, [money(p.price_cents) + " · ",
-            el("span", {class: "left", text: left + " left"}), " of " + total]),
-        ]),
-        el("button", {
-          class: "pin " + (pinned ? "ghost" : "primary"), disabled: !live || pinned,
-          text: pinned ? "Pinned" : "Pin",
-          onclick: (e) => act(e.currentTarget, () => state.api.pin(state.sessionId, id),
-            p.title + " is pinned").then((r) => { if (r) { state.pinned = r.pinned_product_id; renderProducts(); } }),
-        }),
-        bar,
-      ]));
+      row.node.classList.toggle("pinned", pinned);
+      row.name.textContent = p.title;
+      row.price.textContent = money(p.price_cents);
+      row.left.textContent = left + " left";
+      row.total.textContent = " of " + total;
+      row.bar.className = "stockbar" + (left === 0 ? " out" : left / total < 0.2 ? " low" : "");
+      row.fill.style.width = Math.round((100 * left) / total) + "%";
+      row.pin.className = "pin " + (pinned ? "ghost" : "primary");
+      row.pin.textContent = pinned ? "Pinned" : "Pin";
+      row.pin.disabled = !live || pinned;
     }
     $("#unpin").disabled = !live || !state.pinned;
     for (const select of document.querySelectorAll(".product-select")) {
+      if (select.options.length === state.order.length) continue;
       const value = select.value;
       select.replaceChildren(...state.order.map((pid) =>
         el("option", {value: pid, text: state.products[pid].title})));

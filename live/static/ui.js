@@ -24,7 +24,7 @@
 
   function money(cents) {
     if (cents === null || cents === undefined) return "-";
-    return "¥" + (cents / 100).toFixed(2);
+    return "¥" + (cents / 100).toLocaleString("en-US", {minimumFractionDigits: 2, maximumFractionDigits: 2});
   }
 
   function cents(text) {
