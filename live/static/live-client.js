@@ -199,7 +199,12 @@
     /** Drop the current socket and reconnect now (the network changed, the app came back). */
     reconnect() {
       if (this.stopped) return;
-      if (this.socket) this.socket.close(4999, "client reconnect");
+      if (this.state === "waiting") {
+        clearTimeout(this.timer);
+        this._open();
+      } else if (this.socket) {
+        this.socket.close(4999, "client reconnect"); // 4100-4999: reconnect after a back-off
+      }
     }
 
     // Built by hand: mini programs have no URL class.

@@ -137,8 +137,18 @@
       const who = {role: options.roles[0], sub: sub, name: name,
         brand: $("#signin-brand").value.trim() || "demo"};
       if (options.store) who.store = options.store;
-      const minted = await act(event.submitter, () => LiveClient.api({}).devSignIn(who));
-      if (minted) done(minted.token);
+      const button = event.submitter;
+      button.disabled = true;
+      try {
+        done((await LiveClient.api({}).devSignIn(who)).token);
+      } catch (err) {
+        // not_found: the server runs without LIVE_DEV_SIGNIN, which is the normal case.
+        toast(err.code === "not_found"
+          ? "Development sign-in is off on this server. Use a token from your brand's backend."
+          : err.message, "error");
+      } finally {
+        button.disabled = false;
+      }
     };
   }
 
@@ -146,6 +156,11 @@
 
   function connectionBadge(room, badge) {
     let countdown = null;
+    // Back online or back to the tab: try now rather than at the end of the back-off.
+    window.addEventListener("online", () => room.state === "waiting" && room.reconnect());
+    document.addEventListener("visibilitychange", () => {
+      if (!document.hidden && room.state === "waiting") room.reconnect();
+    });
     room.on("state", (event) => {
       clearInterval(countdown);
       badge.dataset.state = event.state;

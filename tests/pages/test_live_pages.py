@@ -114,3 +114,26 @@ async def test_a_viewer_buys_and_the_host_and_the_guide_see_it(
     await expect(guide.page.locator("#sum-gmv")).to_have_text("¥199.00", timeout=WAIT_MS)
     await expect(viewer.page.locator("#order")).to_contain_text("Paid", timeout=WAIT_MS)
     assert [*viewer.errors, *host.errors, *guide.errors] == []
+
+
+async def test_sign_in_without_dev_mode_explains_and_takes_a_pasted_token(
+    server: LiveServer, context: BrowserContext
+) -> None:
+    """On a server without LIVE_DEV_SIGNIN the development sign-in says it is off; a pasted
+    host token signs in, and a viewer token is refused for the host panel."""
+    host = await open_page(context, f"{server.base_url}/host")
+    page = host.page
+    await page.locator("#signin-name").fill("Mallory")
+    await page.locator("#signin-dev-form button").click()
+    await expect(page.locator(".toast.error")).to_contain_text(
+        "Development sign-in is off on this server", timeout=WAIT_MS
+    )
+    await page.locator("#signin-token").fill(server.token("viewer", "v"))
+    await page.locator("#signin-token-form button").click()
+    await expect(page.locator(".toast.error", has_text="not for a host")).to_be_visible()
+    await expect(page.locator("#panel")).to_be_hidden()
+    await page.locator("#signin-token").fill(server.token("host", "hana", name="Hana"))
+    await page.locator("#signin-token-form button").click()
+    await expect(page.locator("#who")).to_have_text(f"Hana · {server.brand}", timeout=WAIT_MS)
+    await expect(page.locator("#session-select")).to_contain_text("No sessions yet")
+    assert host.errors == []
