@@ -8,7 +8,7 @@ from typing import Any
 from playwright.async_api import BrowserContext, Page
 
 from realtime.errors import Code
-from tests.harness import UNIT_S, cluster, open_session, start_server
+from tests.harness import UNIT_S, LiveServer, cluster, open_session, start_server
 
 WAIT_MS = 20_000 * UNIT_S
 SDK = Path(__file__).parents[2] / "live" / "static" / "live-client.js"
@@ -142,3 +142,17 @@ def test_every_catalog_code_has_words_for_people() -> None:
     ]
     named = set(re.findall(r"^\s+(\w+): \"", table, flags=re.MULTILINE))
     assert named == {code.value for code in Code} | {"network"}
+
+
+async def test_backoff_waits_a_random_time_under_a_doubling_cap(
+    server: LiveServer, context: BrowserContext
+) -> None:
+    """Full jitter: the delay is random in [0, min(max, base * 2^attempt)]."""
+    page = await _sdk_page(context, server.base_url)
+    caps = await page.evaluate(
+        "[0, 1, 2, 3, 4, 5, 6, 10]"
+        ".map((n) => LiveClient.backoffDelay(n, 500, 15000, () => 0.99999))"
+    )
+    assert caps == [499, 999, 1999, 3999, 7999, 14999, 14999, 14999]
+    lowest = await page.evaluate("LiveClient.backoffDelay(6, 500, 15000, () => 0)")
+    assert lowest == 0
