@@ -21,8 +21,10 @@ from live import sales as sale_windows
 from live.api import (
     archive,
     brands,
+    dev_signin,
     guides,
     health,
+    host_panel,
     moderation,
     orders,
     organisation,
@@ -163,6 +165,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     return Starlette(
         routes=[
+            *host_panel.routes,
             *sessions.routes,
             *orders.routes,
             *sales.routes,
@@ -173,6 +176,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *archive.routes,
             *health.routes,
             *room.routes,
+            *dev_signin.routes,
             *pages.routes,
         ],
         lifespan=lifespan,

@@ -1,4 +1,5 @@
-"""The ``live`` command: serve, token, db upgrade, archive verify, inventory check, org import."""
+"""The ``live`` command: serve, demo, token, db upgrade, archive verify, inventory check, org
+import."""
 
 import argparse
 import asyncio
@@ -171,6 +172,15 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the server (embedded engines by default)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    demo = commands.add_parser(
+        "demo", help="serve a seeded demo brand and session, print the pages' URLs"
+    )
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument(
+        "--viewers", type=int, default=0, help="simulated viewers who comment, like and buy"
+    )
+    demo.add_argument("--seed", type=int, help="seed of the simulated viewers' choices")
     token = commands.add_parser("token", help="mint a development token (HS256, LIVE_SECRET)")
     token.add_argument("--role", required=True, choices=[r.value for r in Role])
     token.add_argument("--brand", required=True)
@@ -209,6 +219,12 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(exc))
     if args.command == "serve":
         return _serve(settings, args.host, args.port)
+    if args.command == "demo":
+        from live import demo
+
+        return demo.run(
+            settings, host=args.host, port=args.port, viewers=max(0, args.viewers), seed=args.seed
+        )
     if args.command == "token":
         print(
             auth.mint(

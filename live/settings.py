@@ -57,6 +57,8 @@ class Settings:
     redis_max_connections: int = 256
     #: Added to a clip's session times to give its times in the recorded video (may be < 0).
     clip_offset_ms: int = 0
+    #: ``POST /api/dev/signin`` mints tokens for anyone: only for `live demo` and development.
+    dev_signin: bool = False
     node_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     @property
@@ -81,6 +83,15 @@ def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 1) -
     if value < minimum:
         raise SettingsError(f"{name}={raw!r} must be at least {minimum}")
     return value
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw in {"", "0", "false", "no", "off"}:
+        return False
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    raise SettingsError(f"{name}={raw!r} must be 1 or 0")
 
 
 def redact_url(url: str) -> str:
@@ -222,4 +233,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         archive_retain_events=_int(env, "LIVE_ARCHIVE_RETAIN_EVENTS", 1_000),
         redis_max_connections=_int(env, "LIVE_REDIS_MAX_CONNECTIONS", 256, minimum=8),
         clip_offset_ms=_int(env, "LIVE_CLIP_OFFSET_MS", 0, minimum=-86_400_000),
+        dev_signin=_flag(env, "LIVE_DEV_SIGNIN"),
     )

@@ -103,13 +103,13 @@ class LiveServer:
             ) from None
 
 
-async def start_server(settings: Settings) -> LiveServer:
-    """Start the app under uvicorn (same options as ``live serve``) on a free port."""
+async def start_server(settings: Settings, *, port: int = 0) -> LiveServer:
+    """Start the app under uvicorn (same options as ``live serve``) on ``port`` (0: a free one)."""
     app = create_app(settings)
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
-        port=0,
+        port=port,
         ws="websockets-sansio",
         ws_max_size=settings.max_frame_bytes,
         ws_per_message_deflate=False,

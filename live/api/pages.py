@@ -1,16 +1,46 @@
-"""Web pages: the viewer's watch page that share URLs open."""
+"""Web pages shipped in the package: the host panel, the guide workspace and the viewer demo,
+plain HTML/CSS/JS under ``live/static`` (no build step), with the client SDK they share."""
 
 from importlib import resources
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
-from starlette.routing import Route
+from starlette.responses import HTMLResponse, RedirectResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+
+def _page(name: str) -> HTMLResponse:
+    page = resources.files("live").joinpath("static", name).read_text("utf-8")
+    # Pages carry tokens in their URL (demo links): keep them out of other sites' Referer.
+    return HTMLResponse(
+        page, headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-cache"}
+    )
+
+
+async def host(_request: Request) -> HTMLResponse:
+    """``GET /host``: the host control panel."""
+    return _page("host.html")
+
+
+async def guide(_request: Request) -> HTMLResponse:
+    """``GET /guide``: the shopping guide's workspace."""
+    return _page("guide.html")
 
 
 async def watch(_request: Request) -> HTMLResponse:
-    """``GET /watch/{session_id}?token=&share=``: a minimal live room in the browser."""
-    page = resources.files("live").joinpath("static", "watch.html").read_text("utf-8")
-    return HTMLResponse(page)
+    """``GET /watch/{session_id}?token=&share=``: the viewer demo of a live room."""
+    return _page("watch.html")
 
 
-routes = [Route("/watch/{session_id}", watch, methods=["GET"])]
+async def home(_request: Request) -> RedirectResponse:
+    """``GET /``: to the host panel."""
+    return RedirectResponse("/host")
+
+
+routes = [
+    Route("/", home, methods=["GET"]),
+    Route("/host", host, methods=["GET"]),
+    Route("/guide", guide, methods=["GET"]),
+    Route("/watch/{session_id}", watch, methods=["GET"]),
+    Mount("/static", StaticFiles(packages=[("live", "static")]), name="static"),
+]

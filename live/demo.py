@@ -1,0 +1,365 @@
+"""``live demo``: the server on its embedded defaults, seeded with a brand, stores, guides and a
+live session, with the three pages' URLs printed and, with ``--viewers N``, simulated viewers
+who comment, like, claim coupons and buy (and pay) so the host panel comes alive.
+
+The seeding and the viewers go through the public HTTP API and room socket, as a brand's
+backend and its mini programs would: the demo shows the contract, not a shortcut around it.
+Development sign-in (``LIVE_DEV_SIGNIN``) is on, so the pages can mint tokens for new names.
+"""
+
+import asyncio
+import contextlib
+import dataclasses
+import hashlib
+import hmac
+import logging
+import random
+import signal
+import sys
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+from websockets.asyncio.client import connect
+from websockets.exceptions import WebSocketException
+
+from live import auth
+from live.settings import Settings
+from realtime import codec
+
+log = logging.getLogger(__name__)
+
+BRAND = "demo"
+HOST = ("hana", "Hana")
+STORES = [("sh-01", "Shanghai Jing'an"), ("bj-01", "Beijing Sanlitun")]
+#: (guide id, name, store, upstream guide)
+GUIDES = [
+    ("lin", "Lin", "sh-01", None),
+    ("wei", "Wei", "sh-01", "lin"),
+    ("zhou", "Zhou", "bj-01", None),
+]
+PRODUCTS = [
+    ("COAT-01", "Wool coat", 59_900, 40, 2),
+    ("SCARF-01", "Cashmere scarf", 19_900, 80, 3),
+    ("BOOT-01", "Leather boots", 89_900, 25, 1),
+    ("BAG-01", "Canvas tote", 9_900, 150, None),
+]
+COMMENTS = [
+    "666",
+    "So pretty!",
+    "Does it come in black?",
+    "How tall is the model?",
+    "Size M please",
+    "Just bought one!",
+    "Is shipping free?",
+    "Love this colour",
+    "Restock please",
+    "Cute!",
+]
+TOKEN_TTL_S = 12 * 3600
+
+
+class DemoError(Exception):
+    """The demo could not seed the server (an API answer it did not expect)."""
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """What the demo created, and how to open it."""
+
+    base_url: str
+    session_id: str
+    host_token: str
+    guide_tokens: dict[str, str]
+    viewer_token: str
+    share_codes: dict[str, str]
+
+    def urls(self) -> dict[str, str]:
+        """The three pages, signed in."""
+        wei = self.guide_tokens["wei"]
+        return {
+            "host": f"{self.base_url}/host?session={self.session_id}&token={self.host_token}",
+            "guide": f"{self.base_url}/guide?session={self.session_id}&token={wei}",
+            "viewer": (
+                f"{self.base_url}/watch/{self.session_id}"
+                f"?share={self.share_codes['wei']}&token={self.viewer_token}"
+            ),
+        }
+
+
+class Api:
+    """JSON calls to the demo's own server: urllib in a thread (no extra dependency)."""
+
+    def __init__(self, base_url: str, settings: Settings) -> None:
+        self.base_url = base_url
+        self.settings = settings
+
+    def token(self, role: str, sub: str, **claims: Any) -> str:
+        """A token of the demo brand."""
+        return auth.mint(
+            self.settings.secret, sub=sub, role=role, brand=BRAND, ttl_s=TOKEN_TTL_S, **claims
+        )
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        body: Any = None,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
+        """``(status, decoded JSON)``."""
+        data = raw if raw is not None else (None if body is None else codec.encode(body))
+        all_headers = {"Content-Type": "application/json", **(headers or {})}
+        if token:
+            all_headers["Authorization"] = f"Bearer {token}"
+        request = urllib.request.Request(  # noqa: S310 (our own http:// base URL)
+            self.base_url + path, data=data, method=method, headers=all_headers
+        )
+        return await asyncio.to_thread(self._send, request)
+
+    @staticmethod
+    def _send(request: urllib.request.Request) -> tuple[int, Any]:
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+                return answer.status, codec.decode(answer.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            return exc.code, codec.decode(exc.read() or b"null")
+
+    async def ok(self, method: str, path: str, **kwargs: Any) -> Any:
+        """The answer of a call that must succeed."""
+        status, answer = await self.call(method, path, **kwargs)
+        if status >= 300:
+            raise DemoError(f"{method} {path} answered {status}: {answer}")
+        return answer
+
+    async def pay(self, order: dict[str, Any]) -> None:
+        """Notify the payment of ``order``, signed as the payment provider signs it."""
+        body = codec.encode(
+            {
+                "order_id": order["order_id"],
+                "paid_amount_cents": order["amount_cents"],
+                "provider_txn_id": f"demo-{uuid.uuid4().hex}",
+            }
+        )
+        key = self.settings.payment_secret.encode()
+        signature = hmac.new(key, body, hashlib.sha256).hexdigest()
+        await self.call(
+            "POST", "/api/payments/notify", raw=body, headers={"X-Signature": signature}
+        )
+
+
+async def seed(api: Api) -> Seeded:
+    """Brand, stores, guides, commission plan, and a live session with products, one pinned."""
+    admin = api.token("admin", "demo-admin", name="Admin")
+    await api.ok("PUT", "/api/org/brand", token=admin, body={"name": "Maison Lune"})
+    for store_id, name in STORES:
+        await api.ok("PUT", f"/api/org/stores/{store_id}", token=admin, body={"name": name})
+    for guide_id, name, store_id, upstream in GUIDES:
+        guide = {"name": name, "store_id": store_id, "upstream_guide_id": upstream}
+        await api.ok("PUT", f"/api/org/guides/{guide_id}", token=admin, body=guide)
+    plan = {"rate_bp": 1000, "upstream_rate_bp": 200}
+    await api.ok("PUT", "/api/brands/me/commission", token=admin, body=plan)
+    host = api.token("host", HOST[0], name=HOST[1])
+    session = await api.ok("POST", "/api/sessions", token=host, body={"title": "Autumn drop live"})
+    session_id = session["id"]
+    product_ids = []
+    for sku, title, price, stock, limit in PRODUCTS:
+        product = {
+            "sku": sku,
+            "title": title,
+            "price_cents": price,
+            "stock": stock,
+            "limit_per_viewer": limit,
+        }
+        added = await api.ok(
+            "POST", f"/api/sessions/{session_id}/products", token=host, body=product
+        )
+        product_ids.append(added["product_id"])
+    await api.ok("POST", f"/api/sessions/{session_id}/start", token=host)
+    await api.ok(
+        "POST", f"/api/sessions/{session_id}/pin", token=host, body={"product_id": product_ids[0]}
+    )
+    guide_tokens = {
+        guide_id: api.token("guide", guide_id, name=name, store=store_id)
+        for guide_id, name, store_id, _ in GUIDES
+    }
+    share_codes = {}
+    for guide_id, token in guide_tokens.items():
+        shared = await api.ok("GET", f"/api/guides/me/share?session_id={session_id}", token=token)
+        share_codes[guide_id] = shared["code"]
+    return Seeded(
+        base_url=api.base_url,
+        session_id=session_id,
+        host_token=host,
+        guide_tokens=guide_tokens,
+        viewer_token=api.token("viewer", "you", name="You"),
+        share_codes=share_codes,
+    )
+
+
+class Viewer:
+    """One simulated viewer: joins (half through a guide's code), then every few seconds
+    comments, likes, claims a dropped coupon or buys the pinned product and pays (mostly)."""
+
+    def __init__(self, api: Api, seeded: Seeded, number: int, rng: random.Random) -> None:
+        self.api = api
+        self.seeded = seeded
+        self.sub = f"sim-{number}"
+        self.token = api.token("viewer", self.sub, name=f"Viewer {number}")
+        guides = sorted(seeded.share_codes)
+        self.share = seeded.share_codes[guides[number % len(guides)]] if number % 2 == 0 else None
+        self.rng = rng
+        self.pinned: str | None = None
+        self.coupons: list[str] = []
+        self.claimed: list[str] = []
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Stay in the room until ``stopping`` is set or the session ends."""
+        query = f"token={self.token}" + (f"&share={self.share}" if self.share else "")
+        url = self.seeded.base_url.replace("http", "ws", 1)
+        url += f"/ws/sessions/{self.seeded.session_id}?{query}"
+        while not stopping.is_set():
+            try:
+                async with connect(url, compression=None) as socket:
+                    reader = asyncio.create_task(self._read(socket))
+                    try:
+                        await self._act(socket, stopping, reader)
+                    finally:
+                        reader.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await reader
+                    if reader.done() and not stopping.is_set():
+                        return  # the session ended (close 1000)
+            except (OSError, WebSocketException) as exc:
+                log.debug("viewer %s: %s; rejoining", self.sub, exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), 1 + self.rng.random())
+
+    async def _read(self, socket: Any) -> None:
+        async for raw in socket:
+            data = codec.decode(raw)
+            for frame in data if isinstance(data, list) else [data]:
+                kind = frame.get("type")
+                if kind == "snapshot":
+                    self.pinned = frame.get("pinned_product_id")
+                    self.coupons = [c["coupon_id"] for c in frame.get("coupons", [])]
+                elif kind == "pin":
+                    self.pinned = frame["product_id"]
+                elif kind == "unpin":
+                    self.pinned = None
+                elif kind == "coupon":
+                    self.coupons.append(frame["coupon_id"])
+
+    async def _act(
+        self, socket: Any, stopping: asyncio.Event, reader: "asyncio.Task[None]"
+    ) -> None:
+        while not stopping.is_set() and not reader.done():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), 1.5 + 3 * self.rng.random())
+            roll = self.rng.random()
+            if self.coupons:
+                coupon_id = self.coupons.pop()
+                if coupon_id not in self.claimed and self.rng.random() < 0.6:
+                    self.claimed.append(coupon_id)
+                    await socket.send(codec.encode_text({"type": "claim", "coupon_id": coupon_id}))
+            if roll < 0.45:
+                text = self.rng.choice(COMMENTS)
+                await socket.send(codec.encode_text({"type": "comment", "text": text}))
+            elif roll < 0.8:
+                count = self.rng.randint(1, 5)
+                await socket.send(codec.encode_text({"type": "like", "count": count}))
+            elif roll < 0.9 and self.pinned:
+                await self._buy(self.pinned)
+
+    async def _buy(self, product_id: str) -> None:
+        status, order = await self.api.call(
+            "POST",
+            f"/api/sessions/{self.seeded.session_id}/orders",
+            token=self.token,
+            body={"product_id": product_id, "qty": 1},
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+        )
+        if status == 201 and self.rng.random() < 0.85:  # some viewers never pay
+            await asyncio.sleep(1 + 2 * self.rng.random())
+            await self.api.pay(order)
+
+
+def _print_urls(seeded: Seeded, viewers: int) -> None:
+    urls = seeded.urls()
+    print(
+        "\nlive demo is running (development sign-in is on: do not expose this server)\n\n"
+        f"  host panel       {urls['host']}\n\n"
+        f"  guide workspace  {urls['guide']}\n\n"
+        f"  viewer           {urls['viewer']}\n\n"
+        f"session {seeded.session_id}; {viewers} simulated viewers; Ctrl-C stops\n",
+        flush=True,
+    )
+
+
+def _ignore(_signum: int, _frame: object) -> None:
+    """Uvicorn already shut down on this signal; nothing is left to do."""
+
+
+async def _run(
+    settings: Settings, host: str, port: int, viewers: int, seed_rng: int | None
+) -> None:
+    from live.app import create_app
+
+    config = uvicorn.Config(
+        create_app(settings),
+        host=host,
+        port=port,
+        ws="websockets-sansio",
+        ws_max_size=settings.max_frame_bytes,
+        ws_per_message_deflate=False,
+        timeout_graceful_shutdown=3,
+        log_level="warning",
+    )
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        if serving.done():
+            await serving  # start-up failed: raise its error
+            return
+        await asyncio.sleep(0.05)
+    shown = "127.0.0.1" if host in {"0.0.0.0", ""} else host  # noqa: S104 (a comparison)
+    api = Api(f"http://{shown}:{server.servers[0].sockets[0].getsockname()[1]}", settings)
+    stopping = asyncio.Event()
+    crowd: list[asyncio.Task[None]] = []
+    try:
+        seeded = await seed(api)
+        _print_urls(seeded, viewers)
+        rng = random.Random(seed_rng)  # noqa: S311 (simulation, not security)
+        for number in range(viewers):
+            viewer = Viewer(api, seeded, number, random.Random(rng.random()))  # noqa: S311
+            crowd.append(asyncio.create_task(viewer.run(stopping), name=f"viewer-{number}"))
+        await serving
+    finally:
+        stopping.set()
+        for task in crowd:
+            task.cancel()
+        await asyncio.gather(*crowd, return_exceptions=True)
+        server.should_exit = True
+        await serving
+
+
+def run(settings: Settings, *, host: str, port: int, viewers: int, seed: int | None = None) -> int:
+    """Run the demo until interrupted; 0 after a clean stop, 2 when seeding failed."""
+    settings = dataclasses.replace(settings, dev_signin=True)
+    # Uvicorn handles SIGINT/SIGTERM itself, then re-raises the signal to the previous handler
+    # once it has shut down; that handler must not raise inside the event loop, so the viewers
+    # are stopped and the demo returns 0 after a graceful shutdown.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _ignore)
+    try:
+        asyncio.run(_run(settings, host, port, viewers, seed))
+    except DemoError as exc:
+        print(f"live: error: the demo could not seed the server: {exc}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,405 @@
+/*
+ * The host panel: sessions, products and pins, coupons, flash sales, lucky draws, comments with
+ * moderation, live figures, the guide leaderboard and past sessions' clips. State comes from
+ * the room socket (host channel) and a few HTTP reads; every action is one HTTP call.
+ */
+(function () {
+  "use strict";
+  const {$, el, money, cents, toast, act} = LiveUI;
+  const STATS_EVERY_MS = 3000;
+
+  const state = {
+    api: null, token: null, sessionId: null, session: null, room: null,
+    products: {}, order: [], rows: {}, levels: {}, allocated: {}, pinned: null,
+    coupons: {}, sales: {}, draws: {}, comments: 0, statsTimer: null, statsSoon: null,
+  };
+
+  async function main() {
+    const {token, claims} = await LiveUI.signIn({page: "host", roles: ["host", "admin"],
+      defaultName: "Host"});
+    state.api = LiveClient.api({token: token});
+    state.token = token;
+    $("#who").textContent = (claims.name || claims.sub) + " · " + claims.brand;
+    $("#signout").onclick = () => LiveUI.signOut("host");
+    $("#panel").hidden = false;
+    wireForms();
+    const sessions = await loadSessions();
+    const wanted = new URLSearchParams(location.search).get("session");
+    const first = sessions.find((s) => s.id === wanted) ||
+      sessions.find((s) => s.status === "live") || sessions.find((s) => s.status === "draft");
+    if (first) await open(first.id);
+    loadPast();
+  }
+
+  // ---- sessions ----
+
+  async function loadSessions() {
+    const listed = await act(null, () => state.api.listSessions());
+    const items = listed ? listed.items : [];
+    const select = $("#session-select");
+    select.replaceChildren(el("option", {value: "", text: items.length ? "Choose a session" : "No sessions yet"}));
+    for (const s of items) {
+      select.append(el("option", {value: s.id, text: s.title + " (" + s.status + ")"}));
+    }
+    select.value = state.sessionId || "";
+    select.onchange = () => select.value && open(select.value);
+    return items;
+  }
+
+  async function open(sessionId) {
+    if (state.room) state.room.close();
+    clearInterval(state.statsTimer);
+    Object.assign(state, {sessionId: sessionId, products: {}, order: [], rows: {}, levels: {},
+      allocated: {}, pinned: null, coupons: {}, sales: {}, draws: {}});
+    $("#products").replaceChildren();
+    $("#comments").replaceChildren();
+    $("#coupons").replaceChildren();
+    $("#sales").replaceChildren();
+    $("#draws").replaceChildren();
+    const params = new URLSearchParams(location.search);
+    params.set("session", sessionId);
+    history.replaceState(null, "", location.pathname + "?" + params);
+    $("#session-select").value = sessionId;
+    const session = await act(null, () => state.api.session(sessionId));
+    if (!session) return;
+    applySession(session);
+    connect(session);
+    refreshStats();
+    state.statsTimer = setInterval(refreshStats, STATS_EVERY_MS);
+    act(null, () => state.api.leaderboard(sessionId)).then((b) => b && renderLeaderboard(b.guides));
+  }
+
+  function applySession(session) {
+    state.session = session;
+    $("#session-title").textContent = session.title;
+    const badge = $("#session-status");
+    badge.textContent = {draft: "Not started", live: "LIVE", ended: "Ended"}[session.status];
+    badge.className = "badge status-" + session.status;
+    $("#start").disabled = session.status !== "draft";
+    $("#end").disabled = session.status !== "live";
+    $("#viewer-link").replaceChildren("Viewer page: ",
+      el("a", {href: "/watch/" + session.id, target: "_blank", text: "/watch/" + session.id}));
+    for (const p of session.products) {
+      if (!state.products[p.product_id]) state.order.push(p.product_id);
+      state.products[p.product_id] = p;
+      state.levels[p.product_id] = p.stock;
+      state.allocated[p.product_id] = Math.max(state.allocated[p.product_id] || 0, p.stock);
+    }
+    state.pinned = session.pinned_product_id;
+    renderProducts();
+  }
+
+  function connect(session) {
+    const room = LiveClient.connect({wsUrl: session.ws_url, token: state.token});
+    state.room = room;
+    LiveUI.connectionBadge(room, $("#connection"));
+    room.on("snapshot", (s) => {
+      for (const p of s.products) {
+        state.levels[p.product_id] = p.stock;
+        if (state.products[p.product_id]) state.products[p.product_id].price_cents = p.price_cents;
+      }
+      state.pinned = s.pinned_product_id;
+      $("#stat-viewers").textContent = s.viewers;
+      if (s.likes !== undefined) $("#stat-likes").textContent = s.likes;
+      for (const c of s.coupons || []) addCoupon(c);
+      for (const sale of s.sales || []) addSale(sale);
+      renderProducts();
+    });
+    room.on("pin", (e) => { state.pinned = e.product_id; renderProducts(); });
+    room.on("unpin", () => { state.pinned = null; renderProducts(); });
+    room.on("price", (e) => {
+      if (state.products[e.product_id]) state.products[e.product_id].price_cents = e.price_cents;
+      renderProducts();
+    });
+    room.on("stock", (e) => { Object.assign(state.levels, e.levels); renderProducts(); });
+    room.on("viewers", (e) => { $("#stat-viewers").textContent = e.count; });
+    room.on("likes", (e) => { $("#stat-likes").textContent = e.total; });
+    room.on("comments", (e) => e.items.forEach(addComment));
+    room.on("comment_deleted", (e) => {
+      const item = $('#comments li[data-id="' + e.comment_id + '"]');
+      if (item) item.remove();
+    });
+    room.on("purchase", (e) => {
+      const p = state.products[e.product_id];
+      $("#ticker").textContent = e.user + " just bought " + e.qty + " × " + (p ? p.title : "");
+      statsSoon();
+    });
+    room.on("leaderboard", (e) => renderLeaderboard(e.guides));
+    room.on("coupon", addCoupon);
+    room.on("coupon_left", (e) => {
+      if (state.coupons[e.coupon_id]) { state.coupons[e.coupon_id].left = e.left; renderCoupons(); }
+    });
+    room.on("sale_open", addSale);
+    room.on("sale_close", (e) => { delete state.sales[e.sale_id]; renderSales(); });
+    room.on("draw_open", (e) => { state.draws[e.draw_id] = e; renderDraws(); });
+    room.on("draw_result", (e) => {
+      state.draws[e.draw_id] = Object.assign(state.draws[e.draw_id] || {}, e, {done: true});
+      renderDraws();
+    });
+    room.on("started", () => refreshSession());
+    room.on("ended", () => { refreshSession(); loadPast(); });
+  }
+
+  async function refreshSession() {
+    const session = await act(null, () => state.api.session(state.sessionId));
+    if (session) applySession(session);
+    loadSessions();
+  }
+
+  // ---- products and pins ----
+
+  // Rows are made once and then updated in place: frames arrive several times a second and a
+  // rebuilt list would swallow the host's taps on Pin.
+  function productRow(id) {
+    if (state.rows[id]) return state.rows[id];
+    const row = {
+      name: el("div", {class: "name"}), price: el("span"), left: el("span", {class: "left"}),
+      total: el("span"), fill: el("i"), pin: el("button", {class: "pin"}),
+    };
+    row.bar = el("div", {class: "stockbar"}, row.fill);
+    row.node = el("div", {class: "product", "data-product-id": id}, [
+      el("div", {}, [row.name, el("div", {class: "muted"}, [row.price, " · ", row.left, row.total])]),
+      row.pin, row.bar,
+    ]);
+    row.pin.onclick = () => {
+      const p = state.products[id];
+      act(row.pin, () => state.api.pin(state.sessionId, id), p.title + " is pinned").then((r) => {
+        if (r) { state.pinned = r.pinned_product_id; renderProducts(); }
+      });
+    };
+    state.rows[id] = row;
+    $("#products").append(row.node);
+    return row;
+  }
+
+  function renderProducts() {
+    const empty = $("#products-empty");
+    empty.hidden = state.order.length > 0;
+    const live = state.session && state.session.status === "live";
+    for (const id of state.order) {
+      const p = state.products[id];
+      const row = productRow(id);
+      const left = state.levels[id] === undefined ? p.stock : state.levels[id];
+      const total = Math.max(state.allocated[id] || 0, left, 1);
+      const pinned = state.pinned === id;
+      row.node.classList.toggle("pinned", pinned);
+      row.name.textContent = p.title;
+      row.price.textContent = money(p.price_cents);
+      row.left.textContent = left + " left";
+      row.total.textContent = " of " + total;
+      row.bar.className = "stockbar" + (left === 0 ? " out" : left / total < 0.2 ? " low" : "");
+      row.fill.style.width = Math.round((100 * left) / total) + "%";
+      row.pin.className = "pin " + (pinned ? "ghost" : "primary");
+      row.pin.textContent = pinned ? "Pinned" : "Pin";
+      row.pin.disabled = !live || pinned;
+    }
+    $("#unpin").disabled = !live || !state.pinned;
+    for (const select of document.querySelectorAll(".product-select")) {
+      if (select.options.length === state.order.length) continue;
+      const value = select.value;
+      select.replaceChildren(...state.order.map((pid) =>
+        el("option", {value: pid, text: state.products[pid].title})));
+      if (value) select.value = value;
+    }
+  }
+
+  // ---- figures ----
+
+  function statsSoon() {
+    clearTimeout(state.statsSoon);
+    state.statsSoon = setTimeout(refreshStats, 500);
+  }
+
+  async function refreshStats() {
+    if (!state.sessionId) return;
+    let stats;
+    try {
+      stats = await state.api.stats(state.sessionId);
+    } catch (err) {
+      return; // the next round retries; the badge already tells about the connection
+    }
+    $("#stat-rate").textContent = stats.orders_last_minute;
+    $("#stat-gmv").textContent = money(stats.gmv_cents);
+    $("#stat-orders").textContent = stats.orders;
+    $("#stat-paid").textContent = stats.paid_orders;
+    $("#stat-likes").textContent = stats.likes;
+    $("#stat-conversion").textContent =
+      stats.conversion === null ? "-" : (stats.conversion * 100).toFixed(1) + "%";
+    for (const bar of stats.stock) {
+      state.allocated[bar.product_id] = bar.allocated;
+      if (state.levels[bar.product_id] === undefined) state.levels[bar.product_id] = bar.left;
+    }
+    renderProducts();
+  }
+
+  function renderLeaderboard(guides) {
+    const body = $("#leaderboard");
+    body.replaceChildren();
+    if (!guides.length) {
+      body.append(el("tr", {}, el("td", {colspan: 4, class: "muted", text: "No guide traffic yet."})));
+    }
+    for (const g of guides) {
+      body.append(el("tr", {}, [el("td", {text: g.guide_id}), el("td", {text: g.viewers}),
+        el("td", {text: g.orders}), el("td", {text: money(g.gmv_cents)})]));
+    }
+  }
+
+  // ---- comments ----
+
+  function addComment(c) {
+    const list = $("#comments");
+    const who = c.user_id || "";
+    const item = el("li", {"data-id": c.id}, [
+      el("span", {class: "grow"}, [el("b", {text: c.user + ": "}), c.text,
+        c.count > 1 ? el("span", {class: "muted", text: " ×" + c.count}) : null]),
+      who && c.role === "viewer" ? el("button", {class: "small ghost", text: "Mute",
+        onclick: (e) => act(e.currentTarget, () => state.api.moderate(state.sessionId, "mute", who),
+          c.user + " is muted")}) : null,
+      el("button", {class: "small ghost", text: "Delete",
+        onclick: (e) => act(e.currentTarget, () => state.api.deleteComment(state.sessionId, c.id))
+          .then((r) => r && item.remove())}),
+    ]);
+    list.prepend(item);
+    while (list.children.length > 200) list.lastChild.remove();
+  }
+
+  // ---- coupons, sales, draws ----
+
+  function addCoupon(c) { state.coupons[c.coupon_id] = c; renderCoupons(); }
+
+  function renderCoupons() {
+    $("#coupons").replaceChildren(...Object.values(state.coupons).map((c) =>
+      el("li", {"data-coupon-id": c.coupon_id}, [el("span", {class: "grow", text: c.title}),
+        el("span", {class: "muted", text: c.left + " of " + c.quantity + " left"})])));
+  }
+
+  function addSale(s) { state.sales[s.sale_id] = s; renderSales(); }
+
+  function renderSales() {
+    $("#sales").replaceChildren(...Object.values(state.sales).map((s) => {
+      const p = state.products[s.product_id];
+      return el("li", {}, [
+        el("span", {class: "grow", text: (p ? p.title : s.product_id) + " at " + money(s.sale_price_cents) +
+          " until " + new Date(s.ends_at).toLocaleTimeString()}),
+        el("button", {class: "small", text: "Close sale",
+          onclick: (e) => act(e.currentTarget, () => state.api.closeSale(state.sessionId, s.sale_id),
+            "Flash sale closed").then((r) => { if (r) { delete state.sales[s.sale_id]; renderSales(); } })}),
+      ]);
+    }));
+  }
+
+  function renderDraws() {
+    $("#draws").replaceChildren(...Object.values(state.draws).map((d) => el("li", {}, [
+      el("span", {class: "grow", text: d.done
+        ? (d.prize || "Draw") + ": " + (d.winners.length ? "won by " + d.winners.join(", ") : "nobody entered") +
+          " (" + d.entrants + " entered)"
+        : (d.prize || "Draw") + (d.keyword ? ": viewers comment " + d.keyword : ": everyone present") +
+          ", ends " + new Date(d.ends_at).toLocaleTimeString()}),
+      d.done ? null : el("button", {class: "small", text: "Draw now",
+        onclick: (e) => act(e.currentTarget, () => state.api.closeDraw(state.sessionId, d.draw_id))
+          .then((r) => { if (r) { state.draws[d.draw_id] = Object.assign(d, r, {done: true}); renderDraws(); } })}),
+    ])));
+  }
+
+  // ---- loading past sessions' clips ----
+
+  async function loadPast() {
+    const listed = await act(null, () => state.api.listSessions("ended"));
+    const box = $("#past");
+    box.replaceChildren();
+    if (!listed || !listed.items.length) {
+      box.append(el("li", {class: "muted", text: "Clips appear here after a session ends."}));
+      return;
+    }
+    for (const s of listed.items.slice(0, 10)) {
+      const clips = el("ul", {class: "list"});
+      box.append(el("li", {style: "flex-direction:column;align-items:stretch"}, [
+        el("div", {class: "row"}, [el("b", {text: s.title}),
+          el("button", {class: "small ghost", text: "Show clips",
+            onclick: (e) => act(e.currentTarget, () => state.api.clips(s.id)).then((list) => {
+              if (!list) return;
+              clips.replaceChildren(...(list.length ? list : [null]).map((c) => c
+                ? el("li", {}, [el("span", {class: "grow", text: c.title}),
+                  el("span", {class: "muted", text: duration(c.to_ms - c.from_ms) + " at " + duration(c.from_ms)})])
+                : el("li", {class: "muted", text: "No product was pinned in this session."})));
+            })})]),
+        clips,
+      ]));
+    }
+  }
+
+  function duration(ms) {
+    const s = Math.round(ms / 1000);
+    return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
+  }
+
+  // ---- forms ----
+
+  function wireForms() {
+    $("#new-session").onsubmit = async (event) => {
+      event.preventDefault();
+      const created = await act(event.submitter, () => state.api.createSession($("#new-title").value),
+        "Session created");
+      if (!created) return;
+      $("#new-title").value = "";
+      await loadSessions();
+      await open(created.id);
+    };
+    $("#start").onclick = (e) => act(e.currentTarget, () => state.api.start(state.sessionId),
+      "You are live").then((s) => { if (s) { applySession(s); loadSessions(); } });
+    $("#end").onclick = (e) => {
+      if (!confirm("End the session for every viewer?")) return;
+      act(e.currentTarget, () => state.api.end(state.sessionId), "Session ended")
+        .then((s) => { if (s) { applySession(s); loadSessions(); loadPast(); } });
+    };
+    $("#unpin").onclick = (e) => act(e.currentTarget, () => state.api.unpin(state.sessionId), "Unpinned")
+      .then((r) => { if (r) { state.pinned = null; renderProducts(); } });
+    $("#add-product").onsubmit = async (event) => {
+      event.preventDefault();
+      const f = event.target.elements;
+      const price = cents(f.price.value);
+      if (price === null) return toast("The price must be a number, like 199 or 19.90.", "error");
+      const product = {title: f.title.value, sku: f.sku.value, price_cents: price,
+        stock: Number(f.stock.value), limit_per_viewer: f.limit.value ? Number(f.limit.value) : null};
+      const added = await act(event.submitter, () => state.api.addProduct(state.sessionId, product),
+        product.title + " added");
+      if (added) { event.target.reset(); refreshSession(); }
+    };
+    $("#coupon-form").onsubmit = async (event) => {
+      event.preventDefault();
+      const f = event.target.elements;
+      const kind = f.kind.value;
+      const value = kind === "percent_off" ? Number(f.value.value) : cents(f.value.value);
+      if (!value) return toast("Enter how much the coupon takes off.", "error");
+      const coupon = {title: f.title.value, kind: kind, value: value,
+        min_spend_cents: cents(f.min_spend.value || "0") || 0, quantity: Number(f.quantity.value),
+        expires_in_s: f.expires.value ? Number(f.expires.value) * 60 : null};
+      const dropped = await act(event.submitter, () => state.api.dropCoupon(state.sessionId, coupon),
+        "Coupon dropped: " + coupon.title);
+      if (dropped) addCoupon(dropped);
+    };
+    $("#sale-form").onsubmit = async (event) => {
+      event.preventDefault();
+      const f = event.target.elements;
+      const price = cents(f.price.value);
+      if (price === null) return toast("The sale price must be a number, like 99.", "error");
+      const sale = {product_id: f.product.value, sale_price_cents: price,
+        stock_cap: Number(f.cap.value), duration_s: Number(f.minutes.value) * 60};
+      const opened = await act(event.submitter, () => state.api.openSale(state.sessionId, sale),
+        "Flash sale open");
+      if (opened) addSale(opened);
+    };
+    $("#draw-form").onsubmit = async (event) => {
+      event.preventDefault();
+      const f = event.target.elements;
+      const draw = {winners: Number(f.winners.value), duration_s: Number(f.seconds.value)};
+      if (f.keyword.value.trim()) draw.keyword = f.keyword.value.trim();
+      if (f.prize.value.trim()) draw.prize = f.prize.value.trim();
+      const opened = await act(event.submitter, () => state.api.openDraw(state.sessionId, draw),
+        "Draw open");
+      if (opened) { state.draws[opened.draw_id] = opened; renderDraws(); }
+    };
+  }
+
+  main();
+})();

@@ -1,0 +1,475 @@
+/*
+ * live-client.js: the room socket and the HTTP API of the live-commerce server, for browsers
+ * and WeChat mini programs. No dependencies; plain ES2017.
+ *
+ *   const room = LiveClient.connect({wsUrl, token, share, transport: LiveClient.browserTransport()});
+ *   room.on("pin", (event) => ...);            // one callback per frame type, batches flattened
+ *   room.on("state", ({state}) => ...);        // connecting | open | waiting | closed
+ *   await room.comment("666");                 // resolves with the ack, rejects with a LiveError
+ *
+ * Delivery (docs/protocol.md, section 6): durable events carry a per-session `seq`; the client
+ * keeps the highest `seq` (and the snapshot's `epoch`) it applied and reconnects with
+ * `since`/`epoch`, so the server sends exactly what was missed, or a fresh snapshot.
+ * Reconnects wait a random time in [0, min(maxDelayMs, baseDelayMs * 2^attempt)] ("full
+ * jitter"), so thousands of viewers dropped together do not come back together.
+ */
+(function (root, factory) {
+  "use strict";
+  const api = factory();
+  if (typeof module === "object" && module.exports) module.exports = api; // mini program, Node
+  else root.LiveClient = api;
+})(typeof self !== "undefined" ? self : this, function () {
+  "use strict";
+
+  // Host-facing words for every code of the catalog (realtime/errors.py).
+  const MESSAGES = {
+    invalid_json: "The app sent something the server could not read. Reload the page.",
+    invalid_request: "Some of the details are missing or not valid.",
+    unknown_type: "This page is out of date. Reload it.",
+    frame_too_large: "That is too much text at once.",
+    unauthorized: "Please sign in.",
+    token_expired: "Your sign-in has expired. Please sign in again.",
+    token_invalid: "Your sign-in is not valid. Please sign in again.",
+    forbidden: "Your account is not allowed to do that.",
+    not_found: "That no longer exists (or belongs to another brand).",
+    method_not_allowed: "This page is out of date. Reload it.",
+    conflict: "That already exists or was changed at the same moment. Check and try again.",
+    session_not_live: "The session is not live: start it first.",
+    session_ended: "The session has ended.",
+    sold_out: "Sold out.",
+    limit_exceeded: "That is more than one person may buy of this product.",
+    idempotency_key_required: "This page is out of date. Reload it.",
+    idempotency_key_reused: "This page is out of date. Reload it.",
+    request_in_progress: "Still working on your previous order. Try again in a moment.",
+    coupon_sold_out: "All of these coupons have been claimed.",
+    coupon_limit_exceeded: "You already claimed this coupon.",
+    coupon_expired: "This coupon has expired.",
+    coupon_not_claimed: "Claim the coupon before using it.",
+    coupon_min_spend: "The order does not reach the coupon's minimum spend.",
+    bad_signature: "The payment could not be verified.",
+    amount_mismatch: "The payment amount does not match the order.",
+    order_expired: "The order expired before it was paid.",
+    rate_limited: "Slow down a little: too many messages.",
+    comment_too_long: "That comment is too long (300 characters at most).",
+    comment_rejected: "That comment contains words this room does not allow.",
+    muted: "You have been muted in this room.",
+    kicked: "You have been removed from this room.",
+    origin_not_allowed: "This website is not allowed to open the room.",
+    too_many_connections: "This room is already open in too many windows. Close one.",
+    archive_pending: "The recording is still being saved. Try again in a minute.",
+    archive_deleted: "The recording of this session was deleted.",
+    sale_paused: "Sales are paused for a moment. Try again.",
+    sale_not_open: "The flash sale is not open right now.",
+    unavailable: "The server is busy or unreachable. Try again in a moment.",
+    internal: "Something went wrong on the server. Try again.",
+    network: "No connection to the server. Check the network and try again.",
+  };
+
+  function describe(code, fallback) {
+    return MESSAGES[code] || fallback || "Something went wrong (" + code + ").";
+  }
+
+  class LiveError extends Error {
+    constructor(code, message, status) {
+      super(describe(code, message));
+      this.name = "LiveError";
+      this.code = code;
+      this.status = status || 0;
+      this.detail = message || "";
+    }
+  }
+
+  // ---- transports: one small interface over the browser WebSocket and wx.connectSocket ----
+  // open(url, handlers) -> {send(text), close(code, reason)}; handlers: onOpen, onMessage(text),
+  // onClose(code, reason), onError(err). A transport never reconnects by itself.
+
+  function browserTransport(WebSocketImpl) {
+    const Impl = WebSocketImpl || (typeof WebSocket !== "undefined" ? WebSocket : null);
+    return {
+      open(url, h) {
+        const ws = new Impl(url);
+        ws.onopen = () => h.onOpen();
+        ws.onmessage = (e) => h.onMessage(typeof e.data === "string" ? e.data : String(e.data));
+        ws.onclose = (e) => h.onClose(e.code, e.reason);
+        ws.onerror = (e) => h.onError(e);
+        return {
+          send: (text) => ws.send(text),
+          close: (code, reason) => ws.close(code, reason),
+        };
+      },
+    };
+  }
+
+  function wxTransport(wxApi) {
+    return {
+      open(url, h) {
+        // SocketTask API: each task has its own onOpen/onMessage/onClose/onError.
+        const task = wxApi.connectSocket({url: url, tcpNoDelay: true});
+        task.onOpen(() => h.onOpen());
+        task.onMessage((res) => h.onMessage(typeof res.data === "string" ? res.data : ""));
+        task.onClose((res) => h.onClose(res && res.code, res && res.reason));
+        task.onError((err) => h.onError(err));
+        return {
+          send: (text) => task.send({data: text}),
+          close: (code, reason) => task.close({code: code, reason: reason}),
+        };
+      },
+    };
+  }
+
+  // ---- the room ----
+
+  const DURABLE_KEEPS_SEQ = new Set([
+    "snapshot", "started", "pin", "unpin", "coupon", "ended", "sold_out", "price",
+    "sale_open", "sale_close", "comment_deleted", "draw_open", "draw_result",
+  ]);
+
+  function backoffDelay(attempt, baseMs, maxMs, random) {
+    const cap = Math.min(maxMs, baseMs * Math.pow(2, attempt));
+    return Math.floor((random || Math.random)() * cap);
+  }
+
+  class Room {
+    constructor(options) {
+      if (!options || !options.wsUrl) throw new Error("LiveClient.connect needs wsUrl");
+      this.options = Object.assign(
+        {baseDelayMs: 500, maxDelayMs: 15000, pingIntervalMs: 25000, ackTimeoutMs: 10000},
+        options,
+      );
+      this.transport = options.transport || browserTransport();
+      this.listeners = {};
+      this.pending = {};
+      this.nextRef = 1;
+      this.seq = null;
+      this.epoch = null;
+      this.state = "idle";
+      this.attempt = 0;
+      this.reconnects = 0;
+      this.socket = null;
+      this.timer = null;
+      this.pinger = null;
+      this.lastFrameAt = 0;
+      this.stopped = false;
+      this._open();
+    }
+
+    /** Listen to a frame type ("pin", "comments", ...), "state", "*" (every frame). */
+    on(type, callback) {
+      (this.listeners[type] = this.listeners[type] || []).push(callback);
+      return () => {
+        this.listeners[type] = (this.listeners[type] || []).filter((f) => f !== callback);
+      };
+    }
+
+    /** Send a client message; resolves with its ack (or pong), rejects with a LiveError. */
+    send(message) {
+      const ref = "r" + this.nextRef++;
+      const text = JSON.stringify(Object.assign({}, message, {ref: ref}));
+      return new Promise((resolve, reject) => {
+        if (this.state !== "open") {
+          reject(new LiveError("network", "not connected"));
+          return;
+        }
+        const timer = setTimeout(() => {
+          delete this.pending[ref];
+          reject(new LiveError("network", "no answer"));
+        }, this.options.ackTimeoutMs);
+        this.pending[ref] = {resolve, reject, timer};
+        this.socket.send(text);
+      });
+    }
+
+    comment(text) { return this.send({type: "comment", text: text}); }
+    like(count) { return this.send({type: "like", count: count || 1}); }
+    claim(couponId) { return this.send({type: "claim", coupon_id: couponId}); }
+    mute(userId) { return this.send({type: "mute", user_id: userId}); }
+    unmute(userId) { return this.send({type: "unmute", user_id: userId}); }
+    kick(userId) { return this.send({type: "kick", user_id: userId}); }
+    deleteComment(commentId) { return this.send({type: "delete_comment", comment_id: commentId}); }
+
+    /** Stop for good (no reconnect). */
+    close() {
+      this.stopped = true;
+      clearTimeout(this.timer);
+      this._stopPinger();
+      if (this.socket) this.socket.close(1000, "client closed");
+      this._setState("closed", {code: 1000, reason: "client closed"});
+    }
+
+    /** Drop the current socket and reconnect now (the network changed, the app came back). */
+    reconnect() {
+      if (this.stopped) return;
+      if (this.state === "waiting") {
+        clearTimeout(this.timer);
+        this._open();
+      } else if (this.socket) {
+        this.socket.close(4999, "client reconnect"); // 4100-4999: reconnect after a back-off
+      }
+    }
+
+    // Built by hand: mini programs have no URL class.
+    _url() {
+      const params = [["token", this.options.token]];
+      if (this.options.share) params.push(["share", this.options.share]);
+      if (this.seq !== null) {
+        params.push(["since", String(this.seq)]);
+        if (this.epoch !== null) params.push(["epoch", String(this.epoch)]);
+      }
+      const query = params.map((p) => p[0] + "=" + encodeURIComponent(p[1])).join("&");
+      return this.options.wsUrl + (this.options.wsUrl.indexOf("?") < 0 ? "?" : "&") + query;
+    }
+
+    _open() {
+      if (this.stopped) return;
+      this._setState("connecting", {attempt: this.attempt});
+      let settled = false;
+      const socket = this.transport.open(this._url(), {
+        onOpen: () => {
+          this.lastFrameAt = Date.now();
+          this._setState("open", {reconnects: this.reconnects});
+          this._startPinger();
+        },
+        onMessage: (text) => this._receive(text),
+        onError: () => {},
+        onClose: (code, reason) => {
+          if (settled) return;
+          settled = true;
+          this._closed(code || 1006, reason || "");
+        },
+      });
+      this.socket = socket;
+    }
+
+    _closed(code, reason) {
+      this._stopPinger();
+      this.socket = null;
+      for (const ref of Object.keys(this.pending)) {
+        clearTimeout(this.pending[ref].timer);
+        this.pending[ref].reject(new LiveError("network", "connection lost"));
+      }
+      this.pending = {};
+      // 1000: the session ended; 4000-4099: the same credentials will be refused again.
+      const final = this.stopped || code === 1000 || (code >= 4000 && code < 4100);
+      if (final) {
+        this.stopped = true;
+        this._setState("closed", {code: code, reason: reason});
+        return;
+      }
+      const delay = backoffDelay(
+        this.attempt, this.options.baseDelayMs, this.options.maxDelayMs, this.options.random,
+      );
+      this.attempt += 1;
+      this.reconnects += 1;
+      this._setState("waiting", {code: code, reason: reason, delayMs: delay});
+      this.timer = setTimeout(() => this._open(), delay);
+    }
+
+    _receive(text) {
+      this.lastFrameAt = Date.now();
+      let data;
+      try {
+        data = JSON.parse(text);
+      } catch (e) {
+        return;
+      }
+      const frames = Array.isArray(data) ? data : [data];
+      for (const frame of frames) this._apply(frame);
+    }
+
+    _apply(frame) {
+      if (!frame || typeof frame.type !== "string") return;
+      if (frame.type === "snapshot") {
+        this.epoch = frame.epoch === undefined ? null : frame.epoch;
+        this.seq = typeof frame.seq === "number" ? frame.seq : null;
+        this.attempt = 0; // a healthy join: the next drop starts the backoff afresh
+      } else if (typeof frame.seq === "number" && DURABLE_KEEPS_SEQ.has(frame.type)) {
+        if (this.seq !== null && frame.seq <= this.seq) return; // already applied
+        this.seq = frame.seq;
+        this.attempt = 0;
+      }
+      if ((frame.type === "ack" || frame.type === "pong" || frame.type === "error") && frame.ref) {
+        const waiting = this.pending[frame.ref];
+        if (waiting) {
+          delete this.pending[frame.ref];
+          clearTimeout(waiting.timer);
+          if (frame.type === "error") waiting.reject(new LiveError(frame.code, frame.message));
+          else waiting.resolve(frame);
+        }
+      }
+      this._emit(frame.type, frame);
+      this._emit("*", frame);
+    }
+
+    _emit(type, payload) {
+      for (const callback of (this.listeners[type] || []).slice()) {
+        try {
+          callback(payload);
+        } catch (e) {
+          if (typeof console !== "undefined") console.error(e);
+        }
+      }
+    }
+
+    _setState(state, detail) {
+      this.state = state;
+      this._emit("state", Object.assign({state: state}, detail || {}));
+    }
+
+    // A dead network often closes nothing: without frames for two intervals, reconnect.
+    _startPinger() {
+      this._stopPinger();
+      const every = this.options.pingIntervalMs;
+      if (!every) return;
+      this.pinger = setInterval(() => {
+        if (Date.now() - this.lastFrameAt > 2 * every) {
+          this.reconnect();
+          return;
+        }
+        this.send({type: "ping"}).catch(() => {});
+      }, every);
+    }
+
+    _stopPinger() {
+      if (this.pinger) clearInterval(this.pinger);
+      this.pinger = null;
+    }
+  }
+
+  function connect(options) {
+    return new Room(options);
+  }
+
+  // ---- HTTP ----
+  // request(method, url, headers, bodyText) -> Promise<{status, text}>
+
+  function fetchRequest(fetchImpl) {
+    const f = fetchImpl || fetch.bind(typeof self !== "undefined" ? self : this);
+    return (method, url, headers, body) =>
+      f(url, {method: method, headers: headers, body: body}).then((r) =>
+        r.text().then((text) => ({status: r.status, text: text})));
+  }
+
+  function wxRequest(wxApi) {
+    return (method, url, headers, body) => new Promise((resolve, reject) => {
+      wxApi.request({
+        url: url, method: method, header: headers, data: body, dataType: "text",
+        responseType: "text",
+        success: (res) => resolve({status: res.statusCode, text: res.data}),
+        fail: (err) => reject(err),
+      });
+    });
+  }
+
+  function newKey() {
+    return "k-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 10);
+  }
+
+  class Api {
+    constructor(options) {
+      this.baseUrl = (options.baseUrl || "").replace(/\/$/, "");
+      this.token = options.token || null;
+      this.request = options.request || fetchRequest();
+    }
+
+    call(method, path, body, headers) {
+      const all = Object.assign({}, headers || {});
+      if (this.token) all.Authorization = "Bearer " + this.token;
+      let text;
+      if (body !== undefined) {
+        all["Content-Type"] = "application/json";
+        text = JSON.stringify(body);
+      }
+      return this.request(method, this.baseUrl + path, all, text).then(
+        (res) => {
+          let data = null;
+          try {
+            data = res.text ? JSON.parse(res.text) : null;
+          } catch (e) {
+            data = res.text;
+          }
+          if (res.status >= 400) {
+            const err = (data && data.error) || {code: "internal", message: String(res.status)};
+            throw new LiveError(err.code, err.message, res.status);
+          }
+          return data;
+        },
+        () => { throw new LiveError("network", "the request did not reach the server"); },
+      );
+    }
+
+    // sessions (host)
+    listSessions(status) { return this.call("GET", "/api/sessions" + (status ? "?status=" + status : "")); }
+    createSession(title) { return this.call("POST", "/api/sessions", {title: title}); }
+    session(id) { return this.call("GET", "/api/sessions/" + id); }
+    addProduct(id, product) { return this.call("POST", "/api/sessions/" + id + "/products", product); }
+    start(id) { return this.call("POST", "/api/sessions/" + id + "/start"); }
+    end(id) { return this.call("POST", "/api/sessions/" + id + "/end"); }
+    pin(id, productId) { return this.call("POST", "/api/sessions/" + id + "/pin", {product_id: productId}); }
+    unpin(id) { return this.call("DELETE", "/api/sessions/" + id + "/pin"); }
+    dropCoupon(id, coupon) { return this.call("POST", "/api/sessions/" + id + "/coupons", coupon); }
+    openSale(id, sale) { return this.call("POST", "/api/sessions/" + id + "/sales", sale); }
+    closeSale(id, saleId) { return this.call("POST", "/api/sessions/" + id + "/sales/" + saleId + "/close"); }
+    openDraw(id, draw) { return this.call("POST", "/api/sessions/" + id + "/draws", draw); }
+    closeDraw(id, drawId) { return this.call("POST", "/api/sessions/" + id + "/draws/" + drawId + "/close"); }
+    moderate(id, action, userId) {
+      return this.call("POST", "/api/sessions/" + id + "/moderation", {action: action, user_id: userId});
+    }
+    deleteComment(id, commentId) { return this.call("DELETE", "/api/sessions/" + id + "/comments/" + commentId); }
+    stats(id) { return this.call("GET", "/api/sessions/" + id + "/stats"); }
+    leaderboard(id) { return this.call("GET", "/api/sessions/" + id + "/leaderboard"); }
+    clips(id) { return this.call("GET", "/api/sessions/" + id + "/clips"); }
+
+    // viewer
+    order(id, productId, qty, couponId, idempotencyKey) {
+      const body = {product_id: productId, qty: qty || 1};
+      if (couponId) body.coupon_id = couponId;
+      return this.call("POST", "/api/sessions/" + id + "/orders", body,
+        {"Idempotency-Key": idempotencyKey || newKey()});
+    }
+    getOrder(orderId) { return this.call("GET", "/api/orders/" + orderId); }
+    cancelOrder(orderId) { return this.call("POST", "/api/orders/" + orderId + "/cancel"); }
+
+    // guide
+    share(sessionId, clipId) {
+      return this.call("GET", "/api/guides/me/share?session_id=" + encodeURIComponent(sessionId) +
+        (clipId ? "&clip_id=" + encodeURIComponent(clipId) : ""));
+    }
+    sharePngUrl(sessionId, scale) {
+      return this.baseUrl + "/api/guides/me/share.png?session_id=" + encodeURIComponent(sessionId) +
+        "&scale=" + (scale || 12);
+    }
+    myOrders(query) { return this.call("GET", "/api/guides/me/orders" + toQuery(query)); }
+    mySummary(query) { return this.call("GET", "/api/guides/me/summary" + toQuery(query)); }
+
+    // development servers only (LIVE_DEV_SIGNIN=1)
+    devSignIn(who) { return this.call("POST", "/api/dev/signin", who); }
+  }
+
+  function toQuery(query) {
+    const parts = [];
+    for (const name of Object.keys(query || {})) {
+      if (query[name] !== undefined && query[name] !== null && query[name] !== "") {
+        parts.push(encodeURIComponent(name) + "=" + encodeURIComponent(query[name]));
+      }
+    }
+    return parts.length ? "?" + parts.join("&") : "";
+  }
+
+  function api(options) {
+    return new Api(options || {});
+  }
+
+  return {
+    connect: connect,
+    api: api,
+    browserTransport: browserTransport,
+    wxTransport: wxTransport,
+    fetchRequest: fetchRequest,
+    wxRequest: wxRequest,
+    describe: describe,
+    backoffDelay: backoffDelay,
+    newKey: newKey,
+    LiveError: LiveError,
+    MESSAGES: MESSAGES,
+  };
+});
