@@ -4,6 +4,7 @@ The brand's own backend mints them after its login; `mint` exists for developmen
 """
 
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -61,8 +62,33 @@ def mint(
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
+#: Tokens verified recently, with their expiry: a viewer's token is checked when it joins the
+#: room, then again on every claim, order and poll; the signature check is the largest cost of
+#: a refused order attempt after the HTTP stack itself (docs/benchmarks.md).
+_verified: "OrderedDict[tuple[str, str], tuple[Principal, float]]" = OrderedDict()
+VERIFIED_CACHE_SIZE = 65_536
+
+
 def verify(token: str, secret: str) -> Principal:
-    """Check signature and expiry; raise `ClientError` (token_expired / token_invalid)."""
+    """Check signature and expiry; raise `ClientError` (token_expired / token_invalid).
+
+    A token that passed is remembered until its ``exp`` (at most `VERIFIED_CACHE_SIZE`
+    tokens, least recently used first out): the same token again is answered without
+    decoding it, and after its ``exp`` it is decoded again, so it is refused as expired.
+    """
+    key = (secret, token)
+    hit = _verified.get(key)
+    if hit is not None and time.time() < hit[1]:
+        _verified.move_to_end(key)
+        return hit[0]
+    principal, expires = _decode(token, secret)
+    _verified[key] = (principal, expires)
+    if len(_verified) > VERIFIED_CACHE_SIZE:
+        _verified.popitem(last=False)
+    return principal
+
+
+def _decode(token: str, secret: str) -> tuple[Principal, float]:
     try:
         claims = jwt.decode(
             token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub", "brand"]}
@@ -79,13 +105,14 @@ def verify(token: str, secret: str) -> Principal:
     if not isinstance(sub, str) or not isinstance(brand, str) or not sub or not brand:
         raise ClientError(Code.TOKEN_INVALID, "sub and brand must be non-empty strings")
     name, store = claims.get("name"), claims.get("store")
-    return Principal(
+    principal = Principal(
         sub=sub,
         role=role,
         brand=brand,
         name=name if isinstance(name, str) else None,
         store=store if isinstance(store, str) else None,
     )
+    return principal, float(claims["exp"])
 
 
 def require(principal: Principal, *roles: Role) -> Principal:
