@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Mapping
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -30,7 +31,9 @@ from live.api import (
     sales,
     sessions,
 )
+from live.api.request_ids import RequestIds
 from live.api.responses import error
+from live.api.write_limits import WriteRateLimit
 from live.brand_policies import BrandPolicies
 from live.context import Context
 from live.db.engine import session_factory
@@ -42,6 +45,7 @@ from realtime import keys as realtime_keys
 from realtime.bus import BusUnavailable
 from realtime.errors import ClientError, Code
 from realtime.hub import Hub
+from realtime.socket_caps import SocketCaps
 from replay.archiver import Archiver
 
 log = logging.getLogger(__name__)
@@ -125,6 +129,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             ),
             terms=TermsCache(engines.redis, db),
             writer=OrderWriter(db),
+            sockets=SocketCaps(
+                per_ip=settings.max_sockets_per_ip, per_user=settings.max_sockets_per_user
+            ),
         )
         hub.on_claim(coupons.claim_handler(ctx))
         hub.on_comment(draws.entry_listener(ctx))
@@ -161,6 +168,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await engines.aclose()
 
     return Starlette(
+        middleware=[
+            Middleware(RequestIds),
+            Middleware(
+                WriteRateLimit, rate_per_s=settings.write_rate_per_s, burst=settings.write_burst
+            ),
+        ],
         routes=[
             *sessions.routes,
             *orders.routes,

@@ -11,7 +11,7 @@ from types import FrameType
 import uvicorn
 
 from inventory.errors import InventoryUnavailable
-from live import auth, invariant, organisation
+from live import auth, invariant, logs, organisation
 from live.auth import Role
 from live.clock import now_ms
 from live.db import migrate
@@ -70,7 +70,9 @@ def _serve(settings: Settings, host: str, port: int) -> int:
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,
         timeout_graceful_shutdown=5,
-        log_level="info",
+        log_config=logs.config(settings.log_format),
+        # Replaced by live.access lines, which carry the request id and are scrubbed.
+        access_log=False,
     )
     return 0
 

@@ -1,0 +1,84 @@
+"""Log lines: JSON (one object per line) or text, every line stamped with the request id and
+scrubbed of credentials.
+
+Contract: whatever a log call is given (a URL with ``?token=``, an ``Authorization`` header, a
+token inside an exception message), the formatted line carries no bearer token, JWT or
+``token=``/``share=``/``signature`` value: they are replaced by ``***`` at formatting time, so
+third-party loggers (uvicorn logs room socket URLs with their query) are covered too.
+"""
+
+import contextvars
+import logging
+import re
+import time
+from typing import Any
+
+import orjson
+
+#: The request being served by this task (set by `live.api.request_ids`), "-" outside one.
+request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+
+_SECRETS = re.compile(
+    r"(?P<param>(?:token|share|signature|secret|password)=)[^&\s\"']+"
+    r"|(?P<scheme>[Bb]earer\s+)[^\s\"']+"
+    r"|(?P<header>[Xx]-[Ss]ignature[\"']?\s*[:=]\s*[\"']?)[0-9a-fA-F]+"
+    r"|eyJ[\w-]*\.[\w-]+\.[\w-]*"
+)
+
+
+def _mask(match: re.Match[str]) -> str:
+    kept = match.group("param") or match.group("scheme") or match.group("header") or ""
+    return f"{kept}***"
+
+
+def scrub(text: str) -> str:
+    """``text`` with every credential-looking value replaced by ``***``."""
+    return _SECRETS.sub(_mask, text)
+
+
+class JsonFormatter(logging.Formatter):
+    """``{"ts", "level", "logger", "message", "request_id", "exc"?}`` per line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """One JSON line, scrubbed."""
+        entry: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": scrub(record.getMessage()),
+            "request_id": request_id.get(),
+        }
+        if record.exc_info:
+            entry["exc"] = scrub(self.formatException(record.exc_info))
+        return orjson.dumps(entry).decode()
+
+
+class TextFormatter(logging.Formatter):
+    """``LEVEL logger [request id]: message``, scrubbed."""
+
+    def __init__(self) -> None:
+        super().__init__("%(levelname)s %(name)s [%(request_id)s]: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        """One text line (plus a traceback), scrubbed."""
+        record.request_id = request_id.get()
+        return scrub(super().format(record))
+
+
+def config(log_format: str, *, level: str = "INFO") -> dict[str, Any]:
+    """A `logging.config.dictConfig` for the app and uvicorn, in ``log_format`` (json|text)."""
+    formatter = JsonFormatter if log_format == "json" else TextFormatter
+    handler = {"class": "logging.StreamHandler", "formatter": "live", "stream": "ext://sys.stderr"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"live": {"()": formatter}},
+        "handlers": {"stderr": handler},
+        "root": {"handlers": ["stderr"], "level": level},
+        "loggers": {
+            # uvicorn's own handlers would print unscrubbed text lines; send them through ours.
+            name: {"handlers": [], "level": level, "propagate": True}
+            for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+        },
+    }
