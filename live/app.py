@@ -24,6 +24,7 @@ from live.api import (
     guides,
     health,
     moderation,
+    openapi,
     orders,
     organisation,
     pages,
@@ -32,6 +33,7 @@ from live.api import (
     sessions,
 )
 from live.api.request_ids import RequestIds
+from live.api.request_metrics import MeasureRequests, RequestMetrics
 from live.api.responses import error
 from live.api.write_limits import WriteRateLimit
 from live.brand_policies import BrandPolicies
@@ -158,18 +160,27 @@ def create_app(settings: Settings | None = None) -> Starlette:
             asyncio.create_task(app.state.stock_watch.run(ctx), name="stock-invariant"),
         ]
         app.state.ctx = ctx
+        app.state.archiver = archiver
+        app.state.draining = False
         try:
             yield
         finally:
+            # The archiver ends its current pass (writes in flight land) and releases its
+            # leases, so another node takes the sessions over without waiting for expiry.
+            archiver.stop()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(tasks[0]), settings.shutdown_drain_s)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await hub.stop()
             await engines.aclose()
 
-    return Starlette(
+    request_metrics = RequestMetrics()
+    app = Starlette(
         middleware=[
             Middleware(RequestIds),
+            Middleware(MeasureRequests, metrics=request_metrics),
             Middleware(
                 WriteRateLimit, rate_per_s=settings.write_rate_per_s, burst=settings.write_burst
             ),
@@ -184,6 +195,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *organisation.routes,
             *archive.routes,
             *health.routes,
+            *openapi.routes,
             *room.routes,
             *pages.routes,
         ],
@@ -196,3 +208,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Exception: _internal,
         },
     )
+    app.state.request_metrics = request_metrics
+    return app

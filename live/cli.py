@@ -19,6 +19,7 @@ from live.db.engine import create_engine, session_factory
 from live.engines import EngineError, open_engines
 from live.organisation import CSV_COLUMNS
 from live.settings import Settings, SettingsError, load_settings
+from live.shutdown import GracefulServer
 from realtime.errors import ClientError
 from replay import reader
 from replay.errors import ArchiveError
@@ -60,7 +61,7 @@ def _serve(settings: Settings, host: str, port: int) -> int:
     # KeyboardInterrupt traceback). A completed graceful shutdown is a success: exit 0.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _exit_cleanly)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -74,6 +75,7 @@ def _serve(settings: Settings, host: str, port: int) -> int:
         # Replaced by live.access lines, which carry the request id and are scrubbed.
         access_log=False,
     )
+    GracefulServer(config, drain_s=settings.shutdown_drain_s).run()
     return 0
 
 
