@@ -39,7 +39,6 @@ class WriteRateLimit:
         self._rate_per_s = rate_per_s
         self._burst = burst
         self._buckets: dict[bytes, TokenBucket] = {}
-        self.refused = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Let the request through, or answer 429."""
@@ -54,7 +53,6 @@ class WriteRateLimit:
         if bucket.take():
             await self.app(scope, receive, send)
             return
-        self.refused += 1
         retry_after_s = max(1, math.ceil(bucket.wait_s()))
         refusal = ClientError(Code.RATE_LIMITED, f"too many writes; retry in {retry_after_s} s")
         await error(refusal, headers={"Retry-After": str(retry_after_s)})(scope, receive, send)
