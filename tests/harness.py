@@ -47,6 +47,10 @@ def settings_for(
         "comment_rate_per_s": 50.0,
         "comment_burst": 50,
         "shutdown_drain_s": 2.0,
+        # Tests drive hosts and buyers far faster than people do; the write limit has its own
+        # tests (tests/live/test_write_limits.py), which set it low.
+        "write_rate_per_s": 10_000.0,
+        "write_burst": 10_000,
     }
     values.update(overrides)
     return Settings(**values)
