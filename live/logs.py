@@ -81,6 +81,21 @@ class TextFormatter(logging.Formatter):
         return scrub(super().format(record))
 
 
+class DropDenialNoise(logging.Filter):
+    """Drops uvicorn's error line after a refused WebSocket upgrade.
+
+    uvicorn (websockets-sansio, 0.54) logs "ASGI callable returned without completing handshake"
+    at ERROR whenever the app answers an upgrade with a denial response (HTTP 403/429) instead of
+    accepting: every refused Origin or capped client would write an error line, which lets a
+    hostile page fill the logs. Every path of the room socket accepts, closes or denies, so the
+    line carries no other information.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False for that one message."""
+        return record.getMessage() != "ASGI callable returned without completing handshake."
+
+
 def config(log_format: str, *, level: str = "INFO") -> dict[str, Any]:
     """A `logging.config.dictConfig` for the app and uvicorn, in ``log_format`` (json|text)."""
     formatter = JsonFormatter if log_format == "json" else TextFormatter
@@ -89,7 +104,8 @@ def config(log_format: str, *, level: str = "INFO") -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"live": {"()": formatter}},
-        "handlers": {"stderr": handler},
+        "filters": {"denials": {"()": DropDenialNoise}},
+        "handlers": {"stderr": {**handler, "filters": ["denials"]}},
         "root": {"handlers": ["stderr"], "level": level},
         "loggers": {
             # uvicorn's own handlers would print unscrubbed text lines; send them through ours.

@@ -4,13 +4,25 @@ signatures, bad tokens and errors, logged at DEBUG through the production log co
 import io
 import logging
 import logging.config
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import orjson
 import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from live import logs
-from tests.harness import PAYMENT_SECRET, SECRET, LiveServer, Room, open_session, sign
+from tests.harness import (
+    PAYMENT_SECRET,
+    SECRET,
+    LiveServer,
+    Room,
+    open_session,
+    settings_for,
+    sign,
+    start_server,
+)
 
 _LOGGERS = ("", "uvicorn", "uvicorn.error", "uvicorn.access", "live", "realtime", "replay")
 
@@ -25,7 +37,11 @@ def captured(request: pytest.FixtureRequest) -> Iterator[io.StringIO]:
     }
     sink = io.StringIO()
     config = logs.config(request.param, level="DEBUG")
-    config["handlers"]["stderr"] = {"class": "logging.StreamHandler", "formatter": "live"}
+    config["handlers"]["stderr"] = {
+        "class": "logging.StreamHandler",
+        "formatter": "live",
+        "filters": ["denials"],
+    }
     logging.config.dictConfig(config)
     root = logging.getLogger()
     root.handlers[0].setStream(sink)  # type: ignore[attr-defined]
@@ -81,3 +97,35 @@ async def test_no_secret_appears_in_any_log_line(server: LiveServer, captured: i
     assert "sharecode123" not in output
     for fragment in (viewer_token.split(".")[1], signature[:16], expired_like.split(".")[2]):
         assert fragment not in output
+
+
+@pytest.fixture
+async def origin_guarded(
+    data_dir: Path, database_url: str, redis_url: str
+) -> AsyncIterator[LiveServer]:
+    """A node refusing foreign origins (started before `captured` reconfigures logging)."""
+    node = await start_server(
+        settings_for(
+            data_dir,
+            database_url=database_url,
+            redis_url=redis_url,
+            allowed_origins=("https://shop.example.com",),
+        )
+    )
+    try:
+        yield node
+    finally:
+        await node.stop()
+
+
+async def test_refused_upgrades_log_one_access_line_and_no_error(
+    origin_guarded: LiveServer, captured: io.StringIO
+) -> None:
+    """A refused Origin leaves a 403 access line, not uvicorn's handshake error."""
+    opened = await open_session(origin_guarded)
+    url = origin_guarded.ws_url(opened.session_id, origin_guarded.token("viewer", "v"))
+    with pytest.raises(InvalidStatus):
+        await connect(url, origin="https://evil.example.net")  # type: ignore[arg-type]
+    output = captured.getvalue()
+    assert f"WS /ws/sessions/{opened.session_id} 403" in output
+    assert "without completing handshake" not in output
