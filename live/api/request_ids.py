@@ -44,7 +44,10 @@ class RequestIds:
             await self.app(scope, receive, send)
             return
         rid = _incoming(scope)
-        token = logs.request_id.set(rid)
+        # Not reset afterwards: uvicorn runs each request in its own task (its own context), and
+        # Starlette's outermost error handler, which logs unhandled errors, runs after this
+        # middleware has returned: it should still see the id.
+        logs.request_id.set(rid)
         started = time.perf_counter()
         status = 0
 
@@ -60,6 +63,9 @@ class RequestIds:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            status = status or 500  # answered by Starlette's outermost error handler
+            raise
         finally:
             log.info(
                 "%s %s %d %.1fms",
@@ -68,4 +74,3 @@ class RequestIds:
                 status,
                 (time.perf_counter() - started) * 1000,
             )
-            logs.request_id.reset(token)
