@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisClusterException, RedisError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -26,6 +27,7 @@ from live.api import (
     health,
     host_panel,
     moderation,
+    openapi,
     orders,
     organisation,
     pages,
@@ -33,7 +35,10 @@ from live.api import (
     sales,
     sessions,
 )
+from live.api.request_ids import RequestIds
+from live.api.request_metrics import MeasureRequests, RequestMetrics
 from live.api.responses import error
+from live.api.write_limits import WriteRateLimit
 from live.brand_policies import BrandPolicies
 from live.context import Context
 from live.db.engine import session_factory
@@ -45,6 +50,7 @@ from realtime import keys as realtime_keys
 from realtime.bus import BusUnavailable
 from realtime.errors import ClientError, Code
 from realtime.hub import Hub
+from realtime.socket_caps import SocketCaps
 from replay.archiver import Archiver
 
 log = logging.getLogger(__name__)
@@ -128,6 +134,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             ),
             terms=TermsCache(engines.redis, db),
             writer=OrderWriter(db),
+            sockets=SocketCaps(
+                per_ip=settings.max_sockets_per_ip, per_user=settings.max_sockets_per_user
+            ),
         )
         hub.on_claim(coupons.claim_handler(ctx))
         hub.on_comment(draws.entry_listener(ctx))
@@ -154,16 +163,31 @@ def create_app(settings: Settings | None = None) -> Starlette:
             asyncio.create_task(app.state.stock_watch.run(ctx), name="stock-invariant"),
         ]
         app.state.ctx = ctx
+        app.state.archiver = archiver
+        app.state.draining = False
         try:
             yield
         finally:
+            # The archiver ends its current pass (writes in flight land) and releases its
+            # leases, so another node takes the sessions over without waiting for expiry.
+            archiver.stop()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(tasks[0]), settings.shutdown_drain_s)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await hub.stop()
             await engines.aclose()
 
-    return Starlette(
+    request_metrics = RequestMetrics()
+    app = Starlette(
+        middleware=[
+            Middleware(RequestIds),
+            Middleware(MeasureRequests, metrics=request_metrics),
+            Middleware(
+                WriteRateLimit, rate_per_s=settings.write_rate_per_s, burst=settings.write_burst
+            ),
+        ],
         routes=[
             *host_panel.routes,
             *sessions.routes,
@@ -175,6 +199,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *organisation.routes,
             *archive.routes,
             *health.routes,
+            *openapi.routes,
             *room.routes,
             *dev_signin.routes,
             *pages.routes,
@@ -192,3 +217,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Exception: _internal,
         },
     )
+    app.state.request_metrics = request_metrics
+    return app

@@ -12,7 +12,7 @@ from types import FrameType
 import uvicorn
 
 from inventory.errors import InventoryUnavailable
-from live import auth, invariant, organisation
+from live import auth, invariant, logs, organisation
 from live.auth import Role
 from live.clock import now_ms
 from live.db import migrate
@@ -20,6 +20,7 @@ from live.db.engine import create_engine, session_factory
 from live.engines import EngineError, open_engines
 from live.organisation import CSV_COLUMNS
 from live.settings import Settings, SettingsError, load_settings
+from live.shutdown import GracefulServer
 from realtime.errors import ClientError
 from replay import reader
 from replay.errors import ArchiveError
@@ -61,7 +62,7 @@ def _serve(settings: Settings, host: str, port: int) -> int:
     # KeyboardInterrupt traceback). A completed graceful shutdown is a success: exit 0.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _exit_cleanly)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -71,8 +72,11 @@ def _serve(settings: Settings, host: str, port: int) -> int:
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,
         timeout_graceful_shutdown=5,
-        log_level="info",
+        log_config=logs.config(settings.log_format),
+        # Replaced by live.access lines, which carry the request id and are scrubbed.
+        access_log=False,
     )
+    GracefulServer(config, drain_s=settings.shutdown_drain_s).run()
     return 0
 
 

@@ -13,6 +13,7 @@ from live.brand_policies import BrandPolicies
 from live.settings import Settings
 from realtime.bus import EventBus
 from realtime.hub import Hub
+from realtime.socket_caps import SocketCaps
 from replay.store import ArchiveStore
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ class Context:
     attribution: Policies
     terms: "TermsCache"
     writer: "OrderWriter"
+    sockets: SocketCaps
 
     @property
     def bus(self) -> EventBus:

@@ -59,6 +59,17 @@ class Settings:
     clip_offset_ms: int = 0
     #: ``POST /api/dev/signin`` mints tokens for anyone: only for `live demo` and development.
     dev_signin: bool = False
+    #: Browser pages allowed to open room sockets (exact origins); empty allows every origin.
+    allowed_origins: tuple[str, ...] = ()
+    max_sockets_per_ip: int = 1_000
+    max_sockets_per_user: int = 10
+    #: Token bucket of every write request (POST/PUT/PATCH/DELETE), per user and per node.
+    write_rate_per_s: float = 10.0
+    write_burst: int = 30
+    #: ``json`` (one object per line, for log shippers) or ``text`` (for people at a terminal).
+    log_format: str = "json"
+    #: How long a stopping node lets viewers and requests drain before it closes the engines.
+    shutdown_drain_s: float = 5.0
     node_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     @property
@@ -92,6 +103,39 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     if raw in {"1", "true", "yes", "on"}:
         return True
     raise SettingsError(f"{name}={raw!r} must be 1 or 0")
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise SettingsError(f"{name}={raw!r} must be a positive number")
+    return value
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    origins = tuple(part.strip().rstrip("/").lower() for part in raw.split(",") if part.strip())
+    for origin in origins:
+        parsed = urlparse(origin)
+        if parsed.scheme not in {"http", "https"} or not parsed.netloc or parsed.path:
+            raise SettingsError(
+                f"LIVE_ALLOWED_ORIGINS: {origin!r} is not an origin such as https://shop.example"
+            )
+    return origins
+
+
+def _log_format(raw: str | None, *, shared: bool) -> str:
+    if not raw:
+        # Shared engines mean production: log lines go to a collector, not a person.
+        return "json" if shared else "text"
+    if raw not in {"json", "text"}:
+        raise SettingsError(f"LIVE_LOG_FORMAT={raw!r} must be json or text")
+    return raw
 
 
 def redact_url(url: str) -> str:
@@ -234,4 +278,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         redis_max_connections=_int(env, "LIVE_REDIS_MAX_CONNECTIONS", 256, minimum=8),
         clip_offset_ms=_int(env, "LIVE_CLIP_OFFSET_MS", 0, minimum=-86_400_000),
         dev_signin=_flag(env, "LIVE_DEV_SIGNIN"),
+        allowed_origins=_origins(env.get("LIVE_ALLOWED_ORIGINS") or ""),
+        max_sockets_per_ip=_int(env, "LIVE_MAX_SOCKETS_PER_IP", 1_000),
+        max_sockets_per_user=_int(env, "LIVE_MAX_SOCKETS_PER_USER", 10),
+        write_rate_per_s=_float(env, "LIVE_WRITE_RATE_PER_S", 10.0),
+        write_burst=_int(env, "LIVE_WRITE_BURST", 30),
+        log_format=_log_format(env.get("LIVE_LOG_FORMAT"), shared=redis_url is not None),
+        shutdown_drain_s=_float(env, "LIVE_SHUTDOWN_DRAIN_S", 5.0),
     )

@@ -130,6 +130,8 @@ def run_target(target: str, args: argparse.Namespace) -> dict[str, Any]:
             "LIVE_REDIS_URL": redis_url,
             "LIVE_SECRET": SECRET,
             "LIVE_PAYMENT_SECRET": SECRET,
+            # Every simulated viewer comes from 127.0.0.1: lift the per-address socket cap.
+            "LIVE_MAX_SOCKETS_PER_IP": "1000000",
             "LIVE_TICK_MS": str(args.tick_ms),
             "LIVE_COMMENTS_PER_TICK": str(args.comments_per_tick),
             "NODE_PATH": str(PEERS / "node" / "node_modules"),

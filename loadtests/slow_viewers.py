@@ -93,6 +93,8 @@ async def run(args: argparse.Namespace) -> None:
         "LIVE_DATA_DIR": str(data),
         "LIVE_REDIS_URL": valkey.url,
         "LIVE_SECRET": SECRET,
+        # Every simulated viewer comes from 127.0.0.1: lift the per-address socket cap.
+        "LIVE_MAX_SOCKETS_PER_IP": "1000000",
         "LIVE_PAYMENT_SECRET": SECRET,
     }
     live = Path(sys.executable).parent / "live"

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from realtime.errors import CloseCode
+from realtime.stats import HubStats
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +45,10 @@ class Connection:
         close: Close,
         soft_limit: int,
         hard_limit: int,
+        stats: HubStats | None = None,
     ) -> None:
         self.viewer = viewer
+        self._stats = stats or HubStats()
         self._send_text = send_text
         self._close = close
         self._soft_limit = soft_limit
@@ -99,10 +102,12 @@ class Connection:
     def _enqueue(self, frame: str, *, ephemeral: bool) -> None:
         if len(self._queue) >= self._hard_limit:
             log.info("closing slow viewer %s: %d frames queued", self.viewer.user_id, self.backlog)
+            self._stats.slow_closes += 1
             self.close(CloseCode.SLOW, "slow consumer", flush=False)
             return
         if ephemeral and len(self._queue) >= self._soft_limit:
             self.skipped += 1
+            self._stats.frames_skipped += 1
             return
         self._queue.append(frame)
         self._wakeup.set()
@@ -145,6 +150,7 @@ class Connection:
             while True:
                 while self._queue:
                     await self._send_text(self._queue.popleft())
+                    self._stats.frames_sent += 1
                 if self._closing is not None:
                     await self._send_close()
                     return

@@ -100,7 +100,8 @@ class CloseCode(IntEnum):
 
     4000-4099: do not reconnect with the same credentials (fix the token or the URL first).
     4100-4199: reconnect, after a back-off.
-    1009 is the standard code the server uses for a frame over the size limit.
+    1009 is the standard code the server uses for a frame over the size limit, 1007 for a text
+    frame that is not valid UTF-8 (both sent by the WebSocket layer before the app sees it).
     """
 
     TOKEN_INVALID = 4001
@@ -111,6 +112,7 @@ class CloseCode(IntEnum):
     SLOW = 4100
     SHUTTING_DOWN = 4101
     MESSAGE_TOO_BIG = 1009
+    INVALID_UTF8 = 1007
 
 
 class ClientError(Exception):

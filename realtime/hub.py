@@ -23,6 +23,7 @@ from realtime.errors import ClientError, CloseCode, Code
 from realtime.moderation import Moderation
 from realtime.ratelimit import TokenBucket
 from realtime.room import Room
+from realtime.stats import HubStats
 from realtime.tick import RoomTick
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ class Hub:
         self._room_locks: dict[str, asyncio.Lock] = {}
         self._claim_handler: ClaimHandler | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self.stats = HubStats()
 
     def on_claim(self, handler: ClaimHandler) -> None:
         """Register what answers a viewer's ``claim`` (coupon rules live in the app)."""
@@ -112,11 +114,20 @@ class Hub:
             asyncio.create_task(self._presence_loop(), name="hub-presence"),
         ]
 
-    async def stop(self) -> None:
-        """Close every socket with `CloseCode.SHUTTING_DOWN` and stop all loops."""
+    @property
+    def sockets(self) -> int:
+        """Room sockets open on this node."""
+        return sum(len(room.connections) for room in self.rooms.values())
+
+    def close_all(self, reason: str) -> None:
+        """Close every socket with `CloseCode.SHUTTING_DOWN` (reconnect) after its queued frames."""
         for room in self.rooms.values():
             for connection in tuple(room.connections):
-                connection.close(CloseCode.SHUTTING_DOWN, "server shutting down")
+                connection.close(CloseCode.SHUTTING_DOWN, reason)
+
+    async def stop(self) -> None:
+        """Close every socket with `CloseCode.SHUTTING_DOWN` and stop all loops."""
+        self.close_all("server shutting down")
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -171,6 +182,7 @@ class Hub:
             close=socket.close,
             soft_limit=self._soft,
             hard_limit=self._hard,
+            stats=self.stats,
         )
         try:
             room = await self._room(session_id)
@@ -380,8 +392,14 @@ class Hub:
         return protocol.ack_frame(command.ref, {"action": command.action, "target": target})
 
     async def _tick_loop(self) -> None:
+        due = time.monotonic()
         while True:
-            await asyncio.sleep(self._tick_s)
+            due += self._tick_s
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            now = time.monotonic()
+            self.stats.tick_lag_s.observe(now - due)
+            # A node that fell behind by more than a tick skips the lost ticks, not catch up.
+            due = max(due, now - self._tick_s)
             for room in tuple(self.rooms.values()):
                 room.flush_tick()
 

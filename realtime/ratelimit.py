@@ -21,3 +21,13 @@ class TokenBucket:
             self._tokens -= 1.0
             return True
         return False
+
+    def wait_s(self) -> float:
+        """Seconds until the next token is there (0 when one is there now)."""
+        missing = 1.0 - self._tokens
+        return max(0.0, missing / self._rate_per_s)
+
+    def full(self, now: float | None = None) -> bool:
+        """True when the bucket has refilled to ``burst`` (its owner has been quiet)."""
+        now = time.monotonic() if now is None else now
+        return self._tokens + (now - self._updated) * self._rate_per_s >= self._burst

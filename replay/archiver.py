@@ -144,6 +144,8 @@ class Archiver:
         self._held: set[str] = set()
         self._stopping = asyncio.Event()
         self._more = False
+        #: Events numbered but not yet in the store, per session held, at its last pass.
+        self.lag_events: dict[str, int] = {}
 
     async def run(self) -> None:
         """Archive tracked sessions until cancelled or `stop`; releases its leases on exit."""
@@ -231,6 +233,9 @@ class Archiver:
             final = session.ended and stream.tail >= counts[kind]
             await self._drain(session, stream)
             await self._flush(session, kind, stream, final=final)
+        self.lag_events[session_id] = sum(
+            max(0, counts[kind] - stream.stored) for kind, stream in session.streams.items()
+        )
         if session.ended and all(
             not stream.buffer and not stream.spooled and stream.done >= counts[kind]
             for kind, stream in session.streams.items()
@@ -439,6 +444,7 @@ class Archiver:
         await self._lease.release(archive_lock(session_id))
         self._held.discard(session_id)
         self._sessions.pop(session_id, None)
+        self.lag_events.pop(session_id, None)
 
     async def _tracked(self) -> list[str] | None:
         try:

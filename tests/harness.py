@@ -21,6 +21,7 @@ from live import auth
 from live.app import create_app
 from live.context import Context
 from live.settings import Settings
+from live.shutdown import GracefulServer
 
 #: One scalable unit of waiting; every timeout in the suite is a multiple of it.
 UNIT_S = 1.0
@@ -45,6 +46,11 @@ def settings_for(
         "archive_segment_ms": 200,
         "comment_rate_per_s": 50.0,
         "comment_burst": 50,
+        "shutdown_drain_s": 2.0,
+        # Tests drive hosts and buyers far faster than people do; the write limit has its own
+        # tests (tests/live/test_write_limits.py), which set it low.
+        "write_rate_per_s": 10_000.0,
+        "write_burst": 10_000,
     }
     values.update(overrides)
     return Settings(**values)
@@ -117,7 +123,7 @@ async def start_server(settings: Settings, *, port: int = 0) -> LiveServer:
         lifespan="on",
         timeout_graceful_shutdown=2,
     )
-    server = uvicorn.Server(config)
+    server = GracefulServer(config, drain_s=settings.shutdown_drain_s)
     task = asyncio.create_task(server.serve())
     async with asyncio.timeout(20 * UNIT_S):
         while not server.started:

@@ -1,4 +1,5 @@
-"""Operations endpoints: ``/healthz`` (engines answer) and ``/metrics`` (Prometheus text)."""
+"""Operations endpoints: ``/healthz`` (engines answer), ``/readyz`` (this node may take traffic)
+and ``/metrics`` (Prometheus text)."""
 
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
@@ -6,9 +7,11 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
+from live import readiness
 from live.api import request as req
 from live.api.responses import JSON
 from live.db.engine import ping
+from realtime.stats import Histogram
 
 
 async def healthz(request: Request) -> JSON:
@@ -28,31 +31,100 @@ async def healthz(request: Request) -> JSON:
     return JSON(body, status_code=200 if healthy else 503)
 
 
+async def readyz(request: Request) -> JSON:
+    """200 when the node may take traffic (see `live.readiness`), else 503 with the checks."""
+    draining = bool(getattr(request.app.state, "draining", False))
+    checks = await readiness.check(req.context(request), draining=draining)
+    ok = readiness.ready(checks)
+    body = {"status": "ready" if ok else "not_ready", "checks": checks}
+    return JSON(body, status_code=200 if ok else 503)
+
+
+def _metric(name: str, kind: str, help_text: str, value: float | int) -> list[str]:
+    return [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", f"{name} {value}"]
+
+
+def _histogram(name: str, help_text: str, histogram: Histogram) -> list[str]:
+    lines = [f"# HELP {name} {help_text}", f"# TYPE {name} histogram"]
+    lines += [f'{name}_bucket{{le="{le}"}} {count}' for le, count in histogram.cumulative()]
+    lines += [f"{name}_sum {histogram.total}", f"{name}_count {histogram.count}"]
+    return lines
+
+
 async def metrics(request: Request) -> PlainTextResponse:
-    """Gauges of this node in the Prometheus text format."""
-    hub = req.context(request).hub
-    watch = getattr(request.app.state, "stock_watch", None)
-    connections = sum(len(room.connections) for room in hub.rooms.values())
-    skipped = sum(c.skipped for room in hub.rooms.values() for c in room.connections)
+    """This node's gauges, counters and histograms in the Prometheus text format."""
+    ctx = req.context(request)
+    hub = ctx.hub
+    state = request.app.state
+    watch = getattr(state, "stock_watch", None)
+    archiver = getattr(state, "archiver", None)
+    answered = state.request_metrics
+    skipped_now = sum(c.skipped for room in hub.rooms.values() for c in room.connections)
     lines = [
-        "# HELP live_rooms Rooms with at least one socket on this node.",
-        "# TYPE live_rooms gauge",
-        f"live_rooms {len(hub.rooms)}",
-        "# HELP live_room_sockets Room sockets open on this node.",
-        "# TYPE live_room_sockets gauge",
-        f"live_room_sockets {connections}",
-        "# HELP live_ephemeral_frames_skipped Frames skipped for slow viewers now connected.",
-        "# TYPE live_ephemeral_frames_skipped gauge",
-        f"live_ephemeral_frames_skipped {skipped}",
-        "# HELP live_stock_invariant_broken Products whose Redis stock + held + sold differs from"
-        " their allocation at the last periodic check.",
-        "# TYPE live_stock_invariant_broken gauge",
-        f"live_stock_invariant_broken {watch.inconsistent if watch else 0}",
+        *_metric(
+            "live_rooms", "gauge", "Rooms with at least one socket on this node.", len(hub.rooms)
+        ),
+        *_metric("live_room_sockets", "gauge", "Room sockets open on this node.", hub.sockets),
+        *_metric(
+            "live_ephemeral_frames_skipped",
+            "gauge",
+            "Frames skipped for slow viewers now connected.",
+            skipped_now,
+        ),
+        *_metric(
+            "live_frames_sent_total",
+            "counter",
+            "Frames written to room sockets.",
+            hub.stats.frames_sent,
+        ),
+        *_metric(
+            "live_frames_dropped_total",
+            "counter",
+            "Ephemeral frames skipped for viewers above the soft backlog limit.",
+            hub.stats.frames_skipped,
+        ),
+        *_metric(
+            "live_slow_viewers_closed_total",
+            "counter",
+            "Viewers closed with 4100 above the hard backlog limit.",
+            hub.stats.slow_closes,
+        ),
+        *_histogram(
+            "live_tick_lag_seconds",
+            "How late each room tick ran after its due time.",
+            hub.stats.tick_lag_s,
+        ),
+        *_histogram(
+            "live_order_admission_seconds",
+            "Time to answer POST /api/sessions/{id}/orders (reserve in Redis, order row).",
+            answered.order_seconds,
+        ),
+        *_metric(
+            "live_archive_lag_events",
+            "gauge",
+            "Events numbered but not yet in the archive store, in sessions this node archives,"
+            " at each session's last completed pass.",
+            sum(archiver.lag_events.values()) if archiver else 0,
+        ),
+        *_metric(
+            "live_stock_invariant_broken",
+            "gauge",
+            "Products whose Redis stock + held + sold differs from their allocation at the last"
+            " periodic check.",
+            watch.inconsistent if watch else 0,
+        ),
+        "# HELP live_http_responses_total HTTP answers by status.",
+        "# TYPE live_http_responses_total counter",
+        *(
+            f'live_http_responses_total{{status="{status}"}} {count}'
+            for status, count in sorted(answered.responses.items())
+        ),
     ]
     return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
 
 
 routes = [
     Route("/healthz", healthz, methods=["GET"]),
+    Route("/readyz", readyz, methods=["GET"]),
     Route("/metrics", metrics, methods=["GET"]),
 ]

@@ -6,6 +6,7 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from live import auth, sessions, snapshots, touches
+from live.api.responses import error
 from live.auth import Role
 from live.context import Context
 from live.db.unit import transaction
@@ -63,19 +64,53 @@ def _since(websocket: WebSocket) -> int | None:
 _CLOSE_CODES = {
     Code.NOT_FOUND: CloseCode.SESSION_NOT_FOUND,
     Code.ORIGIN_NOT_ALLOWED: CloseCode.ORIGIN_NOT_ALLOWED,
+    Code.TOO_MANY_CONNECTIONS: CloseCode.TOO_MANY_CONNECTIONS,
 }
+
+
+def origin_allowed(origin: str | None, allowed: tuple[str, ...]) -> bool:
+    """The node-wide allowlist (``LIVE_ALLOWED_ORIGINS``): empty allows all; a client that sends
+    no Origin is not a browser (mini programs, apps, servers) and is let through, because the
+    allowlist exists against pages of other sites riding a viewer's browser."""
+    return not allowed or origin is None or origin.rstrip("/").lower() in allowed
+
+
+async def _deny(websocket: WebSocket, exc: ClientError) -> None:
+    """Refuse the upgrade itself: an HTTP answer with the catalog body, no socket opened."""
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        await websocket.send_denial_response(error(exc))
+    else:
+        # Servers without the denial extension answer a close before accept with a bare 403.
+        await websocket.close(_CLOSE_CODES.get(exc.code, CloseCode.SHUTTING_DOWN), exc.code.value)
 
 
 async def room_socket(websocket: WebSocket) -> None:
     """``GET /ws/sessions/{id}?token=&share=&since=``."""
     ctx: Context = websocket.app.state.ctx
-    session_id = websocket.path_params["session_id"]
-    await websocket.accept()
+    if not origin_allowed(websocket.headers.get("origin"), ctx.settings.allowed_origins):
+        await _deny(websocket, ClientError(Code.ORIGIN_NOT_ALLOWED, "this page may not connect"))
+        return
     try:
         caller = auth.verify(websocket.query_params.get("token") or "", ctx.settings.secret)
     except ClientError as exc:
+        await websocket.accept()
         await _refuse(websocket, exc, CloseCode.TOKEN_INVALID)
         return
+    ip = websocket.client.host if websocket.client else "unknown"
+    try:
+        slot = ctx.sockets.admit(ip=ip, user=f"{caller.brand}/{caller.sub}")
+    except ClientError as exc:
+        await _deny(websocket, exc)
+        return
+    try:
+        await websocket.accept()
+        await _join(ctx, websocket, caller)
+    finally:
+        slot.release()
+
+
+async def _join(ctx: Context, websocket: WebSocket, caller: auth.Principal) -> None:
+    session_id = websocket.path_params["session_id"]
     try:
         async with transaction(ctx.db) as db:
             session = await sessions.load(db, caller.brand, session_id)

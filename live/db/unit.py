@@ -13,12 +13,13 @@ from realtime.errors import ClientError, Code
 async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     """A session inside one transaction, committed on success, rolled back on error.
 
-    `sqlalchemy.exc` never reaches a handler: it becomes `ClientError(unavailable)`.
+    `sqlalchemy.exc` never reaches a handler: it becomes `ClientError(unavailable)`. So does
+    `OSError`: asyncpg raises a refused or timed-out connect as it is, unwrapped by SQLAlchemy.
     """
     try:
         async with factory() as session, session.begin():
             yield session
     except IntegrityError as exc:
         raise ClientError(Code.CONFLICT, "this conflicts with an existing record") from exc
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, OSError) as exc:
         raise ClientError(Code.UNAVAILABLE, "the database is unavailable; retry") from exc

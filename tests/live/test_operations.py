@@ -1,0 +1,122 @@
+"""Operating a node: request ids, readiness, Prometheus metrics and graceful shutdown."""
+
+import re
+from pathlib import Path
+
+import redis.asyncio as aioredis
+from websockets.exceptions import ConnectionClosed
+
+from replay.keys import archive_lock
+from tests.harness import (
+    LiveServer,
+    Room,
+    eventually,
+    open_session,
+    settings_for,
+    start_server,
+)
+
+
+async def test_request_ids_are_kept_or_made(server: LiveServer) -> None:
+    """A caller's well-formed X-Request-Id comes back; a missing or hostile one is replaced."""
+    async with server.client() as client:
+        kept = await client.get("/healthz", headers={"X-Request-Id": "lb-42.a_b"})
+        made = await client.get("/healthz")
+        hostile = await client.get("/healthz", headers={"X-Request-Id": "x\tinjected line"})
+    assert kept.headers["x-request-id"] == "lb-42.a_b"
+    assert re.fullmatch(r"[0-9a-f]{32}", made.headers["x-request-id"])
+    assert re.fullmatch(r"[0-9a-f]{32}", hostile.headers["x-request-id"])
+
+
+async def test_readiness_exercises_engines_and_loads_scripts(server: LiveServer) -> None:
+    """/readyz checks the database, Redis and the Lua scripts; a draining node is not ready."""
+    async with server.client() as client:
+        first = await client.get("/readyz")
+        second = await client.get("/readyz")
+        assert first.status_code == 200, first.text
+        checks = second.json()["checks"]
+        assert checks["database"] == checks["redis"] == checks["draining"] == "ok"
+        assert re.fullmatch(r"ok \((\d+) scripts, 0 loaded now\)", checks["scripts"])
+        assert int(checks["scripts"].split("(")[1].split()[0]) >= 10
+        server.app.state.draining = True
+        draining = await client.get("/readyz")
+        server.app.state.draining = False
+    assert draining.status_code == 503
+    assert draining.json()["checks"]["draining"] == "yes"
+
+
+def _sample(text: str, name: str) -> float:
+    match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
+    assert match, f"{name} missing from /metrics"
+    return float(match.group(1))
+
+
+async def test_metrics_count_frames_orders_ticks_and_answers(server: LiveServer) -> None:
+    """After a viewer joins and buys, the counters and histograms show it."""
+    opened = await open_session(server)
+    viewer_token = server.token("viewer", "buyer")
+    room = await Room.join(server.ws_url(opened.session_id, viewer_token))
+    await room.wait_type("snapshot")
+    async with server.client(viewer_token) as viewer:
+        bought = await viewer.post(
+            f"/api/sessions/{opened.session_id}/orders",
+            json={"product_id": opened.product_id, "qty": 1},
+            headers={"Idempotency-Key": "m1"},
+        )
+        assert bought.status_code == 201
+        await room.wait_type("stock")
+
+        async def ticked() -> bool:
+            text = (await viewer.get("/metrics")).text
+            return _sample(text, "live_tick_lag_seconds_count") > 0
+
+        await eventually(ticked)
+        text = (await viewer.get("/metrics")).text
+    assert _sample(text, "live_room_sockets") == 1
+    assert _sample(text, "live_frames_sent_total") >= 2
+    assert _sample(text, "live_order_admission_seconds_count") == 1
+    assert _sample(text, 'live_order_admission_seconds_bucket{le="+Inf"}') == 1
+    assert _sample(text, 'live_http_responses_total{status="201"}') >= 3
+    assert _sample(text, "live_archive_lag_events") >= 0
+    assert "# TYPE live_frames_dropped_total counter" in text
+    await room.close()
+
+
+async def _close_of(room: Room) -> tuple[int, str] | None:
+    """The close code and reason the server sent, reading every frame before it."""
+    try:
+        while True:
+            await room.next_frame()
+    except ConnectionClosed as closed:
+        return (closed.rcvd.code, closed.rcvd.reason) if closed.rcvd else None
+
+
+async def test_graceful_shutdown_tells_viewers_to_reconnect_and_hands_over_the_archive(
+    data_dir: Path, database_url: str, redis_url: str, redis: aioredis.Redis
+) -> None:
+    """Stopping a node closes its viewers with 4101 (reconnect) after their queued frames, and
+    releases its archive leases so another node can take the session over at once."""
+    node = await start_server(
+        settings_for(data_dir, database_url=database_url, redis_url=redis_url)
+    )
+    try:
+        opened = await open_session(node)
+        room = await Room.join(node.ws_url(opened.session_id, node.token("viewer", "v")))
+        await room.wait_type("snapshot")
+        async with node.client(opened.host_token) as host:
+            pinned = await host.post(
+                f"/api/sessions/{opened.session_id}/pin", json={"product_id": opened.product_id}
+            )
+            assert pinned.status_code == 200
+        lock = archive_lock(opened.session_id)
+
+        async def leased() -> bool:
+            return bool(await redis.exists(lock))
+
+        await eventually(leased)
+    finally:
+        await node.stop()
+    assert node.app.state.draining is True
+    assert not await redis.exists(lock)
+    assert await _close_of(room) == (4101, "server restarting: reconnect")
+    assert any(frame["type"] == "pin" for frame in room.frames), "queued frames go out first"
