@@ -120,7 +120,26 @@ IDEMPOTENCY = {"Idempotency-Key": {"type": "string", "minLength": 1, "maxLength"
 
 PATHS: dict[str, dict[str, Schema]] = {
     "/api/sessions": {
-        "post": _op("Create a session", HOSTS, body=_content(_object({"title": _text()})), ok=201)
+        "get": _op("The brand's sessions, newest first", ["host", "admin", "guide"]),
+        "post": _op("Create a session", HOSTS, body=_content(_object({"title": _text()})), ok=201),
+    },
+    "/api/sessions/{session_id}/stats": {
+        "get": _op("Live figures of a session (orders, GMV, conversion, stock)", HOSTS)
+    },
+    "/api/dev/signin": {
+        "post": _op(
+            "Mint a token (development only, LIVE_DEV_SIGNIN=1)",
+            None,
+            body=_content(
+                _object(
+                    {
+                        "role": {"enum": ["host", "viewer", "guide", "manager", "admin"]},
+                        "sub": _text(64),
+                    },
+                    {"brand": _text(64), "name": _text(), "store": _text(64)},
+                )
+            ),
+        )
     },
     "/api/sessions/{session_id}": {"get": _op("A session with its products", ANYONE)},
     "/api/sessions/{session_id}/products": {
@@ -332,6 +351,9 @@ PATHS: dict[str, dict[str, Schema]] = {
     "/readyz": {"get": _op("Ready to serve: engines and scripts checked", None)},
     "/metrics": {"get": _op("Prometheus metrics of this node", None, media="text/plain")},
     "/openapi.json": {"get": _op("This document", None)},
+    "/": {"get": _op("The pages' index", None, media="text/html")},
+    "/host": {"get": _op("The host panel", None, media="text/html")},
+    "/guide": {"get": _op("The guide workspace", None, media="text/html")},
     "/watch/{session_id}": {"get": _op("The viewer demo page", None, media="text/html")},
 }
 
