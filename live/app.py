@@ -15,17 +15,19 @@ from starlette.responses import Response
 from inventory.coupons import CouponCounters
 from inventory.errors import InventoryUnavailable
 from inventory.stock import Stock
-from live import attribution, coupons, draws, holds, invariant, recovery
+from live import attribution, clip_orders, coupons, draws, holds, invariant, recovery
 from live import sales as sale_windows
 from live.api import (
     archive,
     brands,
+    clip_sales,
     guides,
     health,
     moderation,
     orders,
     organisation,
     pages,
+    replay_socket,
     room,
     sales,
     sessions,
@@ -146,6 +148,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         tasks = [
             asyncio.create_task(archiver.run(), name="archiver"),
             asyncio.create_task(holds.run(ctx), name="hold-reaper"),
+            asyncio.create_task(clip_orders.run(ctx), name="clip-order-reaper"),
             asyncio.create_task(sale_windows.run(ctx), name="sale-closer"),
             asyncio.create_task(recovery.run(ctx), name="redis-recovery"),
             asyncio.create_task(app.state.stock_watch.run(ctx), name="stock-invariant"),
@@ -170,8 +173,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *brands.routes,
             *organisation.routes,
             *archive.routes,
+            *clip_sales.routes,
             *health.routes,
             *room.routes,
+            *replay_socket.routes,
             *pages.routes,
         ],
         lifespan=lifespan,
