@@ -56,12 +56,7 @@ Command = Seek | Pause | Resume | Speed | Ping
 
 
 def speed_of(value: Any, ref: str | None = None) -> float:
-    """A playback speed from a JSON number (or query text); `ProtocolError` out of 0.5-4."""
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            value = None
+    """A playback speed from a JSON number; `ProtocolError` when not a number in 0.5-4."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ProtocolError(Code.INVALID_REQUEST, "speed must be a number", ref)
     if not MIN_SPEED <= value <= MAX_SPEED:
@@ -69,6 +64,15 @@ def speed_of(value: Any, ref: str | None = None) -> float:
             Code.INVALID_REQUEST, f"speed must be between {MIN_SPEED} and {MAX_SPEED:g}", ref
         )
     return float(value)
+
+
+def speed_from_query(text: str) -> float:
+    """The ``speed`` query parameter of the replay socket, read as `speed_of` reads a number."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise ProtocolError(Code.INVALID_REQUEST, "speed must be a number") from None
+    return speed_of(value)
 
 
 def parse(data: str | bytes, *, max_frame_bytes: int) -> Command:

@@ -40,7 +40,7 @@ _CLOSE_CODES = {
 def _asked(websocket: WebSocket) -> tuple[Asked, float]:
     params = websocket.query_params
     try:
-        speed = replay_protocol.speed_of(params.get("speed") or 1)
+        speed = replay_protocol.speed_from_query(params.get("speed") or "1")
     except protocol.ProtocolError as exc:
         raise ClientError(exc.code, exc.message) from None
     asked = Asked(
