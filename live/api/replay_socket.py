@@ -72,9 +72,9 @@ async def replay_socket(websocket: WebSocket) -> None:
         await _refuse(websocket, exc)
         return
     socket = StarletteSocket(websocket)
-    player = Player(
-        replay, ctx.store, socket.send_text, speed=speed, hide_user_ids=caller.role == Role.VIEWER
-    )
+    # As on the room socket, only the host channel sees who wrote a comment.
+    staff = caller.role in (Role.HOST, Role.ADMIN)
+    player = Player(replay, ctx.store, socket.send_text, speed=speed, hide_user_ids=not staff)
     await _serve(ctx, caller, socket, player)
 
 

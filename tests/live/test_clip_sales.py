@@ -12,6 +12,7 @@ import httpx
 import orjson
 import pytest
 
+from live import invariant
 from live.db.models import ProductRow
 from live.db.unit import transaction
 from tests.harness import LiveServer, eventually, open_session, settings_for, sign, start_server
@@ -115,6 +116,9 @@ async def test_a_clip_order_is_attributed_to_the_guide_of_the_share_code(
         order["order_id"],
         second.json()["order_id"],
     }
+    # Clip sales never touched Redis: the live stock invariant still holds for the session.
+    lines = await invariant.check(server.context.db, server.context.redis, sid)
+    assert all(line.consistent for line in lines), [line.describe() for line in lines]
 
 
 async def test_many_buyers_on_few_units_sell_exactly_the_stock(server: LiveServer) -> None:
