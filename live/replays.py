@@ -20,7 +20,6 @@ from live.script_index import ScriptIndex
 from realtime.errors import ClientError, Code
 from replay.errors import ArchiveError
 from replay.manifest import Manifest
-from replay.reader import read_manifest
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,12 +57,12 @@ async def open_replay(ctx: Context, caller: Principal, session_id: str, asked: A
     if session.archive_deleted_ms is not None:
         raise ClientError(Code.ARCHIVE_DELETED, "the archive of this session was deleted")
     try:
-        manifest = await read_manifest(ctx.store, session_id)
-        if manifest is None:
-            raise ClientError(Code.ARCHIVE_PENDING, "the archive of this session is being written")
-        index = await ctx.replay_indexes.get(ctx.store, manifest)
+        index = await ctx.replay_indexes.get(ctx.store, session_id)
     except ArchiveError as exc:
         raise ClientError(Code.UNAVAILABLE, f"the archive could not be read: {exc}") from exc
+    if index is None:
+        raise ClientError(Code.ARCHIVE_PENDING, "the archive of this session is being written")
+    manifest = index.manifest
     clip = await _clip(ctx, session, asked.clip_id)
     if clip is not None:
         from_ms, to_ms = clip.from_ms, clip.to_ms

@@ -7,7 +7,8 @@ folded `Script` after every `CHECKPOINT_SEGMENTS`-th segment and the ids named b
 script at an instant from the nearest checkpoint whose segments all lie at or before it, reading
 only the few segments after it. `Indexes` keeps the indexes of the most recently replayed
 sessions per process (an ended session's archive never changes; a deleted one is refused by the
-record before its index is asked for).
+record before its index is asked for), manifest included: a cached session costs no archive
+read before its state.
 """
 
 import asyncio
@@ -18,10 +19,13 @@ from live.product_script import SCRIPT_TYPES, Script
 from realtime import protocol
 from replay import window
 from replay.manifest import Manifest
+from replay.reader import read_manifest
 from replay.segments import DURABLE_KIND, Segment
 from replay.store import ArchiveStore
 
 CHECKPOINT_SEGMENTS = 4
+#: Segments read concurrently while an index is built (S3 latency, not bandwidth, bounds it).
+READ_AHEAD_SEGMENTS = 16
 #: Sessions whose index a process keeps.
 CACHED_SESSIONS = 32
 _DELETED = b'"comment_deleted"'
@@ -45,11 +49,14 @@ class ScriptIndex:
             if position > start and self.reach[position] <= t_ms:
                 start, script = position, saved
         script = script.copy()
-        for segment in self.durable[start + 1 :]:
-            if segment.from_ms > t_ms:
-                continue
-            for line in await window.read_lines(store, segment):
-                _fold_line(script, line, until_ms=t_ms)
+        wanted = [s for s in self.durable[start + 1 :] if s.from_ms <= t_ms]
+        reads = window.lines_in_order(store, wanted, ahead=len(wanted))
+        try:
+            async for lines in reads:
+                for line in lines:
+                    _fold_line(script, line, until_ms=t_ms)
+        finally:
+            await reads.aclose()
         return script
 
 
@@ -72,17 +79,21 @@ async def build(store: ArchiveStore, manifest: Manifest) -> ScriptIndex:
     checkpoints: dict[int, Script] = {}
     deleted: set[str] = set()
     reach: list[int] = []
-    for position, segment in enumerate(durable):
-        for line in await window.read_lines(store, segment):
-            if _DELETED in line:
-                event = window.parse(line)
-                if event is not None and event.get("type") == "comment_deleted":
-                    deleted.add(str(event.get("comment_id")))
-                    continue
-            _fold_line(script, line, until_ms=None)
-        reach.append(max(segment.to_ms, reach[-1] if reach else 0))
-        if position % CHECKPOINT_SEGMENTS == CHECKPOINT_SEGMENTS - 1:
-            checkpoints[position] = script.copy()
+    reads = window.lines_in_order(store, durable, ahead=READ_AHEAD_SEGMENTS)
+    try:
+        for position, segment in enumerate(durable):
+            for line in await anext(reads):
+                if _DELETED in line:
+                    event = window.parse(line)
+                    if event is not None and event.get("type") == "comment_deleted":
+                        deleted.add(str(event.get("comment_id")))
+                        continue
+                _fold_line(script, line, until_ms=None)
+            reach.append(max(segment.to_ms, reach[-1] if reach else 0))
+            if position % CHECKPOINT_SEGMENTS == CHECKPOINT_SEGMENTS - 1:
+                checkpoints[position] = script.copy()
+    finally:
+        await reads.aclose()
     return ScriptIndex(manifest, durable, tuple(reach), checkpoints, frozenset(deleted))
 
 
@@ -93,22 +104,27 @@ class Indexes:
     def __init__(self, *, capacity: int = CACHED_SESSIONS) -> None:
         self._capacity = capacity
         self._built: OrderedDict[str, ScriptIndex] = OrderedDict()
-        self._building: dict[str, asyncio.Future[ScriptIndex]] = {}
+        self._building: dict[str, asyncio.Future[ScriptIndex | None]] = {}
 
-    async def get(self, store: ArchiveStore, manifest: Manifest) -> ScriptIndex:
-        """The index of the manifest's session, built now if this process has none."""
-        session_id = manifest.session_id
+    def forget(self, session_id: str) -> None:
+        """Drop the session's index (its archive was deleted)."""
+        self._built.pop(session_id, None)
+
+    async def get(self, store: ArchiveStore, session_id: str) -> ScriptIndex | None:
+        """The session's index, built now if this process has none; None while the session
+        has no manifest. Raises `ArchiveError` when the archive cannot be read."""
         found = self._built.get(session_id)
-        if found is not None and found.manifest == manifest:
+        if found is not None:
             self._built.move_to_end(session_id)
             return found
         pending = self._building.get(session_id)
         if pending is not None:
             return await asyncio.shield(pending)
-        future: asyncio.Future[ScriptIndex] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[ScriptIndex | None] = asyncio.get_running_loop().create_future()
         self._building[session_id] = future
         try:
-            index = await build(store, manifest)
+            manifest = await read_manifest(store, session_id)
+            index = None if manifest is None else await build(store, manifest)
         except Exception as exc:
             future.set_exception(exc)
             future.exception()  # retrieved: waiters re-raise it, nobody else needs to
@@ -119,7 +135,8 @@ class Indexes:
         finally:
             self._building.pop(session_id, None)
         future.set_result(index)
-        self._built[session_id] = index
-        while len(self._built) > self._capacity:
-            self._built.popitem(last=False)
+        if index is not None:
+            self._built[session_id] = index
+            while len(self._built) > self._capacity:
+                self._built.popitem(last=False)
         return index

@@ -11,6 +11,7 @@ manifest's sha256; a corrupt or missing one raises `ArchiveError` when the strea
 import asyncio
 import heapq
 import logging
+from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 
@@ -59,27 +60,39 @@ def t_ms(event: dict[str, Any]) -> int:
     return stamp if isinstance(stamp, int) and not isinstance(stamp, bool) else 0
 
 
+async def lines_in_order(
+    store: ArchiveStore, listed: Sequence[Segment], *, ahead: int = 1
+) -> AsyncGenerator[list[bytes], None]:
+    """The checked lines of each of ``listed`` segments, in order, with up to ``ahead`` of the
+    following segments being read meanwhile (a store's latency hidden, memory still bounded)."""
+    reading: deque[asyncio.Task[list[bytes]]] = deque()
+    following = iter(listed)
+    try:
+        for _ in listed:
+            while len(reading) <= ahead and (segment := next(following, None)) is not None:
+                reading.append(asyncio.create_task(read_lines(store, segment)))
+            yield await reading.popleft()
+    finally:
+        for task in reading:
+            task.cancel()
+        await asyncio.gather(*reading, return_exceptions=True)
+
+
 async def events_of(
     store: ArchiveStore, listed: Sequence[Segment]
 ) -> AsyncGenerator[dict[str, Any], None]:
     """Every event of ``listed`` segments in order, reading the next segment ahead."""
-    ahead: asyncio.Task[list[bytes]] | None = None
+    batches = lines_in_order(store, listed)
     try:
-        for position, segment in enumerate(listed):
-            lines = await ahead if ahead is not None else await read_lines(store, segment)
-            ahead = None
-            if position + 1 < len(listed):
-                ahead = asyncio.create_task(read_lines(store, listed[position + 1]))
+        async for lines in batches:
             for line in lines:
                 event = parse(line)
                 if event is None:
-                    logger.warning("%s holds a line that is not a JSON object", segment.name)
+                    logger.warning("a stored line is not a JSON object; skipped")
                     continue
                 yield event
     finally:
-        if ahead is not None:
-            ahead.cancel()
-            await asyncio.gather(ahead, return_exceptions=True)
+        await batches.aclose()
 
 
 async def stream_window(

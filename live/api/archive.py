@@ -237,6 +237,7 @@ async def delete_archive(request: Request) -> JSON:
             assert row is not None  # sessions are never deleted
             row.archive_deleted_ms = row.archive_deleted_ms or now_ms()
             await db.execute(delete(ClipRow).where(ClipRow.session_id == session_id))
+        ctx.replay_indexes.forget(session_id)
         for name in sorted(names, key=lambda n: n == manifest):
             await ctx.store.delete(name)
     except ArchiveError as exc:

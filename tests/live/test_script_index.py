@@ -97,9 +97,11 @@ async def test_state_at_any_instant_is_the_plain_fold(tmp_path: Path) -> None:
 async def test_indexes_build_once_per_session(tmp_path: Path) -> None:
     """A second replay of the same session uses the index built for the first."""
     store = CountingStore(tmp_path / "archive")
-    manifest = await _archive(store, _script(random.Random(8), 50))
+    await _archive(store, _script(random.Random(8), 50))
     indexes = Indexes(capacity=2)
-    first = await indexes.get(store, manifest)
+    first = await indexes.get(store, SID)
     reads = store.reads
-    assert await indexes.get(store, manifest) is first
+    assert first is not None
+    assert await indexes.get(store, SID) is first
     assert store.reads == reads
+    assert await indexes.get(store, "ses_without_manifest") is None
