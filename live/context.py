@@ -10,7 +10,7 @@ from inventory.coupons import CouponCounters
 from inventory.stock import Stock
 from live.attribution import Policies
 from live.brand_policies import BrandPolicies
-from live.script_index import Indexes
+from live.replay_indexes import Indexes
 from live.settings import Settings
 from realtime.bus import EventBus
 from realtime.hub import Hub
@@ -38,7 +38,7 @@ class Context:
     attribution: Policies
     terms: "TermsCache"
     writer: "OrderWriter"
-    #: Replay indexes of recently replayed sessions (`live.script_index`).
+    #: Replay indexes of recently replayed sessions (`live.replay_indexes`).
     replay_indexes: Indexes = field(default_factory=Indexes)
 
     @property

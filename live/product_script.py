@@ -33,6 +33,26 @@ class Script:
             self.pinned_product_id, dict(self.prices), dict(self.levels), dict(self.sales)
         )
 
+    def to_json(self) -> dict[str, Any]:
+        """The script as JSON (stored indexes keep their checkpoints so)."""
+        return {
+            "pinned": self.pinned_product_id,
+            "prices": self.prices,
+            "levels": {product_id: list(level) for product_id, level in self.levels.items()},
+            "sales": self.sales,
+        }
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> "Script":
+        """The script `to_json` gave; KeyError, TypeError or ValueError when malformed."""
+        levels = {str(p): (int(level), int(rank)) for p, (level, rank) in value["levels"].items()}
+        return cls(
+            value["pinned"],
+            {str(p): int(price) for p, price in value["prices"].items()},
+            levels,
+            {str(p): dict(sale) for p, sale in value["sales"].items()},
+        )
+
     def apply(self, event: dict[str, Any]) -> None:
         """Fold one durable event (events of other types change nothing)."""
         kind = event.get("type")

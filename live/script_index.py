@@ -5,29 +5,22 @@ Contract: `build` reads the durable segments once, one at a time, in ``seq`` ord
 folded `Script` after every `CHECKPOINT_SEGMENTS`-th segment and the ids named by
 ``comment_deleted`` events, never the events themselves. `ScriptIndex.state_at` answers the
 script at an instant from the nearest checkpoint whose segments all lie at or before it, reading
-only the few segments after it. `Indexes` keeps the indexes of the most recently replayed
-sessions per process (an ended session's archive never changes; a deleted one is refused by the
-record before its index is asked for), manifest included: a cached session costs no archive
-read before its state.
+only the few segments after it. `live.replay_indexes` caches indexes per process and
+`live.stored_index` keeps them beside the archive.
 """
 
-import asyncio
-from collections import OrderedDict
 from dataclasses import dataclass
 
 from live.product_script import SCRIPT_TYPES, Script
 from realtime import protocol
 from replay import window
 from replay.manifest import Manifest
-from replay.reader import read_manifest
 from replay.segments import DURABLE_KIND, Segment
 from replay.store import ArchiveStore
 
 CHECKPOINT_SEGMENTS = 4
 #: Segments read concurrently while an index is built (S3 latency, not bandwidth, bounds it).
 READ_AHEAD_SEGMENTS = 16
-#: Sessions whose index a process keeps.
-CACHED_SESSIONS = 32
 _DELETED = b'"comment_deleted"'
 
 
@@ -95,48 +88,3 @@ async def build(store: ArchiveStore, manifest: Manifest) -> ScriptIndex:
     finally:
         await reads.aclose()
     return ScriptIndex(manifest, durable, tuple(reach), checkpoints, frozenset(deleted))
-
-
-class Indexes:
-    """The indexes of the last `CACHED_SESSIONS` replayed sessions; one build per session at
-    a time (sockets opening together wait for the same build)."""
-
-    def __init__(self, *, capacity: int = CACHED_SESSIONS) -> None:
-        self._capacity = capacity
-        self._built: OrderedDict[str, ScriptIndex] = OrderedDict()
-        self._building: dict[str, asyncio.Future[ScriptIndex | None]] = {}
-
-    def forget(self, session_id: str) -> None:
-        """Drop the session's index (its archive was deleted)."""
-        self._built.pop(session_id, None)
-
-    async def get(self, store: ArchiveStore, session_id: str) -> ScriptIndex | None:
-        """The session's index, built now if this process has none; None while the session
-        has no manifest. Raises `ArchiveError` when the archive cannot be read."""
-        found = self._built.get(session_id)
-        if found is not None:
-            self._built.move_to_end(session_id)
-            return found
-        pending = self._building.get(session_id)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[ScriptIndex | None] = asyncio.get_running_loop().create_future()
-        self._building[session_id] = future
-        try:
-            manifest = await read_manifest(store, session_id)
-            index = None if manifest is None else await build(store, manifest)
-        except Exception as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: waiters re-raise it, nobody else needs to
-            raise
-        except BaseException:
-            future.cancel()
-            raise
-        finally:
-            self._building.pop(session_id, None)
-        future.set_result(index)
-        if index is not None:
-            self._built[session_id] = index
-            while len(self._built) > self._capacity:
-                self._built.popitem(last=False)
-        return index

@@ -7,8 +7,10 @@ products, two clips) in a SQLite database; then the real app serves it on a loop
 session and one late in it. Time = from starting the connection (TCP, handshake, token,
 record, manifest, index, state fold) to receiving the ``replay_state`` frame.
 
-- **cold**: the process has no index of the session (the first replay of a session after a
-  start): one pass over every durable segment, then the fold.
+- **first**: the first replay of the session ever: no index anywhere, so one pass over every
+  durable segment builds it (and stores it beside the archive), then the fold.
+- **node**: the first replay of the session on a node (or after a restart): the manifest and
+  the stored index are read, then the fold from the nearest checkpoint.
 - **warm**: the index is cached (every later replay of the session on that node).
 
 Stores: a local directory, and a ``moto_server`` subprocess for S3. Bounded in size and time;
@@ -44,6 +46,7 @@ from live.db.engine import create_engine, session_factory
 from live.db.models import ClipRow, ProductRow, SessionRow
 from live.db.unit import transaction
 from live.settings import Settings
+from live.stored_index import index_name
 from loadtests.archive_throughput import _moto
 from replay import segments
 from replay.local_store import LocalArchiveStore
@@ -259,18 +262,22 @@ async def first_frame_s(url: str) -> float:
 
 async def measure(
     port: int, ctx: Context, session_id: str, clips: list[str], *, cold: int, warm: int
-) -> dict[str, tuple[list[float], list[float]]]:
-    """Cold and warm first-frame times of each clip."""
+) -> dict[str, dict[str, list[float]]]:
+    """First, node and warm first-frame times of each clip."""
     token = auth.mint(SECRET, sub="viewer", role="viewer", brand=BRAND)
-    results: dict[str, tuple[list[float], list[float]]] = {}
+    results: dict[str, dict[str, list[float]]] = {}
     for label, clip_id in zip(("start", "late"), clips, strict=True):
         url = f"ws://127.0.0.1:{port}/ws/replay/{session_id}?token={token}&clip_id={clip_id}"
-        colds = []
+        times: dict[str, list[float]] = {"first": [], "node": [], "warm": []}
         for _ in range(cold):
             ctx.replay_indexes.forget(session_id)
-            colds.append(await first_frame_s(url))
-        warms = [await first_frame_s(url) for _ in range(warm)]
-        results[label] = (colds, warms)
+            await ctx.store.delete(index_name(session_id))
+            times["first"].append(await first_frame_s(url))
+        for _ in range(cold):
+            ctx.replay_indexes.forget(session_id)
+            times["node"].append(await first_frame_s(url))
+        times["warm"] = [await first_frame_s(url) for _ in range(warm)]
+        results[label] = times
     return results
 
 
@@ -324,8 +331,9 @@ async def run_app(
     )
     async with serving(settings) as (port, ctx):
         results = await measure(port, ctx, session_id, clips, cold=args.cold, warm=args.warm)
-    for label, (colds, warms) in results.items():
-        print(f"  clip at the {label}: cold {_ms(colds)}; warm {_ms(warms)}")
+    for label, times in results.items():
+        shown = "; ".join(f"{kind} {_ms(values)}" for kind, values in times.items())
+        print(f"  clip at the {label}: {shown}")
 
 
 async def main(args: argparse.Namespace) -> None:

@@ -7,8 +7,10 @@ from typing import Any
 
 import orjson
 
+from live import stored_index
 from live.product_script import Script
-from live.script_index import CHECKPOINT_SEGMENTS, Indexes, build
+from live.replay_indexes import Indexes
+from live.script_index import CHECKPOINT_SEGMENTS, build
 from replay import segments
 from replay.local_store import LocalArchiveStore
 from replay.manifest import Manifest, manifest_name
@@ -105,3 +107,25 @@ async def test_indexes_build_once_per_session(tmp_path: Path) -> None:
     assert await indexes.get(store, SID) is first
     assert store.reads == reads
     assert await indexes.get(store, "ses_without_manifest") is None
+
+
+async def test_another_process_reads_the_stored_index(tmp_path: Path) -> None:
+    """The first build stores the index beside the archive; a fresh process (a new `Indexes`)
+    reads the manifest and that one object, and gets the same answers; an index stored for
+    another manifest is ignored and built again."""
+    store = CountingStore(tmp_path / "archive")
+    events = _script(random.Random(9), 300)
+    manifest = await _archive(store, events)
+    first = await Indexes().get(store, SID)
+    assert first is not None
+    assert await store.exists(stored_index.index_name(SID))
+    store.reads = 0
+    again = await Indexes().get(store, SID)
+    assert store.reads == 2
+    assert again is not None
+    assert again.checkpoints == first.checkpoints
+    assert again.reach == first.reach
+    assert again.deleted_comments == first.deleted_comments
+    other = Manifest.build(SID, manifest.segments[:-1], kinds=["events", "comments"])
+    assert stored_index.decode(other, stored_index.encode(first)) is None
+    assert stored_index.decode(manifest, b"{not json") is None
