@@ -15,7 +15,17 @@ from starlette.responses import Response
 from inventory.coupons import CouponCounters
 from inventory.errors import InventoryUnavailable
 from inventory.stock import Stock
-from live import attribution, clip_orders, coupons, draws, holds, invariant, recovery
+from live import (
+    attribution,
+    clip_orders,
+    coupons,
+    draws,
+    holds,
+    invariant,
+    loops,
+    recovery,
+    replays,
+)
 from live import sales as sale_windows
 from live.api import (
     archive,
@@ -142,6 +152,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             retry_max_s=settings.archive_retry_max_s,
             spool_dir=settings.data_dir / "spool",
             retain_entries=settings.archive_retain_events,
+            on_archived=lambda session_id: loops.spawn(replays.prepare(ctx, session_id)),
         )
         await hub.start()
         app.state.stock_watch = invariant.Watch()

@@ -9,6 +9,7 @@ code touches its guide as opening the clip over HTTP does, and a viewer playing 
 one view of it.
 """
 
+import logging
 from dataclasses import dataclass
 
 from live import clip_records, clip_stats, sessions, touches
@@ -20,6 +21,8 @@ from live.script_index import ScriptIndex
 from realtime.errors import ClientError, Code
 from replay.errors import ArchiveError
 from replay.manifest import Manifest
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,3 +89,15 @@ async def _clip(ctx: Context, session: SessionRow, clip_id: str | None) -> ClipR
         if row.id == clip_id:
             return row
     raise ClientError(Code.NOT_FOUND, f"no clip {clip_id} in this session")
+
+
+async def prepare(ctx: Context, session_id: str) -> None:
+    """Build and store the replay index of a session whose archive was just completed, so that
+    its first viewer does not wait for a pass over every durable segment (best effort)."""
+    try:
+        await ctx.replay_indexes.get(ctx.store, session_id)
+    except ArchiveError as exc:
+        log.warning("replay index of %s not prepared: %s", session_id, exc)
+    except Exception:
+        # Nobody awaits this task: a bug is logged here, and the first replay builds it again.
+        log.exception("replay index of %s not prepared", session_id)

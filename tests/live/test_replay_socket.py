@@ -6,7 +6,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tests.harness import UNIT_S, LiveServer, Room, open_session
+from live.stored_index import index_name
+from tests.harness import UNIT_S, LiveServer, Room, eventually, open_session
 from tests.live.archived import Archived, build, fold
 
 
@@ -255,3 +256,15 @@ async def test_playing_a_clip_counts_one_view_per_viewer(server: LiveServer) -> 
     assert stats.status_code == 200, stats.text
     assert stats.json()["views"] == 3
     assert next(c for c in listed.json() if c["clip_id"] == clip_id)["stats"]["views"] == 3
+
+
+async def test_the_index_is_prepared_when_the_archive_completes(server: LiveServer) -> None:
+    """The node that writes a session's manifest builds and stores its replay index, before
+    anybody opened a replay: the first viewer reads one object instead of every segment."""
+    archived = await build(server)
+    store = server.context.store
+
+    async def stored() -> bool:
+        return await store.exists(index_name(archived.session_id))
+
+    await eventually(stored)
