@@ -18,6 +18,7 @@ from live.context import Context
 from live.db.models import ClipRow, ProductRow, SessionRow
 from live.db.unit import transaction
 from live.script_index import ScriptIndex
+from live.stored_index import index_name
 from realtime.errors import ClientError, Code
 from replay.errors import ArchiveError
 from replay.manifest import Manifest
@@ -96,6 +97,15 @@ async def prepare(ctx: Context, session_id: str) -> None:
     its first viewer does not wait for a pass over every durable segment (best effort)."""
     try:
         await ctx.replay_indexes.get(ctx.store, session_id)
+        # An admin may have deleted the archive meanwhile, after listing its objects: the
+        # record says so before the listing, so checking it after the write finds every case.
+        async with transaction(ctx.db) as db:
+            session = await db.get(SessionRow, session_id)
+        if session is not None and session.archive_deleted_ms is not None:
+            ctx.replay_indexes.forget(session_id)
+            await ctx.store.delete(index_name(session_id))
+    except ClientError as exc:
+        log.warning("replay index of %s not checked against the record: %s", session_id, exc)
     except ArchiveError as exc:
         log.warning("replay index of %s not prepared: %s", session_id, exc)
     except Exception:
