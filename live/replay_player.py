@@ -129,7 +129,6 @@ class Player:
         self._seek = None
         self._ended = False
         script = await self._replay.index.state_at(self._store, t_ms)
-        self._pacer.seek(t_ms, self._loop.time())
         replay = self._replay
         state = {
             "type": "replay_state",
@@ -138,12 +137,15 @@ class Player:
             "from_ms": replay.from_ms,
             "to_ms": replay.to_ms,
             **script.view(replay.session, replay.products, t_ms=t_ms),
-            **self._status(self._loop.time()),
+            "t_ms": t_ms,
+            "speed": self._pacer.speed,
+            "paused": self._pacer.paused,
         }
-        state["t_ms"] = t_ms
         if ref is not None:
             state["ref"] = ref
         await self.send(state)
+        # The clock starts once the client has the state, however long folding it took.
+        self._pacer.seek(t_ms, self._loop.time())
         events = window.stream_window(
             self._store, replay.manifest, from_ms=t_ms, to_ms=replay.to_ms
         )
