@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from live.stored_index import index_name
+from replay.local_store import LocalArchiveStore
 from tests.harness import UNIT_S, LiveServer, Room, eventually, open_session
 from tests.live.archived import Archived, build, fold
 
@@ -268,3 +269,20 @@ async def test_the_index_is_prepared_when_the_archive_completes(server: LiveServ
         return await store.exists(index_name(archived.session_id))
 
     await eventually(stored)
+
+
+async def test_an_unreadable_archive_ends_the_replay_with_unavailable(server: LiveServer) -> None:
+    """A segment that fails its checksum during playback gets ``error`` ``unavailable`` and a
+    close with 4101, never a hang or a silent drop."""
+    archived = await build(server)
+    sid = archived.session_id
+    store = server.context.store
+    assert isinstance(store, LocalArchiveStore)
+    for name in await store.list(f"sessions/{sid}/comments/"):
+        (store.root / name).write_bytes(b"not the stored segment")
+    room = await Room.join(server.replay_url(sid, archived.host_token, speed=4))
+    await room.wait_type("replay_state")
+    error = await room.wait_type("error")
+    await room.socket.wait_closed()
+    assert error["code"] == "unavailable"
+    assert room.socket.close_code == 4101
