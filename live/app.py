@@ -17,12 +17,23 @@ from starlette.responses import Response
 from inventory.coupons import CouponCounters
 from inventory.errors import InventoryUnavailable
 from inventory.stock import Stock
-from live import attribution, coupons, draws, holds, invariant, recovery
+from live import (
+    attribution,
+    clip_orders,
+    coupons,
+    draws,
+    holds,
+    invariant,
+    loops,
+    recovery,
+    replays,
+)
 from live import sales as sale_windows
 from live.api import (
     archive,
     brands,
     dev_signin,
+    clip_sales,
     guides,
     health,
     host_panel,
@@ -31,6 +42,7 @@ from live.api import (
     orders,
     organisation,
     pages,
+    replay_socket,
     room,
     sales,
     sessions,
@@ -152,12 +164,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
             retry_max_s=settings.archive_retry_max_s,
             spool_dir=settings.data_dir / "spool",
             retain_entries=settings.archive_retain_events,
+            on_archived=lambda session_id: loops.spawn(replays.prepare(ctx, session_id)),
         )
         await hub.start()
         app.state.stock_watch = invariant.Watch()
         tasks = [
             asyncio.create_task(archiver.run(), name="archiver"),
             asyncio.create_task(holds.run(ctx), name="hold-reaper"),
+            asyncio.create_task(clip_orders.run(ctx), name="clip-order-reaper"),
             asyncio.create_task(sale_windows.run(ctx), name="sale-closer"),
             asyncio.create_task(recovery.run(ctx), name="redis-recovery"),
             asyncio.create_task(app.state.stock_watch.run(ctx), name="stock-invariant"),
@@ -198,10 +212,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *brands.routes,
             *organisation.routes,
             *archive.routes,
+            *clip_sales.routes,
             *health.routes,
             *openapi.routes,
             *room.routes,
             *dev_signin.routes,
+            *replay_socket.routes,
             *pages.routes,
         ],
         lifespan=lifespan,

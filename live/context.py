@@ -1,6 +1,6 @@
 """What a running app holds: settings and the clients of its engines, created by the lifespan."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from redis.asyncio import Redis
@@ -10,6 +10,7 @@ from inventory.coupons import CouponCounters
 from inventory.stock import Stock
 from live.attribution import Policies
 from live.brand_policies import BrandPolicies
+from live.replay_indexes import Indexes
 from live.settings import Settings
 from realtime.bus import EventBus
 from realtime.hub import Hub
@@ -39,6 +40,8 @@ class Context:
     terms: "TermsCache"
     writer: "OrderWriter"
     sockets: SocketCaps
+    #: Replay indexes of recently replayed sessions (`live.replay_indexes`).
+    replay_indexes: Indexes = field(default_factory=Indexes)
 
     @property
     def bus(self) -> EventBus:

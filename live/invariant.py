@@ -2,7 +2,8 @@
 and for the cap of every open flash sale.
 
 Contract: ``stock`` is the product's Redis level, ``held`` the units of its live holds in Redis,
-``sold`` the units of its paid orders in the record, ``allocation`` the product's ``stock`` in
+``sold`` the units of its paid orders in the record (not those bought from a clip after the
+end, which never touch Redis), ``allocation`` the product's ``stock`` in
 the record. A reserve moves units from stock to held, a payment from held to sold, an expiry or
 cancel from held back to stock, so the sum never changes. Between two of those steps (a payment
 committed in the record whose hold Redis has not dropped yet) the sum is briefly off, so a
@@ -87,7 +88,12 @@ async def read(
         )
         sold_rows = await db.execute(
             select(OrderRow.product_id, OrderRow.sale_id, func.sum(OrderRow.qty))
-            .where(OrderRow.session_id == session_id, OrderRow.status == PAID)
+            # Orders bought from a clip after the end never touched Redis (`live.clip_orders`).
+            .where(
+                OrderRow.session_id == session_id,
+                OrderRow.status == PAID,
+                OrderRow.clip_id.is_(None),
+            )
             .group_by(OrderRow.product_id, OrderRow.sale_id)
         )
     sold: dict[str, int] = defaultdict(int)

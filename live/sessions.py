@@ -72,6 +72,7 @@ async def add_product(
             committed_qty=0,
             stock_generation=0,
             created_ms=now_ms(),
+            opening_price_cents=fields["price_cents"],
             **fields,
         )
         db.add(row)

@@ -63,6 +63,7 @@ def order(row: OrderRow) -> dict[str, Any]:
         "coupon_id": row.coupon_id,
         "status": row.status,
         "guide_id": row.guide_id,
+        "clip_id": row.clip_id,
         "expires_at": row.expires_ms,
         "ts": row.created_ms,
     }

@@ -96,7 +96,7 @@ STATUS: dict[Code, int] = {
 
 
 class CloseCode(IntEnum):
-    """Close codes of the room socket.
+    """Close codes of the room socket and the replay socket.
 
     4000-4099: do not reconnect with the same credentials (fix the token or the URL first).
     4100-4199: reconnect, after a back-off.
@@ -107,10 +107,16 @@ class CloseCode(IntEnum):
     TOKEN_INVALID = 4001
     SESSION_NOT_FOUND = 4004
     KICKED = 4009
+    #: Replay socket: the session has not ended, or its archive was deleted.
+    NOT_REPLAYABLE = 4010
     ORIGIN_NOT_ALLOWED = 4013
+    #: Replay socket: a query parameter is invalid (speed, window, clip).
+    INVALID_REQUEST = 4022
     TOO_MANY_CONNECTIONS = 4029
     SLOW = 4100
     SHUTTING_DOWN = 4101
+    #: Replay socket: the session's archive is still being written.
+    ARCHIVE_PENDING = 4102
     MESSAGE_TOO_BIG = 1009
     INVALID_UTF8 = 1007
 

@@ -85,7 +85,8 @@ class ProtocolError(Exception):
         self.ref = ref
 
 
-def _ref(message: dict[str, Any]) -> str | None:
+def read_ref(message: dict[str, Any]) -> str | None:
+    """A message's ``ref`` (numbers become strings); `ProtocolError` when it is unusable."""
     ref = message.get("ref")
     if ref is None:
         return None
@@ -114,7 +115,7 @@ def parse(data: str | bytes, *, max_frame_bytes: int) -> Command:
         raise ProtocolError(Code.INVALID_JSON, "the frame is not valid JSON") from None
     if not isinstance(message, dict):
         raise ProtocolError(Code.INVALID_REQUEST, "a message must be a JSON object")
-    ref = _ref(message)
+    ref = read_ref(message)
     kind = message.get("type")
     if kind == "comment":
         return Comment(text=_string(message, "text", ref), ref=ref)

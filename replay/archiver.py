@@ -103,6 +103,8 @@ class Archiver:
     close at `segment_events` entries or when their oldest entry has waited `segment_ms`.
     `spool_dir` (None: no spool) holds segments while the store is unavailable.
     `retain_entries` (None: never trim) is how many archived entries each stream keeps.
+    `on_archived(session_id)` (None: nothing) is called once this archiver has written a
+    session's manifest; it must not block (start a task for any work).
     """
 
     def __init__(
@@ -121,6 +123,7 @@ class Archiver:
         retry_max_s: float = 30.0,
         spool_dir: Path | None = None,
         retain_entries: int | None = None,
+        on_archived: Callable[[str], None] | None = None,
     ) -> None:
         if segment_events < 1:
             raise ValueError("segment_events must be at least 1")
@@ -140,6 +143,7 @@ class Archiver:
         self._store_backoff = Backoff(initial_s=retry_initial_s, max_s=retry_max_s)
         self._spool = Spool(spool_dir) if spool_dir is not None else None
         self._retain = retain_entries
+        self._on_archived = on_archived
         self._sessions: dict[str, _Session] = {}
         self._held: set[str] = set()
         self._stopping = asyncio.Event()
@@ -436,6 +440,12 @@ class Archiver:
             logger.exception("session %s: keeping the manifest already stored", session_id)
         logger.info("session %s archived: %s", session_id, manifest.counts)
         await self._untrack(session_id)
+        if self._on_archived is not None:
+            try:
+                self._on_archived(session_id)
+            except Exception:
+                # The archive is complete whatever a listener does.
+                logger.exception("session %s: on_archived failed", session_id)
 
     async def _untrack(self, session_id: str) -> None:
         await self._redis.srem(ARCHIVE_SESSIONS, session_id)

@@ -88,6 +88,11 @@ class LiveServer:
         query = "&".join(f"{k}={v}" for k, v in {"token": token, **params}.items())
         return f"ws://127.0.0.1:{self.port}/ws/sessions/{session_id}?{query}"
 
+    def replay_url(self, session_id: str, token: str, **params: Any) -> str:
+        """The replay socket URL with query parameters."""
+        query = "&".join(f"{k}={v}" for k, v in {"token": token, **params}.items())
+        return f"ws://127.0.0.1:{self.port}/ws/replay/{session_id}?{query}"
+
     @property
     def context(self) -> Context:
         """The running app's engines and hub (for tests that inspect the server's state)."""

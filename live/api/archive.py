@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from live import clip_records, sessions, touches
+from live import clip_records, clip_stats, sessions, touches
 from live.api import request as req
 from live.api.responses import JSON
 from live.archive_view import mark_deleted
@@ -118,12 +118,19 @@ async def list_clips(request: Request) -> JSON:
     ctx = req.context(request)
     rows = await clip_records.of_session(ctx, session)
     offset = ctx.settings.clip_offset_ms
-    return JSON([clip_records.view(row, offset_ms=offset) for row in rows])
+    clips = [clip_records.view(row, offset_ms=offset) for row in rows]
+    if req.principal(request).role != Role.VIEWER:
+        # The brand's staff see how each clip sells; viewers see the clips only.
+        stats = await clip_stats.of_clips(ctx, [row.id for row in rows])
+        for clip in clips:
+            clip["stats"] = stats[clip["clip_id"]]
+    return JSON(clips)
 
 
 async def get_clip(request: Request) -> JSON:
     """``GET /api/sessions/{id}/clips/{clip_id}?share=``: one clip. A viewer arriving with a
-    guide's share code for it (or for the session) touches that guide."""
+    guide's share code for it (or for the session) touches that guide; a viewer's first
+    opening counts as a view of the clip."""
     caller, session = await _session(request)
     ctx = req.context(request)
     clip_id = request.path_params["clip_id"]
@@ -131,8 +138,10 @@ async def get_clip(request: Request) -> JSON:
     if not found:
         raise ClientError(Code.NOT_FOUND, f"no clip {clip_id} in this session")
     share = request.query_params.get("share")
-    if share and caller.role == Role.VIEWER:
-        await touches.from_share(ctx, caller, session.id, share, clip_id=clip_id)
+    if caller.role == Role.VIEWER:
+        if share:
+            await touches.from_share(ctx, caller, session.id, share, clip_id=clip_id)
+        await clip_stats.count_view(ctx, found[0], caller.sub)
     return JSON(clip_records.view(found[0], offset_ms=ctx.settings.clip_offset_ms))
 
 
@@ -228,6 +237,7 @@ async def delete_archive(request: Request) -> JSON:
             assert row is not None  # sessions are never deleted
             row.archive_deleted_ms = row.archive_deleted_ms or now_ms()
             await db.execute(delete(ClipRow).where(ClipRow.session_id == session_id))
+        ctx.replay_indexes.forget(session_id)
         for name in sorted(names, key=lambda n: n == manifest):
             await ctx.store.delete(name)
     except ArchiveError as exc:

@@ -89,7 +89,9 @@ def optional_integer(
     return integer(body, name, minimum=minimum, maximum=maximum)
 
 
-def query_integer(request: Request, name: str, *, minimum: int, maximum: int = 2**53) -> int | None:
+def query_integer(
+    request: HTTPConnection, name: str, *, minimum: int, maximum: int = 2**53
+) -> int | None:
     """An optional integer query parameter."""
     raw = request.query_params.get(name)
     if raw is None or raw == "":

@@ -52,6 +52,9 @@ class ProductRow(Base):
     commission_bp: Mapped[int | None] = mapped_column(Integer, default=None)
     limit_per_viewer: Mapped[int | None] = mapped_column(Integer)
     created_ms: Mapped[int] = mapped_column(BigInteger)
+    #: The price the product was added with (``price_cents`` follows later changes); replays
+    #: show it until the first archived ``price`` event. None for products added before 0012.
+    opening_price_cents: Mapped[int | None] = mapped_column(BigInteger, default=None)
 
 
 class CouponRow(Base):
@@ -94,6 +97,7 @@ class OrderRow(Base):
     __table_args__ = (
         UniqueConstraint("session_id", "viewer_id", "idempotency_key"),
         Index("ix_orders_guide", "brand", "guide_id", "created_ms", "id"),
+        Index("ix_orders_clip", "clip_id"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -124,6 +128,8 @@ class OrderRow(Base):
     refunded_ms: Mapped[int | None] = mapped_column(BigInteger, default=None)
     #: The binding policy the attribution was made under (``last_touch`` / ``first_touch``).
     attribution_policy: Mapped[str | None] = mapped_column(String(16), default=None)
+    #: The clip the order was bought from after its session ended (None: in the live room).
+    clip_id: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class SaleRow(Base):
@@ -272,3 +278,16 @@ class BrandRow(Base):
     name: Mapped[str] = mapped_column(String(200))
     created_ms: Mapped[int] = mapped_column(BigInteger)
     updated_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class ClipViewRow(Base):
+    """A viewer who opened or played a clip: one row per clip and viewer (views are counted
+    once per viewer), with the time of the first view."""
+
+    __tablename__ = "clip_views"
+
+    clip_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    viewer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    brand: Mapped[str] = mapped_column(String(64))
+    session_id: Mapped[str] = mapped_column(String(32))
+    first_ms: Mapped[int] = mapped_column(BigInteger)

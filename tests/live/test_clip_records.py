@@ -7,8 +7,20 @@ from pathlib import Path
 
 import orjson
 
-from tests.harness import LiveServer, settings_for, start_server
+from live.stored_index import index_name
+from tests.harness import LiveServer, eventually, settings_for, start_server
 from tests.live.test_clip_share import _ended_with_clips
+
+
+async def _complete(server: LiveServer, session_id: str) -> None:
+    """Wait until the archive is complete with its replay index (prepared in the background
+    once the manifest is written), so that nothing is added while the test reads the store."""
+    store = server.context.store
+
+    async def prepared() -> bool:
+        return await store.exists(index_name(session_id))
+
+    await eventually(prepared)
 
 
 async def test_clips_are_cut_once_offset_and_edited(
@@ -78,6 +90,7 @@ async def _check(node: LiveServer) -> None:
 async def test_export_bundle_holds_the_whole_archive(server: LiveServer) -> None:
     """The tar has the manifest, every segment byte for byte, and the clips; admins only."""
     session_id, clip_ids = await _ended_with_clips(server)
+    await _complete(server, session_id)
     async with server.client(server.token("admin", "a")) as admin:
         exported = await admin.get(f"/api/sessions/{session_id}/archive/bundle")
     assert exported.status_code == 200, exported.text
@@ -103,6 +116,7 @@ async def test_deleting_an_archive(server: LiveServer) -> None:
     """An admin deletes an ended session's archive: every object goes, replay, clips and
     export answer 410 archive_deleted, deleting again is harmless; hosts may not."""
     session_id, _ = await _ended_with_clips(server)
+    await _complete(server, session_id)
     store = server.context.store
     assert await store.list(f"sessions/{session_id}/")
     async with server.client(server.token("host", "h")) as host:

@@ -34,7 +34,14 @@ async def _buy(node: LiveServer, session_id: str, product_id: str, viewer: str) 
 
 #: The app's background loops (`live.app`); their SQL is not the request path's.
 BACKGROUND_TASKS = frozenset(
-    {"archiver", "hold-reaper", "sale-closer", "redis-recovery", "stock-invariant"}
+    {
+        "archiver",
+        "hold-reaper",
+        "clip-order-reaper",
+        "sale-closer",
+        "redis-recovery",
+        "stock-invariant",
+    }
 )
 
 

@@ -1,0 +1,58 @@
+"""Shoppable clips: buying a clip's product after the session ended, and per-clip stats."""
+
+from starlette.requests import Request
+from starlette.routing import Route
+
+from live import clip_orders, clip_stats
+from live.api import request as req
+from live.api.orders import IDEMPOTENCY_KEY, MAX_QTY
+from live.api.responses import JSON
+from live.auth import Role
+from realtime.errors import ClientError, Code
+
+
+async def place_clip_order(request: Request) -> JSON:
+    """``POST /api/sessions/{id}/clips/{clip_id}/orders`` (viewer, ``Idempotency-Key``)
+    {qty, share?} -> 201 the order, attributed to the guide the viewer is bound to."""
+    caller = req.principal(request, Role.VIEWER)
+    key = request.headers.get("idempotency-key", "")
+    if not key:
+        raise ClientError(Code.IDEMPOTENCY_KEY_REQUIRED, "send an Idempotency-Key header")
+    if not IDEMPOTENCY_KEY.match(key):
+        raise ClientError(
+            Code.INVALID_REQUEST, "Idempotency-Key: 1-128 characters of A-Z a-z 0-9 . _ : -"
+        )
+    body = await req.json_object(request)
+    if body.get("coupon_id") is not None:
+        raise ClientError(Code.INVALID_REQUEST, "coupons are not used on clip orders")
+    order = clip_orders.ClipOrderRequest(
+        qty=req.integer(body, "qty", minimum=1, maximum=MAX_QTY),
+        idempotency_key=key,
+        share=req.optional_text(body, "share", max_chars=2000),
+    )
+    placed = await clip_orders.place(
+        req.context(request),
+        caller,
+        request.path_params["session_id"],
+        request.path_params["clip_id"],
+        order,
+    )
+    return JSON(placed, status_code=201)
+
+
+async def clip_stats_of(request: Request) -> JSON:
+    """``GET /api/sessions/{id}/clips/{clip_id}/stats`` (host, admin, manager, guide):
+    views, orders, purchases, units and GMV of one clip of the caller's brand."""
+    caller = req.principal(request, Role.HOST, Role.ADMIN, Role.MANAGER, Role.GUIDE)
+    ctx = req.context(request)
+    _, clip = await clip_orders.sellable_clip(
+        ctx, caller, request.path_params["session_id"], request.path_params["clip_id"]
+    )
+    stats = await clip_stats.of_clips(ctx, [clip.id])
+    return JSON(clip_stats.view(clip, stats[clip.id]))
+
+
+routes = [
+    Route("/api/sessions/{session_id}/clips/{clip_id}/orders", place_clip_order, methods=["POST"]),
+    Route("/api/sessions/{session_id}/clips/{clip_id}/stats", clip_stats_of, methods=["GET"]),
+]
