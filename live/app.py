@@ -32,8 +32,8 @@ from live import sales as sale_windows
 from live.api import (
     archive,
     brands,
-    dev_signin,
     clip_sales,
+    dev_signin,
     guides,
     health,
     host_panel,

@@ -343,6 +343,20 @@ PATHS: dict[str, dict[str, Schema]] = {
             body=_content(_object({}, {"title": _text(), "from_ms": MS, "to_ms": MS})),
         ),
     },
+    "/api/sessions/{session_id}/clips/{clip_id}/orders": {
+        "post": _op(
+            "Buy a clip's product after the session ended",
+            ["viewer"],
+            body=_content(_object({"qty": _integer(1, 100)}, {"share": {"type": "string"}})),
+            headers=IDEMPOTENCY,
+            ok=201,
+        )
+    },
+    "/api/sessions/{session_id}/clips/{clip_id}/stats": {
+        "get": _op(
+            "A clip's views, orders, purchases and GMV", ["host", "admin", "guide", "manager"]
+        )
+    },
     "/api/sessions/{session_id}/archive": {"delete": _op("Delete the archive", ["admin"])},
     "/api/sessions/{session_id}/archive/bundle": {
         "get": _op("The archive as one tar", ["admin"], media="application/x-tar")
