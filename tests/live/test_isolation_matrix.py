@@ -34,6 +34,8 @@ class Action:
 
 ACTIONS = [
     Action("POST", "/api/sessions", HOSTS, "brand", {"title": "t"}),
+    Action("GET", "/api/sessions", frozenset({"host", "admin", "guide"}), "brand"),
+    Action("GET", "/api/sessions/{live}/stats", HOSTS),
     Action("GET", "/api/sessions/{live}", ANY),
     Action("WS", "/ws/sessions/{live}", ANY),
     Action(
@@ -125,6 +127,14 @@ ACTIONS = [
         body={"product_id": "{ended_product}", "from_ms": 0, "to_ms": 10},
     ),
     Action("PATCH", "/api/sessions/{ended}/clips/{clip}", HOSTS, body={"title": "Closer"}),
+    Action(
+        "GET",
+        "/api/sessions/{ended}/clips/{clip}/stats",
+        frozenset({"host", "admin", "guide", "manager"}),
+    ),
+    Action(
+        "POST", "/api/sessions/{ended}/clips/{clip}/orders", frozenset({"viewer"}), body={"qty": 1}
+    ),
     Action("GET", "/api/sessions/{ended}/archive/bundle", frozenset({"admin"})),
     Action("POST", "/api/sessions/{doomed}/end", HOSTS),
     # Last: it makes the ended session's archive answer 410 from then on.
