@@ -83,7 +83,7 @@ def verify(token: str, secret: str) -> Principal:
         return hit[0]
     principal, expires = _decode(token, secret)
     _verified[key] = (principal, expires)
-    if len(_verified) > VERIFIED_CACHE_SIZE:
+    while len(_verified) > VERIFIED_CACHE_SIZE:
         _verified.popitem(last=False)
     return principal
 
