@@ -72,7 +72,7 @@ def _serve(settings: Settings, host: str, port: int) -> int:
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,
         timeout_graceful_shutdown=5,
-        log_config=logs.config(settings.log_format),
+        log_config=logs.config(settings.log_format, access_log=settings.access_log),
         # Replaced by live.access lines, which carry the request id and are scrubbed.
         access_log=False,
     )

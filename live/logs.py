@@ -96,8 +96,9 @@ class DropDenialNoise(logging.Filter):
         return record.getMessage() != "ASGI callable returned without completing handshake."
 
 
-def config(log_format: str, *, level: str = "INFO") -> dict[str, Any]:
-    """A `logging.config.dictConfig` for the app and uvicorn, in ``log_format`` (json|text)."""
+def config(log_format: str, *, level: str = "INFO", access_log: bool = True) -> dict[str, Any]:
+    """A `logging.config.dictConfig` for the app and uvicorn, in ``log_format`` (json|text);
+    ``access_log=False`` silences the ``live.access`` lines."""
     formatter = JsonFormatter if log_format == "json" else TextFormatter
     handler = {"class": "logging.StreamHandler", "formatter": "live", "stream": "ext://sys.stderr"}
     return {
@@ -109,7 +110,10 @@ def config(log_format: str, *, level: str = "INFO") -> dict[str, Any]:
         "root": {"handlers": ["stderr"], "level": level},
         "loggers": {
             # uvicorn's own handlers would print unscrubbed text lines; send them through ours.
-            name: {"handlers": [], "level": level, "propagate": True}
-            for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+            **{
+                name: {"handlers": [], "level": level, "propagate": True}
+                for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+            },
+            "live.access": {"level": level if access_log else "WARNING"},
         },
     }

@@ -105,6 +105,16 @@ def test_external_engines_are_taken_as_given(tmp_path: Path) -> None:
         ("LIVE_COMMENTS_PER_TICK", "1.5"),
         ("LIVE_ARCHIVE_SEGMENT_EVENTS", "0"),
         ("LIVE_ARCHIVE_SEGMENT_MS", "10"),
+        ("LIVE_ALLOWED_ORIGINS", "shop.example.com"),
+        ("LIVE_ALLOWED_ORIGINS", "https://shop.example.com/page"),
+        ("LIVE_MAX_SOCKETS_PER_IP", "0"),
+        ("LIVE_MAX_SOCKETS_PER_USER", "many"),
+        ("LIVE_WRITE_RATE_PER_S", "nan"),
+        ("LIVE_WRITE_RATE_PER_S", "-1"),
+        ("LIVE_WRITE_BURST", "0"),
+        ("LIVE_LOG_FORMAT", "xml"),
+        ("LIVE_ACCESS_LOG", "maybe"),
+        ("LIVE_SHUTDOWN_DRAIN_S", "0"),
     ],
 )
 def test_bad_value_names_its_variable(tmp_path: Path, name: str, value: str) -> None:
@@ -176,3 +186,29 @@ def test_both_secrets_from_env_write_nothing(tmp_path: Path) -> None:
     settings = load_settings(env)
     assert (settings.secret, settings.payment_secret) == (GOOD_SECRET, "p" * 40)
     assert not (tmp_path / "data").exists()
+
+
+def test_hardening_settings_are_read(tmp_path: Path) -> None:
+    """Origins are normalised; caps, write limits, log format and drain time are taken as given."""
+    settings = load_settings(
+        {
+            "LIVE_DATA_DIR": str(tmp_path),
+            "LIVE_ALLOWED_ORIGINS": "https://Shop.example.com/, http://localhost:8080",
+            "LIVE_MAX_SOCKETS_PER_IP": "50",
+            "LIVE_MAX_SOCKETS_PER_USER": "4",
+            "LIVE_WRITE_RATE_PER_S": "2.5",
+            "LIVE_WRITE_BURST": "5",
+            "LIVE_LOG_FORMAT": "json",
+            "LIVE_ACCESS_LOG": "off",
+            "LIVE_SHUTDOWN_DRAIN_S": "1.5",
+        }
+    )
+    assert settings.allowed_origins == ("https://shop.example.com", "http://localhost:8080")
+    assert (settings.max_sockets_per_ip, settings.max_sockets_per_user) == (50, 4)
+    assert (settings.write_rate_per_s, settings.write_burst) == (2.5, 5)
+    assert (settings.log_format, settings.access_log, settings.shutdown_drain_s) == (
+        "json",
+        False,
+        1.5,
+    )
+    assert load_settings({"LIVE_DATA_DIR": str(tmp_path)}).log_format == "text"

@@ -3,6 +3,7 @@ only its own connection: bystanders are answered meanwhile, and the trickled fra
 when it is complete."""
 
 import asyncio
+import itertools
 
 import orjson
 from websockets.client import ClientProtocol
@@ -12,17 +13,19 @@ from websockets.uri import parse_uri
 
 from tests.harness import UNIT_S, LiveServer, Room, open_session
 
-TRICKLE_S = 0.02
+TRICKLE_S = 0.05
 
 
 async def _answers_while(bystander: Room, task: "asyncio.Task[object]") -> int:
-    """Pings the bystander answers while ``task`` runs."""
+    """Pings the bystander answered before ``task`` finished."""
     answered = 0
-    while not task.done():
-        ref = f"b{answered}"
+    for n in itertools.count():
+        if task.done():
+            return answered
+        ref = f"b{n}"
         await bystander.send({"type": "ping", "ref": ref})
         await bystander.wait_for(lambda frame: frame.get("ref") == ref)  # noqa: B023 - awaited now
-        answered += 1
+        answered += 0 if task.done() else 1
     return answered
 
 
@@ -54,8 +57,8 @@ async def _trickled_ping(url: str) -> list[Frame]:
 
 
 async def test_a_trickled_frame_stalls_nobody_else(server: LiveServer) -> None:
-    """While one client trickles a frame over about a second, a bystander is answered many times,
-    then the trickled ping gets its pong."""
+    """While one client trickles a frame over about two seconds, a bystander is answered again
+    and again, then the trickled ping gets its pong."""
     opened = await open_session(server)
     bystander = await Room.join(server.ws_url(opened.session_id, server.token("viewer", "b")))
     await bystander.wait_type("snapshot")
@@ -65,7 +68,7 @@ async def test_a_trickled_frame_stalls_nobody_else(server: LiveServer) -> None:
     answered = await _answers_while(bystander, slow)
     frames = await slow
     assert any(b'"pong"' in frame.data and b'"slow"' in frame.data for frame in frames)
-    assert answered >= 5
+    assert answered >= 3
     await bystander.close()
 
 
@@ -88,6 +91,6 @@ async def test_a_trickled_http_request_stalls_nobody_else(server: LiveServer) ->
     async with server.client() as client:
         while not slow.done():
             assert (await client.get("/healthz")).status_code == 200
-            answered += 1
+            answered += 0 if slow.done() else 1
     assert (await slow).startswith(b"HTTP/1.1 200")
-    assert answered >= 5
+    assert answered >= 3
