@@ -9,6 +9,9 @@ from typing import Any
 
 from realtime import codec
 from realtime.errors import Code
+
+# The ping is the room socket's, re-exported: one command type for both sockets.
+from realtime.protocol import Ping as Ping
 from realtime.protocol import ProtocolError, read_ref
 
 MIN_SPEED = 0.5
@@ -42,13 +45,6 @@ class Speed:
     """``{"type": "speed", "speed": number}`` with 0.5 <= speed <= 4."""
 
     speed: float
-    ref: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Ping:
-    """``{"type": "ping"}``; answered with ``pong``."""
-
     ref: str | None = None
 
 

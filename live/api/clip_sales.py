@@ -5,7 +5,7 @@ from starlette.routing import Route
 
 from live import clip_orders, clip_stats
 from live.api import request as req
-from live.api.orders import IDEMPOTENCY_KEY, MAX_QTY
+from live.api.orders import MAX_QTY
 from live.api.responses import JSON
 from live.auth import Role
 from realtime.errors import ClientError, Code
@@ -15,13 +15,7 @@ async def place_clip_order(request: Request) -> JSON:
     """``POST /api/sessions/{id}/clips/{clip_id}/orders`` (viewer, ``Idempotency-Key``)
     {qty, share?} -> 201 the order, attributed to the guide the viewer is bound to."""
     caller = req.principal(request, Role.VIEWER)
-    key = request.headers.get("idempotency-key", "")
-    if not key:
-        raise ClientError(Code.IDEMPOTENCY_KEY_REQUIRED, "send an Idempotency-Key header")
-    if not IDEMPOTENCY_KEY.match(key):
-        raise ClientError(
-            Code.INVALID_REQUEST, "Idempotency-Key: 1-128 characters of A-Z a-z 0-9 . _ : -"
-        )
+    key = req.idempotency_key(request)
     body = await req.json_object(request)
     if body.get("coupon_id") is not None:
         raise ClientError(Code.INVALID_REQUEST, "coupons are not used on clip orders")

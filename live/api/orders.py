@@ -1,7 +1,5 @@
 """Order endpoints: place (with ``Idempotency-Key``), read, cancel, and the payment notification."""
 
-import re
-
 from starlette.requests import Request
 from starlette.routing import Route
 
@@ -14,20 +12,13 @@ from live.db.models import OrderRow
 from live.db.unit import transaction
 from realtime.errors import ClientError, Code
 
-IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 MAX_QTY = 100
 
 
 async def place_order(request: Request) -> JSON:
     """``POST /api/sessions/{id}/orders`` -> 201 {order_id, status: reserved, ...}."""
     caller = req.principal(request, Role.VIEWER)
-    key = request.headers.get("idempotency-key", "")
-    if not key:
-        raise ClientError(Code.IDEMPOTENCY_KEY_REQUIRED, "send an Idempotency-Key header")
-    if not IDEMPOTENCY_KEY.match(key):
-        raise ClientError(
-            Code.INVALID_REQUEST, "Idempotency-Key: 1-128 characters of A-Z a-z 0-9 . _ : -"
-        )
+    key = req.idempotency_key(request)
     body = await req.json_object(request)
     order = orders.OrderRequest(
         product_id=req.text(body, "product_id", max_chars=64),

@@ -1,5 +1,6 @@
 """Reading requests: the caller's token, the JSON body and its fields, with catalog errors."""
 
+import re
 from typing import Any
 
 from starlette.requests import HTTPConnection, Request
@@ -11,6 +12,7 @@ from realtime import codec
 from realtime.errors import ClientError, Code
 
 MAX_BODY_BYTES = 65_536
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
 def context(connection: HTTPConnection) -> Context:
@@ -27,6 +29,18 @@ def principal(connection: HTTPConnection, *roles: Role) -> Principal:
         raise ClientError(Code.UNAUTHORIZED, "send Authorization: Bearer <token>")
     caller = auth.verify(token.strip(), context(connection).settings.secret)
     return auth.require(caller, *roles) if roles else caller
+
+
+def idempotency_key(request: Request) -> str:
+    """The required ``Idempotency-Key`` header of an order request."""
+    key = request.headers.get("idempotency-key", "")
+    if not key:
+        raise ClientError(Code.IDEMPOTENCY_KEY_REQUIRED, "send an Idempotency-Key header")
+    if not IDEMPOTENCY_KEY.match(key):
+        raise ClientError(
+            Code.INVALID_REQUEST, "Idempotency-Key: 1-128 characters of A-Z a-z 0-9 . _ : -"
+        )
+    return key
 
 
 async def raw_body(request: Request) -> bytes:
