@@ -21,6 +21,7 @@ from live.engines import EngineError, open_engines
 from live.organisation import CSV_COLUMNS
 from live.settings import Settings, SettingsError, load_settings
 from live.shutdown import GracefulServer
+from live.ws_protocol import websocket_options
 from realtime.errors import ClientError
 from replay import reader
 from replay.errors import ArchiveError
@@ -66,9 +67,7 @@ def _serve(settings: Settings, host: str, port: int) -> int:
         app,
         host=host,
         port=port,
-        ws="websockets-sansio",
-        ws_max_size=settings.max_frame_bytes,
-        ws_per_message_deflate=False,
+        **websocket_options(settings),
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,
         timeout_graceful_shutdown=5,

@@ -28,6 +28,7 @@ from websockets.exceptions import WebSocketException
 
 from live import auth
 from live.settings import Settings
+from live.ws_protocol import websocket_options
 from realtime import codec
 
 log = logging.getLogger(__name__)
@@ -315,9 +316,7 @@ async def _run(
         create_app(settings),
         host=host,
         port=port,
-        ws="websockets-sansio",
-        ws_max_size=settings.max_frame_bytes,
-        ws_per_message_deflate=False,
+        **websocket_options(settings),
         timeout_graceful_shutdown=3,
         log_level="warning",
     )

@@ -3,7 +3,13 @@
 Contract: `offer` never blocks and never awaits, so fan-out to a room is a plain loop that one
 slow viewer cannot stall. Frames leave in the order offered. Above ``soft_limit`` queued frames,
 ephemeral frames offered to this viewer are skipped; above ``hard_limit`` the viewer is closed
-with `CloseCode.SLOW`. A writer task per connection does the awaiting.
+with `CloseCode.SLOW`.
+
+Two ways out: a frame offered with its ``wire`` bytes (built once per broadcast, see
+`realtime.wire`) goes straight to the socket's `FrameSink` while the transport takes writes
+without waiting and nothing is queued ahead of it; everything else waits in the queue for the
+connection's writer task, which does the awaiting. Waking a task per frame per viewer costs
+about three times the write itself (docs/benchmarks.md), so the queue is the slow path only.
 """
 
 import asyncio
@@ -12,6 +18,7 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from realtime.errors import CloseCode
 from realtime.stats import HubStats
@@ -22,6 +29,14 @@ CLOSE_TIMEOUT_S = 1.0
 
 SendText = Callable[[str], Awaitable[None]]
 Close = Callable[[int, str], Awaitable[None]]
+
+
+class FrameSink(Protocol):
+    """Direct access to a socket's transport for frames already encoded for the wire."""
+
+    def write(self, wire: bytes) -> bool:
+        """Write ``wire`` now and return True, or return False without writing when the
+        transport is paused (the peer reads slower than we write) or the socket is closing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +61,10 @@ class Connection:
         soft_limit: int,
         hard_limit: int,
         stats: HubStats | None = None,
+        sink: FrameSink | None = None,
     ) -> None:
         self.viewer = viewer
+        self._sink = sink
         self._stats = stats or HubStats()
         self._send_text = send_text
         self._close = close
@@ -55,7 +72,9 @@ class Connection:
         self._hard_limit = hard_limit
         self._queue: deque[str] = deque()
         self._wakeup = asyncio.Event()
-        self._held: list[tuple[str, int | None, bool]] | None = []
+        self._held: list[tuple[str, bytes | None, int | None, bool]] | None = []
+        # True while the writer awaits a send: a frame written past it would overtake it.
+        self._sending = False
         self._closing: tuple[int, str] | None = None
         self._covered_seq = 0
         self._writer: asyncio.Task[None] | None = None
@@ -86,8 +105,17 @@ class Connection:
             if task is not None and task.cancelling():
                 raise asyncio.CancelledError
 
-    def offer(self, frame: str, *, seq: int | None = None, ephemeral: bool = False) -> None:
-        """Queue a frame for this viewer, applying the slow-consumer policy."""
+    def offer(
+        self,
+        frame: str,
+        *,
+        wire: bytes | None = None,
+        seq: int | None = None,
+        ephemeral: bool = False,
+    ) -> None:
+        """Send or queue a frame for this viewer, applying the slow-consumer policy.
+
+        ``wire`` is ``frame`` already encoded as a WebSocket frame (`realtime.wire`)."""
         if self._closing is not None:
             return
         if seq is not None and seq <= self._covered_seq:
@@ -95,11 +123,20 @@ class Connection:
             return
         if self._held is not None:
             # Joining: room traffic waits until the snapshot went out first.
-            self._held.append((frame, seq, ephemeral))
+            self._held.append((frame, wire, seq, ephemeral))
             return
-        self._enqueue(frame, ephemeral=ephemeral)
+        self._enqueue(frame, wire, ephemeral=ephemeral)
 
-    def _enqueue(self, frame: str, *, ephemeral: bool) -> None:
+    def _enqueue(self, frame: str, wire: bytes | None, *, ephemeral: bool) -> None:
+        if (
+            wire is not None
+            and self._sink is not None
+            and not self._queue
+            and not self._sending
+            and self._sink.write(wire)
+        ):
+            self._stats.frames_sent += 1
+            return
         if len(self._queue) >= self._hard_limit:
             log.info("closing slow viewer %s: %d frames queued", self.viewer.user_id, self.backlog)
             self._stats.slow_closes += 1
@@ -118,10 +155,10 @@ class Connection:
         held, self._held = self._held or [], None
         self._covered_seq = after_seq
         for frame in first:
-            self._enqueue(frame, ephemeral=False)
-        for frame, seq, ephemeral in held:
+            self._enqueue(frame, None, ephemeral=False)
+        for frame, wire, seq, ephemeral in held:
             if seq is None or seq > after_seq:
-                self._enqueue(frame, ephemeral=ephemeral)
+                self._enqueue(frame, wire, ephemeral=ephemeral)
 
     def close(self, code: int, reason: str, *, flush: bool = True) -> None:
         """Close the socket after writing what is queued (or at once with ``flush=False``)."""
@@ -149,8 +186,11 @@ class Connection:
         try:
             while True:
                 while self._queue:
+                    self._sending = True
                     await self._send_text(self._queue.popleft())
+                    self._sending = False
                     self._stats.frames_sent += 1
+                    self._stats.frames_queued += 1
                 if self._closing is not None:
                     await self._send_close()
                     return

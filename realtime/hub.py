@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 
 from realtime import codec, keys, protocol
 from realtime.bus import BusUnavailable, EventBus, Muted, SessionClosed
-from realtime.connection import Connection, Viewer
+from realtime.connection import Connection, FrameSink, Viewer
 from realtime.errors import ClientError, CloseCode, Code
 from realtime.moderation import Moderation
 from realtime.ratelimit import TokenBucket
@@ -54,6 +54,9 @@ class Socket(Protocol):
 
     async def close(self, code: int, reason: str) -> None:
         """Close the socket."""
+
+    def frame_sink(self) -> FrameSink | None:
+        """Direct writes of pre-built frames, when the server offers them (else None)."""
 
 
 class Hub:
@@ -183,6 +186,7 @@ class Hub:
             soft_limit=self._soft,
             hard_limit=self._hard,
             stats=self.stats,
+            sink=socket.frame_sink(),
         )
         try:
             room = await self._room(session_id)

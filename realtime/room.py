@@ -9,7 +9,7 @@ import asyncio
 import logging
 import time
 
-from realtime import codec, protocol
+from realtime import codec, protocol, wire
 from realtime.bus import BusUnavailable, EventBus
 from realtime.cancellation import raise_if_cancelling
 from realtime.connection import Connection
@@ -72,8 +72,9 @@ class Room:
 
     def broadcast(self, frame: str, *, seq: int | None = None, ephemeral: bool = False) -> None:
         """Offer one encoded frame to every viewer of the room."""
+        encoded = wire.text_frame(frame)
         for connection in tuple(self.connections):
-            connection.offer(frame, seq=seq, ephemeral=ephemeral)
+            connection.offer(frame, wire=encoded, seq=seq, ephemeral=ephemeral)
 
     def flush_tick(self) -> None:
         """Send this tick's coalesced frames: the sample to viewers, everything to hosts."""
@@ -82,10 +83,14 @@ class Room:
         # Each batch is encoded once, and the hosts' one only when a host is here to read it.
         viewer_frame = _batch(drained.viewers)
         host_frame = _batch(drained.hosts) if hosts else None
+        viewer_wire = wire.text_frame(viewer_frame) if viewer_frame is not None else None
+        host_wire = wire.text_frame(host_frame) if host_frame is not None else None
         for connection in tuple(self.connections):
-            frame = host_frame if connection.viewer.role in HOST_ROLES else viewer_frame
-            if frame is not None:
-                connection.offer(frame, ephemeral=True)
+            if connection.viewer.role in HOST_ROLES:
+                if host_frame is not None:
+                    connection.offer(host_frame, wire=host_wire, ephemeral=True)
+            elif viewer_frame is not None:
+                connection.offer(viewer_frame, wire=viewer_wire, ephemeral=True)
 
     def deliver_control(self, message: dict[str, object]) -> None:
         """Act on one control message for the sockets of this node."""
@@ -93,9 +98,10 @@ class Room:
         if kind == "hosts":
             # A frame for the hosts' panels only (the guide leaderboard), never for viewers.
             frame = codec.encode_text(message["frame"])
+            encoded = wire.text_frame(frame)
             for connection in tuple(self.connections):
                 if connection.viewer.role in HOST_ROLES:
-                    connection.offer(frame, ephemeral=True)
+                    connection.offer(frame, wire=encoded, ephemeral=True)
             return
         user_id = message.get("user_id")
         for connection in tuple(self.connections):

@@ -38,6 +38,9 @@ class HubStats:
     """What the hub's sockets did since the process started."""
 
     frames_sent: int = 0
+    #: Of the frames sent, those that waited in a connection's queue for its writer task
+    #: (the socket's transport was paused, or the server offers no direct writes).
+    frames_queued: int = 0
     frames_skipped: int = 0
     slow_closes: int = 0
     tick_lag_s: Histogram = field(default_factory=lambda: Histogram(TICK_LAG_BOUNDS_S))

@@ -22,6 +22,7 @@ from live.app import create_app
 from live.context import Context
 from live.settings import Settings
 from live.shutdown import GracefulServer
+from live.ws_protocol import websocket_options
 
 #: One scalable unit of waiting; every timeout in the suite is a multiple of it.
 UNIT_S = 1.0
@@ -121,9 +122,7 @@ async def start_server(settings: Settings, *, port: int = 0) -> LiveServer:
         app,
         host="127.0.0.1",
         port=port,
-        ws="websockets-sansio",
-        ws_max_size=settings.max_frame_bytes,
-        ws_per_message_deflate=False,
+        **websocket_options(settings),
         log_level="warning",
         lifespan="on",
         timeout_graceful_shutdown=2,

@@ -78,6 +78,12 @@ async def metrics(request: Request) -> PlainTextResponse:
             hub.stats.frames_sent,
         ),
         *_metric(
+            "live_frames_queued_total",
+            "counter",
+            "Of the frames sent, those that waited for the socket's writer task (paused peer).",
+            hub.stats.frames_queued,
+        ),
+        *_metric(
             "live_frames_dropped_total",
             "counter",
             "Ephemeral frames skipped for viewers above the soft backlog limit.",

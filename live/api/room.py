@@ -10,8 +10,9 @@ from live.api.responses import error
 from live.auth import Role
 from live.context import Context
 from live.db.unit import transaction
+from live.ws_protocol import FRAME_SINK
 from realtime import codec, protocol
-from realtime.connection import Viewer
+from realtime.connection import FrameSink, Viewer
 from realtime.errors import ClientError, CloseCode, Code
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,11 @@ class StarletteSocket:
             await self._websocket.close(code, reason)
         except (RuntimeError, WebSocketDisconnect):
             log.debug("socket already closed")
+
+    def frame_sink(self) -> FrameSink | None:
+        """The server's direct frame writes (`live.ws_protocol`), when it offers them."""
+        offered = self._websocket.scope.get("extensions", {}).get(FRAME_SINK)
+        return offered["sink"] if offered else None
 
 
 async def _refuse(websocket: WebSocket, exc: ClientError, close_code: int) -> None:

@@ -74,6 +74,8 @@ async def test_metrics_count_frames_orders_ticks_and_answers(server: LiveServer)
         text = (await viewer.get("/metrics")).text
     assert _sample(text, "live_room_sockets") == 1
     assert _sample(text, "live_frames_sent_total") >= 2
+    # The snapshot waits for the writer task; the room's frames to a reading viewer do not.
+    assert _sample(text, "live_frames_queued_total") < _sample(text, "live_frames_sent_total")
     assert _sample(text, "live_order_admission_seconds_count") == 1
     assert _sample(text, 'live_order_admission_seconds_bucket{le="+Inf"}') == 1
     assert _sample(text, 'live_http_responses_total{status="201"}') >= 3
