@@ -12,6 +12,7 @@ from live.attribution import Policies
 from live.brand_policies import BrandPolicies
 from live.replay_indexes import Indexes
 from live.settings import Settings
+from live.shared_reads import SharedReads
 from realtime.bus import EventBus
 from realtime.hub import Hub
 from realtime.socket_caps import SocketCaps
@@ -42,6 +43,11 @@ class Context:
     sockets: SocketCaps
     #: Replay indexes of recently replayed sessions (`live.replay_indexes`).
     replay_indexes: Indexes = field(default_factory=Indexes)
+    #: Session state shared by the joins of a room (`live.snapshots`), one read per second
+    #: at most while the room's ``seq`` stands still.
+    session_states: SharedReads = field(default_factory=lambda: SharedReads(max_age_s=1.0))
+    #: Session rows as room sockets check them on joining (brand, ended), a second at most.
+    session_rows: SharedReads = field(default_factory=lambda: SharedReads(max_age_s=1.0))
 
     @property
     def bus(self) -> EventBus:

@@ -1,25 +1,62 @@
-"""The ``snapshot`` a viewer gets on joining: session state from the record and live levels."""
+"""The ``snapshot`` a viewer gets on joining: session state from the record and live levels.
 
+The session-wide part (the session row, its products, open coupons and sales) is read once per
+room ``seq`` and shared by the joins of the next second (`Context.session_states`): any durable
+event moves ``seq`` and forces a fresh read, so a snapshot is never older than the events that
+follow it; record changes that announce no event are at most that second late, as they would be
+for a viewer who joined that much earlier. Stock levels and the viewer's own coupons are read
+for every join.
+"""
+
+from dataclasses import dataclass
 from typing import Any
 
 from live import coupons, sales, sessions
 from live.context import Context
+from live.db.models import ProductRow, SessionRow
 from live.db.unit import transaction
 from realtime.connection import Viewer
+from realtime.errors import ClientError, Code
 from realtime.hub import SnapshotProvider
+
+
+@dataclass(frozen=True, slots=True)
+class SessionState:
+    """What every viewer of a session sees the same, as of one read of the record."""
+
+    row: SessionRow
+    products: list[ProductRow]
+    coupons: list[dict[str, Any]]
+    sales: list[dict[str, Any]]
+
+
+async def _read(ctx: Context, session_id: str) -> SessionState:
+    async with transaction(ctx.db) as db:
+        row = await db.get(SessionRow, session_id)
+        if row is None:
+            raise ClientError(Code.NOT_FOUND, f"no session {session_id}")
+        return SessionState(
+            row=row,
+            products=await sessions.products_of(db, session_id),
+            coupons=await coupons.open_coupons(ctx, db, session_id),
+            sales=await sales.open_sales(db, session_id),
+        )
 
 
 def provider(ctx: Context) -> SnapshotProvider:
     """The hub's snapshot source for this app."""
 
-    async def snapshot(session_id: str, viewer: Viewer) -> dict[str, Any]:
+    async def snapshot(session_id: str, viewer: Viewer, seq: int) -> dict[str, Any]:
+        state: SessionState = await ctx.session_states.get(
+            session_id, lambda: _read(ctx, session_id), version=seq
+        )
+        if state.row.brand != viewer.brand:
+            # Shared across brands by id only: another brand's session does not exist.
+            raise ClientError(Code.NOT_FOUND, f"no session {session_id}")
         async with transaction(ctx.db) as db:
-            row = await sessions.load(db, viewer.brand, session_id)
-            products = await sessions.products_of(db, session_id)
-            open_coupons = await coupons.open_coupons(ctx, db, session_id)
             held = await coupons.held_by(db, session_id, viewer.user_id)
-            open_sales = await sales.open_sales(db, session_id)
         levels = await ctx.stock.levels(session_id)
+        row = state.row
         return {
             "session_id": row.id,
             "title": row.title,
@@ -33,11 +70,11 @@ def provider(ctx: Context) -> SnapshotProvider:
                     "stock": levels.get(p.id, 0),
                     "limit_per_viewer": p.limit_per_viewer,
                 }
-                for p in products
+                for p in state.products
             ],
-            "coupons": open_coupons,
+            "coupons": state.coupons,
             "my_coupons": held,
-            "sales": open_sales,
+            "sales": state.sales,
             "started_at": row.started_ms,
         }
 

@@ -33,7 +33,8 @@ PRESENCE_TTL_MS = 5_000
 #: one entry per viewer.
 SEEN_EVERY_TICKS = 5
 
-SnapshotProvider = Callable[[str, Viewer], Awaitable[dict[str, Any]]]
+#: ``(session_id, viewer, seq)``: the state a viewer joining at ``seq`` starts from.
+SnapshotProvider = Callable[[str, Viewer, int], Awaitable[dict[str, Any]]]
 ClaimHandler = Callable[[str, Viewer, protocol.Claim], Awaitable[dict[str, Any]]]
 #: Checks a comment's text for the brand's rules; returns the text to publish (maybe masked)
 #: or raises `ClientError`.
@@ -154,7 +155,7 @@ class Hub:
             return room
 
     async def _leave(self, room: Room, connection: Connection) -> None:
-        room.connections.discard(connection)
+        room.leave(connection)
         await connection.stop()
         lock = self._room_locks.setdefault(room.session_id, asyncio.Lock())
         async with lock:
@@ -200,7 +201,7 @@ class Hub:
             await socket.send_text(codec.encode_text(protocol.error_frame(code, message)))
             await socket.close(close_code, code.value)
             return
-        room.connections.add(connection)
+        room.enter(connection)
         connection.start()
         try:
             positions = await self.bus.positions(session_id)
@@ -209,7 +210,7 @@ class Hub:
             if epoch is None or epoch == positions.epoch:
                 first = await self._catch_up(session_id, since=since, seq=seq)
             if first is None:
-                state = await snapshot(session_id, viewer)
+                state = await snapshot(session_id, viewer, seq)
                 frame = {
                     "type": "snapshot",
                     "seq": seq,
@@ -220,6 +221,10 @@ class Hub:
                 }
                 first = [codec.encode_text(frame)]
             connection.release(first, after_seq=seq)
+            if room.ended:
+                # Joined as the session ended (the app's check of the record is a second old
+                # at most): the snapshot says so; the socket closes as the others did.
+                connection.close(1000, "session ended")
             await self._pump_until_closed(room, connection, socket)
         except (RedisError, BusUnavailable) as exc:
             log.warning("viewer %s dropped: redis unavailable: %s", viewer.user_id, exc)
@@ -247,8 +252,7 @@ class Hub:
     ) -> tuple[Code, CloseCode, str] | None:
         if kicked:
             return Code.KICKED, CloseCode.KICKED, "you were removed from this session"
-        mine = sum(1 for c in room.connections if c.viewer.user_id == viewer.user_id)
-        if mine >= self._max_connections_per_viewer:
+        if room.sockets_of[viewer.user_id] >= self._max_connections_per_viewer:
             return (
                 Code.TOO_MANY_CONNECTIONS,
                 CloseCode.TOO_MANY_CONNECTIONS,

@@ -8,6 +8,7 @@ Control messages (private frames, kicks) reach the sockets of their user on this
 import asyncio
 import logging
 import time
+from collections import Counter
 
 from realtime import codec, protocol, wire
 from realtime.bus import BusUnavailable, EventBus
@@ -40,6 +41,8 @@ class Room:
     ) -> None:
         self.session_id = session_id
         self.connections: set[Connection] = set()
+        #: Sockets per user id, so the per-viewer cap costs O(1) per join, not a room scan.
+        self.sockets_of: Counter[str] = Counter()
         self.tick = RoomTick(comments_per_tick=comments_per_tick)
         self.started_ms = started_ms
         self.seq = 0
@@ -69,6 +72,20 @@ class Room:
         if self._reader is not None:
             self._reader.cancel()
             await asyncio.gather(self._reader, return_exceptions=True)
+
+    def enter(self, connection: Connection) -> None:
+        """Count ``connection`` among the room's viewers."""
+        self.connections.add(connection)
+        self.sockets_of[connection.viewer.user_id] += 1
+
+    def leave(self, connection: Connection) -> None:
+        """Forget ``connection`` (harmless if it never entered)."""
+        if connection in self.connections:
+            self.connections.remove(connection)
+            user_id = connection.viewer.user_id
+            self.sockets_of[user_id] -= 1
+            if self.sockets_of[user_id] <= 0:
+                del self.sockets_of[user_id]
 
     def broadcast(self, frame: str, *, seq: int | None = None, ephemeral: bool = False) -> None:
         """Offer one encoded frame to every viewer of the room."""

@@ -9,6 +9,7 @@ from live import auth, sessions, snapshots, touches
 from live.api.responses import error
 from live.auth import Role
 from live.context import Context
+from live.db.models import SessionRow
 from live.db.unit import transaction
 from live.ws_protocol import FRAME_SINK
 from realtime import codec, protocol
@@ -115,11 +116,26 @@ async def room_socket(websocket: WebSocket) -> None:
         slot.release()
 
 
+async def _read_session(ctx: Context, session_id: str) -> SessionRow | None:
+    async with transaction(ctx.db) as db:
+        return await db.get(SessionRow, session_id)
+
+
+async def _session(ctx: Context, brand: str, session_id: str) -> SessionRow:
+    """The session a socket joins, read once per second for a join storm (the snapshot that
+    follows is read per room ``seq``, so an end announced meanwhile still reaches the viewer)."""
+    row: SessionRow | None = await ctx.session_rows.get(
+        session_id, lambda: _read_session(ctx, session_id)
+    )
+    if row is None or row.brand != brand:
+        raise ClientError(Code.NOT_FOUND, f"no session {session_id}")
+    return row
+
+
 async def _join(ctx: Context, websocket: WebSocket, caller: auth.Principal) -> None:
     session_id = websocket.path_params["session_id"]
     try:
-        async with transaction(ctx.db) as db:
-            session = await sessions.load(db, caller.brand, session_id)
+        session = await _session(ctx, caller.brand, session_id)
         policy = await ctx.policies.get(caller.brand)
         if not policy.allows_origin(websocket.headers.get("origin")):
             raise ClientError(Code.ORIGIN_NOT_ALLOWED, "this page may not open the live room")
