@@ -23,6 +23,7 @@ from live.auth import Principal
 from live.clock import now_ms
 from live.context import Context
 from live.db.unit import transaction
+from live.shared_reads import SharedReads
 from realtime import codec
 from realtime import keys as realtime_keys
 from realtime.connection import Viewer
@@ -90,21 +91,33 @@ async def open_draw(
     return draw
 
 
-def entry_listener(ctx: Context) -> Any:
-    """The hub's comment listener that enters keyword senders into open draws."""
+async def _open_draws(ctx: Context, session_id: str) -> list[dict[str, Any]]:
+    draws = []
+    for raw_id in await ctx.redis.smembers(_open_key(session_id)):
+        draw_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
+        raw = await ctx.redis.hget(_draw_key(session_id, draw_id), "json")
+        if raw is not None:
+            draws.append(codec.decode(raw))
+    return draws
 
-    async def listen(session_id: str, viewer: Viewer, text: str) -> None:
-        draw_ids = await ctx.redis.smembers(_open_key(session_id))
-        for raw_id in draw_ids:
-            draw_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
-            raw = await ctx.redis.hget(_draw_key(session_id, draw_id), "json")
-            if raw is None:
-                continue
-            draw = codec.decode(raw)
+
+def entry_listener(ctx: Context) -> Any:
+    """The hub's comment listener that enters keyword senders into open draws.
+
+    The open draws are read once per room ``seq``, not once per comment (a flood is a thousand
+    comments a second): a draw is in the open set before its ``draw_open`` moves the seq.
+    """
+    open_draws = SharedReads(max_age_s=1.0)
+
+    async def listen(session_id: str, seq: int, viewer: Viewer, text: str) -> None:
+        draws: list[dict[str, Any]] = await open_draws.get(
+            session_id, lambda: _open_draws(ctx, session_id), version=seq
+        )
+        for draw in draws:
             inside = now_ms() <= draw["ends_at"]
             keyword = draw["keyword"]
             if inside and keyword and keyword.casefold() in text.casefold():
-                await ctx.redis.sadd(_entrants_key(session_id, draw_id), viewer.user_id)
+                await ctx.redis.sadd(_entrants_key(session_id, draw["draw_id"]), viewer.user_id)
 
     return listen
 

@@ -33,7 +33,7 @@ def post(path: str, host: str, headers: dict[str, str], body: bytes) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-class _Connection(asyncio.Protocol):
+class KeepAlive(asyncio.Protocol):
     """One keep-alive connection; `exchange` sends a request and waits for its answer."""
 
     def __init__(self) -> None:
@@ -87,13 +87,12 @@ async def attack(port: int, requests: Sequence[bytes], concurrency: int) -> Atta
     that connection sends its next one."""
     loop = asyncio.get_running_loop()
     connections = [
-        (await loop.create_connection(_Connection, "127.0.0.1", port))[1]
-        for _ in range(concurrency)
+        (await loop.create_connection(KeepAlive, "127.0.0.1", port))[1] for _ in range(concurrency)
     ]
     result = Attack()
     queue = iter(requests)
 
-    async def drive(connection: _Connection) -> None:
+    async def drive(connection: KeepAlive) -> None:
         for request in queue:
             sent = time.perf_counter()
             status = await connection.exchange(request)

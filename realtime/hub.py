@@ -39,8 +39,9 @@ ClaimHandler = Callable[[str, Viewer, protocol.Claim], Awaitable[dict[str, Any]]
 #: Checks a comment's text for the brand's rules; returns the text to publish (maybe masked)
 #: or raises `ClientError`.
 CommentFilter = Callable[[Viewer, str], Awaitable[str]]
-#: Told about every published comment (lucky draws enter keyword senders).
-CommentListener = Callable[[str, Viewer, str], Awaitable[None]]
+#: Told about every published comment as ``(session_id, room seq, viewer, text)`` (lucky draws
+#: enter keyword senders; the seq lets them cache what only a durable event changes).
+CommentListener = Callable[[str, int, Viewer, str], Awaitable[None]]
 MODERATOR_ROLES = frozenset({"host", "admin"})
 
 
@@ -378,7 +379,7 @@ class Hub:
             raise ClientError(Code.MUTED, "the host has muted you in this session") from None
         for listener in self._comment_listeners:
             try:
-                await listener(room.session_id, viewer, text)
+                await listener(room.session_id, room.seq, viewer, text)
             except Exception:
                 log.exception("comment listener failed")
         return protocol.ack_frame(command.ref, {"id": str(number), "text": text})

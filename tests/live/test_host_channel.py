@@ -130,3 +130,25 @@ async def test_draw_among_viewers_present(server: LiveServer, redis: Redis) -> N
     assert result["winners"] == draws.pick_winners(["v0", "v1", "v2"], 1, result["seed"])
     for room in (*rooms, hosting):
         await room.close()
+
+
+async def test_a_draw_opened_mid_flood_takes_entries_at_once(server: LiveServer) -> None:
+    """Comments before the draw (open draws are read once per room seq) must not hide a draw
+    opened next: a keyword sent on seeing `draw_open` enters."""
+    opened = await open_session(server)
+    room = await Room.join(server.ws_url(opened.session_id, server.token("viewer", "early")))
+    await room.wait_type("snapshot")
+    await room.send({"type": "comment", "text": "lucky before any draw", "ref": "c0"})
+    await room.wait_type("ack")
+    async with server.client(opened.host_token) as host:
+        opened_draw = await host.post(
+            f"/api/sessions/{opened.session_id}/draws",
+            json={"winners": 1, "keyword": "LUCKY", "duration_s": 60},
+        )
+        draw_id = opened_draw.json()["draw_id"]
+        await room.wait_type("draw_open")
+        await room.send({"type": "comment", "text": "lucky me", "ref": "c1"})
+        await room.wait_type("ack")
+        closed = await host.post(f"/api/sessions/{opened.session_id}/draws/{draw_id}/close")
+    assert closed.json()["entrants"] == 1
+    await room.close()
