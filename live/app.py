@@ -22,6 +22,7 @@ from live import (
     clip_orders,
     coupons,
     draws,
+    gc_policy,
     holds,
     invariant,
     loops,
@@ -175,6 +176,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             asyncio.create_task(sale_windows.run(ctx), name="sale-closer"),
             asyncio.create_task(recovery.run(ctx), name="redis-recovery"),
             asyncio.create_task(app.state.stock_watch.run(ctx), name="stock-invariant"),
+            asyncio.create_task(
+                gc_policy.run(
+                    freeze_every_s=settings.gc_freeze_s, sweep_every_s=settings.gc_sweep_s
+                ),
+                name="gc-policy",
+            ),
         ]
         app.state.ctx = ctx
         app.state.archiver = archiver

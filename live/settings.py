@@ -72,6 +72,11 @@ class Settings:
     access_log: bool = True
     #: How long a stopping node lets viewers and requests drain before it closes the engines.
     shutdown_drain_s: float = 5.0
+    #: Freeze objects older than this out of the cyclic collector's passes (`live.gc_policy`);
+    #: 0 leaves the collector as Python sets it.
+    gc_freeze_s: float = 1.0
+    #: Reclaim cycles among frozen objects this often, in one pause (0: never).
+    gc_sweep_s: float = 600.0
     node_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     @property
@@ -299,4 +304,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         log_format=_log_format(env.get("LIVE_LOG_FORMAT"), shared=redis_url is not None),
         access_log=_bool(env, "LIVE_ACCESS_LOG", True),
         shutdown_drain_s=_float(env, "LIVE_SHUTDOWN_DRAIN_S", 5.0),
+        gc_freeze_s=_float(env, "LIVE_GC_FREEZE_S", 1.0),
+        gc_sweep_s=_float(env, "LIVE_GC_SWEEP_S", 600.0),
     )

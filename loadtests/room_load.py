@@ -360,6 +360,12 @@ async def _drive(
         "frames_dropped_total": _metric(metrics, "live_frames_dropped_total"),
         "frames_queued_total": _metric(metrics, "live_frames_queued_total"),
         "slow_closes_total": _metric(metrics, "live_slow_viewers_closed_total"),
+        # How late the room ticks ran: a late tick is an event loop that was busy or blocked.
+        "tick_lag_buckets": {
+            line.split('le="')[1].split('"')[0]: int(float(line.split()[1]))
+            for line in metrics.splitlines()
+            if line.startswith("live_tick_lag_seconds_bucket")
+        },
         "load_before": args.load_before,
     }
 

@@ -52,6 +52,9 @@ def settings_for(
         # tests (tests/live/test_write_limits.py), which set it low.
         "write_rate_per_s": 10_000.0,
         "write_burst": 10_000,
+        # Many apps share the test process: freezing its objects would keep every finished
+        # test's cycles alive. The policy has its own tests (tests/live/test_gc_policy.py).
+        "gc_freeze_s": 0.0,
     }
     values.update(overrides)
     return Settings(**values)
