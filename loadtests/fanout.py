@@ -3,7 +3,7 @@
 For each target it starts the server alone on core 0 (``taskset``, when available), a private
 Valkey for the targets that use Redis, and the load generator (`loadtests/fanout/viewers.py`)
 on core 1: N viewers in one room, a comment flood of C/s and stock updates (coalesced per
-200 ms tick, at most K=20 comments per frame) and pins (durable, sent at once). It prints
+200 ms tick, at most 20 comments per frame) and pins (durable, sent at once). It prints
 deliveries per second, server CPU time per delivery (utime+stime from /proc), p50/p99 latency
 of pins and of comments inside tick frames, and ratios against the floor and python-socketio.
 
@@ -257,18 +257,27 @@ def _fmt(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value:,.{digits}f}"
 
 
-def _row(name: str, r: dict[str, Any], window: float, cost: float | None) -> str:
-    """The cells every row has: throughput, cost, latency per class, server CPU share."""
-    return (
-        f"| {name} | {_fmt(r['deliveries'] / window, 0)} | {_fmt(cost, 2)} "
-        f"| {_fmt(r['pin_p50_ms'])} / {_fmt(r['pin_p99_ms'])} "
-        f"| {_fmt(r['tick_p50_ms'])} / {_fmt(r['tick_p99_ms'])} "
-        f"| {_fmt(100 * r['server_cpu_s'] / window, 0)} | {r['closed_during_run']} "
+def _row(name: str, r: dict[str, Any], window: float, shared: list[str]) -> str:
+    """One table row; ``shared`` fills the columns a single node of several has no figure for
+    (ratios, Redis, load generator, load average)."""
+    cost = _us_per_delivery(r)
+    return " | ".join(
+        [
+            f"| {name}",
+            _fmt(r["deliveries"] / window, 0),
+            _fmt(cost, 2),
+            *shared[:3],
+            f"{_fmt(r['pin_p50_ms'])} / {_fmt(r['pin_p99_ms'])}",
+            f"{_fmt(r['tick_p50_ms'])} / {_fmt(r['tick_p99_ms'])}",
+            _fmt(100 * r["server_cpu_s"] / window, 0),
+            *shared[3:],
+            f"{r['closed_during_run']} |",
+        ]
     )
 
 
 def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
-    """A Markdown table of the figures and ratios, one row per node too, and the order check."""
+    """A Markdown table of the figures and ratios, a row per node too, and the order check."""
     expected = args.viewers * (1000 / args.tick_ms + args.pins_per_s)
     floor = _us_per_delivery(results["floor"]) if "floor" in results else None
     sio = _us_per_delivery(results["sio"]) if "sio" in results else None
@@ -277,9 +286,9 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
         f"pins {args.pins_per_s}/s, window {args.duration} s; expected about {expected:,.0f} "
         "deliveries/s (one tick frame per tick plus every pin, per viewer)",
         "",
-        "| target | deliveries/s | server CPU us/delivery | pin p50 / p99 ms | tick p50 / p99 ms "
-        "| server CPU % | closed | x floor | x sio | redis CPU us/delivery | loadgen CPU % "
-        "| load avg |",
+        "| target | deliveries/s | server CPU us/delivery | x floor | x sio "
+        "| redis CPU us/delivery | pin p50 / p99 ms | tick p50 / p99 ms | server CPU % "
+        "| loadgen CPU % | load avg | closed |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     orders = []
@@ -290,17 +299,18 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
         cost = _us_per_delivery(r)
         window = r["window_s"]
         nodes = r.get("nodes", 1)
-        name = f"{target} x{nodes} nodes" if nodes > 1 else target
-        lines.append(
-            _row(name, r, window, cost) + f"| {_fmt(cost / floor if cost and floor else None, 2)} "
-            f"| {_fmt(cost / sio if cost and sio else None, 2)} "
-            f"| {_fmt(_us_per_delivery(r, 'redis_cpu_s'), 2)} "
-            f"| {_fmt(100 * r['loadgen_cpu_s'] / window, 0)} | {r['load_before']} |"
-        )
+        name = f"{target}, {nodes} nodes" if nodes > 1 else target
+        shared = [
+            _fmt(cost / floor if cost and floor else None, 2),
+            _fmt(cost / sio if cost and sio else None, 2),
+            _fmt(_us_per_delivery(r, "redis_cpu_s"), 2),
+            _fmt(100 * r["loadgen_cpu_s"] / window, 0),
+            str(r["load_before"]),
+        ]
+        lines.append(_row(name, r, window, shared))
         if nodes > 1:
             for n, node in enumerate(r["per_node"], start=1):
-                cell = _row(f"{target} node {n}", node, window, _us_per_delivery(node))
-                lines.append(cell + "| | | | | |")
+                lines.append(_row(f"{target}, node {n}", node, window, [""] * 5))
         orders.append(f"- {name}: pin order {r['order']['summary']}")
     return "\n".join([*lines, "", *orders])
 
