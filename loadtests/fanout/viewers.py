@@ -1,12 +1,18 @@
 """Load generator of the fan-out benchmark: N viewers, a publisher, and the measurement.
 
 Run by `loadtests/fanout.py` (pinned to its own core); prints one JSON object on stdout.
+With several server nodes (``--ports`` and ``--server-pids`` list them in the same order),
+viewer n joins node n mod K, and every figure is also given per node.
 
 Viewers are raw asyncio protocols that speak just enough WebSocket (and Engine.IO v4 for the
 socket.io targets) to count frames without decoding them, so one Python core can absorb
 ~100k frames/s. A few of them (``samples``) also decode every frame and record latencies:
 ``now - sent`` of every pin (durable class) and ``now - ts`` of every comment inside a tick
-frame (tick class, which includes the up-to-one-tick coalescing wait).
+frame (tick class, which includes the up-to-one-tick coalescing wait). The sampled viewers
+also keep the key of every pin they receive, from the first pin on (the durable ``seq`` for
+`live`, the publisher's counter ``n`` for the peers); after the window the publisher stops, the
+program waits for the last pin to reach them, and `loadtests/durable_order.py` checks that every
+sampled viewer on every node saw the pins published, in order, without a gap or a duplicate.
 """
 
 import argparse
@@ -22,6 +28,8 @@ from typing import Any
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 
+from loadtests import durable_order
+
 SIO_TARGETS = ("sio", "node")
 SIO_PATH = "/socket.io/?EIO=4&transport=websocket"
 # A masked client frame with an all-zero mask carries its payload as is.
@@ -31,7 +39,7 @@ _SIO_CONNECT = b"\x81\x82\x00\x00\x00\x0040"
 
 @dataclass
 class Stats:
-    """What every viewer adds to while the measurement window is open."""
+    """What the viewers of one node add to while the measurement window is open."""
 
     counting: bool = False
     frames: int = 0
@@ -50,10 +58,13 @@ class Viewer(asyncio.Protocol):
         # Raw peers have nothing to say on join; live sends a snapshot, socket.io a "40".
         self._ready_on_upgrade = ready_on_upgrade
         self._sio = sio
-        self._sample = sample
+        self.sampled = sample
+        self.transport_closed = False
         self._stats = stats
         self._buf = bytearray()
         self._upgraded = False
+        #: Keys of the pins received (sampled viewers only), whether or not the window is open.
+        self.pins: list[int] = []
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.transport: asyncio.Transport | None = None
 
@@ -64,6 +75,7 @@ class Viewer(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stats.closed += 1
+        self.transport_closed = True
         if not self.ready.done():
             self.ready.set_exception(ConnectionError("closed before ready"))
 
@@ -127,24 +139,27 @@ class Viewer(asyncio.Protocol):
                 return
         elif not self.ready.done():
             self.ready.set_result(None)  # the live snapshot, or the first frame of a peer
-        if not self._stats.counting:
-            return
-        self._stats.frames += 1
-        if self._sample:
-            self._record(bytes(buf[start:end]))
+        counting = self._stats.counting
+        if counting:
+            self._stats.frames += 1
+        if self.sampled:
+            self._record(bytes(buf[start:end]), counting=counting)
 
-    def _record(self, payload: bytes) -> None:
+    def _record(self, payload: bytes, *, counting: bool) -> None:
         now = time.time() * 1000
         if self._sio:
-            message = orjson.loads(payload[2:])
-            data: Any = message[1]
+            if not payload.startswith(b"42"):
+                return
+            data: Any = orjson.loads(payload[2:])[1]
         else:
             data = orjson.loads(payload)
         for frame in data if isinstance(data, list) else [data]:
             kind = frame.get("type")
             if kind == "pin" and "sent" in frame:
-                self._stats.pin_ms.append(now - frame["sent"])
-            elif kind == "comments":
+                self.pins.append(frame["seq"] if "seq" in frame else frame["n"])
+                if counting:
+                    self._stats.pin_ms.append(now - frame["sent"])
+            elif kind == "comments" and counting:
                 self._stats.tick_ms.extend(now - item["ts"] for item in frame["items"])
 
 
@@ -170,6 +185,8 @@ class Publisher:
         self._ws: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
         self.sent = {"comment": 0, "stock": 0, "pin": 0}
+        #: Key of every pin sent, in order: its ``seq`` for `live`, else its ``n``.
+        self.pin_keys: list[int] = []
 
     async def open(self) -> None:
         """Connect to the bus (live) or to the target's publisher socket (peers)."""
@@ -183,7 +200,8 @@ class Publisher:
             self._bus = EventBus(self._redis)
             return
         path = f"{SIO_PATH}&role=pub" if args.target in SIO_TARGETS else "/pub"
-        self._ws = await connect(f"ws://127.0.0.1:{args.port}{path}", compression=None)
+        port = _ports(args)[0]
+        self._ws = await connect(f"ws://127.0.0.1:{port}{path}", compression=None)
         if args.target in SIO_TARGETS:
             await self._ws.recv()  # Engine.IO open
             await self._ws.send("40")
@@ -203,12 +221,16 @@ class Publisher:
             if kind == "comment":
                 author = fields["user"]
                 await self._bus.publish_comment(session_id, fields, author_id=author)
-            else:
-                await self._bus.publish(session_id, kind, fields)
+                return
+            seq = await self._bus.publish(session_id, kind, fields)
+            if kind == "pin":
+                self.pin_keys.append(seq)
             return
         assert self._ws is not None
         body = orjson.dumps({"kind": kind, **fields}).decode()
         await self._ws.send(f'42["pub",{body}]' if self._args.target in SIO_TARGETS else body)
+        if kind == "pin":
+            self.pin_keys.append(fields["n"])
 
     async def run(self, stop: asyncio.Event) -> None:
         """Paced loop: every 10 ms, send what the rates say is due."""
@@ -230,7 +252,7 @@ class Publisher:
                     elif kind == "stock":
                         fields = {"levels": {"p1": 100_000 - n}}
                     else:
-                        fields = {"product_id": f"p{n % 3}", "sent": now}
+                        fields = {"product_id": f"p{n % 3}", "sent": now, "n": n}
                     await self._send(kind, fields)
             await asyncio.sleep(0.01)
 
@@ -242,6 +264,10 @@ class Publisher:
             self._reader.cancel()
         if self._redis is not None:
             await self._redis.aclose()
+
+
+def _ports(args: argparse.Namespace) -> list[int]:
+    return [int(p) for p in args.ports.split(",")]
 
 
 def _paths(args: argparse.Namespace) -> list[str]:
@@ -258,14 +284,27 @@ def _paths(args: argparse.Namespace) -> list[str]:
     ]
 
 
-async def _connect(args: argparse.Namespace, stats: Stats) -> list[Viewer]:
+def _sampled(viewers: int, samples: int, nodes: int) -> set[int]:
+    """``samples`` viewers drawn evenly from every node's share (viewer n is on node n mod K)."""
+    rng = random.Random(1)
+    chosen: set[int] = set()
+    for node in range(nodes):
+        share = range(node, viewers, nodes)
+        count = samples // nodes + (1 if node < samples % nodes else 0)
+        chosen.update(rng.sample(share, min(count, len(share))))
+    return chosen
+
+
+async def _connect(args: argparse.Namespace, stats: list[Stats]) -> list[Viewer]:
     loop = asyncio.get_running_loop()
     gate = asyncio.Semaphore(50)
-    sampled = set(random.Random(1).sample(range(args.viewers), min(args.samples, args.viewers)))
+    ports = _ports(args)
+    sampled = _sampled(args.viewers, args.samples, len(ports))
 
     async def one(n: int, path: str) -> Viewer:
+        node = n % len(ports)
         handshake = (
-            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{args.port}\r\nUpgrade: websocket\r\n"
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{ports[node]}\r\nUpgrade: websocket\r\n"
             "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
             "Sec-WebSocket-Version: 13\r\n\r\n"
         ).encode()
@@ -276,10 +315,10 @@ async def _connect(args: argparse.Namespace, stats: Stats) -> list[Viewer]:
                     sio=args.target in SIO_TARGETS,
                     ready_on_upgrade=args.target not in ("live", *SIO_TARGETS),
                     sample=n in sampled,
-                    stats=stats,
+                    stats=stats[node],
                 ),
                 "127.0.0.1",
-                args.port,
+                ports[node],
             )
             await asyncio.wait_for(viewer.ready, 60)
         return viewer
@@ -287,9 +326,38 @@ async def _connect(args: argparse.Namespace, stats: Stats) -> list[Viewer]:
     return list(await asyncio.gather(*(one(n, p) for n, p in enumerate(_paths(args)))))
 
 
+async def _drain(viewers: dict[str, Viewer], published: int, timeout_s: float) -> float:
+    """Wait until every open sampled viewer has every pin (or ``timeout_s``); seconds waited."""
+    started = time.monotonic()
+    # Polling: the last pin is only known once publishing stopped, and this is a load
+    # generator checking a few dozen lists, not a test synchronising on an event.
+    while time.monotonic() - started < timeout_s:
+        waiting = [
+            v for v in viewers.values() if len(v.pins) < published and not v.transport_closed
+        ]
+        if not waiting:
+            break
+        await asyncio.sleep(0.05)
+    return time.monotonic() - started
+
+
+def _node_figures(stats: Stats, cpu_s: float) -> dict[str, Any]:
+    return {
+        "deliveries": stats.frames,
+        "server_cpu_s": round(cpu_s, 3),
+        "closed_during_run": stats.closed,
+        "pin_samples": len(stats.pin_ms),
+        "pin_p50_ms": _percentile(stats.pin_ms, 0.5),
+        "pin_p99_ms": _percentile(stats.pin_ms, 0.99),
+        "tick_p50_ms": _percentile(stats.tick_ms, 0.5),
+        "tick_p99_ms": _percentile(stats.tick_ms, 0.99),
+    }
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    """Connect, publish, measure one window, and return the figures."""
-    stats = Stats()
+    """Connect, publish, measure one window, check the pin order, and return the figures."""
+    pids = [int(p) for p in args.server_pids.split(",")]
+    stats = [Stats() for _ in pids]
     started = time.monotonic()
     viewers = await _connect(args, stats)
     connect_s = time.monotonic() - started
@@ -298,43 +366,60 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     stop = asyncio.Event()
     publishing = asyncio.create_task(publisher.run(stop))
     await asyncio.sleep(args.warmup)
-    pids = [int(p) for p in args.server_pids.split(",")]
     cpu_before = [_cpu_s(p) for p in pids]
     redis_before = _cpu_s(args.redis_pid) if args.redis_pid else 0.0
     own_before = time.process_time()
     sent_before = dict(publisher.sent)
     t0 = time.monotonic()
-    stats.counting = True
+    for node in stats:
+        node.counting = True
     await asyncio.sleep(args.duration)
-    stats.counting = False
+    for node in stats:
+        node.counting = False
     window = time.monotonic() - t0
-    cpu = sum(_cpu_s(p) for p in pids) - sum(cpu_before)
+    cpu = [_cpu_s(p) - before for p, before in zip(pids, cpu_before, strict=True)]
     redis_cpu = (_cpu_s(args.redis_pid) - redis_before) if args.redis_pid else None
     own_cpu = time.process_time() - own_before
     sent = {k: publisher.sent[k] - sent_before[k] for k in sent_before}
     stop.set()
     await publishing
     await publisher.close()
+    sampled = {
+        f"viewer {n} (node {n % len(pids) + 1})": v for n, v in enumerate(viewers) if v.sampled
+    }
+    drain_s = await _drain(sampled, len(publisher.pin_keys), args.drain_s)
+    verdict = durable_order.check(publisher.pin_keys, {k: v.pins for k, v in sampled.items()})
     for viewer in viewers:
         if viewer.transport is not None:
             viewer.transport.abort()
+    total = Stats(
+        frames=sum(s.frames for s in stats),
+        closed=sum(s.closed for s in stats),
+        pin_ms=[ms for s in stats for ms in s.pin_ms],
+        tick_ms=[ms for s in stats for ms in s.tick_ms],
+    )
     return {
         "target": args.target,
+        "nodes": len(pids),
         "viewers": args.viewers,
         "connect_s": round(connect_s, 2),
         "window_s": round(window, 3),
-        "closed_during_run": stats.closed,
         "sent": sent,
-        "deliveries": stats.frames,
-        "server_cpu_s": round(cpu, 3),
+        **_node_figures(total, sum(cpu)),
         "redis_cpu_s": None if redis_cpu is None else round(redis_cpu, 3),
         "loadgen_cpu_s": round(own_cpu, 3),
-        "pin_samples": len(stats.pin_ms),
-        "tick_samples": len(stats.tick_ms),
-        "pin_p50_ms": _percentile(stats.pin_ms, 0.5),
-        "pin_p99_ms": _percentile(stats.pin_ms, 0.99),
-        "tick_p50_ms": _percentile(stats.tick_ms, 0.5),
-        "tick_p99_ms": _percentile(stats.tick_ms, 0.99),
+        "tick_samples": len(total.tick_ms),
+        "per_node": [_node_figures(s, c) for s, c in zip(stats, cpu, strict=True)],
+        "order": {
+            "ok": verdict.ok,
+            "summary": verdict.summary(),
+            "published": verdict.published,
+            "viewers": verdict.viewers,
+            "complete": verdict.complete,
+            "cut": verdict.cut,
+            "problems": verdict.problems,
+            "drain_s": round(drain_s, 2),
+        },
     }
 
 
@@ -342,8 +427,8 @@ def main() -> None:
     """Parse arguments, run, print the JSON result."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", required=True)
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--server-pids", required=True)
+    parser.add_argument("--ports", required=True, help="comma-separated, one per node")
+    parser.add_argument("--server-pids", required=True, help="comma-separated, as --ports")
     parser.add_argument("--redis-pid", type=int, default=0)
     parser.add_argument("--redis-url", default="")
     parser.add_argument("--session-id", default="")
@@ -355,7 +440,11 @@ def main() -> None:
     parser.add_argument("--pins-per-s", type=float, default=5)
     parser.add_argument("--duration", type=float, default=20)
     parser.add_argument("--warmup", type=float, default=3)
-    print(json.dumps(asyncio.run(run(parser.parse_args()))))
+    parser.add_argument("--drain-s", type=float, default=10, help="wait for the last pin")
+    args = parser.parse_args()
+    if len(_ports(args)) != len(args.server_pids.split(",")):
+        parser.error("--ports and --server-pids must list the same nodes")
+    print(json.dumps(asyncio.run(run(args))))
 
 
 if __name__ == "__main__":
