@@ -95,7 +95,9 @@ class RoomViewer(Viewer):
         assert self.transport is not None
         self.transport.write(header + b"\0\0\0\0" + payload)
 
-    def _record(self, payload: bytes) -> None:
+    def _record(self, payload: bytes, *, counting: bool) -> None:
+        if not counting:
+            return
         now = time.time() * 1000
         data = orjson.loads(payload)
         seen = self._seen
@@ -305,10 +307,6 @@ async def _drive(
     sent_before = dict(load.sent)
     t0 = time.monotonic()
     load.stats.counting = load.counting = True
-    # Latencies before the window are dropped: the samples start with the window.
-    for values in (load.seen.pin_ms, load.seen.comment_ms, load.seen.purchase_ms):
-        values.clear()
-    load.seen.comments_accepted = 0
     await asyncio.sleep(args.duration)
     load.stats.counting = load.counting = False
     window = time.monotonic() - t0
