@@ -72,6 +72,8 @@ class Settings:
     access_log: bool = True
     #: How long a stopping node lets viewers and requests drain before it closes the engines.
     shutdown_drain_s: float = 5.0
+    #: Processes `live serve` runs on its port, each a full node (one per core; see operations).
+    workers: int = 1
     node_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     @property
@@ -299,4 +301,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         log_format=_log_format(env.get("LIVE_LOG_FORMAT"), shared=redis_url is not None),
         access_log=_bool(env, "LIVE_ACCESS_LOG", True),
         shutdown_drain_s=_float(env, "LIVE_SHUTDOWN_DRAIN_S", 5.0),
+        workers=_int(env, "LIVE_WORKERS", 1),
     )
