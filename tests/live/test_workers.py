@@ -229,6 +229,27 @@ async def test_pin_through_one_worker_reaches_a_room_on_the_other(workers: Worke
     assert "Traceback" not in workers.output()
 
 
+def test_ctrl_c_stops_every_worker(workers: Workers) -> None:
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) exits 0, no orphan."""
+    pids = workers.pids()
+    os.killpg(workers.process.pid, signal.SIGINT)
+    assert workers.process.wait(timeout=15 * UNIT_S) == 0, workers.output()
+    _wait_until(
+        lambda: not any(_alive(pid) for pid in pids), timeout_s=5 * UNIT_S, what="workers exit"
+    )
+    assert "Traceback" not in workers.output()
+
+
+def test_workers_die_with_a_killed_supervisor(workers: Workers) -> None:
+    """A supervisor killed with SIGKILL leaves no worker holding the port."""
+    pids = workers.pids()
+    workers.process.kill()
+    workers.process.wait()
+    _wait_until(
+        lambda: not any(_alive(pid) for pid in pids), timeout_s=15 * UNIT_S, what="workers exit"
+    )
+
+
 def test_a_worker_that_dies_stops_the_others(workers: Workers) -> None:
     """A worker killed from outside ends the supervisor with 1 and takes the other along."""
     first, second = workers.pids()
