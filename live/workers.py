@@ -69,13 +69,24 @@ def _die_with(supervisor: int) -> None:
         raise SystemExit(0)
 
 
+class _WorkerServer(GracefulServer):
+    """A `GracefulServer` for which every stop signal means "drain"."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        """Stop gracefully, whichever of SIGINT and SIGTERM comes, and however many."""
+        # On Ctrl-C a worker gets SIGINT from the terminal and SIGTERM from the supervisor, in
+        # either order; uvicorn takes a SIGINT after another signal for "force exit", which
+        # would skip the drain and the lifespan's shutdown.
+        super().handle_exit(signal.SIGTERM, frame)
+
+
 def _work(config: uvicorn.Config, sock: socket.socket, drain_s: float, supervisor: int) -> None:
     """One worker: a `GracefulServer` on the inherited socket."""
     _die_with(supervisor)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _exit_cleanly)
     config.configure_logging()
-    GracefulServer(config, drain_s=drain_s).run(sockets=[sock])
+    _WorkerServer(config, drain_s=drain_s).run(sockets=[sock])
 
 
 class _Stop:
@@ -92,8 +103,14 @@ def serve(config: uvicorn.Config, *, workers: int, drain_s: float) -> int:
     """Run ``workers`` processes serving ``config`` (an app factory) until a signal: exit status
     0 when stopped by SIGINT/SIGTERM, 1 when a worker exited on its own."""
     stop = _Stop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, stop)
+    signal.signal(signal.SIGTERM, stop)
+    # Workers are spawned ignoring SIGINT (an ignored signal stays ignored across exec, and
+    # Python then installs no KeyboardInterrupt handler): a Ctrl-C to the terminal's process
+    # group while a worker still imports would otherwise end it with a traceback. Each worker
+    # handles SIGINT once it can stop cleanly (`_work`); until then the SIGTERM that the
+    # supervisor sends every worker on Ctrl-C stops it. A Ctrl-C during the spawn calls
+    # themselves (milliseconds) is lost.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     sock = config.bind_socket()
     spawn = multiprocessing.get_context("spawn")
     processes: list[BaseProcess] = [
@@ -104,6 +121,7 @@ def serve(config: uvicorn.Config, *, workers: int, drain_s: float) -> int:
     ]
     for process in processes:
         process.start()
+    signal.signal(signal.SIGINT, stop)
     logger.info("supervisor %d started %d workers", os.getpid(), workers)
     status = 0
     while not stop.event.wait(0.2):

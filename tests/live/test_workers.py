@@ -226,7 +226,7 @@ async def test_pin_through_one_worker_reaches_a_room_on_the_other(workers: Worke
         await room.close()
     assert await asyncio.to_thread(workers.process.wait, 15 * UNIT_S) == 0, workers.output()
     assert not [pid for pid in pids if _alive(pid)]
-    assert "Traceback" not in workers.output()
+    assert "Traceback" not in workers.output(), workers.output()
 
 
 def test_ctrl_c_stops_every_worker(workers: Workers) -> None:
@@ -237,7 +237,7 @@ def test_ctrl_c_stops_every_worker(workers: Workers) -> None:
     _wait_until(
         lambda: not any(_alive(pid) for pid in pids), timeout_s=5 * UNIT_S, what="workers exit"
     )
-    assert "Traceback" not in workers.output()
+    assert "Traceback" not in workers.output(), workers.output()
 
 
 def test_workers_die_with_a_killed_supervisor(workers: Workers) -> None:
