@@ -1,8 +1,9 @@
 """`live serve --workers 2` as a user runs it: a real supervisor, real workers, real signals.
 
-Which worker holds a connection is read from the kernel, not from the server: the server side of
-a loopback connection is the socket in ``/proc/net/tcp`` whose remote port is the client's local
-port, and the worker holding it is the one with that socket among its file descriptors.
+Which worker holds a connection is read from the kernel, not from the server
+(`loadtests.server_processes.owner`): the server side of a loopback connection is the socket in
+``/proc/net/tcp`` whose remote port is the client's local port, and the worker holding it is the
+one with that socket among its file descriptors.
 """
 
 import asyncio
@@ -21,6 +22,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from live import auth
+from loadtests import server_processes
 from tests.harness import PAYMENT_SECRET, SECRET, UNIT_S
 from tests.live.test_cli import LIVE, _alive, _children, _env, _free_port, _run, _wait_until
 
@@ -64,21 +66,7 @@ class Workers:
 
     def owner(self, client_port: int) -> int | None:
         """The worker holding the server side of the client's connection from ``client_port``."""
-        inodes = set()
-        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-            fields = line.split()
-            local, remote = fields[1], fields[2]
-            if int(local.rsplit(":", 1)[1], 16) == self.port and (
-                int(remote.rsplit(":", 1)[1], 16) == client_port
-            ):
-                inodes.add(f"socket:[{fields[9]}]")
-        for pid in self.pids():
-            with suppress(OSError):
-                for fd in Path(f"/proc/{pid}/fd").iterdir():
-                    with suppress(OSError):
-                        if os.readlink(fd) in inodes:
-                            return pid
-        return None
+        return server_processes.owner(self.port, client_port, sorted(self.pids()))
 
 
 @pytest.fixture
