@@ -13,6 +13,7 @@ import uvicorn
 
 from inventory.errors import InventoryUnavailable
 from live import auth, invariant, logs, organisation
+from live import workers as workers_module
 from live.auth import Role
 from live.clock import now_ms
 from live.db import migrate
@@ -44,9 +45,26 @@ async def _preflight(settings: Settings) -> None:
     await engines.aclose()
 
 
-def _serve(settings: Settings, host: str, port: int) -> int:
+def _workers(raw: str) -> int:
+    try:
+        count = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not an integer") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"{raw!r} must be at least 1")
+    return count
+
+
+def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
     from live.app import create_app
 
+    if workers > 1 and settings.redis_url is None:
+        # The embedded Valkey belongs to the process that starts it (it stops with it and dies
+        # with it); N workers would each start their own, unshared, and sell the stock N times.
+        return _fail(
+            f"--workers {workers} needs shared engines: set LIVE_REDIS_URL (and, for write "
+            "throughput, LIVE_DATABASE_URL=postgresql+asyncpg://...)"
+        )
     try:
         asyncio.run(_preflight(settings))
     except EngineError as exc:
@@ -57,7 +75,8 @@ def _serve(settings: Settings, host: str, port: int) -> int:
             "live: mint a token with: live token --role host --brand demo --sub alice",
             file=sys.stderr,
         )
-    app = create_app(settings)
+    # Several workers each build their own app (and node id) from the factory, in their process.
+    app = create_app(settings) if workers == 1 else workers_module.NODE_APP
     # Uvicorn shuts down gracefully on SIGINT/SIGTERM, then restores the previous handlers and
     # raises the signal again, which would end a clean shutdown with status 143 (or a
     # KeyboardInterrupt traceback). A completed graceful shutdown is a success: exit 0.
@@ -74,7 +93,10 @@ def _serve(settings: Settings, host: str, port: int) -> int:
         log_config=logs.config(settings.log_format, access_log=settings.access_log),
         # Replaced by live.access lines, which carry the request id and are scrubbed.
         access_log=False,
+        factory=workers > 1,
     )
+    if workers > 1:
+        return workers_module.serve(config, workers=workers, drain_s=settings.shutdown_drain_s)
     GracefulServer(config, drain_s=settings.shutdown_drain_s).run()
     return 0
 
@@ -175,6 +197,11 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the server (embedded engines by default)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--workers",
+        type=_workers,
+        help="processes serving the port, each a full node (default: LIVE_WORKERS, else 1)",
+    )
     demo = commands.add_parser(
         "demo", help="serve a seeded demo brand and session, print the pages' URLs"
     )
@@ -221,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         return _fail(str(exc))
     if args.command == "serve":
-        return _serve(settings, args.host, args.port)
+        return _serve(settings, args.host, args.port, args.workers or settings.workers)
     if args.command == "demo":
         from live import demo
 

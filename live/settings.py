@@ -77,6 +77,8 @@ class Settings:
     gc_freeze_s: float = 1.0
     #: Reclaim cycles among frozen objects this often, in one pause (0: never).
     gc_sweep_s: float = 600.0
+    #: Processes `live serve` runs on its port, each a full node (one per core; see operations).
+    workers: int = 1
     node_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     @property
@@ -306,4 +308,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         shutdown_drain_s=_float(env, "LIVE_SHUTDOWN_DRAIN_S", 5.0),
         gc_freeze_s=_float(env, "LIVE_GC_FREEZE_S", 1.0),
         gc_sweep_s=_float(env, "LIVE_GC_SWEEP_S", 600.0),
+        workers=_int(env, "LIVE_WORKERS", 1),
     )

@@ -13,6 +13,7 @@ closing the engines.
 import asyncio
 import socket
 import time
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -44,6 +45,18 @@ class GracefulServer(uvicorn.Server):
         """Stop accepting, drain the app, then shut down as uvicorn does."""
         for server in self.servers:
             server.close()
-        if isinstance(self.config.app, Starlette):
-            await drain(self.config.app, timeout_s=self._drain_s)
+        app = _starlette_app(self.config)
+        if app is not None:
+            await drain(app, timeout_s=self._drain_s)
         await super().shutdown(sockets)
+
+
+def _starlette_app(config: uvicorn.Config) -> Starlette | None:
+    """The app the server runs: given as an object, or built by an app factory in a worker
+    (`live serve --workers N`), where uvicorn wraps it in its own middleware (``.app``)."""
+    app: Any = config.app
+    if not isinstance(app, Starlette):
+        app = getattr(config, "loaded_app", None)
+    while app is not None and not isinstance(app, Starlette):
+        app = getattr(app, "app", None)
+    return app

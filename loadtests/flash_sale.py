@@ -16,6 +16,13 @@ Reports attempts admitted (answered) per second, p50/p99 admission latency (requ
 answer), units sold and oversold.
 
     .venv/bin/python -m loadtests.flash_sale --attempts 10000 --units 500 --concurrency 200
+
+With ``--workers N`` (N > 1) both servers run N worker processes on their port: ``live serve
+--workers N`` with its record on PostgreSQL, its Redis a Valkey this program starts (several
+workers need a shared Redis: ``live serve`` refuses them in embedded mode, so design 1 is
+skipped), and the naive server and the floor under uvicorn's ``--workers N``. Server CPU per
+attempt then sums every process of the server (supervisor and workers), never Valkey or
+PostgreSQL.
 """
 
 import argparse
@@ -31,7 +38,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
@@ -40,7 +47,8 @@ import orjson
 import uvloop
 
 from live import auth
-from loadtests import http_attack
+from live.embedded_valkey import EmbeddedValkey
+from loadtests import http_attack, server_processes
 
 SECRET = secrets.token_urlsafe(32)
 PAYMENT_SECRET = secrets.token_urlsafe(32)
@@ -60,8 +68,10 @@ class Result:
     order_latencies_s: list[float]
     #: Seconds from the first attempt to the last order answered: the selling phase.
     selling_s: float
-    #: CPU seconds the server process used during the attempts (None: no server process).
+    #: CPU seconds the server's processes used during the attempts (None: no server process).
     server_cpu_s: float | None
+    #: Of those, the seconds of each process (the supervisor first) when it has several.
+    cpu_by_process: list[float] = field(default_factory=list)
 
     def row(self) -> str:
         """A markdown table row."""
@@ -80,10 +90,14 @@ class Result:
         )
 
 
-def _cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) a process has used so far, from ``/proc``."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def _cpu_split(pids: list[int]) -> list[float]:
+    """CPU seconds each of ``pids`` has used so far."""
+    return [server_processes.cpu_s(pid) for pid in pids]
+
+
+def _cpu_since(pids: list[int], before: list[float]) -> list[float]:
+    """CPU seconds each of ``pids`` has used since ``before`` (from `_cpu_split`)."""
+    return [now - then for now, then in zip(_cpu_split(pids), before, strict=True)]
 
 
 def _p99(ordered: list[float]) -> float:
@@ -175,33 +189,73 @@ def _child(command: list[str], env: dict[str, str]) -> Iterator[int]:
         server.wait(timeout=20)
 
 
+@contextlib.contextmanager
+def _shared_valkey(data_dir: str, workers: int) -> Iterator[dict[str, str]]:
+    """With several workers, a Valkey started here, configured as the embedded one (append-only
+    file, fsync every second), and the settings that point the workers at it; else nothing."""
+    if workers == 1:
+        yield {}
+        return
+    valkey = EmbeddedValkey(Path(data_dir) / "valkey", persistent=True)
+    valkey.start()
+    try:
+        # Text lines, as the embedded mode logs by default: the same cost per access line.
+        yield {"LIVE_REDIS_URL": valkey.url, "LIVE_LOG_FORMAT": "text"}
+    finally:
+        valkey.stop()
+
+
+async def _server_pids(port: int, pid: int, workers: int) -> list[int]:
+    """The server's processes: ``pid``, then (with several workers, once every one of them
+    answers) its children: the workers and the supervisor's multiprocessing helper."""
+    if workers == 1:
+        return [pid]
+    await server_processes.wait_workers(port, pid, workers)
+    return [pid, *server_processes.children(pid)]
+
+
+def _named(name: str, workers: int) -> str:
+    return name if workers == 1 else f"{name}, {workers} workers"
+
+
 async def bench_server(
-    attempts: int, units: int, concurrency: int, *, database_url: str | None = None
+    attempts: int,
+    units: int,
+    concurrency: int,
+    *,
+    database_url: str | None = None,
+    workers: int = 1,
 ) -> Result:
     """This server: terms from the node cache, Redis Lua reserve, conditional SQL write.
 
     Embedded SQLite by default; with ``database_url`` the record is on PostgreSQL (schema
-    applied with ``live db upgrade`` first). Redis is a private Valkey either way.
+    applied with ``live db upgrade`` first). Redis is a private Valkey either way: the embedded
+    one with one worker, one started by `_shared_valkey` for several.
     """
     port = _free_port()
     live = str(Path(sys.executable).parent / "live")
-    with tempfile.TemporaryDirectory() as data_dir:
+    with tempfile.TemporaryDirectory() as data_dir, _shared_valkey(data_dir, workers) as shared:
         env = {
             **os.environ,
             "LIVE_DATA_DIR": data_dir,
             "LIVE_SECRET": SECRET,
             "LIVE_PAYMENT_SECRET": PAYMENT_SECRET,
         }
-        for name in ("LIVE_DATABASE_URL", "LIVE_REDIS_URL", "LIVE_ARCHIVE_URL"):
+        for name in ("LIVE_DATABASE_URL", "LIVE_REDIS_URL", "LIVE_ARCHIVE_URL", "LIVE_WORKERS"):
             env.pop(name, None)
+        env.update(shared)
         if database_url:
             env["LIVE_DATABASE_URL"] = database_url
             subprocess.run([live, "db", "upgrade"], env=env, check=True, capture_output=True)  # noqa: S603, ASYNC221
-        with _child([live, "serve", "--port", str(port)], env) as pid:
+        command = [live, "serve", "--port", str(port)]
+        if workers > 1:
+            command += ["--workers", str(workers)]
+        with _child(command, env) as pid:
             async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{port}") as session:
                 await _wait_healthy(session)
+                pids = await _server_pids(port, pid, workers)
                 session_id, product_id = await _open_sale(session, units)
-                cpu_before = _cpu_s(pid)
+                cpu_before = _cpu_split(pids)
                 run, ordered, selling_s = await _attack(
                     port,
                     f"/api/sessions/{session_id}/orders",
@@ -209,19 +263,28 @@ async def bench_server(
                     attempts,
                     concurrency,
                 )
-                cpu_s = _cpu_s(pid) - cpu_before
+                split = _cpu_since(pids, cpu_before)
     record = "PostgreSQL" if database_url else "SQLite"
-    name = f"this server, record on {record}"
+    name = _named(f"this server, record on {record}", workers)
     return Result(
-        name, run.elapsed_s, run.latencies_s, len(ordered), units, ordered, selling_s, cpu_s
+        name,
+        run.elapsed_s,
+        run.latencies_s,
+        len(ordered),
+        units,
+        ordered,
+        selling_s,
+        sum(split),
+        split if workers > 1 else [],
     )
 
 
 async def bench_naive_server(
-    dsn: str, attempts: int, units: int, concurrency: int, *, floor: bool = False
+    dsn: str, attempts: int, units: int, concurrency: int, *, floor: bool = False, workers: int = 1
 ) -> Result:
-    """The naive design behind the same HTTP stack (``loadtests/naive_shop.py``); with
-    ``floor``, that stack's floor instead: every attempt refused after the token check."""
+    """The naive design behind the same HTTP stack (``loadtests/naive_shop.py``, ``workers``
+    processes); with ``floor``, that stack's floor instead: every attempt refused after the
+    token check."""
     port = _free_port()
     command = [
         sys.executable,
@@ -236,20 +299,28 @@ async def bench_naive_server(
         "--units",
         str(units),
     ]
+    if workers > 1:
+        command += ["--workers", str(workers)]
     with _child(command, dict(os.environ)) as pid:
         async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{port}") as session:
             await _wait_healthy(session)
-            cpu_before = _cpu_s(pid)
+            pids = await _server_pids(port, pid, workers)
+            cpu_before = _cpu_split(pids)
             path = "/refuse" if floor else "/buy"
             run, ordered, selling_s = await _attack(port, path, {"qty": 1}, attempts, concurrency)
-            cpu_s = _cpu_s(pid) - cpu_before
+            split = _cpu_since(pids, cpu_before)
+            shown = split if workers > 1 else []
             if floor:
-                name = "stack floor: token check, then 409 without any engine"
-                return Result(name, run.elapsed_s, run.latencies_s, 0, units, [], 0.0, cpu_s)
+                name = _named("stack floor: token check, then 409 without any engine", workers)
+                return Result(
+                    name, run.elapsed_s, run.latencies_s, 0, units, [], 0.0, sum(split), shown
+                )
             async with session.get("/sold") as answer:
                 sold = int((await answer.json())["sold"])
-    name = "naive server: SELECT ... FOR UPDATE per purchase"
-    return Result(name, run.elapsed_s, run.latencies_s, sold, units, ordered, selling_s, cpu_s)
+    name = _named("naive server: SELECT ... FOR UPDATE per purchase", workers)
+    return Result(
+        name, run.elapsed_s, run.latencies_s, sold, units, ordered, selling_s, sum(split), shown
+    )
 
 
 @contextlib.asynccontextmanager
@@ -331,19 +402,33 @@ async def main() -> None:
         default="sqlite,postgresql,naive,floor,sql",
         help="which designs to run, comma-separated (default: all five)",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes of each server (this one, the naive one, the floor); default 1",
+    )
     args = parser.parse_args()
+    if args.workers < 1:
+        parser.error(f"--workers must be at least 1, not {args.workers}")
     designs = set(args.designs.split(","))
     sizes = (args.attempts, args.units, args.concurrency)
+    workers = args.workers
+    if workers > 1 and "sqlite" in designs:
+        print(
+            "skipping sqlite: live serve refuses several workers in embedded mode", file=sys.stderr
+        )
+        designs.discard("sqlite")
     results = []
     if "sqlite" in designs:
         results.append(await bench_server(*sizes))
     if "postgresql" in designs:
         async with _bench_database(args.dsn) as database_url:
-            results.append(await bench_server(*sizes, database_url=database_url))
+            results.append(await bench_server(*sizes, database_url=database_url, workers=workers))
     if "naive" in designs:
-        results.append(await bench_naive_server(args.dsn, *sizes))
+        results.append(await bench_naive_server(args.dsn, *sizes, workers=workers))
     if "floor" in designs:
-        results.append(await bench_naive_server(args.dsn, *sizes, floor=True))
+        results.append(await bench_naive_server(args.dsn, *sizes, floor=True, workers=workers))
     if "sql" in designs:
         results.append(await bench_row_lock(args.dsn, *sizes))
     print(
@@ -353,6 +438,13 @@ async def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     for result in results:
         print(result.row())
+    for result in results:
+        if result.cpu_by_process:
+            supervisor, *others = (f"{seconds:.2f}" for seconds in result.cpu_by_process)
+            print(
+                f"\n{result.name}: CPU seconds during the attempts, supervisor {supervisor},"
+                f" its children {', '.join(others)}"
+            )
 
 
 if __name__ == "__main__":

@@ -1,17 +1,25 @@
 """The naive flash-sale design as a server, for a like-for-like comparison with ``live serve``.
 
-Same stack as the real server (Starlette on uvicorn, one process, the same token check), but
-each purchase is one PostgreSQL transaction: ``SELECT stock ... FOR UPDATE``, decrement, insert
-the order, commit. ``loadtests/flash_sale.py`` starts it as a child process:
+Same stack as the real server (Starlette on uvicorn, the same token check), but each purchase is
+one PostgreSQL transaction: ``SELECT stock ... FOR UPDATE``, decrement, insert the order,
+commit. ``loadtests/flash_sale.py`` starts it as a child process:
 
     .venv/bin/python -m loadtests.naive_shop --port 8100 --dsn postgresql://... \\
-        --secret S --units 500
+        --secret S --units 500 [--workers N]
+
+With ``--workers N`` it runs N processes on the port (uvicorn's own supervisor, an app factory),
+like ``live serve --workers N``, each with its own pool; they share one stock row, so the row
+lock is what they queue on.
 """
 
 import argparse
+import asyncio
 import contextlib
+import os
+import signal
 import uuid
 from collections.abc import AsyncIterator
+from types import FrameType
 
 import asyncpg
 import uvicorn
@@ -23,12 +31,14 @@ from starlette.routing import Route
 from live import auth
 from realtime.errors import ClientError
 
+#: How a worker spawned by uvicorn (``--workers N``) learns what its parent was given.
+_ENV = ("NAIVE_SHOP_DSN", "NAIVE_SHOP_SECRET", "NAIVE_SHOP_TABLE")
 
-def create_app(dsn: str, secret: str, units: int) -> Starlette:
-    """The shop: ``POST /buy`` with a bearer token, ``POST /refuse`` (the stack's floor),
-    ``GET /healthz``, ``GET /sold``."""
-    # The table name is ours (a random suffix), never input: formatting it in is safe.
-    table = f"naive_shop_{uuid.uuid4().hex[:8]}"
+
+def create_app(dsn: str, secret: str, table: str) -> Starlette:
+    """The shop on tables ``<table>_stock`` and ``<table>_orders`` (made by `main`):
+    ``POST /buy`` with a bearer token, ``POST /refuse`` (the stack's floor), ``GET /healthz``,
+    ``GET /sold``."""
     lock = f"SELECT stock FROM {table}_stock WHERE id = 1 FOR UPDATE"  # noqa: S608
     take = f"UPDATE {table}_stock SET stock = stock - 1 WHERE id = 1"  # noqa: S608
     record = f"INSERT INTO {table}_orders VALUES ($1)"  # noqa: S608
@@ -40,15 +50,9 @@ def create_app(dsn: str, secret: str, units: int) -> Starlette:
         pool = await asyncpg.create_pool(dsn, min_size=10, max_size=30)
         assert pool is not None
         pools.append(pool)
-        async with pool.acquire() as conn:
-            await conn.execute(f"CREATE TABLE {table}_stock (id int PRIMARY KEY, stock int)")
-            await conn.execute(f"CREATE TABLE {table}_orders (viewer text PRIMARY KEY)")
-            await conn.execute(f"INSERT INTO {table}_stock VALUES (1, $1)", units)  # noqa: S608
         try:
             yield
         finally:
-            async with pool.acquire() as conn:
-                await conn.execute(f"DROP TABLE IF EXISTS {table}_stock, {table}_orders")
             await pool.close()
 
     async def buy(request: Request) -> JSONResponse:
@@ -93,17 +97,63 @@ def create_app(dsn: str, secret: str, units: int) -> Starlette:
     return Starlette(routes=routes, lifespan=lifespan)
 
 
+def app_from_env() -> Starlette:
+    """The app factory of each worker under ``--workers N``."""
+    dsn, secret, table = (os.environ[name] for name in _ENV)
+    return create_app(dsn, secret, table)
+
+
+async def _tables(dsn: str, table: str, *, units: int | None) -> None:
+    """Create the shop's tables with ``units`` in stock, or drop them (``units=None``)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        if units is None:
+            await conn.execute(f"DROP TABLE IF EXISTS {table}_stock, {table}_orders")
+            return
+        await conn.execute(f"CREATE TABLE {table}_stock (id int PRIMARY KEY, stock int)")
+        await conn.execute(f"CREATE TABLE {table}_orders (viewer text PRIMARY KEY)")
+        await conn.execute(f"INSERT INTO {table}_stock VALUES (1, $1)", units)  # noqa: S608
+    finally:
+        await conn.close()
+
+
+def _exit_cleanly(_signum: int, _frame: FrameType | None) -> None:
+    # uvicorn re-raises SIGTERM after its graceful shutdown; the tables must still be dropped.
+    raise SystemExit(0)
+
+
 def main() -> None:
-    """Serve the shop on loopback."""
+    """Create the tables, serve the shop on loopback until SIGTERM, drop the tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--dsn", required=True)
     parser.add_argument("--secret", required=True)
     parser.add_argument("--units", type=int, required=True)
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
-    app = create_app(args.dsn, args.secret, args.units)
-    # The same log level as `live serve` (uvicorn access lines included), for a like-for-like cost.
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="info")
+    # The table name is ours (a random suffix), never input: formatting it in is safe.
+    table = f"naive_shop_{uuid.uuid4().hex[:8]}"
+    asyncio.run(_tables(args.dsn, table, units=args.units))
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _exit_cleanly)
+    try:
+        # The same log level as `live serve` (uvicorn access lines included), for a
+        # like-for-like cost.
+        if args.workers == 1:
+            app = create_app(args.dsn, args.secret, table)
+            uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="info")
+        else:
+            os.environ.update(zip(_ENV, (args.dsn, args.secret, table), strict=True))
+            uvicorn.run(
+                "loadtests.naive_shop:app_from_env",
+                factory=True,
+                workers=args.workers,
+                host="127.0.0.1",
+                port=args.port,
+                log_level="info",
+            )
+    finally:
+        asyncio.run(_tables(args.dsn, table, units=None))
 
 
 if __name__ == "__main__":
