@@ -24,23 +24,26 @@ FRAME_SINK = "live.frame_sink"
 class TransportSink:
     """`realtime.connection.FrameSink` over one uvicorn WebSocket connection."""
 
-    __slots__ = ("_protocol",)
+    __slots__ = ("_conn", "_protocol", "_transport", "_writable")
 
     def __init__(self, protocol: WebSocketsSansIOProtocol) -> None:
+        # Fixed for the connection's life; bound once because `write` runs per viewer per frame.
         self._protocol = protocol
+        self._conn = protocol.conn
+        self._writable = protocol.writable
+        self._transport = protocol.transport
 
     def write(self, wire: bytes) -> bool:
         """Write a server text frame now, unless the transport is paused or the socket closing."""
         protocol = self._protocol
         if (
-            protocol.close_sent
+            not self._writable.is_set()
+            or protocol.close_sent
             or protocol.disconnected
-            or not protocol.handshake_complete
-            or not protocol.writable.is_set()
-            or protocol.conn.state is not State.OPEN
+            or self._conn.state is not State.OPEN
         ):
             return False
-        protocol.transport.write(wire)
+        self._transport.write(wire)
         return True
 
 

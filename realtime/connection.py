@@ -127,6 +127,21 @@ class Connection:
             return
         self._enqueue(frame, wire, ephemeral=ephemeral)
 
+    def offer_tick(self, frame: str, wire: bytes) -> None:
+        """`offer` of an ephemeral room frame with its wire bytes: the tick's per-viewer call,
+        with the direct write checked first (the common case) and no keyword arguments."""
+        if (
+            self._closing is None
+            and self._held is None
+            and not self._queue
+            and not self._sending
+            and self._sink is not None
+            and self._sink.write(wire)
+        ):
+            self._stats.frames_sent += 1
+            return
+        self.offer(frame, wire=wire, ephemeral=True)
+
     def _enqueue(self, frame: str, wire: bytes | None, *, ephemeral: bool) -> None:
         if (
             wire is not None

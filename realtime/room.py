@@ -43,6 +43,9 @@ class Room:
         self.connections: set[Connection] = set()
         #: Sockets per user id, so the per-viewer cap costs O(1) per join, not a room scan.
         self.sockets_of: Counter[str] = Counter()
+        #: The connections with the host channel, kept as they enter and leave so a tick
+        #: needs no pass over the room to find them.
+        self.hosts: set[Connection] = set()
         self.tick = RoomTick(comments_per_tick=comments_per_tick)
         self.started_ms = started_ms
         self.seq = 0
@@ -77,11 +80,14 @@ class Room:
         """Count ``connection`` among the room's viewers."""
         self.connections.add(connection)
         self.sockets_of[connection.viewer.user_id] += 1
+        if connection.viewer.role in HOST_ROLES:
+            self.hosts.add(connection)
 
     def leave(self, connection: Connection) -> None:
         """Forget ``connection`` (harmless if it never entered)."""
         if connection in self.connections:
             self.connections.remove(connection)
+            self.hosts.discard(connection)
             user_id = connection.viewer.user_id
             self.sockets_of[user_id] -= 1
             if self.sockets_of[user_id] <= 0:
@@ -96,18 +102,19 @@ class Room:
     def flush_tick(self) -> None:
         """Send this tick's coalesced frames: the sample to viewers, everything to hosts."""
         drained = self.tick.drain()
-        hosts = [c for c in self.connections if c.viewer.role in HOST_ROLES]
+        hosts = self.hosts
         # Each batch is encoded once, and the hosts' one only when a host is here to read it.
         viewer_frame = _batch(drained.viewers)
+        if viewer_frame is not None:
+            viewer_wire = wire.text_frame(viewer_frame)
+            for connection in tuple(self.connections):
+                if connection not in hosts:
+                    connection.offer_tick(viewer_frame, viewer_wire)
         host_frame = _batch(drained.hosts) if hosts else None
-        viewer_wire = wire.text_frame(viewer_frame) if viewer_frame is not None else None
-        host_wire = wire.text_frame(host_frame) if host_frame is not None else None
-        for connection in tuple(self.connections):
-            if connection.viewer.role in HOST_ROLES:
-                if host_frame is not None:
-                    connection.offer(host_frame, wire=host_wire, ephemeral=True)
-            elif viewer_frame is not None:
-                connection.offer(viewer_frame, wire=viewer_wire, ephemeral=True)
+        if host_frame is not None:
+            host_wire = wire.text_frame(host_frame)
+            for connection in tuple(hosts):
+                connection.offer_tick(host_frame, host_wire)
 
     def deliver_control(self, message: dict[str, object]) -> None:
         """Act on one control message for the sockets of this node."""
@@ -116,9 +123,8 @@ class Room:
             # A frame for the hosts' panels only (the guide leaderboard), never for viewers.
             frame = codec.encode_text(message["frame"])
             encoded = wire.text_frame(frame)
-            for connection in tuple(self.connections):
-                if connection.viewer.role in HOST_ROLES:
-                    connection.offer(frame, wire=encoded, ephemeral=True)
+            for connection in tuple(self.hosts):
+                connection.offer(frame, wire=encoded, ephemeral=True)
             return
         user_id = message.get("user_id")
         for connection in tuple(self.connections):

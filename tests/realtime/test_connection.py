@@ -111,3 +111,26 @@ async def test_frames_without_wire_bytes_go_through_the_writer() -> None:
     await _settle()
     assert recorder.frames == ["private", "room"]
     await connection.stop()
+
+
+async def test_tick_frames_take_the_same_two_ways_in_order() -> None:
+    """`offer_tick` writes directly only when `offer` would: never past a queued frame, never
+    before a joining viewer's first frames."""
+    recorder = Recorder()
+    connection = Connection(
+        Viewer(user_id="u1", brand="b1", role="viewer"),
+        send_text=recorder.send_text,
+        close=recorder.close,
+        soft_limit=64,
+        hard_limit=512,
+        sink=recorder,
+    )
+    connection.start()
+    connection.offer_tick("t0", wire.text_frame("t0"))  # joining: held
+    assert recorder.frames == []
+    connection.release(["snapshot"], after_seq=0)
+    connection.offer_tick("t1", wire.text_frame("t1"))  # behind the queued snapshot
+    await _settle()
+    connection.offer_tick("t2", wire.text_frame("t2"))  # nothing queued: direct
+    assert recorder.frames == ["snapshot", "t0", "t1", "t2"]
+    await connection.stop()
