@@ -424,6 +424,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             # Every simulated viewer comes from 127.0.0.1: lift the per-address socket cap.
             "LIVE_MAX_SOCKETS_PER_IP": "1000000",
         }
+        for setting in args.server_env:
+            name, _, value = setting.partition("=")
+            if not name.startswith("LIVE_"):
+                raise SystemExit(f"--server-env takes LIVE_NAME=value, not {setting!r}")
+            env[name] = value
         command = [str(Path(sys.executable).parent / "live"), "serve", "--port", str(port)]
         with (data / "server.log").open("wb") as log:
             server = subprocess.Popen(  # noqa: S603 - fixed command
@@ -478,6 +483,13 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=5)
     parser.add_argument("--json-out", type=Path)
     parser.add_argument("--server-log", type=Path, help="keep the server's log here")
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="LIVE_NAME=value",
+        help="a setting for the server (repeatable), e.g. LIVE_GC_SWEEP_S=20",
+    )
     args = parser.parse_args()
     figures = run(args)
     print(json.dumps(figures, indent=2))

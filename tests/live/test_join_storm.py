@@ -33,9 +33,11 @@ async def test_a_join_storm_shares_one_read_and_later_joins_see_changes(
         event.remove(engine, "before_cursor_execute", count)
     assert {s["seq"] for s in snapshots} == {snapshots[0]["seq"]}
     assert all(s["products"][0]["product_id"] == opened.product_id for s in snapshots)
-    # Forty joins at one seq: one read of the products (two if the storm straddled the
-    # one-second reuse limit), not forty.
-    assert 1 <= len(product_reads) <= 2
+    # Forty joins at one seq: one read of the products per second the storm lasts, not forty.
+    # The node's own loops (stock invariant, Redis recovery) read products every few seconds
+    # too, and a slow database stretches the storm over more seconds: allow for both, while a
+    # read per join (40) stays far out of bounds.
+    assert 1 <= len(product_reads) < 10
 
     # A pin moves the room's seq: the next viewer's snapshot is read afresh and shows it.
     async with server.client(opened.host_token) as host:
