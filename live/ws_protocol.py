@@ -57,6 +57,14 @@ class RoomSocketProtocol(WebSocketsSansIOProtocol):
             extensions[FRAME_SINK] = {"sink": TransportSink(self)}
         await super().run_asgi()
 
+    async def send(self, message: Any) -> None:
+        """Send as uvicorn does; once the upgrade is answered, forget its request and response
+        (their headers, twice over): a room socket lives for hours and nothing reads them."""
+        await super().send(message)
+        if message["type"] == "websocket.accept" and self.handshake_complete:
+            del self.request
+            del self.response
+
 
 def websocket_options(settings: Settings) -> dict[str, Any]:
     """Uvicorn options for room sockets: this protocol, the frame size limit, no compression

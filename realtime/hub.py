@@ -205,23 +205,13 @@ class Hub:
         room.enter(connection)
         connection.start()
         try:
-            positions = await self.bus.positions(session_id)
-            seq = positions.seq
-            first = None
-            if epoch is None or epoch == positions.epoch:
-                first = await self._catch_up(session_id, since=since, seq=seq)
-            if first is None:
-                state = await snapshot(session_id, viewer, seq)
-                frame = {
-                    "type": "snapshot",
-                    "seq": seq,
-                    "epoch": positions.epoch,
-                    **state,
-                    "viewers": room.viewers_total,
-                    "likes": room.likes_total,
-                }
-                first = [codec.encode_text(frame)]
+            first, seq = await self._first_frames(
+                room, viewer, since=since, epoch=epoch, snapshot=snapshot
+            )
             connection.release(first, after_seq=seq)
+            # The snapshot is the largest thing a join builds; nothing here needs it again
+            # for the socket's life (the queue holds it until it is written).
+            del first
             if room.ended:
                 # Joined as the session ended (the app's check of the record is a second old
                 # at most): the snapshot says so; the socket closes as the others did.
@@ -247,6 +237,34 @@ class Hub:
             connection.close(1011, "internal error")
         finally:
             await self._leave(room, connection)
+
+    async def _first_frames(
+        self,
+        room: Room,
+        viewer: Viewer,
+        *,
+        since: int | None,
+        epoch: str | None,
+        snapshot: SnapshotProvider,
+    ) -> tuple[list[str], int]:
+        """What a joining viewer gets first (the events it missed, or a snapshot), and the
+        ``seq`` that covers."""
+        positions = await self.bus.positions(room.session_id)
+        seq = positions.seq
+        if epoch is None or epoch == positions.epoch:
+            missed = await self._catch_up(room.session_id, since=since, seq=seq)
+            if missed is not None:
+                return missed, seq
+        state = await snapshot(room.session_id, viewer, seq)
+        frame = {
+            "type": "snapshot",
+            "seq": seq,
+            "epoch": positions.epoch,
+            **state,
+            "viewers": room.viewers_total,
+            "likes": room.likes_total,
+        }
+        return [codec.encode_text(frame)], seq
 
     def _refusal(
         self, room: Room, viewer: Viewer, *, kicked: bool
