@@ -3,8 +3,9 @@
 Room fan-out writes one pre-built frame to thousands of sockets per tick. Through ASGI each
 write is an awaited `send` per viewer, run by a task woken for it; here the room hands the
 bytes straight to the transport while the transport accepts them without waiting (not paused
-by flow control, handshake done, no close sent or received). Anything else falls back to the
-ASGI path, so the websocket protocol state machine stays the only writer of control frames.
+by flow control, no close sent or received; the handshake is done, since the hub only gets a
+socket after accepting it). Anything else falls back to the ASGI path, so the websocket
+protocol state machine stays the only writer of control frames.
 
 The sink is offered to the app in the connection scope under `FRAME_SINK`; servers without it
 (the test client, another ASGI server) simply do not offer it.
