@@ -20,7 +20,6 @@ import asyncio
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,7 @@ import orjson
 import redis.asyncio as aioredis
 
 from live.embedded_valkey import EmbeddedValkey
+from loadtests.ports import free_port
 from replay import segments
 from replay.archiver import Archiver, track
 from replay.keys import ARCHIVE_SESSIONS
@@ -157,13 +157,6 @@ async def flood_lag(
     return lags
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @asynccontextmanager
 async def _moto(workdir: Path) -> AsyncIterator[S3ArchiveStore]:
     for name, value in {
@@ -172,7 +165,7 @@ async def _moto(workdir: Path) -> AsyncIterator[S3ArchiveStore]:
         "AWS_DEFAULT_REGION": "us-east-1",
     }.items():
         os.environ.setdefault(name, value)
-    port = _free_port()
+    port = free_port()
     log = (workdir / "moto.log").open("wb")
     process = await asyncio.create_subprocess_exec(
         str(Path(sys.executable).with_name("moto_server")),

@@ -41,19 +41,13 @@ import httpx
 
 from live import auth
 from live.embedded_valkey import EmbeddedValkey
+from loadtests.ports import free_ports
 
 SECRET = "bench-secret-0123456789abcdef0123456789"  # noqa: S105 - a loopback benchmark's key
 HERE = Path(__file__).resolve().parent
 PEERS = HERE / ".peers"
 TARGETS = ("live", "sio", "node", "starlette", "floor")
 USES_REDIS = ("live", "sio", "node")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _pinned(core: int, command: list[str]) -> list[str]:
@@ -108,15 +102,6 @@ def _live_session(ports: list[int]) -> str:
         session_id: str = client.post("/api/sessions", json={"title": "fanout"}).json()["id"]
         client.post(f"/api/sessions/{session_id}/start").raise_for_status()
     return session_id
-
-
-def _free_ports(count: int) -> list[int]:
-    ports: list[int] = []
-    while len(ports) < count:
-        port = _free_port()
-        if port not in ports:
-            ports.append(port)
-    return ports
 
 
 def _shared_record(env: dict[str, str], data: Path, database_url: str | None) -> dict[str, str]:
@@ -183,7 +168,7 @@ def run_target(target: str, args: argparse.Namespace) -> dict[str, Any]:
             }
             if target == "live":
                 env |= _shared_record(env, data, args.database_url)
-            ports = _free_ports(nodes)
+            ports = free_ports(nodes)
             for n, port in enumerate(ports):
                 # Each node keeps its own data directory (its archive spool); K = 1 keeps the
                 # run's directory, as before.

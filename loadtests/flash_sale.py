@@ -30,7 +30,6 @@ import asyncio
 import contextlib
 import os
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -49,6 +48,7 @@ import uvloop
 from live import auth
 from live.embedded_valkey import EmbeddedValkey
 from loadtests import http_attack, server_processes
+from loadtests.ports import free_port
 
 SECRET = secrets.token_urlsafe(32)
 PAYMENT_SECRET = secrets.token_urlsafe(32)
@@ -105,13 +105,6 @@ def _p99(ordered: list[float]) -> float:
     if not ordered:
         return 0.0
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def _wait_healthy(session: aiohttp.ClientSession, deadline_s: float = 30) -> None:
@@ -232,7 +225,7 @@ async def bench_server(
     applied with ``live db upgrade`` first). Redis is a private Valkey either way: the embedded
     one with one worker, one started by `_shared_valkey` for several.
     """
-    port = _free_port()
+    port = free_port()
     live = str(Path(sys.executable).parent / "live")
     with tempfile.TemporaryDirectory() as data_dir, _shared_valkey(data_dir, workers) as shared:
         env = {
@@ -285,7 +278,7 @@ async def bench_naive_server(
     """The naive design behind the same HTTP stack (``loadtests/naive_shop.py``, ``workers``
     processes); with ``floor``, that stack's floor instead: every attempt refused after the
     token check."""
-    port = _free_port()
+    port = free_port()
     command = [
         sys.executable,
         "-m",

@@ -16,7 +16,6 @@ import contextlib
 import hashlib
 import hmac
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,18 +31,12 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from live import auth
 from live.embedded_valkey import EmbeddedValkey
+from loadtests.ports import free_port
 
 SECRET = "bench-secret-0123456789abcdef0123456789"  # noqa: S105 - a loopback benchmark's key
 BRAND = "ops"
 #: Time given to the work an event causes (ticks, fan-out, archive segments) to finish.
 SETTLE_S = 6.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextlib.contextmanager
@@ -106,7 +99,7 @@ async def run(viewers: int, events: int) -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         valkey = EmbeddedValkey(Path(tmp) / "valkey", persistent=False)
         await asyncio.to_thread(valkey.start)
-        port = _free_port()
+        port = free_port()
         base = f"http://127.0.0.1:{port}"
         try:
             with _server(valkey, Path(tmp) / "data", port):

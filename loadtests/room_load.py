@@ -38,6 +38,7 @@ import orjson
 from live import auth
 from live.embedded_valkey import EmbeddedValkey
 from loadtests.http_attack import KeepAlive, post
+from loadtests.ports import free_port
 
 
 def _fanout_viewers() -> Any:
@@ -414,7 +415,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     args.load_before = round(os.getloadavg()[0], 2)
     try:
         valkey.start()
-        port = _free_port()
+        port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("LIVE_")}
         env |= {
             "LIVE_DATA_DIR": str(data),
@@ -460,15 +461,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if args.server_log is not None:
             shutil.copyfile(data / "server.log", args.server_log)
         shutil.rmtree(data, ignore_errors=True)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def main() -> None:

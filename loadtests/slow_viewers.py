@@ -30,6 +30,7 @@ from websockets.exceptions import ConnectionClosed
 
 from live import auth
 from live.embedded_valkey import EmbeddedValkey
+from loadtests.ports import free_port
 from realtime.bus import EventBus
 
 SECRET = "bench-secret-0123456789abcdef0123456789"  # noqa: S105 - a loopback benchmark's key
@@ -40,13 +41,6 @@ def _rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError("no VmRSS")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def _wait_healthy(base: str, deadline_s: float = 30) -> None:
@@ -87,7 +81,7 @@ async def run(args: argparse.Namespace) -> None:
     data = Path(tempfile.mkdtemp(prefix="bench-slow-"))
     valkey = EmbeddedValkey(data / "valkey", persistent=False)
     valkey.start()
-    port = _free_port()
+    port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("LIVE_")},
         "LIVE_DATA_DIR": str(data),

@@ -4,6 +4,7 @@ and nobody else waits for it."""
 import asyncio
 import socket
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -27,24 +28,32 @@ async def _drained_close_code(client: ClientConnection) -> int | None:
         return closed.rcvd.code if closed.rcvd else None
 
 
-@pytest.fixture
-async def small_backlog(
-    data_dir: Path, database_url: str, redis_url: str
+@asynccontextmanager
+async def _server_with_backlog(
+    data_dir: Path, database_url: str, redis_url: str, *, hard: int
 ) -> AsyncIterator[LiveServer]:
-    """An app whose viewers may queue at most 256 frames."""
     live = await start_server(
         settings_for(
             data_dir,
             database_url=database_url,
             redis_url=redis_url,
             backlog_soft_frames=64,
-            backlog_hard_frames=HARD_LIMIT,
+            backlog_hard_frames=hard,
         )
     )
     try:
         yield live
     finally:
         await live.stop()
+
+
+@pytest.fixture
+async def small_backlog(
+    data_dir: Path, database_url: str, redis_url: str
+) -> AsyncIterator[LiveServer]:
+    """An app whose viewers may queue at most 256 frames."""
+    async with _server_with_backlog(data_dir, database_url, redis_url, hard=HARD_LIMIT) as live:
+        yield live
 
 
 async def test_stalled_viewer_is_closed_and_others_keep_up(small_backlog: LiveServer) -> None:
@@ -106,19 +115,8 @@ async def roomy_backlog(
     data_dir: Path, database_url: str, redis_url: str
 ) -> AsyncIterator[LiveServer]:
     """An app whose viewers may queue up to 4,096 frames: lagging is not enough to be cut off."""
-    live = await start_server(
-        settings_for(
-            data_dir,
-            database_url=database_url,
-            redis_url=redis_url,
-            backlog_soft_frames=64,
-            backlog_hard_frames=4096,
-        )
-    )
-    try:
+    async with _server_with_backlog(data_dir, database_url, redis_url, hard=4096) as live:
         yield live
-    finally:
-        await live.stop()
 
 
 async def test_a_lagging_reader_gets_every_event_in_order(roomy_backlog: LiveServer) -> None:

@@ -36,7 +36,8 @@ class Recorder:
         self.frames.append(f"close {code}")
 
 
-def _connection(recorder: Recorder) -> Connection:
+def _connection(recorder: Recorder, *, joined: bool = True) -> Connection:
+    """A started connection writing to ``recorder``; ``joined`` releases it with no first frames."""
     connection = Connection(
         Viewer(user_id="u1", brand="b1", role="viewer"),
         send_text=recorder.send_text,
@@ -46,7 +47,8 @@ def _connection(recorder: Recorder) -> Connection:
         sink=recorder,
     )
     connection.start()
-    connection.release([], after_seq=0)
+    if joined:
+        connection.release([], after_seq=0)
     return connection
 
 
@@ -117,15 +119,7 @@ async def test_tick_frames_take_the_same_two_ways_in_order() -> None:
     """`offer_tick` writes directly only when `offer` would: never past a queued frame, never
     before a joining viewer's first frames."""
     recorder = Recorder()
-    connection = Connection(
-        Viewer(user_id="u1", brand="b1", role="viewer"),
-        send_text=recorder.send_text,
-        close=recorder.close,
-        soft_limit=64,
-        hard_limit=512,
-        sink=recorder,
-    )
-    connection.start()
+    connection = _connection(recorder, joined=False)
     connection.offer_tick("t0", wire.text_frame("t0"))  # joining: held
     assert recorder.frames == []
     connection.release(["snapshot"], after_seq=0)
