@@ -178,7 +178,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             asyncio.create_task(app.state.stock_watch.run(ctx), name="stock-invariant"),
             asyncio.create_task(
                 gc_policy.run(
-                    freeze_every_s=settings.gc_freeze_s, sweep_every_s=settings.gc_sweep_s
+                    freeze_every_s=settings.gc_freeze_s,
+                    sweep_every_s=settings.gc_sweep_s,
+                    sweep_growth=settings.gc_sweep_growth,
                 ),
                 name="gc-policy",
             ),

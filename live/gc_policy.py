@@ -11,8 +11,16 @@ viewer. `gc.freeze()` once a second moves everything tracked into a generation t
 skips (a constant-time list splice), so collections only walk what is younger than a second.
 Reference counting still frees a frozen object the moment nothing refers to it; what freezing
 postpones is reclaiming *cycles* among frozen objects (a departed viewer's task and protocol
-references). A sweep every ``sweep_every_s`` unfreezes and collects once: one pause in
-proportion to the heap, on a schedule, instead of pauses at random several times a minute.
+references). A sweep unfreezes and collects once: one pause in proportion to the heap, instead
+of pauses at random several times a minute.
+
+A sweep of a node holding 10,000 idle viewers pauses it 1.1-1.5 s and finds a few hundred to a
+few thousand dead objects, so sweeping on a fixed schedule would stall every viewer for nothing
+most of the time. CPython's own rule for its full passes applies instead: sweep only when the
+frozen generation has grown by ``sweep_growth`` (a half by default) since the last sweep. A
+steady room is then never paused, and garbage that waits is bounded by that fraction of the
+heap. The size is checked every ``sweep_every_s`` (counting the frozen objects walks them, a
+few milliseconds for 10,000 viewers).
 """
 
 import asyncio
@@ -32,18 +40,33 @@ def sweep() -> tuple[int, float]:
     return collected, time.perf_counter() - started
 
 
-async def run(*, freeze_every_s: float, sweep_every_s: float) -> None:
-    """Freeze survivors every ``freeze_every_s`` (0: leave the collector alone) and sweep every
-    ``sweep_every_s`` (0: never; cycles among long-lived objects then wait for a restart)."""
+async def run(*, freeze_every_s: float, sweep_every_s: float, sweep_growth: float) -> None:
+    """Freeze survivors every ``freeze_every_s`` (0: leave the collector alone); every
+    ``sweep_every_s`` (0: never; cycles among long-lived objects then wait for a restart), sweep
+    if the frozen objects grew by ``sweep_growth`` since the last sweep (0: sweep every time)."""
     if freeze_every_s <= 0:
         return
-    last_sweep = time.monotonic()
+    last_check = time.monotonic()
     gc.freeze()  # what start-up built: modules, the app, the engines' clients
+    swept_size = gc.get_freeze_count()
     while True:
         await asyncio.sleep(freeze_every_s)
-        if sweep_every_s > 0 and time.monotonic() - last_sweep >= sweep_every_s:
-            collected, took = sweep()
-            last_sweep = time.monotonic()
-            log.info("gc sweep: %d objects collected in %.0f ms", collected, took * 1000)
-        else:
-            gc.freeze()
+        gc.freeze()
+        if sweep_every_s <= 0 or time.monotonic() - last_check < sweep_every_s:
+            continue
+        last_check = time.monotonic()
+        frozen = gc.get_freeze_count()
+        if frozen < swept_size * (1 + sweep_growth):
+            log.debug(
+                "gc: %d frozen objects, %d after the last sweep: no sweep", frozen, swept_size
+            )
+            continue
+        collected, took = sweep()
+        swept_size = gc.get_freeze_count()
+        log.info(
+            "gc sweep: %d objects collected in %.0f ms (%d frozen before, %d after)",
+            collected,
+            took * 1000,
+            frozen,
+            swept_size,
+        )

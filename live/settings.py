@@ -75,8 +75,10 @@ class Settings:
     #: Freeze objects older than this out of the cyclic collector's passes (`live.gc_policy`);
     #: 0 leaves the collector as Python sets it.
     gc_freeze_s: float = 1.0
-    #: Reclaim cycles among frozen objects this often, in one pause (0: never).
-    gc_sweep_s: float = 600.0
+    #: Check this often whether frozen objects grew enough to sweep them for cycles (0: never).
+    gc_sweep_s: float = 60.0
+    #: Sweep when the frozen objects grew by this fraction since the last sweep.
+    gc_sweep_growth: float = 0.5
     #: Processes `live serve` runs on its port, each a full node (one per core; see operations).
     workers: int = 1
     node_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
@@ -114,7 +116,8 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     raise SettingsError(f"{name}={raw!r} must be 1 or 0")
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
+def _float(env: Mapping[str, str], name: str, default: float, *, zero_ok: bool = False) -> float:
+    """A finite number above 0 (or 0 too, for settings where 0 means "off")."""
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -122,8 +125,11 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise SettingsError(f"{name}={raw!r} is not a number") from None
+    if zero_ok and value == 0:
+        return value
     if not value > 0 or value == float("inf"):
-        raise SettingsError(f"{name}={raw!r} must be a positive number")
+        wanted = "0 or a positive number" if zero_ok else "a positive number"
+        raise SettingsError(f"{name}={raw!r} must be {wanted}")
     return value
 
 
@@ -306,7 +312,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         log_format=_log_format(env.get("LIVE_LOG_FORMAT"), shared=redis_url is not None),
         access_log=_bool(env, "LIVE_ACCESS_LOG", True),
         shutdown_drain_s=_float(env, "LIVE_SHUTDOWN_DRAIN_S", 5.0),
-        gc_freeze_s=_float(env, "LIVE_GC_FREEZE_S", 1.0),
-        gc_sweep_s=_float(env, "LIVE_GC_SWEEP_S", 600.0),
+        gc_freeze_s=_float(env, "LIVE_GC_FREEZE_S", 1.0, zero_ok=True),
+        gc_sweep_s=_float(env, "LIVE_GC_SWEEP_S", 60.0, zero_ok=True),
+        gc_sweep_growth=_float(env, "LIVE_GC_SWEEP_GROWTH", 0.5, zero_ok=True),
         workers=_int(env, "LIVE_WORKERS", 1),
     )

@@ -1,9 +1,14 @@
 """Per-brand live-room policy: banned words (mask or reject) and the Origin allowlist."""
 
+import asyncio
+from typing import Any
+
 import pytest
+from sqlalchemy import event
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from live.brand_policies import BrandPolicies, BrandPolicy, build
 from tests.harness import LiveServer, Room, open_session
 
 
@@ -67,3 +72,48 @@ async def test_policy_is_admin_only_and_validated(server: LiveServer) -> None:
         assert ok.json() == {"banned_words": ["x"], "banned_mode": "mask", "allowed_origins": []}
     async with server.client(server.token("admin", "boss", brand="other")) as other:
         assert (await other.get("/api/brands/me/policy")).json()["banned_words"] == []
+
+
+async def test_a_comment_flood_reads_an_expired_policy_once(server: LiveServer) -> None:
+    """Concurrent checks of a brand whose cached policy is missing share one read of the record,
+    and a policy stored while that read is in flight is not overwritten by what it read."""
+    await _set_policy(server, banned_words=["scam"], banned_mode="mask")
+    policies = BrandPolicies(server.context.db)  # a node that has not read the policy yet
+    reads: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "FROM brand_policies" in statement:
+            reads.append(statement)
+
+    engine = server.context.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        seen = await asyncio.gather(*(policies.get(server.brand) for _ in range(200)))
+        assert len(reads) == 1
+        assert {policy.banned_words for policy in seen} == {("scam",)}
+
+        # On another fresh node, a put lands while its first read is still in flight.
+        gated = _GatedPolicies(server.context.db)
+        in_flight = asyncio.ensure_future(gated.get(server.brand))
+        await gated.reading.wait()
+        await gated.put(server.brand, build(["fake"], "reject", []), now_ms=1)
+        gated.release.set()
+        assert (await in_flight).banned_words == ("scam",)  # what the record held when asked
+        assert (await gated.get(server.brand)).banned_words == ("fake",)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+class _GatedPolicies(BrandPolicies):
+    """Policies whose record reads wait until the test releases them."""
+
+    def __init__(self, db: Any) -> None:
+        super().__init__(db)
+        self.reading = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def read(self, brand: str) -> BrandPolicy:
+        read = await super().read(brand)
+        self.reading.set()
+        await self.release.wait()
+        return read

@@ -51,7 +51,9 @@ async def test_freezing_hides_cycles_from_collections_and_a_sweep_reclaims_them(
 async def test_the_loop_freezes_and_sweeps_on_schedule() -> None:
     gc.unfreeze()
     watched_before = _cycle()
-    running = asyncio.create_task(gc_policy.run(freeze_every_s=0.05, sweep_every_s=0.3))
+    running = asyncio.create_task(
+        gc_policy.run(freeze_every_s=0.05, sweep_every_s=0.3, sweep_growth=0)
+    )
     try:
         await asyncio.sleep(0.12)
         assert gc.get_freeze_count() > 0
@@ -64,9 +66,28 @@ async def test_the_loop_freezes_and_sweeps_on_schedule() -> None:
         await asyncio.gather(running, return_exceptions=True)
 
 
+async def test_a_steady_heap_is_not_swept_and_a_grown_one_is() -> None:
+    """The sweep pauses the node only once the frozen objects grew by the given fraction."""
+    gc.unfreeze()
+    running = asyncio.create_task(
+        gc_policy.run(freeze_every_s=0.02, sweep_every_s=0.1, sweep_growth=0.5)
+    )
+    try:
+        await asyncio.sleep(0.05)
+        watched = _cycle()
+        await asyncio.sleep(0.4)  # several checks, the heap about as big as at start
+        assert watched() is not None  # still frozen: no sweep on a steady heap
+        grown = [Node() for _ in range(gc.get_freeze_count())]  # noqa: F841 (the heap doubles)
+        await asyncio.sleep(0.4)
+        assert watched() is None  # swept once it grew by half
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+
+
 async def test_zero_leaves_the_collector_alone() -> None:
     gc.unfreeze()
-    await asyncio.wait_for(gc_policy.run(freeze_every_s=0, sweep_every_s=600), 1)
+    await asyncio.wait_for(gc_policy.run(freeze_every_s=0, sweep_every_s=600, sweep_growth=0.5), 1)
     assert gc.get_freeze_count() == 0
 
 

@@ -115,6 +115,9 @@ def test_external_engines_are_taken_as_given(tmp_path: Path) -> None:
         ("LIVE_LOG_FORMAT", "xml"),
         ("LIVE_ACCESS_LOG", "maybe"),
         ("LIVE_SHUTDOWN_DRAIN_S", "0"),
+        ("LIVE_GC_FREEZE_S", "-1"),
+        ("LIVE_GC_SWEEP_S", "inf"),
+        ("LIVE_GC_SWEEP_GROWTH", "half"),
     ],
 )
 def test_bad_value_names_its_variable(tmp_path: Path, name: str, value: str) -> None:
@@ -212,3 +215,18 @@ def test_hardening_settings_are_read(tmp_path: Path) -> None:
         1.5,
     )
     assert load_settings({"LIVE_DATA_DIR": str(tmp_path)}).log_format == "text"
+
+
+def test_collector_settings_take_zero_for_off(tmp_path: Path) -> None:
+    """The collector policy's settings document 0 as "off" (operations.md), so 0 is accepted."""
+    settings = load_settings(
+        {
+            "LIVE_DATA_DIR": str(tmp_path),
+            "LIVE_GC_FREEZE_S": "0",
+            "LIVE_GC_SWEEP_S": "0",
+            "LIVE_GC_SWEEP_GROWTH": "0",
+        }
+    )
+    assert (settings.gc_freeze_s, settings.gc_sweep_s, settings.gc_sweep_growth) == (0, 0, 0)
+    defaults = load_settings({"LIVE_DATA_DIR": str(tmp_path)})
+    assert (defaults.gc_freeze_s, defaults.gc_sweep_s, defaults.gc_sweep_growth) == (1, 60, 0.5)
