@@ -39,8 +39,14 @@ class SharedReads:
             future.add_done_callback(lambda done: self._forget_failure(key, done))
             entry = (version, now, future)
             self._entries[key] = entry
+        future = entry[2]
+        if future.done() and not future.cancelled() and future.exception() is None:
+            # The common case in a storm: the read is over, no shield (a future and a callback
+            # per caller) is needed to share it.
+            done: T = future.result()
+            return done
         # Shielded: one caller giving up (its socket closed) must not cancel the others' read.
-        result: T = await asyncio.shield(entry[2])
+        result: T = await asyncio.shield(future)
         return result
 
     def _forget_failure(self, key: Hashable, done: asyncio.Future[Any]) -> None:

@@ -1,7 +1,7 @@
 """Fan-out benchmark: one room workload against this server and its peers, side by side.
 
 For each target it starts the server alone on core 0 (``taskset``, when available), a private
-Valkey for the targets that use Redis, and the load generator (`loadtests/fanout/viewers.py`)
+Valkey for the targets that use Redis, and the load generator (`loadtests/room_viewers.py`)
 on core 1: N viewers in one room, a comment flood of C/s and stock updates (coalesced per
 200 ms tick, at most 20 comments per frame) and pins (durable, sent at once). It prints
 deliveries per second, server CPU time per delivery (utime+stime from /proc), p50/p99 latency
@@ -41,30 +41,26 @@ import httpx
 
 from live import auth
 from live.embedded_valkey import EmbeddedValkey
+from loadtests import live_node
+from loadtests.live_node import SECRET, pinned
 from loadtests.ports import free_ports
 
-SECRET = "bench-secret-0123456789abcdef0123456789"  # noqa: S105 - a loopback benchmark's key
 HERE = Path(__file__).resolve().parent
 PEERS = HERE / ".peers"
 TARGETS = ("live", "sio", "node", "starlette", "floor")
 USES_REDIS = ("live", "sio", "node")
 
 
-def _pinned(core: int, command: list[str]) -> list[str]:
-    taskset = shutil.which("taskset")
-    return [taskset, "-c", str(core), *command] if taskset else command
-
-
 def _server_command(target: str, port: int, redis_url: str, args: argparse.Namespace) -> list[str]:
     tick = [f"--tick-ms={args.tick_ms}", f"--comments-per-tick={args.comments_per_tick}"]
     if target == "live":
-        return [str(Path(sys.executable).parent / "live"), "serve", "--port", str(port)]
+        return live_node.serve_command(port)
     if target == "sio":
-        script = str(HERE / "fanout" / "sio_server.py")
+        script = str(HERE / "peers" / "sio_server.py")
         python = str(PEERS / "sio" / "bin" / "python")
         return [python, script, f"--port={port}", f"--redis-url={redis_url}", *tick]
     if target == "node":
-        script = str(HERE / "fanout" / "sio_server.js")
+        script = str(HERE / "peers" / "sio_server.js")
         return [
             "node",
             script,
@@ -73,7 +69,7 @@ def _server_command(target: str, port: int, redis_url: str, args: argparse.Names
             str(args.tick_ms),
             str(args.comments_per_tick),
         ]
-    script = str(HERE / "fanout" / f"{target}_server.py")
+    script = str(HERE / "peers" / f"{target}_server.py")
     return [sys.executable, script, f"--port={port}", *tick]
 
 
@@ -90,12 +86,7 @@ def _wait_port(port: int, deadline_s: float = 30) -> None:
 
 def _live_session(ports: list[int]) -> str:
     """Wait until every node is healthy, then create and start the session through node 1."""
-    end = time.monotonic() + 30
-    for port in ports:
-        while httpx.get(f"http://127.0.0.1:{port}/healthz").status_code != 200:
-            if time.monotonic() > end:
-                raise RuntimeError(f"live serve on port {port} did not become healthy")
-            time.sleep(0.2)
+    live_node.wait_healthy(ports)
     base = f"http://127.0.0.1:{ports[0]}"
     host = auth.mint(SECRET, sub="host", role="host", brand="bench")
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {host}"}) as client:
@@ -117,24 +108,16 @@ def _shared_record(env: dict[str, str], data: Path, database_url: str | None) ->
         "LIVE_DATABASE_URL": database_url or f"sqlite+aiosqlite:///{data / 'live.db'}",
         "LIVE_ARCHIVE_URL": (data / "archive").as_uri(),
     }
-    live = str(Path(sys.executable).parent / "live")
     done = subprocess.run(  # noqa: S603 - fixed command
-        [live, "db", "upgrade"], env=env | shared, capture_output=True, check=False, timeout=120
+        [live_node.LIVE, "db", "upgrade"],
+        env=env | shared,
+        capture_output=True,
+        check=False,
+        timeout=120,
     )
     if done.returncode != 0:
         raise RuntimeError(f"live db upgrade failed: {done.stderr.decode()[-1000:]}")
     return shared
-
-
-def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
-    for process in processes:
-        process.terminate()
-    for process in processes:
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def run_target(target: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -150,22 +133,17 @@ def run_target(target: str, args: argparse.Namespace) -> dict[str, Any]:
             if valkey is not None:
                 valkey.start()
                 redis_url, redis_pid = valkey.url, valkey.pid or 0
-                if shutil.which("taskset"):
-                    # Redis shares the load generator's core: the server's core is its own.
-                    command = [shutil.which("taskset") or "taskset", "-pc", "1", str(redis_pid)]
-                    subprocess.run(command, check=True, capture_output=True)  # noqa: S603
-            env = {k: v for k, v in os.environ.items() if not k.startswith("LIVE_")}
-            env |= {
-                "LIVE_DATA_DIR": str(data),
-                "LIVE_REDIS_URL": redis_url,
-                "LIVE_SECRET": SECRET,
-                "LIVE_PAYMENT_SECRET": SECRET,
-                # Every simulated viewer comes from 127.0.0.1: lift the per-address socket cap.
-                "LIVE_MAX_SOCKETS_PER_IP": "1000000",
-                "LIVE_TICK_MS": str(args.tick_ms),
-                "LIVE_COMMENTS_PER_TICK": str(args.comments_per_tick),
-                "NODE_PATH": str(PEERS / "node" / "node_modules"),
-            }
+                # Redis shares the load generator's core: the server's core is its own.
+                live_node.pin_pid(1, redis_pid)
+            env = live_node.node_env(
+                data,
+                redis_url,
+                {
+                    "LIVE_TICK_MS": str(args.tick_ms),
+                    "LIVE_COMMENTS_PER_TICK": str(args.comments_per_tick),
+                    "NODE_PATH": str(PEERS / "node" / "node_modules"),
+                },
+            )
             if target == "live":
                 env |= _shared_record(env, data, args.database_url)
             ports = free_ports(nodes)
@@ -177,7 +155,7 @@ def run_target(target: str, args: argparse.Namespace) -> dict[str, Any]:
                 core = args.node_cores[n % len(args.node_cores)]
                 servers.append(
                     subprocess.Popen(  # noqa: S603 - fixed commands
-                        _pinned(core, _server_command(target, port, redis_url, args)),
+                        pinned(core, _server_command(target, port, redis_url, args)),
                         env=node_env,
                         stdout=subprocess.DEVNULL,
                         stderr=log,
@@ -186,7 +164,7 @@ def run_target(target: str, args: argparse.Namespace) -> dict[str, Any]:
             for port in ports:
                 _wait_port(port)
             session_id = _live_session(ports) if target == "live" else ""
-            generator = _pinned(1, [sys.executable, str(HERE / "fanout" / "viewers.py")])
+            generator = pinned(1, [sys.executable, "-m", "loadtests.room_viewers"])
             options = {
                 "target": target,
                 "ports": ",".join(map(str, ports)),
@@ -208,7 +186,7 @@ def run_target(target: str, args: argparse.Namespace) -> dict[str, Any]:
             # Joining a live room costs the server far more than a peer's accept (snapshot from
             # the record): ~60 joins/s here, so the budget grows with N.
             budget = 120 + args.warmup + args.duration + args.drain_s + args.viewers / 25
-            # The generator imports `loadtests.durable_order`: put this checkout on its path.
+            # The generator is a module of this checkout: put it on the generator's path.
             generator_env = os.environ | {"PYTHONPATH": str(HERE.parent)}
             try:
                 done = subprocess.run(  # noqa: S603
@@ -226,7 +204,7 @@ def run_target(target: str, args: argparse.Namespace) -> dict[str, Any]:
             result["load_before"] = round(load, 2)
             return result
         finally:
-            _stop(servers)
+            live_node.stop(servers)
             if valkey is not None:
                 valkey.stop()
             shutil.rmtree(data, ignore_errors=True)

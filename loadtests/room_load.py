@@ -20,12 +20,10 @@ idle viewer (measured after the joins, before any traffic). Example:
 
 import argparse
 import asyncio
-import importlib.util
 import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -37,27 +35,12 @@ import orjson
 
 from live import auth
 from live.embedded_valkey import EmbeddedValkey
+from loadtests import live_node
 from loadtests.http_attack import KeepAlive, post
+from loadtests.live_node import SECRET
 from loadtests.ports import free_port
+from loadtests.room_viewers import Stats, Viewer
 
-
-def _fanout_viewers() -> Any:
-    # `loadtests/fanout/` holds scripts run by path next to the `loadtests.fanout` module of
-    # the same name, so its viewer protocol is loaded from its file.
-    spec = importlib.util.spec_from_file_location(
-        "fanout_viewers", Path(__file__).parent / "fanout" / "viewers.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_viewers = _fanout_viewers()
-Stats, Viewer = _viewers.Stats, _viewers.Viewer
-
-SECRET = "bench-secret-0123456789abcdef0123456789"  # noqa: S105 - a loopback benchmark's key
 BRAND = "bench"
 PRODUCTS = 3
 
@@ -371,16 +354,7 @@ async def _drive(
 
 def _setup(port: int) -> tuple[str, list[str]]:
     base = f"http://127.0.0.1:{port}"
-    end = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz").status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > end:
-            raise RuntimeError("live serve did not become healthy")
-        time.sleep(0.2)
+    live_node.wait_healthy([port])
     host = auth.mint(SECRET, sub="host", role="host", brand=BRAND)
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {host}"}) as client:
         session_id: str = client.post("/api/sessions", json={"title": "room load"}).json()["id"]
@@ -411,38 +385,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     data = Path(tempfile.mkdtemp(prefix="bench-room-load-"))
     valkey = EmbeddedValkey(data / "valkey", persistent=False)
     server: subprocess.Popen[bytes] | None = None
-    taskset = shutil.which("taskset")
     args.load_before = round(os.getloadavg()[0], 2)
     try:
         valkey.start()
         port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LIVE_")}
-        env |= {
-            "LIVE_DATA_DIR": str(data),
-            "LIVE_REDIS_URL": valkey.url,
-            "LIVE_SECRET": SECRET,
-            "LIVE_PAYMENT_SECRET": SECRET,
-            # Every simulated viewer comes from 127.0.0.1: lift the per-address socket cap.
-            "LIVE_MAX_SOCKETS_PER_IP": "1000000",
-        }
-        for setting in args.server_env:
-            name, _, value = setting.partition("=")
-            if not name.startswith("LIVE_"):
-                raise SystemExit(f"--server-env takes LIVE_NAME=value, not {setting!r}")
-            env[name] = value
-        command = [str(Path(sys.executable).parent / "live"), "serve", "--port", str(port)]
+        env = live_node.node_env(data, valkey.url, live_node.server_env_options(args.server_env))
         with (data / "server.log").open("wb") as log:
             server = subprocess.Popen(  # noqa: S603 - fixed command
-                [taskset, "-c", "0", *command] if taskset else command,
+                live_node.pinned(0, live_node.serve_command(port)),
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
         session_id, products = _setup(port)
-        if taskset:
+        if shutil.which("taskset"):
             # The load generator and Valkey share core 1; the server's core is its own.
             os.sched_setaffinity(0, {1})
-            subprocess.run([taskset, "-pc", "1", str(valkey.pid)], check=True, capture_output=True)  # noqa: S603
+            live_node.pin_pid(1, valkey.pid or 0)
         budget = 120 + args.viewers / 20 + args.warmup + args.duration
         return asyncio.run(
             asyncio.wait_for(
@@ -451,12 +410,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         )
     finally:
         if server is not None:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            live_node.stop([server])
         valkey.stop()
         if args.server_log is not None:
             shutil.copyfile(data / "server.log", args.server_log)

@@ -5,7 +5,7 @@ per tick, at most K per frame; the latest stock level per tick; pins sent at onc
 frame's bytes (WebSocket header + JSON) are built once and written to every viewer's transport
 with no per-viewer protocol work: the cost of one send syscall per delivery.
 
-    python loadtests/fanout/floor_server.py --port 8001 --tick-ms 200 --comments-per-tick 20
+    python loadtests/peers/floor_server.py --port 8001 --tick-ms 200 --comments-per-tick 20
 """
 
 import argparse

@@ -1,6 +1,7 @@
 """Load generator of the fan-out benchmark: N viewers, a publisher, and the measurement.
 
-Run by `loadtests/fanout.py` (pinned to its own core); prints one JSON object on stdout.
+Run by `loadtests/fanout.py` as `python -m loadtests.room_viewers` (pinned to its own core); prints
+one JSON object on stdout. `loadtests/room_load.py` imports its viewer protocol.
 With several server nodes (``--ports`` and ``--server-pids`` list them in the same order),
 viewer n joins node n mod K, and every figure is also given per node.
 

@@ -4,7 +4,7 @@ Each frame is encoded once and sent with a sequential ``await ws.send_text`` per
 tick batching is the same as every other target (comments per tick, at most K; latest stock
 level; pins sent at once from the publisher socket at ``/pub``).
 
-    python loadtests/fanout/starlette_server.py --port 8001
+    python loadtests/peers/starlette_server.py --port 8001
 """
 
 import argparse

@@ -5,7 +5,7 @@ connect; the publisher connects with ``role=pub`` and emits ``pub`` messages. Co
 coalesced per tick (at most K per frame), the latest stock level per tick, pins emitted at
 once; every emit goes through Redis (the manager publishes, every node delivers locally).
 
-    loadtests/.peers/sio/bin/python loadtests/fanout/sio_server.py --port 8001 --redis-url redis://...
+    loadtests/.peers/sio/bin/python loadtests/peers/sio_server.py --port 8001 --redis-url redis://...
 """
 
 import argparse
