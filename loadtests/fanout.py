@@ -108,15 +108,7 @@ def _shared_record(env: dict[str, str], data: Path, database_url: str | None) ->
         "LIVE_DATABASE_URL": database_url or f"sqlite+aiosqlite:///{data / 'live.db'}",
         "LIVE_ARCHIVE_URL": (data / "archive").as_uri(),
     }
-    done = subprocess.run(  # noqa: S603 - fixed command
-        [live_node.LIVE, "db", "upgrade"],
-        env=env | shared,
-        capture_output=True,
-        check=False,
-        timeout=120,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"live db upgrade failed: {done.stderr.decode()[-1000:]}")
+    live_node.upgrade(env | shared, shared["LIVE_DATABASE_URL"])
     return shared
 
 

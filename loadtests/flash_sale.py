@@ -36,7 +36,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,7 +47,7 @@ import uvloop
 
 from live import auth
 from live.embedded_valkey import EmbeddedValkey
-from loadtests import http_attack, server_processes
+from loadtests import http_attack, live_node, server_processes
 from loadtests.ports import free_port
 
 SECRET = secrets.token_urlsafe(32)
@@ -316,22 +316,6 @@ async def bench_naive_server(
     )
 
 
-@contextlib.asynccontextmanager
-async def _bench_database(dsn: str) -> AsyncIterator[str]:
-    """A scratch database on the PostgreSQL of ``dsn`` for this server's record; dropped after."""
-    name = f"live_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(dsn)
-    try:
-        await admin.execute(f"CREATE DATABASE {name}")
-        try:
-            base = dsn.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-            yield f"{base}/{name}"
-        finally:
-            await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    finally:
-        await admin.close()
-
-
 async def bench_row_lock(dsn: str, attempts: int, units: int, concurrency: int) -> Result:
     """The naive design: one PostgreSQL transaction with a row lock per purchase."""
     # The table name is ours (a random suffix), never input: formatting it in is safe.
@@ -416,7 +400,7 @@ async def main() -> None:
     if "sqlite" in designs:
         results.append(await bench_server(*sizes))
     if "postgresql" in designs:
-        async with _bench_database(args.dsn) as database_url:
+        async with live_node.scratch_database(args.dsn) as database_url:
             results.append(await bench_server(*sizes, database_url=database_url, workers=workers))
     if "naive" in designs:
         results.append(await bench_naive_server(args.dsn, *sizes, workers=workers))

@@ -5,14 +5,17 @@ settings from `LIVE_*` variables), pinned to a core of their own so that the loa
 work never counts as theirs. Loopback only; the caller stops what it starts (`stop`).
 """
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Mapping
+import uuid
+from collections.abc import AsyncIterator, Iterable, Mapping
 from pathlib import Path
 
+import asyncpg
 import httpx
 
 SECRET = "bench-secret-0123456789abcdef0123456789"  # noqa: S105 - a loopback benchmark's key
@@ -88,3 +91,47 @@ def stop(processes: Iterable[subprocess.Popen[bytes]]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+async def create_scratch_database(dsn: str) -> tuple[str, str]:
+    """A new empty database on the PostgreSQL server of ``dsn``: its name and its app URL."""
+    name = f"live_bench_{uuid.uuid4().hex[:8]}"  # ours, never input: safe to format in
+    admin = await asyncpg.connect(dsn)
+    try:
+        await admin.execute(f"CREATE DATABASE {name}")
+    finally:
+        await admin.close()
+    base = dsn.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    return name, f"{base}/{name}"
+
+
+async def drop_scratch_database(dsn: str, name: str) -> None:
+    """Drop a database `create_scratch_database` made, whoever is still connected to it."""
+    admin = await asyncpg.connect(dsn)
+    try:
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    finally:
+        await admin.close()
+
+
+@contextlib.asynccontextmanager
+async def scratch_database(dsn: str) -> AsyncIterator[str]:
+    """A scratch database's app URL for the duration of the block; dropped after."""
+    name, url = await create_scratch_database(dsn)
+    try:
+        yield url
+    finally:
+        await drop_scratch_database(dsn, name)
+
+
+def upgrade(env: Mapping[str, str], database_url: str) -> None:
+    """Apply the schema to ``database_url`` with `live db upgrade`, as an operator would."""
+    done = subprocess.run(  # noqa: S603 - fixed command
+        [LIVE, "db", "upgrade"],
+        env={**env, "LIVE_DATABASE_URL": database_url},
+        capture_output=True,
+        check=False,
+        timeout=120,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"live db upgrade failed: {done.stderr.decode()[-1000:]}")

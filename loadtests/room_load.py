@@ -6,7 +6,8 @@ sample); P purchases a second arrive over HTTP from distinct buyers (token check
 Redis, the order row, the purchase ticker and stock in the tick); the host pins a product
 S times a second over HTTP (durable class, sent at once). The server runs alone on core 0
 (``taskset``), a private Valkey and this load generator share core 1; the record is the
-embedded SQLite. Loopback only; everything started here is stopped here.
+embedded SQLite, or with ``--postgres DSN`` a scratch database on that PostgreSQL server (whose
+processes are not pinned). Loopback only; everything started here is stopped here.
 
 It prints, for the measured window: deliveries/s (text frames counted by all viewers), server
 CPU per delivery, latencies per class (pin: host's request sent -> viewer; comment: viewer's
@@ -385,11 +386,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     data = Path(tempfile.mkdtemp(prefix="bench-room-load-"))
     valkey = EmbeddedValkey(data / "valkey", persistent=False)
     server: subprocess.Popen[bytes] | None = None
+    scratch: str | None = None
     args.load_before = round(os.getloadavg()[0], 2)
     try:
         valkey.start()
         port = free_port()
         env = live_node.node_env(data, valkey.url, live_node.server_env_options(args.server_env))
+        if args.postgres:
+            # The record on PostgreSQL, as in production: a scratch database, dropped after.
+            scratch, database_url = asyncio.run(live_node.create_scratch_database(args.postgres))
+            env["LIVE_DATABASE_URL"] = database_url
+            live_node.upgrade(env, database_url)
         with (data / "server.log").open("wb") as log:
             server = subprocess.Popen(  # noqa: S603 - fixed command
                 live_node.pinned(0, live_node.serve_command(port)),
@@ -412,6 +419,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if server is not None:
             live_node.stop([server])
         valkey.stop()
+        if scratch is not None:
+            asyncio.run(live_node.drop_scratch_database(args.postgres, scratch))
         if args.server_log is not None:
             shutil.copyfile(data / "server.log", args.server_log)
         shutil.rmtree(data, ignore_errors=True)
@@ -429,6 +438,12 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=5)
     parser.add_argument("--json-out", type=Path)
     parser.add_argument("--server-log", type=Path, help="keep the server's log here")
+    parser.add_argument(
+        "--postgres",
+        metavar="DSN",
+        help="keep the record on this PostgreSQL server (a scratch database, dropped after) "
+        "instead of the embedded SQLite, e.g. postgresql://postgres@127.0.0.1:5432/test",
+    )
     parser.add_argument(
         "--server-env",
         action="append",
