@@ -123,7 +123,7 @@ async def _open_database(settings: Settings) -> AsyncEngine:
     if url.startswith("sqlite"):
         _make_sqlite_dir(url)
     try:
-        engine = create_engine(url)
+        engine = create_engine(url, pool_size=settings.db_pool_size)
     except (SQLAlchemyError, ValueError, TypeError) as exc:
         raise EngineError(f"LIVE_DATABASE_URL={redact_url(url)}: {exc}") from exc
     try:

@@ -116,6 +116,7 @@ def test_external_engines_are_taken_as_given(tmp_path: Path) -> None:
         ("LIVE_ACCESS_LOG", "maybe"),
         ("LIVE_SHUTDOWN_DRAIN_S", "0"),
         ("LIVE_GC_FREEZE_S", "-1"),
+        ("LIVE_DB_POOL_SIZE", "0"),
         ("LIVE_GC_SWEEP_S", "inf"),
         ("LIVE_GC_SWEEP_GROWTH", "half"),
     ],
