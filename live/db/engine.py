@@ -32,7 +32,7 @@ def create_engine(database_url: str, *, pool_size: int = POOL_SIZE) -> AsyncEngi
         # "overflow" one, closed as soon as it is returned. With overflow, a join storm or a
         # flash sale that keeps more transactions open than the steady pool reconnected for
         # every transaction past it: a TCP and TLS handshake and authentication each time,
-        # 10-17% of a node's CPU in a 10,000-viewer join storm. Past `pool_size`, a
+        # about 10% of a node's CPU in a 10,000-viewer join storm. Past `pool_size`, a
         # transaction waits for a free connection, which costs far less than opening one.
         pool_size=pool_size,
         max_overflow=0,
