@@ -17,6 +17,7 @@ redis-py refuses (None, bool).
 import asyncio
 from collections.abc import Iterable
 
+import hiredis
 from redis.asyncio import Connection
 from redis.connection import HiredisRespSerializer
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -34,6 +35,13 @@ class TasklessWriteConnection(Connection):
         # hiredis writes text as strict UTF-8: other encodings keep redis-py's packing.
         if encoder.encoding.lower() not in {"utf-8", "utf8"} or encoder.encoding_errors != "strict":
             return super().pack_command(*args)
+        try:
+            # Most commands: hiredis straight away, without the serializer's loop over them.
+            if isinstance(args[0], str) and " " not in args[0]:
+                # hiredis's stub types the tuple as having one element; it takes any number.
+                return [hiredis.pack_command(args)]  # type: ignore[arg-type]
+        except TypeError:
+            pass  # a bytearray (the serializer converts it), or what it refuses with DataError
         # redis-py annotates each argument of `pack` as a list; they are command arguments.
         packed: list[bytes] = _HIREDIS.pack(*args)  # type: ignore[arg-type]
         return packed
