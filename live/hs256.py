@@ -2,11 +2,11 @@
 
 Why not ``jwt.decode``: for the one algorithm this server accepts it spends most of its time
 on generality (an algorithm registry, key preparation that looks for PEM and SSH keys in the
-secret, option merging, the standard library's JSON decoder): about 60 us of a refused
-flash-sale attempt on this machine, where this module needs about 10 (docs/benchmarks.md,
-"Flash-sale admission"). PyJWT still mints tokens (`live.auth.mint`), and the tests check
-that this module accepts and refuses what ``jwt.decode(token, secret, algorithms=["HS256"],
-options={"require": [...]})`` accepts and refuses (``tests/live/test_hs256.py``).
+secret, option merging, the standard library's JSON decoder): about 50 us per token on this
+machine, where this module needs about 12 (docs/benchmarks.md, "Flash-sale admission").
+PyJWT still mints tokens (`live.auth.mint`), and the tests check that this module accepts and
+refuses what ``jwt.decode(token, secret, algorithms=["HS256"], options={"require": [...]})``
+accepts and refuses (``tests/live/test_hs256.py``).
 
 Contract, in PyJWT 2.15's order, so that which error a token gets is the same:
 
