@@ -211,10 +211,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 WriteRateLimit, rate_per_s=settings.write_rate_per_s, burst=settings.write_burst
             ),
         ],
+        # Starlette tries routes in order, one regular expression each: the order path, a
+        # flash crowd's every request, comes first. No other route matches its paths, so
+        # every answer (including 404 and 405) is the same in any order.
         routes=[
+            *orders.routes,
             *host_panel.routes,
             *sessions.routes,
-            *orders.routes,
             *sales.routes,
             *guides.routes,
             *moderation.routes,

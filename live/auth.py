@@ -11,9 +11,11 @@ from typing import Any
 
 import jwt
 
+from live import hs256
 from realtime.errors import ClientError, Code
 
-ALGORITHM = "HS256"
+ALGORITHM = hs256.ALGORITHM
+REQUIRED_CLAIMS = ("exp", "sub", "brand")
 
 
 class Role(StrEnum):
@@ -90,12 +92,10 @@ def verify(token: str, secret: str) -> Principal:
 
 def _decode(token: str, secret: str) -> tuple[Principal, float]:
     try:
-        claims = jwt.decode(
-            token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub", "brand"]}
-        )
-    except jwt.ExpiredSignatureError:
+        claims = hs256.decode(token, secret, required=REQUIRED_CLAIMS)
+    except hs256.TokenExpired:
         raise ClientError(Code.TOKEN_EXPIRED, "the token has expired") from None
-    except jwt.InvalidTokenError as exc:
+    except hs256.TokenRefused as exc:
         raise ClientError(Code.TOKEN_INVALID, f"the token is not valid: {exc}") from None
     try:
         role = Role(str(claims.get("role")))

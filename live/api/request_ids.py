@@ -8,9 +8,9 @@ access log is off in ``live serve``: it runs outside the request and cannot know
 """
 
 import logging
+import os
 import re
 import time
-import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -29,7 +29,8 @@ def _incoming(scope: Scope) -> str:
             if _VALID.fullmatch(candidate):
                 return candidate
             break
-    return uuid.uuid4().hex
+    # 128 random bits as 32 hex digits, the form uuid4().hex had, at a fifth of its cost.
+    return os.urandom(16).hex()
 
 
 class RequestIds:

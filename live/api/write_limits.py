@@ -9,7 +9,7 @@ Why per node and in memory: the order path must not pay a Redis round trip for t
 limit is abuse protection, not a business rule (stock and per-viewer limits are atomic in
 Redis already). With N nodes behind a round-robin balancer a caller gets at most N times the
 rate. Why keyed by the token's hash rather than its verified ``sub``: verifying costs about
-100 us per request on this machine (the handler verifies anyway), hashing about 1 us; a token
+12 us per request on this machine (the handler verifies anyway), hashing about 1 us; a token
 is one user's credential for its lifetime, and only the brand's login mints more.
 
 Not limited: ``POST /api/payments/notify``, the payment provider's callback. Refusing it would

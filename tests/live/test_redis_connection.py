@@ -7,9 +7,11 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import BlockingConnectionPool, Connection, Redis
+from redis.exceptions import DataError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from live.embedded_valkey import EmbeddedValkey
@@ -62,3 +64,34 @@ async def test_a_write_to_a_stalled_redis_times_out(valkey: EmbeddedValkey) -> N
         assert await redis.ping()
     finally:
         await redis.aclose()
+
+
+_ARGUMENTS: list[tuple[Any, ...]] = [
+    ("SET", "key", "value"),
+    ("SET", "clé", "café ☕", "EX", 10),
+    ("CONFIG GET", "maxmemory"),
+    (b"CLIENT SETNAME", b"node"),
+    ("EVALSHA", "a" * 40, 2, "k1", "k2", 0, -7, 1.5, 2**53, b"\x00\xff", ""),
+    ("SET", bytearray(b"k"), memoryview(b"v")),
+]
+
+
+@pytest.mark.parametrize("args", _ARGUMENTS)
+def test_commands_are_packed_as_redis_py_packs_them(args: tuple[Any, ...]) -> None:
+    """The C packing gives the protocol bytes redis-py's own asyncio packing gives."""
+    ours = TasklessWriteConnection().pack_command(*args)
+    theirs = Connection().pack_command(*args)
+    assert b"".join(ours) == b"".join(bytes(piece) for piece in theirs)
+
+
+@pytest.mark.parametrize("bad", [None, True, object()])
+def test_arguments_redis_py_refuses_are_refused(bad: object) -> None:
+    """None, bools and other objects raise redis-py's DataError, as they did before."""
+    with pytest.raises(DataError):
+        TasklessWriteConnection().pack_command("SET", "k", bad)  # type: ignore[arg-type]
+
+
+def test_other_encodings_keep_redis_py_packing() -> None:
+    """A connection configured for another text encoding packs text in that encoding."""
+    connection = TasklessWriteConnection(encoding="latin-1")
+    assert b"".join(connection.pack_command("SET", "k", "é")).endswith(b"$1\r\n\xe9\r\n")
