@@ -5,8 +5,8 @@ import hashlib
 import hmac
 import io
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import orjson
 import uvicorn
+from sqlalchemy import event
 from starlette.applications import Starlette
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -163,6 +164,24 @@ async def cluster(
         yield nodes
     finally:
         await asyncio.gather(*(node.stop() for node in nodes))
+
+
+@contextmanager
+def statements_with(server: LiveServer, fragment: str) -> Iterator[list[str]]:
+    """The SQL statements the node sends to its record while the block runs, those that
+    contain ``fragment`` (such as ``"FROM products"``)."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if fragment in statement:
+            seen.append(statement)
+
+    engine = server.context.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
 
 
 def sign(body: bytes) -> str:

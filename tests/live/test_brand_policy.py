@@ -4,12 +4,11 @@ import asyncio
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from live.brand_policies import BrandPolicies, BrandPolicy, build
-from tests.harness import LiveServer, Room, open_session
+from tests.harness import LiveServer, Room, open_session, statements_with
 
 
 async def _set_policy(server: LiveServer, **policy: object) -> None:
@@ -79,15 +78,7 @@ async def test_a_comment_flood_reads_an_expired_policy_once(server: LiveServer) 
     and a policy stored while that read is in flight is not overwritten by what it read."""
     await _set_policy(server, banned_words=["scam"], banned_mode="mask")
     policies = BrandPolicies(server.context.db)  # a node that has not read the policy yet
-    reads: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if "FROM brand_policies" in statement:
-            reads.append(statement)
-
-    engine = server.context.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with statements_with(server, "FROM brand_policies") as reads:
         seen = await asyncio.gather(*(policies.get(server.brand) for _ in range(200)))
         assert len(reads) == 1
         assert {policy.banned_words for policy in seen} == {("scam",)}
@@ -100,8 +91,6 @@ async def test_a_comment_flood_reads_an_expired_policy_once(server: LiveServer) 
         gated.release.set()
         assert (await in_flight).banned_words == ("scam",)  # what the record held when asked
         assert (await gated.get(server.brand)).banned_words == ("fake",)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 class _GatedPolicies(BrandPolicies):

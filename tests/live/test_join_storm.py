@@ -2,26 +2,15 @@
 shared state never hides an event: a viewer joining after a change sees it."""
 
 import asyncio
-from typing import Any
 
-from sqlalchemy import event
-
-from tests.harness import LiveServer, Room, open_session
+from tests.harness import LiveServer, Room, open_session, statements_with
 
 
 async def test_a_join_storm_shares_one_read_and_later_joins_see_changes(
     server: LiveServer,
 ) -> None:
     opened = await open_session(server)
-    product_reads: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if "FROM products" in statement:
-            product_reads.append(statement)
-
-    engine = server.context.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with statements_with(server, "FROM products") as product_reads:
         viewers = await asyncio.gather(
             *(
                 Room.join(server.ws_url(opened.session_id, server.token("viewer", f"v{n}")))
@@ -29,8 +18,6 @@ async def test_a_join_storm_shares_one_read_and_later_joins_see_changes(
             )
         )
         snapshots = await asyncio.gather(*(room.wait_type("snapshot") for room in viewers))
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     assert {s["seq"] for s in snapshots} == {snapshots[0]["seq"]}
     assert all(s["products"][0]["product_id"] == opened.product_id for s in snapshots)
     # Forty joins at one seq: one read of the products per second the storm lasts, not forty.
