@@ -1,11 +1,11 @@
 """What a room socket's tasks wait on, sized for thousands of idle sockets per process.
 
-Uvicorn gives every WebSocket an `asyncio.Queue` for ASGI receive events and an
-`asyncio.Event` for flow control. Each allocates its deques up front (the queue four, the
-event one, ~600 bytes each even when empty): about 3.7 KiB per idle viewer, a tenth of what
-one cost before (docs/benchmarks.md, "Room load"). These two do the same jobs with storage made only
-while something waits or is queued. They offer only the methods uvicorn's
-``websockets-sansio`` protocol calls.
+Uvicorn gives every WebSocket an `asyncio.Queue` for ASGI receive events and an `asyncio.Event`
+for flow control. Each allocates its deques up front (the queue four, the event one, ~600 bytes
+each even when empty): about 3.7 KiB per idle viewer, a tenth of what one cost before
+(docs/benchmarks.md, "Room load"). These two do the same jobs with storage made only while
+something waits or is queued. They offer only the methods uvicorn's ``websockets-sansio``
+protocol calls.
 """
 
 import asyncio
