@@ -137,26 +137,35 @@ async def test_tick_frames_take_the_same_two_ways_in_order() -> None:
     await connection.stop()
 
 
-def _other_tasks() -> set[asyncio.Task[Any]]:
-    return {task for task in asyncio.all_tasks() if task is not asyncio.current_task()}
+def _tasks_since(before: set[asyncio.Task[Any]]) -> set[asyncio.Task[Any]]:
+    """Connection tasks started since ``before`` and still running (the suite's loop may run
+    other tests' servers meanwhile)."""
+    return {
+        task
+        for task in asyncio.all_tasks() - before
+        if not task.done()
+        and getattr(task.get_coro(), "__qualname__", "").startswith("Connection.")
+    }
 
 
 async def test_an_idle_viewer_holds_no_task() -> None:
     """Joined, with its first frames written and room frames going out directly, a connection
     has no writer task waiting (an idle room of thousands would hold thousands of them)."""
+    before = asyncio.all_tasks()
     recorder = Recorder()
     connection = _connection(recorder, joined=False)
     connection.release(["snapshot"], after_seq=0)
     await _settle()
     _offer(connection, "f1")
     assert recorder.frames == ["snapshot", "f1"]
-    assert _other_tasks() == set()
+    assert _tasks_since(before) == set()
     await connection.stop()
 
 
 async def test_a_writer_started_again_after_draining_keeps_order() -> None:
     """The writer ends once its queue drains; a later pause starts a new one, and frames still
     leave in the order offered across both ways out."""
+    before = asyncio.all_tasks()
     recorder = Recorder()
     connection = _connection(recorder)
     for round_ in range(2):
@@ -166,23 +175,28 @@ async def test_a_writer_started_again_after_draining_keeps_order() -> None:
         recorder.paused = False
         _offer(connection, f"q{round_}c")  # behind the queued ones, not past them
         await _settle()
-        assert _other_tasks() == set()
+        assert _tasks_since(before) == set()
         _offer(connection, f"d{round_}")  # drained: direct again
     assert recorder.frames == ["q0a", "q0b", "q0c", "d0", "q1a", "q1b", "q1c", "d1"]
     await connection.stop()
 
 
 async def test_a_closed_connection_leaves_no_task_behind() -> None:
-    """After the close went out (flushed or not), no writer task is left running."""
+    """After the close went out (flushed, or at once past a stuck send), no writer task is
+    left running."""
+    before = asyncio.all_tasks()
     for flush in (True, False):
         recorder = Recorder()
         connection = _connection(recorder)
         recorder.paused = True
         _offer(connection, "queued")
+        if not flush:
+            recorder.send_gate.clear()  # the writer is stuck sending it: cancelled by the close
+            await _settle()
         connection.close(4000, "bye", flush=flush)
         await _settle()
         assert recorder.frames == (["queued", "close 4000"] if flush else ["close 4000"])
-        assert _other_tasks() == set()
+        assert _tasks_since(before) == set()
         await connection.stop()
 
 
