@@ -17,6 +17,7 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from websockets.protocol import State
 
 from live.settings import Settings
+from live.socket_waits import ReceiveQueue, WritableFlag
 
 #: Scope extension under which a connection's `TransportSink` is offered.
 FRAME_SINK = "live.frame_sink"
@@ -49,7 +50,57 @@ class TransportSink:
 
 
 class RoomSocketProtocol(WebSocketsSansIOProtocol):
-    """Uvicorn's ``websockets-sansio`` protocol that also offers a `TransportSink`."""
+    """Uvicorn's ``websockets-sansio`` protocol that also offers a `TransportSink`, trimmed
+    for sockets that sit idle for hours by the thousand (docs/benchmarks.md, "Room load")."""
+
+    # Uvicorn's per-socket attributes, in slots rather than an instance dict: with this many
+    # attributes the dict is ~1.6 KiB per socket, the slots 8 bytes each. An attribute a later
+    # uvicorn adds simply lands in the dict again (tests/live/test_socket_memory.py says so).
+    __slots__ = (
+        "app",
+        "app_state",
+        "asgi_version",
+        "client",
+        "close_sent",
+        "close_timeout",
+        "close_timer",
+        "config",
+        "conn",
+        "connections",
+        "curr_msg_data_type",
+        "default_headers",
+        "disconnected",
+        "frames",
+        "handshake_complete",
+        "handshake_initiated",
+        "initial_response",
+        "last_ping_rtt",
+        "logger",
+        "loop",
+        "pending_ping_payload",
+        "ping_interval",
+        "ping_sent_at",
+        "ping_timeout",
+        "ping_timer",
+        "pong_timer",
+        "queue",
+        "read_paused",
+        "request",
+        "response",
+        "root_path",
+        "scheme",
+        "scope",
+        "server",
+        "tasks",
+        "transport",
+        "writable",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Same jobs, no storage until something waits (live/socket_waits.py).
+        self.queue = ReceiveQueue()  # type: ignore[assignment]
+        self.writable = WritableFlag()  # type: ignore[assignment]
 
     async def run_asgi(self) -> None:
         """Offer the sink in the scope, then run the app as uvicorn does."""
@@ -63,6 +114,9 @@ class RoomSocketProtocol(WebSocketsSansIOProtocol):
         (their headers, twice over): a room socket lives for hours and nothing reads them."""
         await super().send(message)
         if message["type"] == "websocket.accept" and self.handshake_complete:
+            # The websockets parser's generator frame keeps the request as a local for the
+            # socket's life: empty its headers, the part that weighs.
+            self.request.headers.clear()
             del self.request
             del self.response
 

@@ -18,7 +18,7 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from realtime.errors import CloseCode
 from realtime.stats import HubStats
@@ -50,7 +50,31 @@ class Viewer:
 
 
 class Connection:
-    """A socket's outgoing side: a queue of text frames drained by one writer task."""
+    """A socket's outgoing side: direct writes, else a queue drained by a writer task that
+    exists only while something is queued or a close is going out.
+
+    An idle viewer therefore costs no task and no queue: thousands of them sit in a room, and
+    each task is a coroutine frame plus its bookkeeping (docs/benchmarks.md, "Room load").
+    """
+
+    __slots__ = (
+        "_close",
+        "_closing",
+        "_covered_seq",
+        "_hard_limit",
+        "_held",
+        "_queue",
+        "_reader",
+        "_reader_stopped",
+        "_send_text",
+        "_sending",
+        "_sink",
+        "_soft_limit",
+        "_stats",
+        "_writer",
+        "skipped",
+        "viewer",
+    )
 
     def __init__(
         self,
@@ -70,40 +94,56 @@ class Connection:
         self._close = close
         self._soft_limit = soft_limit
         self._hard_limit = hard_limit
-        self._queue: deque[str] = deque()
-        self._wakeup = asyncio.Event()
+        # Made when a frame must wait and dropped once drained: an empty deque is ~600 bytes.
+        self._queue: deque[str] | None = None
         self._held: list[tuple[str, bytes | None, int | None, bool]] | None = []
         # True while the writer awaits a send: a frame written past it would overtake it.
         self._sending = False
         self._closing: tuple[int, str] | None = None
         self._covered_seq = 0
         self._writer: asyncio.Task[None] | None = None
+        self._reader: asyncio.Task[Any] | None = None
+        self._reader_stopped = False
         self.skipped = 0
 
     @property
     def backlog(self) -> int:
         """Frames waiting to be written."""
-        return len(self._queue)
+        return len(self._queue) if self._queue is not None else 0
 
     @property
     def closed(self) -> bool:
         """True once a close was decided (it may still be flushing)."""
         return self._closing is not None
 
-    def start(self) -> None:
-        """Start the writer task."""
-        self._writer = asyncio.create_task(self._write_loop())
+    async def read_until_closed(self, read: Callable[[], Awaitable[None]]) -> None:
+        """Run ``read`` (the socket's reading loop) in the calling task until it returns, or
+        until this connection's close went out or gave up, or its writer lost the peer.
 
-    async def finished(self) -> None:
-        """Wait until the writer is done: the socket was closed or the peer is gone."""
-        while self._writer is not None and not self._writer.done():
-            # The writer task is replaced when a close cancels a stuck send; wait for the
-            # one in charge now.
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.shield(self._writer)
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                raise asyncio.CancelledError
+        A socket the server closed (slow, kicked, ended) may never answer the close handshake,
+        and its reader would wait for the ping timeout. Stopping the reader by cancelling it
+        here, rather than racing it against a second task, keeps one task per socket."""
+        reader = asyncio.current_task()
+        if reader is None or self._writer_done():
+            return
+        self._reader = reader
+        try:
+            await read()
+        except asyncio.CancelledError:
+            # Our own stop is swallowed; anyone else's (server shutdown) goes on.
+            if not self._reader_stopped or reader.uncancel() > 0:
+                raise
+        finally:
+            self._reader = None
+
+    def _writer_done(self) -> bool:
+        """True once the close went out (or gave up) or the writer lost the peer."""
+        return self._closing is not None and self._writer is None
+
+    def _stop_reader(self) -> None:
+        if self._reader is not None and not self._reader_stopped:
+            self._reader_stopped = True
+            self._reader.cancel()
 
     def offer(
         self,
@@ -133,7 +173,7 @@ class Connection:
         if (
             self._closing is None
             and self._held is None
-            and not self._queue
+            and self._queue is None
             and not self._sending
             and self._sink is not None
             and self._sink.write(wire)
@@ -143,26 +183,33 @@ class Connection:
         self.offer(frame, wire=wire, ephemeral=True)
 
     def _enqueue(self, frame: str, wire: bytes | None, *, ephemeral: bool) -> None:
+        queue = self._queue
         if (
             wire is not None
             and self._sink is not None
-            and not self._queue
+            and queue is None
             and not self._sending
             and self._sink.write(wire)
         ):
             self._stats.frames_sent += 1
             return
-        if len(self._queue) >= self._hard_limit:
+        if queue is None:
+            queue = self._queue = deque()
+        if len(queue) >= self._hard_limit:
             log.info("closing slow viewer %s: %d frames queued", self.viewer.user_id, self.backlog)
             self._stats.slow_closes += 1
             self.close(CloseCode.SLOW, "slow consumer", flush=False)
             return
-        if ephemeral and len(self._queue) >= self._soft_limit:
+        if ephemeral and len(queue) >= self._soft_limit:
             self.skipped += 1
             self._stats.frames_skipped += 1
             return
-        self._queue.append(frame)
-        self._wakeup.set()
+        queue.append(frame)
+        self._start_writer()
+
+    def _start_writer(self) -> None:
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_loop())
 
     def release(self, first: list[str], *, after_seq: int) -> None:
         """End joining: send ``first`` (snapshot or missed events), then held frames newer than
@@ -181,12 +228,12 @@ class Connection:
             return
         self._closing = (code, reason)
         if not flush:
-            self._queue.clear()
-            if self._writer is not None and not self._writer.done():
+            self._queue = None
+            if self._writer is not None:
                 # The writer may sit in a send that a stalled peer never lets finish.
                 self._writer.cancel()
-                self._writer = asyncio.create_task(self._send_close())
-        self._wakeup.set()
+                self._writer = None
+        self._start_writer()
 
     async def _send_close(self) -> None:
         if self._closing is None:
@@ -198,34 +245,44 @@ class Connection:
                 await self._close(*self._closing)
 
     async def _write_loop(self) -> None:
+        """Drain the queue, then send the close if one was decided; end when there is nothing
+        left to do (the next frame that must wait starts a new writer)."""
+        me = asyncio.current_task()
         try:
-            while True:
-                while self._queue:
-                    self._sending = True
-                    await self._send_text(self._queue.popleft())
+            while queue := self._queue:
+                self._sending = True
+                try:
+                    await self._send_text(queue.popleft())
+                finally:
                     self._sending = False
-                    self._stats.frames_sent += 1
-                    self._stats.frames_queued += 1
-                if self._closing is not None:
-                    await self._send_close()
-                    return
-                self._wakeup.clear()
-                await self._wakeup.wait()
+                self._stats.frames_sent += 1
+                self._stats.frames_queued += 1
+            self._queue = None
+            if self._closing is not None:
+                await self._send_close()
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             # The reading side sees the disconnect and unregisters this connection.
             log.debug("writer of %s stopped: %r", self.viewer.user_id, exc)
             self._closing = self._closing or (1006, "gone")
+            self._queue = None
+        if self._writer is me:
+            self._writer = None
+            if self._closing is not None:
+                self._stop_reader()
 
     async def stop(self, *, flush_timeout_s: float = 1.0) -> None:
         """Stop the writer task; a decided close first gets ``flush_timeout_s`` to go out."""
-        if self._writer is None:
+        writer = self._writer
+        if writer is None:
             return
-        if self._closing is not None and not self._writer.done():
+        if self._closing is not None and not writer.done():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self._writer), flush_timeout_s)
-        if not self._writer.done():
-            self._writer.cancel()
+                await asyncio.wait_for(asyncio.shield(writer), flush_timeout_s)
+        writer = self._writer
+        if writer is not None and not writer.done():
+            writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._writer
+                await writer
+        self._writer = None

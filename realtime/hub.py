@@ -8,6 +8,7 @@ The hub knows no commerce rules: the app supplies the snapshot and the command h
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -203,7 +204,6 @@ class Hub:
             await socket.close(close_code, code.value)
             return
         room.enter(connection)
-        connection.start()
         try:
             first, seq = await self._first_frames(
                 room, viewer, since=since, epoch=epoch, snapshot=snapshot
@@ -216,7 +216,9 @@ class Hub:
                 # Joined as the session ended (the app's check of the record is a second old
                 # at most): the snapshot says so; the socket closes as the others did.
                 connection.close(1000, "session ended")
-            await self._pump_until_closed(room, connection, socket)
+            await connection.read_until_closed(
+                functools.partial(self._pump, room, connection, socket)
+            )
         except (RedisError, BusUnavailable) as exc:
             log.warning("viewer %s dropped: redis unavailable: %s", viewer.user_id, exc)
             connection.release([], after_seq=0)
@@ -307,22 +309,6 @@ class Hub:
         if tick:
             frames.append(codec.encode_text(tick[0] if len(tick) == 1 else tick))
         return frames
-
-    async def _pump_until_closed(self, room: Room, connection: Connection, socket: Socket) -> None:
-        # A socket the server closed (slow, kicked, ended) may never answer the close
-        # handshake, and its reader would wait for the ping timeout: stop reading once the
-        # writer is done instead.
-        pump = asyncio.create_task(self._pump(room, connection, socket))
-        writer_done = asyncio.create_task(connection.finished())
-        try:
-            await asyncio.wait({pump, writer_done}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (pump, writer_done):
-                task.cancel()
-            results = await asyncio.gather(pump, writer_done, return_exceptions=True)
-        error = results[0]
-        if isinstance(error, Exception):
-            raise error
 
     async def _pump(self, room: Room, connection: Connection, socket: Socket) -> None:
         bucket = room.buckets.get(connection.viewer.user_id)
