@@ -181,6 +181,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     freeze_every_s=settings.gc_freeze_s,
                     sweep_every_s=settings.gc_sweep_s,
                     sweep_growth=settings.gc_sweep_growth,
+                    sockets=lambda: hub.sockets,
                 ),
                 name="gc-policy",
             ),

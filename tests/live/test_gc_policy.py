@@ -85,6 +85,37 @@ async def test_a_steady_heap_is_not_swept_and_a_grown_one_is() -> None:
         await asyncio.gather(running, return_exceptions=True)
 
 
+async def test_objects_that_came_with_sockets_are_not_a_reason_to_sweep() -> None:
+    """A join storm grows the heap with its sockets: no sweep. Once those sockets are gone and
+    their objects are still there (cycles left behind), the node sweeps."""
+    gc.unfreeze()
+    open_sockets: list[list[Node]] = []
+    running = asyncio.create_task(
+        gc_policy.run(
+            freeze_every_s=0.02,
+            sweep_every_s=0.1,
+            sweep_growth=0.5,
+            sockets=lambda: len(open_sockets),
+        )
+    )
+    try:
+        await asyncio.sleep(0.05)
+        watched = _cycle()
+        await asyncio.sleep(0.05)  # frozen, so the storm's own collections cannot reach it
+        per_socket = max(1000, gc.get_freeze_count() // 100)
+        for _ in range(200):  # the storm: each socket brings its objects
+            open_sockets.append([Node() for _ in range(per_socket)])
+        await asyncio.sleep(0.5)
+        assert watched() is not None  # several checks, the heap several times bigger: no sweep
+        left_behind = list(open_sockets)  # noqa: F841 (their objects stay: cycles of the departed)
+        open_sockets.clear()
+        await asyncio.sleep(0.4)
+        assert watched() is None  # the objects per socket jumped: swept
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+
+
 async def test_zero_leaves_the_collector_alone() -> None:
     gc.unfreeze()
     await asyncio.wait_for(gc_policy.run(freeze_every_s=0, sweep_every_s=600, sweep_growth=0.5), 1)
