@@ -5,7 +5,7 @@ import hashlib
 import hmac
 import io
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -167,12 +167,18 @@ async def cluster(
 
 
 @contextmanager
-def statements_with(server: LiveServer, fragment: str) -> Iterator[list[str]]:
-    """The SQL statements the node sends to its record while the block runs, those that
-    contain ``fragment`` (such as ``"FROM products"``)."""
+def statements_with(
+    server: LiveServer, fragment: str = "", *, except_tasks: Collection[str] = ()
+) -> Iterator[list[str]]:
+    """The SQL statements the node sends to its record while the block runs: those that
+    contain ``fragment`` (such as ``"FROM products"``), leaving out those run by the asyncio
+    tasks named in ``except_tasks`` (the node's background loops)."""
     seen: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        task = asyncio.current_task()
+        if task is not None and task.get_name() in except_tasks:
+            return
         if fragment in statement:
             seen.append(statement)
 

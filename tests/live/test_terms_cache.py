@@ -1,14 +1,9 @@
 """Order terms come from a per-node cache: refused attempts of a flash crowd run no SQL, and a
 change of terms on another node applies to the very next order, never to a cached one."""
 
-import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
-from sqlalchemy import event
 
 from live.clock import now_ms
 from tests.harness import (
@@ -19,6 +14,7 @@ from tests.harness import (
     open_session,
     settings_for,
     start_server,
+    statements_with,
 )
 from tests.live.buyers import crowd
 
@@ -45,30 +41,12 @@ BACKGROUND_TASKS = frozenset(
 )
 
 
-@contextmanager
-def request_sql(node: LiveServer) -> Iterator[list[str]]:
-    """The SQL statements the node runs for requests (not its background loops) meanwhile."""
-    statements: list[str] = []
-
-    def seen(*args: Any) -> None:
-        task = asyncio.current_task()
-        if task is None or task.get_name() not in BACKGROUND_TASKS:
-            statements.append(str(args[2]))
-
-    engine = node.context.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
-
-
 async def test_refused_attempts_run_no_sql(server: LiveServer) -> None:
     """Once the terms are cached, sold-out and over-limit attempts are answered from Redis."""
     opened = await open_session(server, stock=1, limit=1)
     first = await _buy(server, opened.session_id, opened.product_id, "winner")
     assert first.status_code == 201, first.text
-    with request_sql(server) as statements:
+    with statements_with(server, except_tasks=BACKGROUND_TASKS) as statements:
         for n in range(20):
             refused = await _buy(server, opened.session_id, opened.product_id, f"late{n}")
             assert refused.json()["error"]["code"] == "sold_out"
@@ -76,7 +54,7 @@ async def test_refused_attempts_run_no_sql(server: LiveServer) -> None:
         assert again.json()["error"]["code"] in ("limit_exceeded", "sold_out")
     assert statements == []
     # The probe does see request SQL: reading the winner's order goes to the record.
-    with request_sql(server) as statements:
+    with statements_with(server, except_tasks=BACKGROUND_TASKS) as statements:
         async with server.client(server.token("viewer", "winner")) as winner:
             read = await winner.get(f"/api/orders/{first.json()['order_id']}")
             assert read.status_code == 200, read.text
