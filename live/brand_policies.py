@@ -7,11 +7,10 @@ A brand without a row has no banned words and accepts every origin.
 Every comment checks its brand's policy, so when the cached copy expires a flood of 1,000
 comments a second all miss at once. Each miss used to read the record itself, and the reads
 queued behind each other made the miss window longer and the herd bigger: about 8% of a node's
-CPU in the room benchmark. One read per brand is in flight at a time; the others wait for it.
+CPU in the room benchmark. The cache is a `SharedReads`: one read per brand is in flight at a
+time, and the others wait for it.
 """
 
-import asyncio
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from live.db.models import BrandPolicyRow
 from live.db.unit import transaction
+from live.shared_reads import SharedReads
 from realtime import codec
 from realtime.connection import Viewer
 from realtime.errors import ClientError, Code
@@ -70,30 +70,14 @@ class BrandPolicies:
 
     def __init__(self, db: async_sessionmaker[AsyncSession]) -> None:
         self._db = db
-        self._cache: dict[str, tuple[float, BrandPolicy]] = {}
-        self._loading: dict[str, asyncio.Future[BrandPolicy]] = {}
-        #: Bumped by every `put`: a read that started before a put must not cache what it read.
+        self._policies = SharedReads(max_age_s=CACHE_TTL_S)
+        #: Bumped by every `put` (of any brand: puts are rare): reads made before it are not
+        #: reused after it.
         self._generation = 0
 
     async def get(self, brand: str) -> BrandPolicy:
         """The brand's policy (cached for `CACHE_TTL_S`, one read in flight per brand)."""
-        cached = self._cache.get(brand)
-        if cached is not None and time.monotonic() - cached[0] < CACHE_TTL_S:
-            return cached[1]
-        loading = self._loading.get(brand)
-        if loading is None:
-            loading = asyncio.ensure_future(self._load(brand))
-            self._loading[brand] = loading
-            loading.add_done_callback(lambda done: self._forget(brand, done))
-        # Shielded: one waiter giving up (its socket closed) must not cancel the others' read.
-        return await asyncio.shield(loading)
-
-    async def _load(self, brand: str) -> BrandPolicy:
-        started, generation = time.monotonic(), self._generation
-        policy = await self.read(brand)
-        if generation == self._generation:
-            self._cache[brand] = (started, policy)
-        return policy
+        return await self._policies.get(brand, lambda: self.read(brand), version=self._generation)
 
     async def read(self, brand: str) -> BrandPolicy:
         """The brand's policy as the record holds it now (no cache)."""
@@ -105,12 +89,8 @@ class BrandPolicies:
             codec.decode(row.banned_words), row.banned_mode, codec.decode(row.allowed_origins)
         )
 
-    def _forget(self, brand: str, done: asyncio.Future[BrandPolicy]) -> None:
-        if self._loading.get(brand) is done:
-            del self._loading[brand]
-
     async def put(self, brand: str, policy: BrandPolicy, *, now_ms: int) -> None:
-        """Store the brand's policy (this node sees it at once, others within the TTL)."""
+        """Store the brand's policy (this node reads it afresh at once, others within the TTL)."""
         async with transaction(self._db) as db:
             row = await db.get(BrandPolicyRow, brand)
             if row is None:
@@ -121,8 +101,6 @@ class BrandPolicies:
             row.allowed_origins = codec.encode(list(policy.allowed_origins)).decode()
             row.updated_ms = now_ms
         self._generation += 1
-        self._loading.pop(brand, None)
-        self._cache[brand] = (time.monotonic(), policy)
 
     def comment_filter(self) -> Any:
         """The hub's comment filter: reject or mask banned words per the viewer's brand."""

@@ -62,9 +62,9 @@ class Settings:
     #: Browser pages allowed to open room sockets (exact origins); empty allows every origin.
     allowed_origins: tuple[str, ...] = ()
     max_sockets_per_ip: int = 1_000
+    max_sockets_per_user: int = 10
     #: Connections this node keeps to PostgreSQL at most (SQLite always uses one).
     db_pool_size: int = 30
-    max_sockets_per_user: int = 10
     #: Token bucket of every write request (POST/PUT/PATCH/DELETE), per user and per node.
     write_rate_per_s: float = 10.0
     write_burst: int = 30
@@ -308,8 +308,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         dev_signin=_flag(env, "LIVE_DEV_SIGNIN"),
         allowed_origins=_origins(env.get("LIVE_ALLOWED_ORIGINS") or ""),
         max_sockets_per_ip=_int(env, "LIVE_MAX_SOCKETS_PER_IP", 1_000),
-        db_pool_size=_int(env, "LIVE_DB_POOL_SIZE", 30),
         max_sockets_per_user=_int(env, "LIVE_MAX_SOCKETS_PER_USER", 10),
+        db_pool_size=_int(env, "LIVE_DB_POOL_SIZE", 30),
         write_rate_per_s=_float(env, "LIVE_WRITE_RATE_PER_S", 10.0),
         write_burst=_int(env, "LIVE_WRITE_BURST", 30),
         log_format=_log_format(env.get("LIVE_LOG_FORMAT"), shared=redis_url is not None),

@@ -226,7 +226,6 @@ async def bench_server(
     one with one worker, one started by `_shared_valkey` for several.
     """
     port = free_port()
-    live = str(Path(sys.executable).parent / "live")
     with tempfile.TemporaryDirectory() as data_dir, _shared_valkey(data_dir, workers) as shared:
         env = {
             **os.environ,
@@ -239,8 +238,8 @@ async def bench_server(
         env.update(shared)
         if database_url:
             env["LIVE_DATABASE_URL"] = database_url
-            subprocess.run([live, "db", "upgrade"], env=env, check=True, capture_output=True)  # noqa: S603, ASYNC221
-        command = [live, "serve", "--port", str(port)]
+            live_node.upgrade(env, database_url)
+        command = live_node.serve_command(port)
         if workers > 1:
             command += ["--workers", str(workers)]
         with _child(command, env) as pid:

@@ -15,9 +15,7 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
-import os
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -31,9 +29,10 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from live import auth
 from live.embedded_valkey import EmbeddedValkey
+from loadtests import live_node
+from loadtests.live_node import SECRET
 from loadtests.ports import free_port
 
-SECRET = "bench-secret-0123456789abcdef0123456789"  # noqa: S105 - a loopback benchmark's key
 BRAND = "ops"
 #: Time given to the work an event causes (ticks, fan-out, archive segments) to finish.
 SETTLE_S = 6.0
@@ -41,19 +40,17 @@ SETTLE_S = 6.0
 
 @contextlib.contextmanager
 def _server(valkey: EmbeddedValkey, data: Path, port: int) -> Iterator[None]:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("LIVE_")},
-        "LIVE_DATA_DIR": str(data),
-        "LIVE_REDIS_URL": valkey.url,
-        "LIVE_SECRET": SECRET,
-        "LIVE_PAYMENT_SECRET": SECRET,
-        "LIVE_WRITE_RATE_PER_S": "100000",
-        "LIVE_WRITE_BURST": "100000",
-        "LIVE_ACCESS_LOG": "false",
-    }
-    live = str(Path(sys.executable).parent / "live")
+    env = live_node.node_env(
+        data,
+        valkey.url,
+        {
+            "LIVE_WRITE_RATE_PER_S": "100000",
+            "LIVE_WRITE_BURST": "100000",
+            "LIVE_ACCESS_LOG": "false",
+        },
+    )
     server = subprocess.Popen(  # noqa: S603 - our own program
-        [live, "serve", "--port", str(port)],
+        live_node.serve_command(port),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

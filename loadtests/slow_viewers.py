@@ -15,10 +15,8 @@ Bounded in count and time; loopback only. Example:
 
 import argparse
 import asyncio
-import os
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -30,10 +28,10 @@ from websockets.exceptions import ConnectionClosed
 
 from live import auth
 from live.embedded_valkey import EmbeddedValkey
+from loadtests import live_node
+from loadtests.live_node import SECRET
 from loadtests.ports import free_port
 from realtime.bus import EventBus
-
-SECRET = "bench-secret-0123456789abcdef0123456789"  # noqa: S105 - a loopback benchmark's key
 
 
 def _rss_kib(pid: int) -> int:
@@ -82,18 +80,9 @@ async def run(args: argparse.Namespace) -> None:
     valkey = EmbeddedValkey(data / "valkey", persistent=False)
     valkey.start()
     port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("LIVE_")},
-        "LIVE_DATA_DIR": str(data),
-        "LIVE_REDIS_URL": valkey.url,
-        "LIVE_SECRET": SECRET,
-        # Every simulated viewer comes from 127.0.0.1: lift the per-address socket cap.
-        "LIVE_MAX_SOCKETS_PER_IP": "1000000",
-        "LIVE_PAYMENT_SECRET": SECRET,
-    }
-    live = Path(sys.executable).parent / "live"
+    env = live_node.node_env(data, valkey.url)
     server = subprocess.Popen(  # noqa: S603, ASYNC220 - our console script, started once
-        [str(live), "serve", "--port", str(port)],
+        live_node.serve_command(port),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
