@@ -70,9 +70,7 @@ async def run(
         last_check = time.monotonic()
         frozen, open_sockets = gc.get_freeze_count(), sockets()
         per_socket = max(0, frozen - base) / (open_sockets + 1)
-        grown = (
-            swept is not None and per_socket > swept and per_socket >= swept * (1 + sweep_growth)
-        )
+        grown = swept is not None and per_socket > swept * (1 + sweep_growth)
         if sweep_growth > 0 and not grown:
             log.debug("gc: %.0f frozen objects per socket: no sweep", per_socket)
             if swept is None:
