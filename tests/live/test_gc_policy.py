@@ -73,6 +73,9 @@ async def test_a_steady_heap_is_not_swept_and_a_grown_one_is() -> None:
         gc_policy.run(freeze_every_s=0.02, sweep_every_s=0.1, sweep_growth=0.5)
     )
     try:
+        # What the node holds when the policy first looks (its reference): large enough that
+        # the test process's own incidental allocations stay far below half of it.
+        held = [Node() for _ in range(20_000)]  # noqa: F841
         await asyncio.sleep(0.05)
         watched = _cycle()
         await asyncio.sleep(0.4)  # several checks, the heap about as big as at start
