@@ -73,6 +73,7 @@ async def test_a_steady_heap_is_not_swept_and_a_grown_one_is() -> None:
         gc_policy.run(freeze_every_s=0.02, sweep_every_s=0.1, sweep_growth=0.5)
     )
     try:
+        await asyncio.sleep(0)  # the policy takes its start-up count
         # What the node holds when the policy first looks (its reference): large enough that
         # the test process's own incidental allocations stay far below half of it.
         held = [Node() for _ in range(20_000)]  # noqa: F841
@@ -102,12 +103,13 @@ async def test_objects_that_came_with_sockets_are_not_a_reason_to_sweep() -> Non
         )
     )
     try:
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0)  # the policy takes its start-up count
+        for _ in range(20):  # the room before the storm, which the first check takes as reference
+            open_sockets.append([Node() for _ in range(2_000)])
         watched = _cycle()
-        await asyncio.sleep(0.05)  # frozen, so the storm's own collections cannot reach it
-        per_socket = max(1000, gc.get_freeze_count() // 100)
+        await asyncio.sleep(0.3)  # frozen, and checked at least once
         for _ in range(200):  # the storm: each socket brings its objects
-            open_sockets.append([Node() for _ in range(per_socket)])
+            open_sockets.append([Node() for _ in range(2_000)])
         await asyncio.sleep(0.5)
         assert watched() is not None  # several checks, the heap several times bigger: no sweep
         left_behind = list(open_sockets)  # noqa: F841 (their objects stay: cycles of the departed)
