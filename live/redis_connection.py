@@ -23,7 +23,7 @@ from redis.connection import HiredisRespSerializer
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import EncodableT
 
-_HIREDIS = HiredisRespSerializer()
+_HIREDIS = HiredisRespSerializer()  # type: ignore[no-untyped-call]  # untyped since redis-py 8.2
 
 
 class TasklessWriteConnection(Connection):
