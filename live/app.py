@@ -197,9 +197,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             archiver.stop()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(tasks[0]), settings.shutdown_drain_s)
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            # A loop cancelled inside a transaction would leave the pool's rollback to a
+            # cancelled task: each loop is asked to end after its pass, then cancelled.
+            await loops.stop(tasks, ctx.stopping, wait_s=settings.shutdown_drain_s)
             await hub.stop()
             await engines.aclose()
 

@@ -243,7 +243,11 @@ async def sweep(ctx: Context) -> int:
 
 
 async def run(ctx: Context) -> None:
-    """Sweep forever; an engine outage only delays the next pass."""
+    """Sweep until the app stops; an engine outage only delays the next pass."""
     await loops.forever(
-        lambda: sweep(ctx), every_s=SWEEP_INTERVAL_S, doing="clip order sweep", log=log
+        lambda: sweep(ctx),
+        every_s=SWEEP_INTERVAL_S,
+        doing="clip order sweep",
+        log=log,
+        stopping=ctx.stopping,
     )

@@ -1,5 +1,6 @@
 """What a running app holds: settings and the clients of its engines, created by the lifespan."""
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -48,6 +49,8 @@ class Context:
     session_states: SharedReads = field(default_factory=lambda: SharedReads(max_age_s=1.0))
     #: Session rows as room sockets check them on joining (brand, ended), a second at most.
     session_rows: SharedReads = field(default_factory=lambda: SharedReads(max_age_s=1.0))
+    #: Set when the app shuts down: background loops end after their current pass.
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def bus(self) -> EventBus:

@@ -83,5 +83,11 @@ async def sweep(ctx: Context) -> int:
 
 
 async def run(ctx: Context) -> None:
-    """Sweep forever; errors of one pass are logged and the next pass retries."""
-    await loops.forever(lambda: sweep(ctx), every_s=SWEEP_INTERVAL_S, doing="hold sweep", log=log)
+    """Sweep until the app stops; errors of one pass are logged and the next pass retries."""
+    await loops.forever(
+        lambda: sweep(ctx),
+        every_s=SWEEP_INTERVAL_S,
+        doing="hold sweep",
+        log=log,
+        stopping=ctx.stopping,
+    )

@@ -24,17 +24,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inventory import recovery
-from inventory.errors import InventoryUnavailable
 from inventory.keys import sale_field
 from inventory.stock import Stock
-from live import sessions
+from live import loops, sessions
 from live.context import Context
 from live.db.models import OrderRow, SaleRow, SessionRow
 from live.db.unit import transaction
 from live.orders import PAID
 from live.sales import OPEN
-from realtime.cancellation import raise_if_cancelling
-from realtime.errors import ClientError
 
 log = logging.getLogger(__name__)
 
@@ -163,13 +160,11 @@ class Watch:
         return found
 
     async def run(self, ctx: Context) -> None:
-        """Check forever; an engine outage only delays the next pass."""
-        while True:
-            try:
-                await self.once(ctx)
-            except (ClientError, InventoryUnavailable) as exc:
-                log.warning("stock invariant check failed, retrying: %s", exc)
-            except Exception:
-                log.exception("stock invariant check crashed, retrying")
-            raise_if_cancelling()
-            await asyncio.sleep(CHECK_INTERVAL_S)
+        """Check until the app stops; an engine outage only delays the next pass."""
+        await loops.forever(
+            lambda: self.once(ctx),
+            every_s=CHECK_INTERVAL_S,
+            doing="stock invariant check",
+            log=log,
+            stopping=ctx.stopping,
+        )

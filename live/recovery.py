@@ -28,7 +28,7 @@ from inventory import keys as inventory_keys
 from inventory import recovery
 from inventory.errors import InventoryUnavailable
 from inventory.recovery import HoldState, SessionState
-from live import sessions
+from live import loops, sessions
 from live.clock import now_ms
 from live.context import Context
 from live.db.models import CouponClaimRow, CouponRow, OrderRow, ProductRow, SaleRow, SessionRow
@@ -156,7 +156,7 @@ async def check(ctx: Context) -> list[str]:
 
 
 async def run(ctx: Context) -> None:
-    """Check forever; an engine outage only delays the next pass.
+    """Check until the app stops; an engine outage only delays the next pass.
 
     Every pass reads only the Redis ``run_id``; the sessions are compared with the record when
     it changed, and every `FULL_CHECK_INTERVAL_S` otherwise (keys lost without a restart), so a
@@ -165,7 +165,7 @@ async def run(ctx: Context) -> None:
     seen: str | None = None
     checked_at = float("-inf")
     loop = asyncio.get_running_loop()
-    while True:
+    while not ctx.stopping.is_set():
         try:
             epoch = await recovery.run_id(ctx.redis)
             if epoch != seen or loop.time() - checked_at >= FULL_CHECK_INTERVAL_S:
@@ -176,4 +176,5 @@ async def run(ctx: Context) -> None:
         except Exception:
             log.exception("Redis state check crashed, retrying")
         raise_if_cancelling()
-        await asyncio.sleep(CHECK_INTERVAL_S)
+        if await loops.rest(ctx.stopping, CHECK_INTERVAL_S):
+            return

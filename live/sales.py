@@ -126,9 +126,14 @@ async def close_due(ctx: Context) -> int:
 
 
 async def run(ctx: Context) -> None:
-    """Close sales at ``ends_at`` forever; an engine outage only delays the next pass."""
+    """Close sales at ``ends_at`` until the app stops; an engine outage only delays the next
+    pass."""
     await loops.forever(
-        lambda: close_due(ctx), every_s=CLOSE_INTERVAL_S, doing="closing ended sales", log=log
+        lambda: close_due(ctx),
+        every_s=CLOSE_INTERVAL_S,
+        doing="closing ended sales",
+        log=log,
+        stopping=ctx.stopping,
     )
 
 
