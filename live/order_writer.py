@@ -18,9 +18,11 @@ its orders are written again one by one, so each gets its own answer.
 import asyncio
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, exists, select, update
+from sqlalchemy import Table, Update, bindparam, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 from live import sales, sessions
 from live.db.models import CouponClaimRow, GuideRow, OrderRow, ProductRow, SaleRow, SessionRow
@@ -29,6 +31,69 @@ from realtime.errors import ClientError, Code
 
 #: Orders written in one transaction at most.
 MAX_BATCH = 256
+
+
+_PRODUCTS = cast(Table, ProductRow.__table__)
+_SALES = cast(Table, SaleRow.__table__)
+_SESSIONS = cast(Table, SessionRow.__table__)
+_ORDERS = cast(Table, OrderRow.__table__)
+
+
+def _take_units(*, in_sale: bool) -> Update:
+    """``committed_qty += :qty`` on product ``:product_id`` if it stays within the stock, the
+    product is on stock generation ``:generation``, its session is live, and its open sale is
+    ``:sale_id`` (``in_sale``) or there is none.
+
+    Built once, against the tables rather than the mapped classes: executing a statement
+    object again reuses its memoized cache key, and a Core statement skips the ORM's bulk
+    update handling. Building and keying the statement per order, through the ORM, was about
+    half of a lone order's CPU (docs/benchmarks.md, "Room load")."""
+    products, sales_table = _PRODUCTS.c, _SALES.c
+    open_sale = exists().where(
+        sales_table.product_id == products.id, sales_table.status == sales.OPEN
+    )
+    if in_sale:
+        open_sale = open_sale.where(sales_table.id == bindparam("sale_id"))
+    session_live = exists().where(
+        _SESSIONS.c.id == products.session_id, _SESSIONS.c.status == sessions.LIVE
+    )
+    return (
+        update(_PRODUCTS)
+        .where(
+            products.id == bindparam("product_id"),
+            products.stock_generation == bindparam("generation"),
+            products.committed_qty + bindparam("qty") <= products.stock,
+            session_live,
+            open_sale if in_sale else ~open_sale,
+        )
+        .values(committed_qty=products.committed_qty + bindparam("qty"))
+    )
+
+
+_TAKE_UNITS = _take_units(in_sale=False)
+_TAKE_SALE_UNITS = _take_units(in_sale=True)
+#: ``sold_qty += :qty`` on sale ``:sale_id`` if it stays within the sale's cap.
+_TAKE_CAPPED = (
+    update(_SALES)
+    .where(
+        _SALES.c.id == bindparam("sale_id"),
+        _SALES.c.sold_qty + bindparam("qty") <= _SALES.c.stock_cap,
+    )
+    .values(sold_qty=_SALES.c.sold_qty + bindparam("qty"))
+)
+_INSERT_ORDERS = insert(_ORDERS)
+
+
+def _row(order: OrderRow) -> dict[str, Any]:
+    """The order's column values, as the insert takes them: an unset column gets its scalar
+    default, as the ORM would give it."""
+    row: dict[str, Any] = {}
+    for column in _ORDERS.columns:
+        value = getattr(order, column.key)
+        if value is None and isinstance(column.default, ScalarElementColumnDefault):
+            value = column.default.arg
+        row[column.key] = value
+    return row
 
 
 def _stale_terms() -> ClientError:
@@ -69,23 +134,6 @@ async def _check_terms(db: AsyncSession, orders: list[OrderRow]) -> dict[str, Cl
             # for the case where a change could not be announced to Redis.
             refused[order.id] = _stale_terms()
     return refused
-
-
-def _session_live() -> ColumnElement[bool]:
-    """The product's session is live (inside an UPDATE of products)."""
-    return exists().where(
-        SessionRow.id == ProductRow.session_id, SessionRow.status == sessions.LIVE
-    )
-
-
-def _sale_is(sale_id: str | None) -> ColumnElement[bool]:
-    """The product's open sale is ``sale_id`` (none open for None), inside an UPDATE of
-    products: the order was priced on those terms."""
-    if sale_id is None:
-        return ~exists().where(SaleRow.product_id == ProductRow.id, SaleRow.status == sales.OPEN)
-    return exists().where(
-        SaleRow.id == sale_id, SaleRow.product_id == ProductRow.id, SaleRow.status == sales.OPEN
-    )
 
 
 async def _fill_upstream(db: AsyncSession, orders: list[OrderRow]) -> None:
@@ -153,7 +201,7 @@ async def record(
             )
             if used.rowcount != 1:  # type: ignore[attr-defined]
                 raise ClientError(Code.COUPON_NOT_CLAIMED, "the coupon was used meanwhile")
-        db.add(order)
+        await db.execute(_INSERT_ORDERS, [_row(order)])
 
 
 @dataclass(slots=True)
@@ -233,29 +281,17 @@ class OrderWriter:
                 units.items(), key=lambda item: (item[0][0], item[0][1], item[0][2] or "")
             ):
                 taken = await db.execute(
-                    update(ProductRow)
-                    .where(
-                        ProductRow.id == product_id,
-                        ProductRow.stock_generation == generation,
-                        ProductRow.committed_qty + qty <= ProductRow.stock,
-                        _session_live(),
-                        _sale_is(sale_id),
-                    )
-                    .values(committed_qty=ProductRow.committed_qty + qty)
-                    .execution_options(synchronize_session=False)
+                    _TAKE_UNITS if sale_id is None else _TAKE_SALE_UNITS,
+                    {"product_id": product_id, "generation": generation, "qty": qty}
+                    | ({} if sale_id is None else {"sale_id": sale_id}),
                 )
                 if taken.rowcount != 1:  # type: ignore[attr-defined]
                     raise _BatchRefused
             for sale_id, qty in sorted(capped.items()):
-                taken = await db.execute(
-                    update(SaleRow)
-                    .where(SaleRow.id == sale_id, SaleRow.sold_qty + qty <= SaleRow.stock_cap)
-                    .values(sold_qty=SaleRow.sold_qty + qty)
-                    .execution_options(synchronize_session=False)
-                )
+                taken = await db.execute(_TAKE_CAPPED, {"sale_id": sale_id, "qty": qty})
                 if taken.rowcount != 1:  # type: ignore[attr-defined]
                     raise _BatchRefused
-            db.add_all(orders)
+            await db.execute(_INSERT_ORDERS, [_row(order) for order in orders])
 
     async def _write_alone(self, pending: _Pending) -> None:
         try:
