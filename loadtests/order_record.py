@@ -29,19 +29,21 @@ from live.orders import RESERVED
 from loadtests.live_node import scratch_database
 
 WARMUP_ORDERS = 100
+SESSION, PRODUCT = "bench-session", "bench-product"
 
 
-async def _shelf(db: async_sessionmaker[AsyncSession]) -> tuple[str, str]:
-    """A live session with a product of unbounded stock: its ids."""
-    session_id, product_id = "bench-session", "bench-product"
+async def seed_live_product(
+    db: async_sessionmaker[AsyncSession], *, session_id: str, product_id: str, stock: int
+) -> None:
+    """A live session of brand ``b1`` with one product of ``stock`` units on generation 0."""
     async with transaction(db) as unit:
         unit.add(
             SessionRow(
                 id=session_id,
-                brand="bench",
-                title="bench",
+                brand="b1",
+                title="t",
                 status=sessions.LIVE,
-                host_id="host",
+                host_id="h",
                 created_ms=0,
             )
         )
@@ -50,36 +52,39 @@ async def _shelf(db: async_sessionmaker[AsyncSession]) -> tuple[str, str]:
             ProductRow(
                 id=product_id,
                 session_id=session_id,
-                brand="bench",
+                brand="b1",
                 sku="sku",
-                title="bench",
+                title="t",
                 price_cents=100,
-                stock=10**9,
+                stock=stock,
                 committed_qty=0,
                 stock_generation=0,
                 created_ms=0,
             )
         )
-    return session_id, product_id
 
 
-def _order(session_id: str, product_id: str) -> OrderRow:
+def reserved_order(
+    session_id: str, product_id: str, *, qty: int = 1, sale_id: str | None = None
+) -> OrderRow:
+    """A reserved order of one viewer as the order path builds it (``discount_cents`` unset:
+    the column's default, 0, applies)."""
     n = uuid.uuid4().hex[:16]
     return OrderRow(
         id=f"o{n}",
-        brand="bench",
+        brand="b1",
         session_id=session_id,
         product_id=product_id,
         viewer_id=f"v{n}",
-        qty=1,
+        qty=qty,
         unit_price_cents=100,
-        discount_cents=0,
-        amount_cents=100,
+        amount_cents=100 * qty,
         status=RESERVED,
         idempotency_key=f"k{n}",
         request_hash="h",
         created_ms=1,
         expires_ms=2,
+        sale_id=sale_id,
     )
 
 
@@ -89,13 +94,13 @@ async def measure(database_url: str, orders: int) -> tuple[float, float]:
     try:
         await migrate.upgrade(engine)
         db = session_factory(engine)
-        session_id, product_id = await _shelf(db)
+        await seed_live_product(db, session_id=SESSION, product_id=PRODUCT, stock=10**9)
         writer = OrderWriter(db)
         for _ in range(WARMUP_ORDERS):
-            await writer.write(_order(session_id, product_id), None, generation=0)
+            await writer.write(reserved_order(SESSION, PRODUCT), None, generation=0)
         wall, cpu = time.perf_counter(), time.process_time()
         for _ in range(orders):
-            await writer.write(_order(session_id, product_id), None, generation=0)
+            await writer.write(reserved_order(SESSION, PRODUCT), None, generation=0)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     finally:
         await engine.dispose()

@@ -18,6 +18,7 @@ from live.db.models import OrderRow, ProductRow, SaleRow, SessionRow
 from live.db.unit import transaction
 from live.order_writer import OrderWriter
 from live.orders import RESERVED
+from loadtests.order_record import reserved_order, seed_live_product
 from realtime.errors import ClientError, Code
 
 
@@ -42,55 +43,15 @@ async def record(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSes
 
 
 async def _shelf(db: async_sessionmaker[AsyncSession], *, stock: int) -> Shelf:
-    session_id, product_id = f"s-{uuid.uuid4().hex[:12]}", f"p-{uuid.uuid4().hex[:12]}"
-    async with transaction(db) as unit:
-        unit.add(
-            SessionRow(
-                id=session_id,
-                brand="b1",
-                title="t",
-                status=sessions.LIVE,
-                host_id="h",
-                created_ms=0,
-            )
-        )
-        await unit.flush()
-        unit.add(
-            ProductRow(
-                id=product_id,
-                session_id=session_id,
-                brand="b1",
-                sku="sku",
-                title="t",
-                price_cents=100,
-                stock=stock,
-                committed_qty=0,
-                stock_generation=0,
-                created_ms=0,
-            )
-        )
-    return Shelf(db, session_id, product_id)
+    shelf = Shelf(db, f"s-{uuid.uuid4().hex[:12]}", f"p-{uuid.uuid4().hex[:12]}")
+    await seed_live_product(
+        db, session_id=shelf.session_id, product_id=shelf.product_id, stock=stock
+    )
+    return shelf
 
 
 def _order(shelf: Shelf, *, qty: int = 1, sale_id: str | None = None) -> OrderRow:
-    """An order as the order path builds it, without ``discount_cents`` (its default is 0)."""
-    n = uuid.uuid4().hex[:12]
-    return OrderRow(
-        id=f"o-{n}",
-        brand="b1",
-        session_id=shelf.session_id,
-        product_id=shelf.product_id,
-        viewer_id=f"v-{n}",
-        qty=qty,
-        unit_price_cents=100,
-        amount_cents=100 * qty,
-        status=RESERVED,
-        idempotency_key=f"k-{n}",
-        request_hash="h",
-        created_ms=1,
-        expires_ms=2,
-        sale_id=sale_id,
-    )
+    return reserved_order(shelf.session_id, shelf.product_id, qty=qty, sale_id=sale_id)
 
 
 async def _committed(shelf: Shelf) -> tuple[int, int]:
