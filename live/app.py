@@ -169,22 +169,22 @@ def create_app(settings: Settings | None = None) -> Starlette:
         )
         await hub.start()
         app.state.stock_watch = invariant.Watch()
-        tasks = [
-            asyncio.create_task(archiver.run(), name="archiver"),
+        archiving = asyncio.create_task(archiver.run(), name="archiver")
+        collector = asyncio.create_task(
+            gc_policy.run(
+                freeze_every_s=settings.gc_freeze_s,
+                sweep_every_s=settings.gc_sweep_s,
+                sweep_growth=settings.gc_sweep_growth,
+                sockets=lambda: hub.sockets,
+            ),
+            name="gc-policy",
+        )
+        passes = [
             asyncio.create_task(holds.run(ctx), name="hold-reaper"),
             asyncio.create_task(clip_orders.run(ctx), name="clip-order-reaper"),
             asyncio.create_task(sale_windows.run(ctx), name="sale-closer"),
             asyncio.create_task(recovery.run(ctx), name="redis-recovery"),
             asyncio.create_task(app.state.stock_watch.run(ctx), name="stock-invariant"),
-            asyncio.create_task(
-                gc_policy.run(
-                    freeze_every_s=settings.gc_freeze_s,
-                    sweep_every_s=settings.gc_sweep_s,
-                    sweep_growth=settings.gc_sweep_growth,
-                    sockets=lambda: hub.sockets,
-                ),
-                name="gc-policy",
-            ),
         ]
         app.state.ctx = ctx
         app.state.archiver = archiver
@@ -196,10 +196,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # leases, so another node takes the sessions over without waiting for expiry.
             archiver.stop()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(tasks[0]), settings.shutdown_drain_s)
-            # A loop cancelled inside a transaction would leave the pool's rollback to a
-            # cancelled task: each loop is asked to end after its pass, then cancelled.
-            await loops.stop(tasks, ctx.stopping, wait_s=settings.shutdown_drain_s)
+                await asyncio.wait_for(asyncio.shield(archiving), settings.shutdown_drain_s)
+            # The collector policy holds nothing: it stops at once. A loop cancelled inside a
+            # transaction would leave the pool's rollback to a cancelled task: each is asked
+            # to end after its pass, and cancelled only if that takes longer than the drain.
+            archiving.cancel()
+            collector.cancel()
+            await loops.stop(passes, ctx.stopping, wait_s=settings.shutdown_drain_s)
+            await asyncio.gather(archiving, collector, return_exceptions=True)
             await hub.stop()
             await engines.aclose()
 

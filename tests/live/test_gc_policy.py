@@ -137,3 +137,22 @@ async def test_a_node_runs_the_policy(data_dir: Path, database_url: str, redis_u
         assert gc.get_freeze_count() > 0
     finally:
         await live.stop()
+
+
+async def test_a_node_running_the_policy_stops_without_waiting_for_the_drain(
+    data_dir: Path, database_url: str, redis_url: str
+) -> None:
+    """The policy's loop holds no transaction: shutdown stops it at once, so a node with no
+    socket open stops well inside a long drain time (the harness fails a stop over 15 s)."""
+    gc.unfreeze()
+    live = await start_server(
+        settings_for(
+            data_dir,
+            database_url=database_url,
+            redis_url=redis_url,
+            gc_freeze_s=0.05,
+            shutdown_drain_s=60.0,
+        )
+    )
+    await live.stop()
+    assert live.task.done()
