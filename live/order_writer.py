@@ -47,7 +47,7 @@ def _take_units(*, in_sale: bool) -> Update:
     Built once, against the tables rather than the mapped classes: executing a statement
     object again reuses its memoized cache key, and a Core statement skips the ORM's bulk
     update handling. Building and keying the statement per order, through the ORM, was about
-    half of a lone order's CPU (docs/benchmarks.md, "Room load")."""
+    half of a lone order's CPU (docs/benchmarks.md, "Order record")."""
     products, sales_table = _PRODUCTS.c, _SALES.c
     open_sale = exists().where(
         sales_table.product_id == products.id, sales_table.status == sales.OPEN
@@ -282,8 +282,12 @@ class OrderWriter:
             ):
                 taken = await db.execute(
                     _TAKE_UNITS if sale_id is None else _TAKE_SALE_UNITS,
-                    {"product_id": product_id, "generation": generation, "qty": qty}
-                    | ({} if sale_id is None else {"sale_id": sale_id}),
+                    {
+                        "product_id": product_id,
+                        "generation": generation,
+                        "qty": qty,
+                        "sale_id": sale_id,
+                    },
                 )
                 if taken.rowcount != 1:  # type: ignore[attr-defined]
                     raise _BatchRefused

@@ -35,7 +35,6 @@ from live.db.models import CouponClaimRow, CouponRow, OrderRow, ProductRow, Sale
 from live.db.unit import transaction
 from live.orders import COMMITTED, RESERVED
 from live.sales import OPEN
-from realtime.cancellation import raise_if_cancelling
 from realtime.errors import ClientError
 
 log = logging.getLogger(__name__)
@@ -165,16 +164,18 @@ async def run(ctx: Context) -> None:
     seen: str | None = None
     checked_at = float("-inf")
     loop = asyncio.get_running_loop()
-    while not ctx.stopping.is_set():
-        try:
-            epoch = await recovery.run_id(ctx.redis)
-            if epoch != seen or loop.time() - checked_at >= FULL_CHECK_INTERVAL_S:
-                await check(ctx)
-                seen, checked_at = epoch, loop.time()
-        except (ClientError, InventoryUnavailable) as exc:
-            log.warning("Redis state check failed, retrying: %s", exc)
-        except Exception:
-            log.exception("Redis state check crashed, retrying")
-        raise_if_cancelling()
-        if await loops.rest(ctx.stopping, CHECK_INTERVAL_S):
-            return
+
+    async def one_pass() -> None:
+        nonlocal seen, checked_at
+        epoch = await recovery.run_id(ctx.redis)
+        if epoch != seen or loop.time() - checked_at >= FULL_CHECK_INTERVAL_S:
+            await check(ctx)
+            seen, checked_at = epoch, loop.time()
+
+    await loops.forever(
+        one_pass,
+        every_s=CHECK_INTERVAL_S,
+        doing="Redis state check",
+        log=log,
+        stopping=ctx.stopping,
+    )

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from live import gc_policy
-from tests.harness import settings_for, start_server
+from tests.harness import UNIT_S, settings_for, start_server
 
 
 class Node:
@@ -143,7 +143,7 @@ async def test_a_node_running_the_policy_stops_without_waiting_for_the_drain(
     data_dir: Path, database_url: str, redis_url: str
 ) -> None:
     """The policy's loop holds no transaction: shutdown stops it at once, so a node with no
-    socket open stops well inside a long drain time (the harness fails a stop over 15 s)."""
+    socket open stops well inside a long drain time."""
     gc.unfreeze()
     live = await start_server(
         settings_for(
@@ -154,5 +154,5 @@ async def test_a_node_running_the_policy_stops_without_waiting_for_the_drain(
             shutdown_drain_s=60.0,
         )
     )
-    await live.stop()
-    assert live.task.done()
+    async with asyncio.timeout(10 * UNIT_S):
+        await live.stop()

@@ -6,10 +6,9 @@ import random
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from live import loops
-from live.db.engine import session_factory
+from live.db.engine import create_engine, session_factory
 from live.db.unit import transaction
 from tests.harness import UNIT_S
 
@@ -23,7 +22,7 @@ async def test_stopping_lets_a_pass_in_a_transaction_finish(
     no pass is cancelled and the pool logs no error (a cancelled transaction's rollback does,
     as CI saw when the app cancelled its loops outright)."""
     caplog.set_level(logging.ERROR)
-    engine = create_async_engine(database_url)
+    engine = create_engine(database_url)
     factory = session_factory(engine)
     finished: list[bool] = []
 
