@@ -1,11 +1,19 @@
-"""The catalog of client-facing error codes and socket close codes.
+"""The catalog of client-facing error codes and socket close codes, and the one base class of
+engine outages.
 
 One catalog for every answer a client can get: HTTP errors (``{"error": {code, message}}``) and
 WebSocket ``error`` frames carry a `Code`; sockets the server closes carry a `CloseCode`.
 `docs/protocol.md` lists the same table.
+
+Each package translates its engine's exceptions at its own boundary (``raise ... from exc``);
+an outage becomes a subclass of `EngineUnavailable` (`inventory.errors.InventoryUnavailable`,
+`realtime.bus.BusUnavailable`, `replay.errors.ArchiveUnavailable`, the record's
+`DatabaseUnavailable` below). `OUTAGES` is what code that answers "retry later" catches.
 """
 
 from enum import IntEnum, StrEnum
+
+from redis.exceptions import RedisClusterException, RedisError
 
 
 class Code(StrEnum):
@@ -137,3 +145,24 @@ class ClientError(Exception):
     def body(self) -> dict[str, dict[str, str]]:
         """The JSON error body shared by HTTP answers."""
         return {"error": {"code": self.code.value, "message": self.message}}
+
+
+class EngineUnavailable(Exception):
+    """A backing engine (Redis, the record, the archive store) could not serve a call now;
+    retrying later may succeed, and nothing may be assumed done or undone."""
+
+
+class DatabaseUnavailable(ClientError, EngineUnavailable):
+    """The record could not be reached or failed the transaction; nothing of it was committed.
+
+    A `ClientError` too: handlers answer it as ``unavailable`` (503) like any catalog error.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(Code.UNAVAILABLE, "the database is unavailable; retry")
+
+
+#: Every outage as code that retries sees it: our translations, and a Redis error that no
+#: package translated (redis-py's cluster errors, such as "no node reachable", are not
+#: `RedisError` subclasses).
+OUTAGES: tuple[type[Exception], ...] = (EngineUnavailable, RedisError, RedisClusterException)

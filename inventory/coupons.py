@@ -3,8 +3,8 @@
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
+from common.redis_errors import translated
 from inventory import keys
 from inventory.errors import InventoryUnavailable
 from inventory.scripts import Scripts
@@ -45,14 +45,12 @@ class CouponCounters:
         self, session_id: str, coupon_id: str, *, quantity: int, expires_ms: int | None
     ) -> None:
         """Make a coupon claimable ``quantity`` times, until ``expires_ms`` if given."""
-        try:
+        with translated(into=InventoryUnavailable):
             async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.hset(keys.coupons_left(session_id), coupon_id, quantity)
                 if expires_ms is not None:
                     pipe.hset(keys.coupon_expiry(session_id), coupon_id, expires_ms)
                 await pipe.execute()
-        except RedisError as exc:
-            raise InventoryUnavailable(str(exc)) from exc
 
     async def claim(
         self, session_id: str, coupon_id: str, *, viewer_id: str, per_viewer_limit: int, now_ms: int
@@ -64,12 +62,10 @@ class CouponCounters:
             keys.coupon_expiry(session_id),
             keys.version(session_id),
         ]
-        try:
+        with translated(into=InventoryUnavailable):
             result = await self._scripts.claim_coupon(
                 keys=script_keys, args=[coupon_id, viewer_id, per_viewer_limit, now_ms]
             )
-        except RedisError as exc:
-            raise InventoryUnavailable(str(exc)) from exc
         status = result[0].decode() if isinstance(result[0], bytes) else str(result[0])
         if status == "ok":
             return Claimed(left=int(result[1]), version=int(result[2]))
@@ -83,18 +79,14 @@ class CouponCounters:
             keys.coupons_claimed(session_id),
             keys.version(session_id),
         ]
-        try:
+        with translated(into=InventoryUnavailable):
             left, version = await self._scripts.unclaim_coupon(
                 keys=script_keys, args=[coupon_id, viewer_id]
             )
-        except RedisError as exc:
-            raise InventoryUnavailable(str(exc)) from exc
         return Unclaimed(left=int(left), version=int(version))
 
     async def left(self, session_id: str) -> dict[str, int]:
         """Claims left per coupon of a session."""
-        try:
+        with translated(into=InventoryUnavailable):
             raw = await self._redis.hgetall(keys.coupons_left(session_id))
-        except RedisError as exc:
-            raise InventoryUnavailable(str(exc)) from exc
         return {(k.decode() if isinstance(k, bytes) else str(k)): int(v) for k, v in raw.items()}

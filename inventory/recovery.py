@@ -8,14 +8,12 @@ record dictates, in one MULTI/EXEC whose last write is the stock hash. Only the 
 session's rebuild lease restores it; the others wait for the new epoch.
 """
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis, RedisCluster
-from redis.exceptions import RedisError
 
+from common.redis_errors import translated
 from inventory import keys
 from inventory.errors import InventoryUnavailable
 
@@ -60,14 +58,6 @@ class SessionState:
     coupon_expiry: dict[str, int] = field(default_factory=dict)
 
 
-@contextmanager
-def _translated() -> Iterator[None]:
-    try:
-        yield
-    except RedisError as exc:
-        raise InventoryUnavailable(str(exc)) from exc
-
-
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -84,7 +74,7 @@ async def run_id(redis: Redis) -> str:
     failover of any primary changes it (and every session is checked against the record,
     including those whose slots did not move: more rebuilds than needed, never fewer).
     """
-    with _translated():
+    with translated(into=InventoryUnavailable):
         if isinstance(redis, RedisCluster):
             ids = [
                 str((await redis.info("server", target_nodes=node))["run_id"])
@@ -101,7 +91,7 @@ async def healthy(redis: Redis, session_id: str, *, epoch: str, product_ids: lis
     A session never stamped but fully loaded (products added since the server started) is
     stamped with ``epoch`` here and counts as healthy.
     """
-    with _translated():
+    with translated(into=InventoryUnavailable):
         async with redis.pipeline(transaction=False) as pipe:
             pipe.get(keys.epoch(session_id))
             if product_ids:
@@ -117,27 +107,27 @@ async def healthy(redis: Redis, session_id: str, *, epoch: str, product_ids: lis
 
 async def lease(redis: Redis, session_id: str, owner: str) -> bool:
     """Take the session's rebuild lease; False when another node holds it."""
-    with _translated():
+    with translated(into=InventoryUnavailable):
         taken = await redis.set(keys.rebuild_lock(session_id), owner, nx=True, px=LEASE_MS)
     return bool(taken)
 
 
 async def drop_lease(redis: Redis, session_id: str) -> None:
     """Give the rebuild lease up (after a failed rebuild, so another pass can retry)."""
-    with _translated():
+    with translated(into=InventoryUnavailable):
         await redis.delete(keys.rebuild_lock(session_id))
 
 
 async def pause(redis: Redis, session_id: str) -> None:
     """Stop the session's sales: reserves answer ``not_loaded`` until `restore`."""
-    with _translated():
+    with translated(into=InventoryUnavailable):
         await redis.delete(keys.stock(session_id))
 
 
 async def restore(redis: Redis, session_id: str, state: SessionState, *, epoch: str) -> None:
     """Replace the session's counters with ``state`` atomically, stamp ``epoch``, drop the lease."""
     sid = session_id
-    with _translated():
+    with translated(into=InventoryUnavailable):
         # Outside the MULTI: the global work list lives in another Cluster slot than the
         # session's keys. Listing the session first is harmless (the reaper finds no hold).
         await redis.sadd(keys.SESSIONS_WITH_HOLDS, sid)
@@ -187,7 +177,7 @@ async def held(redis: Redis, session_id: str) -> dict[str, int]:
     """Units held per stock field: the sum of the session's live holds per product, and per
     open sale's cap field (``sale:<id>``) for holds taken in a sale."""
     sid = session_id
-    with _translated():
+    with translated(into=InventoryUnavailable):
         order_ids = [_text(o) for o in await redis.zrange(keys.holds(sid), 0, -1)]
         async with redis.pipeline(transaction=False) as pipe:
             for order_id in order_ids:

@@ -26,7 +26,7 @@ def versioned(name: str) -> str:
 @dataclass(frozen=True, slots=True)
 class Scripts:
     """The registered scripts of one Redis client (reserve goes through
-    `realtime.autopipeline` instead)."""
+    `common.autopipeline` instead)."""
 
     load: AsyncScript
     bump_terms: AsyncScript

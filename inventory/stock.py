@@ -5,18 +5,16 @@ per-viewer limit; a retried reserve with the same idempotency key returns what t
 recorded; a hold is released or committed exactly once whoever races for it.
 """
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
+from common.autopipeline import pipeline_of
+from common.redis_errors import translated
 from inventory import keys
 from inventory.errors import InventoryUnavailable
 from inventory.scripts import Scripts, versioned
-from realtime.autopipeline import pipeline_of
 
 
 class Refusal(StrEnum):
@@ -51,7 +49,7 @@ class Refused:
 
 
 @dataclass(frozen=True, slots=True)
-class Replayed:
+class Repeated:
     """The idempotency key was used before; this is what that first call recorded."""
 
     order_id: str | None
@@ -68,26 +66,18 @@ class Released:
     version: int
 
 
-ReserveOutcome = Reserved | Refused | Replayed
-
-
-@contextmanager
-def _translated() -> Iterator[None]:
-    try:
-        yield
-    except RedisError as exc:
-        raise InventoryUnavailable(str(exc)) from exc
+ReserveOutcome = Reserved | Refused | Repeated
 
 
 def _text(value: bytes | str | int) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _replayed(recorded: str) -> Replayed:
+def _repeated(recorded: str) -> Repeated:
     kind, value, recorded_hash = recorded.split("|", 2)
     if kind == "ok":
-        return Replayed(order_id=value, reason=None, request_hash=recorded_hash)
-    return Replayed(order_id=None, reason=Refusal(value), request_hash=recorded_hash)
+        return Repeated(order_id=value, reason=None, request_hash=recorded_hash)
+    return Repeated(order_id=None, reason=Refusal(value), request_hash=recorded_hash)
 
 
 class Stock:
@@ -104,7 +94,7 @@ class Stock:
     async def load(self, session_id: str, product_id: str, available: int) -> int:
         """Set a product's available units (done when the product is added); returns the
         change version."""
-        with _translated():
+        with translated(into=InventoryUnavailable):
             version = await self._scripts.load(
                 keys=[keys.stock(session_id), keys.version(session_id)],
                 args=[product_id, available],
@@ -113,13 +103,13 @@ class Stock:
 
     async def change_terms(self, session_id: str) -> int:
         """Record that the session's order terms changed; returns the new terms version."""
-        with _translated():
+        with translated(into=InventoryUnavailable):
             version = await self._scripts.bump_terms(keys=[keys.terms(session_id)])
         return int(version)
 
     async def levels(self, session_id: str) -> dict[str, int]:
         """Available units per product of a session (and per open sale, ``sale:<id>``)."""
-        with _translated():
+        with translated(into=InventoryUnavailable):
             raw = await self._redis.hgetall(keys.stock(session_id))
         return {_text(k): int(v) for k, v in raw.items()}
 
@@ -168,7 +158,7 @@ class Stock:
             keys.sale_field(sale_id) if sale_id else "",
             terms_version,
         ]
-        with _translated():
+        with translated(into=InventoryUnavailable):
             # Registered before the hold exists, so a crash right after the reserve still
             # leaves the hold where the reaper looks. Once per session and process: a rebuild
             # after a Redis loss registers its sessions again.
@@ -186,29 +176,29 @@ class Stock:
             )
         if status == "err":
             return Refused(reason=Refusal(_text(result[1])))
-        return _replayed(_text(result[1]))
+        return _repeated(_text(result[1]))
 
     async def recorded(
         self, session_id: str, *, viewer_id: str, idempotency_key: str
-    ) -> Replayed | None:
+    ) -> Repeated | None:
         """What an earlier reserve recorded under this key, or None."""
-        with _translated():
+        with translated(into=InventoryUnavailable):
             raw = await self._redis.get(keys.idempotency(session_id, viewer_id, idempotency_key))
-        return None if raw is None else _replayed(_text(raw))
+        return None if raw is None else _repeated(_text(raw))
 
     async def open_sale(self, session_id: str, sale_id: str, cap: int) -> None:
         """Load a flash sale's cap (done when the sale opens)."""
-        with _translated():
+        with translated(into=InventoryUnavailable):
             await self._redis.hset(keys.stock(session_id), keys.sale_field(sale_id), cap)
 
     async def close_sale(self, session_id: str, sale_id: str) -> None:
         """Drop a closed sale's cap; holds taken in it release into nothing."""
-        with _translated():
+        with translated(into=InventoryUnavailable):
             await self._redis.hdel(keys.stock(session_id), keys.sale_field(sale_id))
 
     async def forget(self, session_id: str, *, viewer_id: str, idempotency_key: str) -> None:
         """Drop the record of an idempotency key, so a retry starts over."""
-        with _translated():
+        with translated(into=InventoryUnavailable):
             await self._redis.delete(keys.idempotency(session_id, viewer_id, idempotency_key))
 
     async def release(
@@ -233,7 +223,7 @@ class Stock:
             idem,
             keys.version(session_id),
         ]
-        with _translated():
+        with translated(into=InventoryUnavailable):
             result = await self._scripts.release(
                 keys=script_keys, args=[order_id, "1" if idempotency_key else "0"]
             )
@@ -246,13 +236,13 @@ class Stock:
     async def commit(self, session_id: str, order_id: str) -> bool:
         """Make a hold a sale; False when it was no longer held."""
         script_keys = [keys.holds(session_id), keys.hold(session_id, order_id)]
-        with _translated():
+        with translated(into=InventoryUnavailable):
             result = await self._scripts.commit(keys=script_keys, args=[order_id])
         return int(result) == 1
 
     async def expired_holds(self, session_id: str, *, now_ms: int, limit: int = 100) -> list[str]:
         """Order ids whose hold expired at ``now_ms``, oldest first."""
-        with _translated():
+        with translated(into=InventoryUnavailable):
             raw = await self._redis.zrangebyscore(
                 keys.holds(session_id), "-inf", now_ms, start=0, num=limit
             )
@@ -262,6 +252,6 @@ class Stock:
 
     async def is_held(self, session_id: str, order_id: str) -> bool:
         """True while the order's hold is neither released nor committed."""
-        with _translated():
+        with translated(into=InventoryUnavailable):
             score = await self._redis.zscore(keys.holds(session_id), order_id)
         return score is not None

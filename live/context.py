@@ -1,33 +1,37 @@
-"""What a running app holds: settings and the clients of its engines, created by the lifespan."""
+"""What a running node holds: its settings, the clients of its engines and its services.
+
+One `Context` per process, built by `live.node` when the app starts and shared by every
+request, socket and background loop; nothing else keeps node state. Records modules of each
+domain sit below it and never import it; use cases take it as their first argument.
+"""
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from inventory.coupons import CouponCounters
 from inventory.stock import Stock
-from live.attribution import Policies
-from live.brand_policies import BrandPolicies
-from live.replay_indexes import Indexes
-from live.settings import Settings
-from live.shared_reads import SharedReads
+from live.commerce.order_writer import OrderWriter
+from live.commerce.stock_invariant import Watch
+from live.commerce.terms import TermsCache
+from live.guides.attribution import Policies
+from live.platform.request_metrics import RequestMetrics
+from live.platform.settings import Settings
+from live.platform.shared_reads import SharedReads
+from live.replays.index import Indexes
+from live.sessions.room_rules import BrandPolicies
 from realtime.bus import EventBus
 from realtime.hub import Hub
 from realtime.socket_caps import SocketCaps
+from replay.archiver import Archiver
 from replay.store import ArchiveStore
-
-if TYPE_CHECKING:
-    # These read sessions and sales, which take a Context: a runtime import would loop.
-    from live.order_writer import OrderWriter
-    from live.terms import TermsCache
 
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """The app's engines and services; one per process, shared by all requests."""
+    """The node's engines and services; one per process, shared by all requests."""
 
     settings: Settings
     engine: AsyncEngine
@@ -39,18 +43,25 @@ class Context:
     store: ArchiveStore
     policies: BrandPolicies
     attribution: Policies
-    terms: "TermsCache"
-    writer: "OrderWriter"
+    terms: TermsCache
+    writer: OrderWriter
     sockets: SocketCaps
-    #: Replay indexes of recently replayed sessions (`live.replay_indexes`).
+    archiver: Archiver
+    #: The periodic stock invariant check; its last count feeds ``/metrics``.
+    stock_watch: Watch
+    #: HTTP answers by status and order admission times, fed by the app's middleware.
+    request_metrics: RequestMetrics
+    #: Replay indexes of recently replayed sessions (`live.replays.index`).
     replay_indexes: Indexes = field(default_factory=Indexes)
-    #: Session state shared by the joins of a room (`live.snapshots`), one read per second
+    #: Session state shared by the joins of a room (`live.sessions.snapshots`), one read per second
     #: at most while the room's ``seq`` stands still.
     session_states: SharedReads = field(default_factory=lambda: SharedReads(max_age_s=1.0))
     #: Session rows as room sockets check them on joining (brand, ended), a second at most.
     session_rows: SharedReads = field(default_factory=lambda: SharedReads(max_age_s=1.0))
     #: Set when the app shuts down: background loops end after their current pass.
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Set when the node starts draining (SIGTERM): ``/readyz`` answers 503 from then on.
+    draining: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def bus(self) -> EventBus:

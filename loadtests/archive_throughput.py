@@ -33,7 +33,7 @@ import aioboto3
 import orjson
 import redis.asyncio as aioredis
 
-from live.embedded_valkey import EmbeddedValkey
+from live.platform.embedded_valkey import EmbeddedValkey
 from loadtests.ports import free_port
 from replay import segments
 from replay.archiver import Archiver, track

@@ -39,8 +39,8 @@ from typing import Any
 
 import httpx
 
-from live import auth
-from live.embedded_valkey import EmbeddedValkey
+from live.auth import tokens
+from live.platform.embedded_valkey import EmbeddedValkey
 from loadtests import live_node
 from loadtests.live_node import SECRET, pinned
 from loadtests.ports import free_ports
@@ -88,7 +88,7 @@ def _live_session(ports: list[int]) -> str:
     """Wait until every node is healthy, then create and start the session through node 1."""
     live_node.wait_healthy(ports)
     base = f"http://127.0.0.1:{ports[0]}"
-    host = auth.mint(SECRET, sub="host", role="host", brand="bench")
+    host = tokens.mint(SECRET, sub="host", role="host", brand="bench")
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {host}"}) as client:
         session_id: str = client.post("/api/sessions", json={"title": "fanout"}).json()["id"]
         client.post(f"/api/sessions/{session_id}/start").raise_for_status()

@@ -45,8 +45,8 @@ import asyncpg
 import orjson
 import uvloop
 
-from live import auth
-from live.embedded_valkey import EmbeddedValkey
+from live.auth import tokens
+from live.platform.embedded_valkey import EmbeddedValkey
 from loadtests import http_attack, live_node, server_processes
 from loadtests.ports import free_port
 
@@ -121,7 +121,7 @@ async def _wait_healthy(session: aiohttp.ClientSession, deadline_s: float = 30) 
 
 
 async def _open_sale(session: aiohttp.ClientSession, units: int) -> tuple[str, str]:
-    host = {"Authorization": f"Bearer {auth.mint(SECRET, sub='h', role='host', brand=BRAND)}"}
+    host = {"Authorization": f"Bearer {tokens.mint(SECRET, sub='h', role='host', brand=BRAND)}"}
     async with session.post("/api/sessions", json={"title": "bench"}, headers=host) as answer:
         session_id = str((await answer.json())["id"])
     body = {"sku": "B", "title": "b", "price_cents": 100, "stock": units, "limit_per_viewer": 1}
@@ -145,7 +145,7 @@ async def _attack(
     (what the run saw, latencies of those answered 201, seconds until the last 201). Any answer
     but 201 (order) or 409 (sold out) stops the benchmark: it is an error, not an admission."""
     payload = orjson.dumps(body)
-    tokens = [auth.mint(SECRET, sub=f"v{n}", role="viewer", brand=BRAND) for n in range(attempts)]
+    tokens = [tokens.mint(SECRET, sub=f"v{n}", role="viewer", brand=BRAND) for n in range(attempts)]
     host = f"127.0.0.1:{port}"
     requests = [
         http_attack.post(

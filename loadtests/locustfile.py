@@ -41,7 +41,7 @@ from locust import FastHttpUser, User, between, events, task
 from locust.env import Environment
 from locust.exception import StopUser
 
-from live import auth
+from live.auth import tokens
 
 BRAND = os.environ.get("LOAD_BRAND", "load")
 PRODUCTS = int(os.environ.get("LOAD_PRODUCTS", "5"))
@@ -78,7 +78,7 @@ _serial = itertools.count(1)
 def _token(role: str, prefix: str, **claims: Any) -> str:
     """A token of a user of its own (the server limits comments and sockets per user)."""
     sub = f"{prefix}-{next(_serial)}-{uuid.uuid4().hex[:6]}"
-    return auth.mint(_secret("LIVE_SECRET"), sub=sub, role=role, brand=BRAND, **claims)
+    return tokens.mint(_secret("LIVE_SECRET"), sub=sub, role=role, brand=BRAND, **claims)
 
 
 @events.test_start.add_listener

@@ -14,9 +14,9 @@ from pathlib import Path
 from starlette.types import Message, Receive, Scope, Send
 
 from live.api.request_ids import RequestIds
-from live.api.request_metrics import MeasureRequests, RequestMetrics
 from live.api.write_limits import WriteRateLimit
-from live.logs import JsonFormatter
+from live.platform.logs import JsonFormatter
+from live.platform.request_metrics import MeasureRequests, RequestMetrics
 
 CALLS = 30_000
 HEADERS = [(b"authorization", b"Bearer " + b"x" * 180)]

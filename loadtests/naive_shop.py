@@ -28,8 +28,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from live import auth
-from realtime.errors import ClientError
+from common.errors import ClientError
+from live.auth import tokens
 
 #: How a worker spawned by uvicorn (``--workers N``) learns what its parent was given.
 _ENV = ("NAIVE_SHOP_DSN", "NAIVE_SHOP_SECRET", "NAIVE_SHOP_TABLE")
@@ -58,7 +58,7 @@ def create_app(dsn: str, secret: str, table: str) -> Starlette:
     async def buy(request: Request) -> JSONResponse:
         header = request.headers.get("authorization", "")
         try:
-            viewer = auth.verify(header.removeprefix("Bearer "), secret)
+            viewer = tokens.verify(header.removeprefix("Bearer "), secret)
         except ClientError as exc:
             return JSONResponse({"error": {"code": exc.code}}, status_code=401)
         await request.json()
@@ -75,7 +75,7 @@ def create_app(dsn: str, secret: str, table: str) -> Starlette:
         without any engine. No design served by it can answer faster."""
         header = request.headers.get("authorization", "")
         try:
-            auth.verify(header.removeprefix("Bearer "), secret)
+            tokens.verify(header.removeprefix("Bearer "), secret)
         except ClientError as exc:
             return JSONResponse({"error": {"code": exc.code}}, status_code=401)
         await request.json()

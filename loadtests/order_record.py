@@ -2,7 +2,7 @@
 
 In a live room orders arrive a few at a time, so each group commit holds one order and pays a
 whole transaction (the conditional updates, the insert, the commit). This program writes
-``--orders`` orders one after the other through `live.order_writer.OrderWriter`, on a fresh
+``--orders`` orders one after the other through `live.commerce.order_writer.OrderWriter`, on a fresh
 SQLite file and on a scratch database of the PostgreSQL server of ``--dsn`` (created with the
 app's migrations, dropped afterwards), and prints the process CPU time and the wall time per
 order for each. The event loop is uvloop, as in ``live serve``. Example:
@@ -19,13 +19,13 @@ from pathlib import Path
 import uvloop
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from live import sessions
+from live.commerce.order_records import RESERVED
+from live.commerce.order_writer import OrderWriter
 from live.db import migrate
 from live.db.engine import create_engine, session_factory
 from live.db.models import OrderRow, ProductRow, SessionRow
 from live.db.unit import transaction
-from live.order_writer import OrderWriter
-from live.orders import RESERVED
+from live.sessions import session_records
 from loadtests.live_node import scratch_database
 
 WARMUP_ORDERS = 100
@@ -42,7 +42,7 @@ async def seed_live_product(
                 id=session_id,
                 brand="b1",
                 title="t",
-                status=sessions.LIVE,
+                status=session_records.LIVE,
                 host_id="h",
                 created_ms=0,
             )

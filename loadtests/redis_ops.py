@@ -27,8 +27,8 @@ import orjson
 from redis.asyncio import Redis
 from websockets.asyncio.client import ClientConnection, connect
 
-from live import auth
-from live.embedded_valkey import EmbeddedValkey
+from live.auth import tokens
+from live.platform.embedded_valkey import EmbeddedValkey
 from loadtests import live_node
 from loadtests.live_node import SECRET
 from loadtests.ports import free_port
@@ -106,7 +106,7 @@ async def run(viewers: int, events: int) -> list[str]:
 
 
 async def _run(redis_url: str, base: str, port: int, viewers: int, events: int) -> list[str]:
-    host = {"Authorization": f"Bearer {auth.mint(SECRET, sub='h', role='host', brand=BRAND)}"}
+    host = {"Authorization": f"Bearer {tokens.mint(SECRET, sub='h', role='host', brand=BRAND)}"}
     redis = Redis.from_url(redis_url)
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
         for _ in range(150):
@@ -124,8 +124,8 @@ async def _run(redis_url: str, base: str, port: int, viewers: int, events: int) 
         )
         product_id = product.json()["product_id"]
         await http.post(f"/api/sessions/{session_id}/start", headers=host)
-        tokens = [
-            auth.mint(SECRET, sub=f"v{n}", role="viewer", brand=BRAND) for n in range(viewers)
+        viewer_tokens = [
+            tokens.mint(SECRET, sub=f"v{n}", role="viewer", brand=BRAND) for n in range(viewers)
         ]
         sockets: list[ClientConnection] = []
         readers: list[asyncio.Task[None]] = []
@@ -135,7 +135,7 @@ async def _run(redis_url: str, base: str, port: int, viewers: int, events: int) 
                 async for _ in ws:
                     pass
 
-        for token in tokens:
+        for token in viewer_tokens:
             ws = await connect(
                 f"ws://127.0.0.1:{port}/ws/sessions/{session_id}?token={token}", compression=None
             )
@@ -185,7 +185,7 @@ async def _run(redis_url: str, base: str, port: int, viewers: int, events: int) 
                     f"/api/sessions/{session_id}/orders",
                     json={"product_id": product_id, "qty": 1},
                     headers={
-                        "Authorization": f"Bearer {tokens[n % len(tokens)]}",
+                        "Authorization": f"Bearer {viewer_tokens[n % len(viewer_tokens)]}",
                         "Idempotency-Key": uuid.uuid4().hex,
                     },
                 )

@@ -38,15 +38,15 @@ import orjson
 import uvicorn
 from websockets.asyncio.client import connect
 
-from live import auth
 from live.app import create_app
+from live.auth import tokens
 from live.context import Context
 from live.db import migrate
 from live.db.engine import create_engine, session_factory
 from live.db.models import ClipRow, ProductRow, SessionRow
 from live.db.unit import transaction
-from live.settings import Settings
-from live.stored_index import index_name
+from live.platform.settings import Settings
+from live.replays.index import index_name
 from loadtests.archive_throughput import _moto
 from replay import segments
 from replay.local_store import LocalArchiveStore
@@ -264,7 +264,7 @@ async def measure(
     port: int, ctx: Context, session_id: str, clips: list[str], *, cold: int, warm: int
 ) -> dict[str, dict[str, list[float]]]:
     """First, node and warm first-frame times of each clip."""
-    token = auth.mint(SECRET, sub="viewer", role="viewer", brand=BRAND)
+    token = tokens.mint(SECRET, sub="viewer", role="viewer", brand=BRAND)
     results: dict[str, dict[str, list[float]]] = {}
     for label, clip_id in zip(("start", "late"), clips, strict=True):
         url = f"ws://127.0.0.1:{port}/ws/replay/{session_id}?token={token}&clip_id={clip_id}"

@@ -34,8 +34,8 @@ from typing import Any
 import httpx
 import orjson
 
-from live import auth
-from live.embedded_valkey import EmbeddedValkey
+from live.auth import tokens
+from live.platform.embedded_valkey import EmbeddedValkey
 from loadtests import live_node
 from loadtests.http_attack import KeepAlive, post
 from loadtests.live_node import SECRET
@@ -152,7 +152,7 @@ class Load:
         self.counting = False
 
     def _path(self, sub: str, role: str = "viewer") -> str:
-        token = auth.mint(SECRET, sub=sub, role=role, brand=BRAND)
+        token = tokens.mint(SECRET, sub=sub, role=role, brand=BRAND)
         return f"/ws/sessions/{self.session_id}?token={token}"
 
     async def _join(self, path: str, *, sample: bool, gate: asyncio.Semaphore) -> RoomViewer:
@@ -211,7 +211,7 @@ class Load:
         pending: set[asyncio.Task[None]] = set()
 
         async def one(n: int) -> None:
-            token = auth.mint(SECRET, sub=f"b{n}", role="viewer", brand=BRAND)
+            token = tokens.mint(SECRET, sub=f"b{n}", role="viewer", brand=BRAND)
             body = orjson.dumps({"product_id": self.product_ids[n % PRODUCTS], "qty": 1})
             request = post(
                 f"/api/sessions/{self.session_id}/orders",
@@ -244,7 +244,7 @@ class Load:
         """The host pins the products in turn, S times a second."""
         loop = asyncio.get_running_loop()
         _, connection = await loop.create_connection(KeepAlive, "127.0.0.1", self.port)
-        token = auth.mint(SECRET, sub="host", role="host", brand=BRAND)
+        token = tokens.mint(SECRET, sub="host", role="host", brand=BRAND)
         started = time.monotonic()
         while not stop.is_set():
             due = int((time.monotonic() - started) * self.args.pins_per_s)
@@ -356,7 +356,7 @@ async def _drive(
 def _setup(port: int) -> tuple[str, list[str]]:
     base = f"http://127.0.0.1:{port}"
     live_node.wait_healthy([port])
-    host = auth.mint(SECRET, sub="host", role="host", brand=BRAND)
+    host = tokens.mint(SECRET, sub="host", role="host", brand=BRAND)
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {host}"}) as client:
         session_id: str = client.post("/api/sessions", json={"title": "room load"}).json()["id"]
         products = []

@@ -276,11 +276,11 @@ def _paths(args: argparse.Namespace) -> list[str]:
         return [SIO_PATH] * args.viewers
     if args.target != "live":
         return ["/ws"] * args.viewers
-    from live import auth
+    from live.auth import tokens
 
     return [
         f"/ws/sessions/{args.session_id}?token="
-        + auth.mint(args.secret, sub=f"v{n}", role="viewer", brand="bench")
+        + tokens.mint(args.secret, sub=f"v{n}", role="viewer", brand="bench")
         for n in range(args.viewers)
     ]
 

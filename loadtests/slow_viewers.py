@@ -26,8 +26,8 @@ from redis.asyncio import Redis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from live import auth
-from live.embedded_valkey import EmbeddedValkey
+from live.auth import tokens
+from live.platform.embedded_valkey import EmbeddedValkey
 from loadtests import live_node
 from loadtests.live_node import SECRET
 from loadtests.ports import free_port
@@ -55,7 +55,7 @@ async def _wait_healthy(base: str, deadline_s: float = 30) -> None:
 
 
 async def _session(base: str) -> str:
-    host = auth.mint(SECRET, sub="host", role="host", brand="bench")
+    host = tokens.mint(SECRET, sub="host", role="host", brand="bench")
     headers = {"Authorization": f"Bearer {host}"}
     async with httpx.AsyncClient(base_url=base, headers=headers) as client:
         session_id: str = (await client.post("/api/sessions", json={"title": "b"})).json()["id"]
@@ -93,7 +93,7 @@ async def run(args: argparse.Namespace) -> None:
         session_id = await _session(base)
 
         def url(user: str) -> str:
-            token = auth.mint(SECRET, sub=user, role="viewer", brand="bench")
+            token = tokens.mint(SECRET, sub=user, role="viewer", brand="bench")
             return f"ws://127.0.0.1:{port}/ws/sessions/{session_id}?token={token}"
 
         before = _rss_kib(server.pid)

@@ -6,20 +6,21 @@ resume after any seq they saw; `missed` tells when entries they need were trimme
 """
 
 import secrets
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, cast
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from realtime import codec, keys
-from realtime.autopipeline import pipeline_of
+from common import codec
+from common.autopipeline import pipeline_of
+from common.errors import EngineUnavailable
+from common.redis_errors import translated
+from realtime import keys
 
 
-class BusUnavailable(Exception):
+class BusUnavailable(EngineUnavailable):
     """Redis could not be reached for a bus operation."""
 
 
@@ -33,14 +34,6 @@ class Muted(Exception):
 
 #: Control messages are for sockets connected now; older ones are of no use to anybody.
 CONTROL_MAXLEN = 10_000
-
-
-@contextmanager
-def _translated() -> Iterator[None]:
-    try:
-        yield
-    except RedisError as exc:
-        raise BusUnavailable(str(exc)) from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +94,7 @@ class EventBus:
         script_keys = self._keys(
             session_id, keys.events_stream(session_id), keys.events_seq(session_id)
         )
-        with _translated():
+        with translated(into=BusUnavailable):
             seq = await self._publish(
                 keys=script_keys, args=[event_type, body, "seq", "", secrets.token_hex(4)]
             )
@@ -121,7 +114,7 @@ class EventBus:
             session_id, keys.events_stream(session_id), keys.events_seq(session_id)
         )
         args = [first_type, codec.encode(first_fields), "seq", "", secrets.token_hex(4), *more]
-        with _translated():
+        with translated(into=BusUnavailable):
             seq = await self._publish(keys=script_keys, args=args)
         return int(seq)
 
@@ -136,7 +129,7 @@ class EventBus:
         script_keys = self._keys(
             session_id, keys.comments_stream(session_id), keys.comments_seq(session_id)
         )
-        with _translated():
+        with translated(into=BusUnavailable):
             number = int(
                 await self._publish(
                     keys=script_keys,
@@ -151,7 +144,7 @@ class EventBus:
 
     async def positions(self, session_id: str) -> Positions:
         """The last event ``seq`` and comment number handed out (0 when none), and the epoch."""
-        with _translated():
+        with translated(into=BusUnavailable):
             event_seq, comment_seq, epoch = await self._redis.mget(
                 keys.events_seq(session_id), keys.comments_seq(session_id), keys.epoch(session_id)
             )
@@ -163,7 +156,7 @@ class EventBus:
 
     async def send_control(self, session_id: str, message: Mapping[str, Any]) -> None:
         """Hand a control message (a private frame, a kick) to every node's room reader."""
-        with _translated():
+        with translated(into=BusUnavailable):
             await self._redis.xadd(
                 keys.control_stream(session_id),
                 {"e": codec.encode(message)},
@@ -173,7 +166,7 @@ class EventBus:
 
     async def control_position(self, session_id: str) -> str:
         """The id of the newest control message ("0-0" when none): read after it."""
-        with _translated():
+        with translated(into=BusUnavailable):
             newest = await self._redis.xrevrange(keys.control_stream(session_id), count=1)
         if not newest:
             return "0-0"
@@ -198,7 +191,7 @@ class EventBus:
             keys.comments_stream(session_id): f"{after_comment}-0",
             control_key: after_control,
         }
-        with _translated():
+        with translated(into=BusUnavailable):
             raw = await self._redis.xread(streams, count=count, block=block_ms)
         events: list[Entry] = []
         comments: list[Entry] = []
@@ -215,7 +208,7 @@ class EventBus:
         """Durable events with ``since < seq <= until``; None when some were trimmed away."""
         if until <= since:
             return []
-        with _translated():
+        with translated(into=BusUnavailable):
             raw = await self._redis.xrange(
                 keys.events_stream(session_id), min=f"{since + 1}-0", max=f"{until}-0"
             )

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from realtime.errors import CloseCode
+from common.errors import CloseCode
 from realtime.stats import HubStats
 
 log = logging.getLogger(__name__)

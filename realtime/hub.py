@@ -1,27 +1,29 @@
-"""The hub: rooms of this node, the socket pump, the tick and presence.
+"""The hub: rooms of this node, the socket pump and the tick.
 
 Contract: `serve` runs one viewer's socket until it closes: it registers the viewer, sends a
 snapshot (or, with ``since``, the durable events missed), then pumps client commands to
 their handlers. Every room's coalesced traffic goes out once per ``tick_ms``, encoded once.
-The hub knows no commerce rules: the app supplies the snapshot and the command handlers.
+The hub knows no commerce rules: the app supplies the snapshot and the command handlers
+(`realtime.commands`); room totals come from `realtime.presence`.
 """
 
 import asyncio
-import contextlib
 import functools
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from realtime import codec, keys, protocol
-from realtime.bus import BusUnavailable, EventBus, Muted, SessionClosed
+from common import codec, loops
+from common.errors import ClientError, CloseCode, Code
+from realtime import keys, protocol
+from realtime.bus import BusUnavailable, EventBus
+from realtime.commands import ClaimHandler, Commands, CommentFilter, CommentListener
 from realtime.connection import Connection, FrameSink, Viewer
-from realtime.errors import ClientError, CloseCode, Code
 from realtime.moderation import Moderation
+from realtime.presence import Presence
 from realtime.ratelimit import TokenBucket
 from realtime.room import Room
 from realtime.stats import HubStats
@@ -29,21 +31,8 @@ from realtime.tick import RoomTick
 
 log = logging.getLogger(__name__)
 
-PRESENCE_TTL_MS = 5_000
-#: Who-was-present (for draws) is recorded about once a second, not every tick: it writes
-#: one entry per viewer.
-SEEN_EVERY_TICKS = 5
-
 #: ``(session_id, viewer, seq)``: the state a viewer joining at ``seq`` starts from.
 SnapshotProvider = Callable[[str, Viewer, int], Awaitable[dict[str, Any]]]
-ClaimHandler = Callable[[str, Viewer, protocol.Claim], Awaitable[dict[str, Any]]]
-#: Checks a comment's text for the brand's rules; returns the text to publish (maybe masked)
-#: or raises `ClientError`.
-CommentFilter = Callable[[Viewer, str], Awaitable[str]]
-#: Told about every published comment as ``(session_id, room seq, viewer, text)`` (lucky draws
-#: enter keyword senders; the seq lets them cache what only a durable event changes).
-CommentListener = Callable[[str, int, Viewer, str], Awaitable[None]]
-MODERATOR_ROLES = frozenset({"host", "admin"})
 
 
 class Socket(Protocol):
@@ -82,42 +71,55 @@ class Hub:
     ) -> None:
         self.bus = EventBus(redis)
         self.moderation = Moderation(redis, self.bus)
+        self.presence = Presence(redis, node_id=node_id)
+        self.commands = Commands(
+            redis, self.bus, self.moderation, comment_max_chars=comment_max_chars
+        )
         self._max_connections_per_viewer = max_connections_per_viewer
-        self._comment_filter: CommentFilter | None = None
-        self._comment_listeners: list[CommentListener] = []
         self.rooms: dict[str, Room] = {}
         self._redis = redis
-        self._node_id = node_id
         self._tick_s = tick_ms / 1000
         self._comments_per_tick = comments_per_tick
         self._max_frame_bytes = max_frame_bytes
-        self._comment_max_chars = comment_max_chars
         self._comment_rate_per_s = comment_rate_per_s
         self._comment_burst = comment_burst
         self._soft = backlog_soft_frames
         self._hard = backlog_hard_frames
         self._room_locks: dict[str, asyncio.Lock] = {}
-        self._claim_handler: ClaimHandler | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
         self.stats = HubStats()
 
     def on_claim(self, handler: ClaimHandler) -> None:
         """Register what answers a viewer's ``claim`` (coupon rules live in the app)."""
-        self._claim_handler = handler
+        self.commands.claim_handler = handler
 
     def filter_comments(self, comment_filter: CommentFilter) -> None:
         """Register the brand rules every comment passes before it is published."""
-        self._comment_filter = comment_filter
+        self.commands.comment_filter = comment_filter
 
     def on_comment(self, listener: CommentListener) -> None:
         """Register a listener told about every published comment."""
-        self._comment_listeners.append(listener)
+        self.commands.comment_listeners.append(listener)
 
     async def start(self) -> None:
         """Start the tick and presence loops."""
+        self._stopping.clear()
+        tick = loops.forever(
+            self._tick,
+            every_s=self._tick_s,
+            doing="room tick",
+            log=log,
+            stopping=self._stopping,
+            on_schedule=True,
+            late=self.stats.tick_lag_s.observe,
+        )
+        presence = self.presence.run(
+            self.rooms.values, every_s=self._tick_s, stopping=self._stopping
+        )
         self._tasks = [
-            asyncio.create_task(self._tick_loop(), name="hub-tick"),
-            asyncio.create_task(self._presence_loop(), name="hub-presence"),
+            asyncio.create_task(tick, name="hub-tick"),
+            asyncio.create_task(presence, name="hub-presence"),
         ]
 
     @property
@@ -134,6 +136,8 @@ class Hub:
     async def stop(self) -> None:
         """Close every socket with `CloseCode.SHUTTING_DOWN` and stop all loops."""
         self.close_all("server shutting down")
+        # Neither loop holds anything worth finishing: a tick or a refresh is redone anyway.
+        self._stopping.set()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -164,8 +168,7 @@ class Hub:
             if not room.connections and self.rooms.get(room.session_id) is room:
                 del self.rooms[room.session_id]
                 await room.close()
-                with contextlib.suppress(RedisError):
-                    await self._redis.hdel(keys.presence(room.session_id), self._node_id)
+                await self.presence.leave(room.session_id)
 
     async def serve(
         self,
@@ -205,40 +208,43 @@ class Hub:
             return
         room.enter(connection)
         try:
-            first, seq = await self._first_frames(
-                room, viewer, since=since, epoch=epoch, snapshot=snapshot
-            )
-            connection.release(first, after_seq=seq)
-            # The snapshot is the largest thing a join builds; nothing here needs it again
-            # for the socket's life (the queue holds it until it is written).
-            del first
-            if room.ended:
-                # Joined as the session ended (the app's check of the record is a second old
-                # at most): the snapshot says so; the socket closes as the others did.
-                connection.close(1000, "session ended")
-            await connection.read_until_closed(
-                functools.partial(self._pump, room, connection, socket)
-            )
+            await self._run(room, connection, socket, since=since, epoch=epoch, snapshot=snapshot)
         except (RedisError, BusUnavailable) as exc:
             log.warning("viewer %s dropped: redis unavailable: %s", viewer.user_id, exc)
-            connection.release([], after_seq=0)
-            connection.offer(
-                codec.encode_text(protocol.error_frame(Code.UNAVAILABLE, "temporarily unavailable"))
-            )
-            connection.close(CloseCode.SHUTTING_DOWN, "temporarily unavailable")
+            _fail(connection, Code.UNAVAILABLE, "temporarily unavailable", CloseCode.SHUTTING_DOWN)
         except ClientError as exc:
             # The snapshot could not be built (the record is unavailable): say so, then close.
-            connection.release([], after_seq=0)
-            connection.offer(codec.encode_text(protocol.error_frame(exc.code, exc.message)))
-            connection.close(CloseCode.SHUTTING_DOWN, exc.message)
+            _fail(connection, exc.code, exc.message, CloseCode.SHUTTING_DOWN)
         except Exception:
             # A bug must cost one socket a clear close, not a silent drop.
             log.exception("room socket of %s failed", viewer.user_id)
-            connection.release([], after_seq=0)
-            connection.offer(codec.encode_text(protocol.error_frame(Code.INTERNAL, "internal")))
-            connection.close(1011, "internal error")
+            _fail(connection, Code.INTERNAL, "internal", 1011)
         finally:
             await self._leave(room, connection)
+
+    async def _run(
+        self,
+        room: Room,
+        connection: Connection,
+        socket: Socket,
+        *,
+        since: int | None,
+        epoch: str | None,
+        snapshot: SnapshotProvider,
+    ) -> None:
+        """Send a viewer who entered ``room`` what it starts from, then pump its commands."""
+        first, seq = await self._first_frames(
+            room, connection.viewer, since=since, epoch=epoch, snapshot=snapshot
+        )
+        connection.release(first, after_seq=seq)
+        # The snapshot is the largest thing a join builds; nothing here needs it again
+        # for the socket's life (the queue holds it until it is written).
+        del first
+        if room.ended:
+            # Joined as the session ended (the app's check of the record is a second old
+            # at most): the snapshot says so; the socket closes as the others did.
+            connection.close(1000, "session ended")
+        await connection.read_until_closed(functools.partial(self._pump, room, connection, socket))
 
     async def _first_frames(
         self,
@@ -324,140 +330,20 @@ class Hub:
             try:
                 command = protocol.parse(text, max_frame_bytes=self._max_frame_bytes)
                 ref = command.ref
-                answer = await self._answer(room, connection.viewer, command, bucket)
+                answer = await self.commands.answer(room, connection.viewer, command, bucket)
             except protocol.ProtocolError as exc:
                 answer = protocol.error_frame(exc.code, exc.message, exc.ref)
             except ClientError as exc:
                 answer = protocol.error_frame(exc.code, exc.message, ref)
             connection.offer(codec.encode_text(answer))
 
-    async def _answer(
-        self, room: Room, viewer: Viewer, command: protocol.Command, bucket: TokenBucket
-    ) -> dict[str, Any]:
-        if isinstance(command, protocol.Ping):
-            return {"type": "pong", "ref": command.ref}
-        if isinstance(command, protocol.Comment):
-            return await self._comment(room, viewer, command, bucket)
-        if isinstance(command, protocol.Like):
-            total = await self._redis.incrby(keys.likes(room.session_id), command.count)
-            return protocol.ack_frame(command.ref, {"likes": int(total)})
-        if isinstance(command, protocol.Moderate):
-            return await self._moderate(room, viewer, command)
-        if self._claim_handler is None:
-            raise ClientError(Code.UNKNOWN_TYPE, "claims are not handled here")
-        result = await self._claim_handler(room.session_id, viewer, command)
-        return protocol.ack_frame(command.ref, result)
+    async def _tick(self) -> None:
+        for room in tuple(self.rooms.values()):
+            room.flush_tick()
 
-    async def _comment(
-        self, room: Room, viewer: Viewer, command: protocol.Comment, bucket: TokenBucket
-    ) -> dict[str, Any]:
-        text = command.text.strip()
-        if not text:
-            raise ClientError(Code.INVALID_REQUEST, "a comment needs some text")
-        if len(text) > self._comment_max_chars:
-            raise ClientError(
-                Code.COMMENT_TOO_LONG, f"comments are limited to {self._comment_max_chars} chars"
-            )
-        if room.ended:
-            raise ClientError(Code.SESSION_ENDED, "the session has ended")
-        if not bucket.take():
-            raise ClientError(Code.RATE_LIMITED, "too many comments; slow down")
-        if self._comment_filter is not None:
-            text = await self._comment_filter(viewer, text)
-        ts, t_ms = room.clock()
-        fields = {
-            "user": viewer.name or viewer.user_id,
-            "user_id": viewer.user_id,
-            "role": viewer.role,
-            "text": text,
-            "ts": ts,
-            "t_ms": t_ms,
-        }
-        try:
-            number = await self.bus.publish_comment(
-                room.session_id, fields, author_id=viewer.user_id
-            )
-        except SessionClosed:
-            raise ClientError(Code.SESSION_ENDED, "the session has ended") from None
-        except Muted:
-            raise ClientError(Code.MUTED, "the host has muted you in this session") from None
-        for listener in self._comment_listeners:
-            try:
-                await listener(room.session_id, room.seq, viewer, text)
-            except Exception:
-                log.exception("comment listener failed")
-        return protocol.ack_frame(command.ref, {"id": str(number), "text": text})
 
-    async def _moderate(
-        self, room: Room, viewer: Viewer, command: protocol.Moderate
-    ) -> dict[str, Any]:
-        if viewer.role not in MODERATOR_ROLES:
-            raise ClientError(Code.FORBIDDEN, f"{command.action} is for hosts")
-        session_id, target = room.session_id, command.target
-        if command.action == "mute":
-            await self.moderation.mute(session_id, target)
-        elif command.action == "unmute":
-            await self.moderation.unmute(session_id, target)
-        elif command.action == "kick":
-            await self.moderation.kick(session_id, target)
-        else:
-            await self.moderation.delete_comment(session_id, target, started_ms=room.started_ms)
-        return protocol.ack_frame(command.ref, {"action": command.action, "target": target})
-
-    async def _tick_loop(self) -> None:
-        due = time.monotonic()
-        while True:
-            due += self._tick_s
-            await asyncio.sleep(max(0.0, due - time.monotonic()))
-            now = time.monotonic()
-            self.stats.tick_lag_s.observe(now - due)
-            # A node that fell behind by more than a tick skips the lost ticks, not catch up.
-            due = max(due, now - self._tick_s)
-            for room in tuple(self.rooms.values()):
-                room.flush_tick()
-
-    async def _presence_loop(self) -> None:
-        # Counts are refreshed every tick: one small pipeline per room, so joins and leaves
-        # never cause a message each (no join/leave storms), only a changed total per tick.
-        refreshes = 0
-        while True:
-            await asyncio.sleep(self._tick_s)
-            refreshes += 1
-            record_seen = refreshes % SEEN_EVERY_TICKS == 0
-            for room in tuple(self.rooms.values()):
-                try:
-                    viewers, likes = await self._refresh_presence(room, record_seen=record_seen)
-                except RedisError as exc:
-                    log.warning("presence of %s not refreshed: %s", room.session_id, exc)
-                    continue
-                if viewers != room.viewers_total:
-                    room.viewers_total = viewers
-                    room.tick.set_viewers(viewers)
-                if likes != room.likes_total:
-                    room.likes_total = likes
-                    room.tick.set_likes(likes)
-
-    async def _refresh_presence(self, room: Room, *, record_seen: bool) -> tuple[int, int]:
-        """Publish this node's viewer count; read the room's total viewers and likes."""
-        now_ms = int(time.time() * 1000)
-        key = keys.presence(room.session_id)
-        mine = f"{len(room.connections)}|{now_ms + PRESENCE_TTL_MS}"
-        present = (
-            {c.viewer.user_id: now_ms for c in room.connections if c.viewer.role == "viewer"}
-            if record_seen
-            else {}
-        )
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hset(key, self._node_id, mine)
-            pipe.hgetall(key)
-            pipe.get(keys.likes(room.session_id))
-            if present:
-                # Who was here when: lucky draws "among viewers present" read this.
-                pipe.zadd(keys.seen(room.session_id), present)
-            counts, likes = (await pipe.execute())[1:3]
-        total = 0
-        for value in counts.values():
-            count, expires_ms = value.decode().split("|")
-            if int(expires_ms) > now_ms:
-                total += int(count)
-        return total, int(likes or 0)
+def _fail(connection: Connection, code: Code, message: str, close_code: int) -> None:
+    """End a viewer's socket that failed before or while it ran: an ``error`` frame, a close."""
+    connection.release([], after_seq=0)
+    connection.offer(codec.encode_text(protocol.error_frame(code, message)))
+    connection.close(close_code, message if close_code != 1011 else "internal error")

@@ -10,8 +10,8 @@ import time
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
+from common.redis_errors import translated
 from realtime import keys
 from realtime.bus import BusUnavailable, EventBus
 
@@ -24,10 +24,8 @@ class Moderation:
         self._bus = bus
 
     async def _call(self, command: Any) -> Any:
-        try:
+        with translated(into=BusUnavailable):
             return await command
-        except RedisError as exc:
-            raise BusUnavailable(str(exc)) from exc
 
     async def mute(self, session_id: str, user_id: str) -> None:
         """Refuse the user's comments in this session from now on."""

@@ -7,8 +7,8 @@ Nothing here touches a socket or awaits. Client -> server messages are JSON obje
 from dataclasses import dataclass
 from typing import Any
 
-from realtime import codec
-from realtime.errors import Code
+from common import codec
+from common.errors import Code
 
 #: Durable event types sent to viewers as soon as they are read from the stream.
 IMMEDIATE_TYPES = frozenset(

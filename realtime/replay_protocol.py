@@ -7,8 +7,8 @@ Client -> server messages are JSON objects with a ``type`` (``seek``, ``pause``,
 from dataclasses import dataclass
 from typing import Any
 
-from realtime import codec
-from realtime.errors import Code
+from common import codec
+from common.errors import Code
 
 # The ping is the room socket's, re-exported: one command type for both sockets.
 from realtime.protocol import Ping as Ping

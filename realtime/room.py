@@ -10,11 +10,12 @@ import logging
 import time
 from collections import Counter
 
-from realtime import codec, protocol, wire
+from common import codec
+from common.cancellation import raise_if_cancelling
+from common.errors import CloseCode
+from realtime import protocol, wire
 from realtime.bus import BusUnavailable, EventBus
-from realtime.cancellation import raise_if_cancelling
 from realtime.connection import Connection
-from realtime.errors import CloseCode
 from realtime.ratelimit import TokenBucket
 from realtime.tick import RoomTick
 

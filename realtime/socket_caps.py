@@ -8,7 +8,7 @@ per-address cap holds for the whole cluster; the per-user cap is at most ``nodes
 
 from collections import Counter
 
-from realtime.errors import ClientError, Code
+from common.errors import ClientError, Code
 
 
 class Slot:

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from realtime import codec
+from common import codec
 
 MAX_PURCHASES_PER_TICK = 10
 #: Bounds a host frame under a flood; the archive still has every comment.

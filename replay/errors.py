@@ -8,14 +8,18 @@ the store boundary (``raise ... from exc``) so callers never see an engine's exc
   - `ArchiveConflict`: a write-once object already exists with different bytes.
   - `ArchiveNotFound`: the object does not exist.
   - `ArchiveCorrupt`: stored bytes do not match their checksum or cannot be decoded.
+
+`ArchiveUnavailable` is also a `common.errors.EngineUnavailable`: an outage like any other.
 """
+
+from common.errors import EngineUnavailable
 
 
 class ArchiveError(Exception):
     """Base of every archive failure."""
 
 
-class ArchiveUnavailable(ArchiveError):
+class ArchiveUnavailable(ArchiveError, EngineUnavailable):
     """The store could not serve the request now (unreachable, throttled, misconfigured).
 
     A write that fails this way may still have landed; retrying it is safe (write-once).

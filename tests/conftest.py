@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from live.embedded_valkey import EmbeddedValkey
+from live.platform.embedded_valkey import EmbeddedValkey
 from tests.harness import LiveServer, settings_for, start_server
 
 

@@ -18,12 +18,12 @@ from sqlalchemy import event
 from starlette.applications import Starlette
 from websockets.asyncio.client import ClientConnection, connect
 
-from live import auth
 from live.app import create_app
+from live.auth import tokens
 from live.context import Context
-from live.settings import Settings
-from live.shutdown import GracefulServer
-from live.ws_protocol import websocket_options
+from live.platform.settings import Settings
+from live.platform.shutdown import GracefulServer
+from live.platform.ws_protocol import websocket_options
 
 #: One scalable unit of waiting; every timeout in the suite is a multiple of it.
 UNIT_S = 1.0
@@ -79,7 +79,7 @@ class LiveServer:
 
     def token(self, role: str, sub: str, *, brand: str | None = None, **claims: Any) -> str:
         """A valid token of this server's secret."""
-        return auth.mint(
+        return tokens.mint(
             self.settings.secret, sub=sub, role=role, brand=brand or self.brand, **claims
         )
 

@@ -6,11 +6,11 @@
 -- ARGV: 1 product_id, 2 viewer_id, 3 qty, 4 limit (0 = none), 5 order_id, 6 expires_ms,
 --       7 idempotency ttl seconds, 8 request hash, 9 cap field ('' = none),
 --       10 limit counter prefix ('' = the product id), 11 terms version the caller read
--- Returns {"replay", recorded} | {"err", code}
+-- Returns {"repeat", recorded} | {"err", code}
 --       | {"ok", order_id, stock_left, generation, version}
 local recorded = redis.call('GET', KEYS[5])
 if recorded then
-  return {'replay', recorded}
+  return {'repeat', recorded}
 end
 -- Price, limit and sale were read from a cache at this terms version: refuse if they changed
 -- since (not recorded under the key: the caller reads fresh terms and tries again).

@@ -10,16 +10,18 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from live import clip_records, clip_stats, sessions, touches
+from common import codec
+from common.errors import ClientError, Code
 from live.api import request as req
 from live.api.responses import JSON
-from live.archive_view import mark_deleted
-from live.auth import Principal, Role
-from live.clock import now_ms
+from live.auth.tokens import Principal, Role
+from live.clips import library, stats
 from live.db.models import ClipRow, SessionRow
 from live.db.unit import transaction
-from realtime import codec
-from realtime.errors import ClientError, Code
+from live.guides import arrivals
+from live.platform.clock import now_ms
+from live.replays.index import mark_deleted
+from live.sessions import session_records
 from replay.errors import ArchiveError
 from replay.manifest import manifest_name
 from replay.reader import read_replay
@@ -34,8 +36,8 @@ async def _archived(request: Request, from_ms: int | None, to_ms: int | None) ->
     ctx = req.context(request)
     session_id = request.path_params["session_id"]
     async with transaction(ctx.db) as db:
-        session = await sessions.load(db, caller.brand, session_id)
-    if session.status != sessions.ENDED:
+        session = await session_records.load(db, caller.brand, session_id)
+    if session.status != session_records.ENDED:
         raise ClientError(Code.SESSION_NOT_LIVE, "replay is available once the session ended")
     _not_deleted(session)
     try:
@@ -104,7 +106,7 @@ def _not_deleted(session: SessionRow) -> None:
 async def _session(request: Request) -> tuple[Principal, SessionRow]:
     caller = req.principal(request)
     async with transaction(req.context(request).db) as db:
-        session = await sessions.load(db, caller.brand, request.path_params["session_id"])
+        session = await session_records.load(db, caller.brand, request.path_params["session_id"])
     _not_deleted(session)
     return caller, session
 
@@ -113,17 +115,17 @@ async def list_clips(request: Request) -> JSON:
     """``GET /api/sessions/{id}/clips``: one clip per product explained (cut when the archive
     is complete), and the clips hosts made; by start."""
     _, session = await _session(request)
-    if session.status != sessions.ENDED:
+    if session.status != session_records.ENDED:
         raise ClientError(Code.SESSION_NOT_LIVE, "clips are cut once the session ended")
     ctx = req.context(request)
-    rows = await clip_records.of_session(ctx, session)
+    rows = await library.of_session(ctx, session)
     offset = ctx.settings.clip_offset_ms
-    clips = [clip_records.view(row, offset_ms=offset) for row in rows]
+    clips = [library.view(row, offset_ms=offset) for row in rows]
     if req.principal(request).role != Role.VIEWER:
         # The brand's staff see how each clip sells; viewers see the clips only.
-        stats = await clip_stats.of_clips(ctx, [row.id for row in rows])
+        figures = await stats.of_clips(ctx, [row.id for row in rows])
         for clip in clips:
-            clip["stats"] = stats[clip["clip_id"]]
+            clip["stats"] = figures[clip["clip_id"]]
     return JSON(clips)
 
 
@@ -134,15 +136,15 @@ async def get_clip(request: Request) -> JSON:
     caller, session = await _session(request)
     ctx = req.context(request)
     clip_id = request.path_params["clip_id"]
-    found = [row for row in await clip_records.of_session(ctx, session) if row.id == clip_id]
+    found = [row for row in await library.of_session(ctx, session) if row.id == clip_id]
     if not found:
         raise ClientError(Code.NOT_FOUND, f"no clip {clip_id} in this session")
     share = request.query_params.get("share")
     if caller.role == Role.VIEWER:
         if share:
-            await touches.from_share(ctx, caller, session.id, share, clip_id=clip_id)
-        await clip_stats.count_view(ctx, found[0], caller.sub)
-    return JSON(clip_records.view(found[0], offset_ms=ctx.settings.clip_offset_ms))
+            await arrivals.from_share(ctx, caller, session.id, share, clip_id=clip_id)
+        await stats.count_view(ctx, found[0], caller.sub)
+    return JSON(library.view(found[0], offset_ms=ctx.settings.clip_offset_ms))
 
 
 def _clip_fields(body: dict[str, Any], *, partial: bool) -> dict[str, Any]:
@@ -161,8 +163,8 @@ async def create_clip(request: Request) -> JSON:
     fields = {"product_id": req.text(body, "product_id", max_chars=64)}
     fields.update(_clip_fields(body, partial=False))
     ctx = req.context(request)
-    row = await clip_records.create(ctx, caller, request.path_params["session_id"], fields)
-    return JSON(clip_records.view(row, offset_ms=ctx.settings.clip_offset_ms), status_code=201)
+    row = await library.create(ctx, caller, request.path_params["session_id"], fields)
+    return JSON(library.view(row, offset_ms=ctx.settings.clip_offset_ms), status_code=201)
 
 
 async def edit_clip(request: Request) -> JSON:
@@ -170,14 +172,14 @@ async def edit_clip(request: Request) -> JSON:
     caller = req.principal(request, Role.HOST, Role.ADMIN)
     body = await req.json_object(request)
     ctx = req.context(request)
-    row = await clip_records.edit(
+    row = await library.edit(
         ctx,
         caller,
         request.path_params["session_id"],
         request.path_params["clip_id"],
         _clip_fields(body, partial=True),
     )
-    return JSON(clip_records.view(row, offset_ms=ctx.settings.clip_offset_ms))
+    return JSON(library.view(row, offset_ms=ctx.settings.clip_offset_ms))
 
 
 async def export_bundle(request: Request) -> Response:
@@ -185,19 +187,19 @@ async def export_bundle(request: Request) -> Response:
     the manifest, every segment as stored (checksums unchanged) and ``clips.json``."""
     caller = req.principal(request, Role.ADMIN)
     async with transaction(req.context(request).db) as db:
-        session = await sessions.load(db, caller.brand, request.path_params["session_id"])
-    if session.status != sessions.ENDED:
+        session = await session_records.load(db, caller.brand, request.path_params["session_id"])
+    if session.status != session_records.ENDED:
         raise ClientError(Code.SESSION_NOT_LIVE, "the archive is complete once the session ended")
     _not_deleted(session)
     ctx = req.context(request)
-    rows = await clip_records.of_session(ctx, session)
+    rows = await library.of_session(ctx, session)
     try:
         names = await ctx.store.list(f"sessions/{session.id}/")
         files = [(name, await ctx.store.get(name)) for name in names]
     except ArchiveError as exc:
         raise ClientError(Code.UNAVAILABLE, f"the archive could not be read: {exc}") from exc
     offset = ctx.settings.clip_offset_ms
-    clips_json = codec.encode([clip_records.view(row, offset_ms=offset) for row in rows])
+    clips_json = codec.encode([library.view(row, offset_ms=offset) for row in rows])
     files.append((f"sessions/{session.id}/clips.json", clips_json))
     bundle = io.BytesIO()
     with tarfile.open(fileobj=bundle, mode="w") as tar:
@@ -224,8 +226,8 @@ async def delete_archive(request: Request) -> JSON:
     ctx = req.context(request)
     session_id = request.path_params["session_id"]
     async with transaction(ctx.db) as db:
-        session = await sessions.load(db, caller.brand, session_id)
-        if session.status != sessions.ENDED:
+        session = await session_records.load(db, caller.brand, session_id)
+        if session.status != session_records.ENDED:
             raise ClientError(Code.SESSION_NOT_LIVE, "an archive is deleted once the session ended")
     try:
         names = await ctx.store.list(f"sessions/{session_id}/")

@@ -4,13 +4,14 @@ commission plan."""
 from starlette.requests import Request
 from starlette.routing import Route
 
-from live import attribution, brand_policies, commission
+from common.errors import ClientError, Code
 from live.api import request as req
 from live.api.responses import JSON
-from live.auth import Role
-from live.clock import now_ms
+from live.auth.tokens import Role
 from live.db.unit import transaction
-from realtime.errors import ClientError, Code
+from live.guides import attribution, commission
+from live.platform.clock import now_ms
+from live.sessions import room_rules
 from realtime.wordfilter import Mode
 
 #: Longest attribution window or protection period: a year.
@@ -32,7 +33,7 @@ def _strings(body: dict[str, object], name: str, *, limit: int, max_chars: int) 
 async def get_policy(request: Request) -> JSON:
     """``GET /api/brands/me/policy`` (admin, host)."""
     caller = req.principal(request, Role.ADMIN, Role.HOST)
-    policy = await request.app.state.ctx.policies.get(caller.brand)
+    policy = await req.context(request).policies.get(caller.brand)
     return JSON(policy.to_json())
 
 
@@ -43,15 +44,15 @@ async def put_policy(request: Request) -> JSON:
     mode = body.get("banned_mode", Mode.MASK.value)
     if mode not in (Mode.MASK.value, Mode.REJECT.value):
         raise ClientError(Code.INVALID_REQUEST, "banned_mode must be mask or reject")
-    origins = _strings(body, "allowed_origins", limit=brand_policies.MAX_ORIGINS, max_chars=200)
+    origins = _strings(body, "allowed_origins", limit=room_rules.MAX_ORIGINS, max_chars=200)
     if any(not o.startswith(("https://", "http://")) for o in origins):
         raise ClientError(Code.INVALID_REQUEST, "origins look like https://shop.example.com")
-    policy = brand_policies.build(
-        _strings(body, "banned_words", limit=brand_policies.MAX_WORDS, max_chars=50),
+    policy = room_rules.build(
+        _strings(body, "banned_words", limit=room_rules.MAX_WORDS, max_chars=50),
         str(mode),
         origins,
     )
-    await request.app.state.ctx.policies.put(caller.brand, policy, now_ms=now_ms())
+    await req.context(request).policies.put(caller.brand, policy, now_ms=now_ms())
     return JSON(policy.to_json())
 
 

@@ -3,12 +3,12 @@
 from starlette.requests import Request
 from starlette.routing import Route
 
-from live import clip_orders, clip_stats
+from common.errors import ClientError, Code
 from live.api import request as req
 from live.api.orders import MAX_QTY
 from live.api.responses import JSON
-from live.auth import Role
-from realtime.errors import ClientError, Code
+from live.auth.tokens import Role
+from live.clips import purchases, stats
 
 
 async def place_clip_order(request: Request) -> JSON:
@@ -19,12 +19,12 @@ async def place_clip_order(request: Request) -> JSON:
     body = await req.json_object(request)
     if body.get("coupon_id") is not None:
         raise ClientError(Code.INVALID_REQUEST, "coupons are not used on clip orders")
-    order = clip_orders.ClipOrderRequest(
+    order = purchases.ClipOrderRequest(
         qty=req.integer(body, "qty", minimum=1, maximum=MAX_QTY),
         idempotency_key=key,
         share=req.optional_text(body, "share", max_chars=2000),
     )
-    placed = await clip_orders.place(
+    placed = await purchases.place(
         req.context(request),
         caller,
         request.path_params["session_id"],
@@ -39,11 +39,11 @@ async def clip_stats_of(request: Request) -> JSON:
     views, orders, purchases, units and GMV of one clip of the caller's brand."""
     caller = req.principal(request, Role.HOST, Role.ADMIN, Role.MANAGER, Role.GUIDE)
     ctx = req.context(request)
-    _, clip = await clip_orders.sellable_clip(
+    _, clip = await purchases.sellable_clip(
         ctx, caller, request.path_params["session_id"], request.path_params["clip_id"]
     )
-    stats = await clip_stats.of_clips(ctx, [clip.id])
-    return JSON(clip_stats.view(clip, stats[clip.id]))
+    figures = await stats.of_clips(ctx, [clip.id])
+    return JSON(stats.view(clip, figures[clip.id]))
 
 
 routes = [

@@ -8,11 +8,11 @@ can reach the endpoint becomes any user of any brand: it is off unless the setti
 from starlette.requests import Request
 from starlette.routing import Route
 
-from live import auth
+from common.errors import ClientError, Code
 from live.api import request as req
 from live.api.responses import JSON
-from live.auth import Role
-from realtime.errors import ClientError, Code
+from live.auth import tokens
+from live.auth.tokens import Role
 
 DEFAULT_BRAND = "demo"
 TOKEN_TTL_S = 12 * 3600
@@ -37,7 +37,7 @@ async def sign_in(request: Request) -> JSON:
     brand = req.optional_text(body, "brand", max_chars=64) or DEFAULT_BRAND
     name = req.optional_text(body, "name", max_chars=64)
     store = req.optional_text(body, "store", max_chars=64)
-    token = auth.mint(
+    token = tokens.mint(
         settings.secret,
         sub=sub,
         role=raw_role,

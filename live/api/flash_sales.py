@@ -3,12 +3,12 @@
 from starlette.requests import Request
 from starlette.routing import Route
 
-from live import sales
+from common.errors import ClientError, Code
 from live.api import request as req
 from live.api.responses import JSON
-from live.auth import Role
-from live.clock import now_ms
-from realtime.errors import ClientError, Code
+from live.auth.tokens import Role
+from live.commerce import flash_sales, order_records
+from live.platform.clock import now_ms
 
 HOSTS = (Role.HOST, Role.ADMIN)
 MAX_WINDOW_S = 86_400
@@ -40,18 +40,18 @@ async def open_sale(request: Request) -> JSON:
         "ends_ms": ends,
     }
     ctx = req.context(request)
-    row = await sales.open_sale(ctx, caller, request.path_params["session_id"], fields)
-    return JSON(sales.view(row), status_code=201)
+    row = await flash_sales.open_sale(ctx, caller, request.path_params["session_id"], fields)
+    return JSON(order_records.sale_view(row), status_code=201)
 
 
 async def close_sale(request: Request) -> JSON:
     """``POST /api/sessions/{id}/sales/{sale_id}/close``."""
     caller = req.principal(request, *HOSTS)
     ctx = req.context(request)
-    row = await sales.close_sale(
+    row = await flash_sales.close_sale(
         ctx, caller, request.path_params["session_id"], request.path_params["sale_id"]
     )
-    return JSON(sales.view(row))
+    return JSON(order_records.sale_view(row))
 
 
 routes = [

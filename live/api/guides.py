@@ -13,18 +13,21 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from live import clip_records, commission, sessions, share_codes
+from common.errors import ClientError, Code
 from live.api import request as req
 from live.api.responses import JSON
-from live.auth import Principal, Role
+from live.auth.tokens import Principal, Role
+from live.clips import library
+from live.commerce import order_records
+from live.commerce.order_records import CANCELLED, EXPIRED, PAID, REFUND_REQUIRED, RESERVED
 from live.context import Context
 from live.db.models import GuideBindingRow, GuideRow, OrderRow, SessionRow
 from live.db.unit import transaction
-from live.orders import CANCELLED, EXPIRED, PAID, REFUND_REQUIRED, RESERVED
-from realtime.errors import ClientError, Code
+from live.guides import share_codes
+from live.sessions import session_records
 
 ORDER_STATUSES = frozenset(
-    {RESERVED, PAID, EXPIRED, CANCELLED, REFUND_REQUIRED, commission.REFUNDED}
+    {RESERVED, PAID, EXPIRED, CANCELLED, REFUND_REQUIRED, order_records.REFUNDED}
 )
 #: Rows of one CSV export at most (``x-next-cursor`` names where the next one starts).
 MAX_CSV_ROWS = 10_000
@@ -52,11 +55,11 @@ def _share_url(request: Request, session_id: str, code: str, *, clip_id: str | N
 
 async def _check_clip(ctx: Context, session: SessionRow, clip_id: str) -> None:
     """Refuse a ``clip_id`` that is not a clip of the (ended) session."""
-    if session.status != sessions.ENDED:
+    if session.status != session_records.ENDED:
         raise ClientError(Code.NOT_FOUND, "a session has clips once it ended")
     if session.archive_deleted_ms is not None:
         raise ClientError(Code.ARCHIVE_DELETED, "the archive of this session was deleted")
-    if clip_id not in {row.id for row in await clip_records.of_session(ctx, session)}:
+    if clip_id not in {row.id for row in await library.of_session(ctx, session)}:
         raise ClientError(Code.NOT_FOUND, f"no clip {clip_id} in this session")
 
 
@@ -70,7 +73,7 @@ async def _issue(request: Request) -> tuple[str, str, str]:
     clip_id = request.query_params.get("clip_id") or None
     ctx = req.context(request)
     async with transaction(ctx.db) as db:
-        session = await sessions.load(db, caller.brand, session_id)
+        session = await session_records.load(db, caller.brand, session_id)
     if clip_id is not None:
         await _check_clip(ctx, session, clip_id)
     code = share_codes.issue(
@@ -248,8 +251,8 @@ async def my_summary(request: Request) -> JSON:
     caller = req.principal(request, Role.GUIDE)
     conditions = _filters(request, caller.brand)
     mine = OrderRow.guide_id == caller.sub
-    paid = OrderRow.status == commission.PAID
-    refunded = OrderRow.status == commission.REFUNDED
+    paid = OrderRow.status == order_records.PAID
+    refunded = OrderRow.status == order_records.REFUNDED
     as_upstream = OrderRow.upstream_guide_id == caller.sub
     own = func.coalesce(OrderRow.commission_cents, 0)
     upstream = func.coalesce(OrderRow.upstream_commission_cents, 0)

@@ -7,10 +7,12 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from live import readiness
 from live.api import request as req
 from live.api.responses import JSON
+from live.context import Context
 from live.db.engine import ping
+from live.platform import readiness
+from realtime.hub import Hub
 from realtime.stats import Histogram
 
 
@@ -32,9 +34,9 @@ async def healthz(request: Request) -> JSON:
 
 
 async def readyz(request: Request) -> JSON:
-    """200 when the node may take traffic (see `live.readiness`), else 503 with the checks."""
-    draining = bool(getattr(request.app.state, "draining", False))
-    checks = await readiness.check(req.context(request), draining=draining)
+    """200 when the node may take traffic (`live.platform.readiness`), else 503 with checks."""
+    ctx = req.context(request)
+    checks = await readiness.check(ctx.engine, ctx.redis, draining=ctx.draining.is_set())
     ok = readiness.ready(checks)
     body = {"status": "ready" if ok else "not_ready", "checks": checks}
     return JSON(body, status_code=200 if ok else 503)
@@ -51,16 +53,9 @@ def _histogram(name: str, help_text: str, histogram: Histogram) -> list[str]:
     return lines
 
 
-async def metrics(request: Request) -> PlainTextResponse:
-    """This node's gauges, counters and histograms in the Prometheus text format."""
-    ctx = req.context(request)
-    hub = ctx.hub
-    state = request.app.state
-    watch = getattr(state, "stock_watch", None)
-    archiver = getattr(state, "archiver", None)
-    answered = state.request_metrics
+def _hub_lines(hub: Hub) -> list[str]:
     skipped_now = sum(c.skipped for room in hub.rooms.values() for c in room.connections)
-    lines = [
+    return [
         *_metric(
             "live_rooms", "gauge", "Rooms with at least one socket on this node.", len(hub.rooms)
         ),
@@ -100,6 +95,12 @@ async def metrics(request: Request) -> PlainTextResponse:
             "How late each room tick ran after its due time.",
             hub.stats.tick_lag_s,
         ),
+    ]
+
+
+def _node_lines(ctx: Context) -> list[str]:
+    answered = ctx.request_metrics
+    return [
         *_histogram(
             "live_order_admission_seconds",
             "Time to answer POST /api/sessions/{id}/orders (reserve in Redis, order row).",
@@ -110,14 +111,14 @@ async def metrics(request: Request) -> PlainTextResponse:
             "gauge",
             "Events numbered but not yet in the archive store, in sessions this node archives,"
             " at each session's last completed pass.",
-            sum(archiver.lag_events.values()) if archiver else 0,
+            sum(ctx.archiver.lag_events.values()),
         ),
         *_metric(
             "live_stock_invariant_broken",
             "gauge",
             "Products whose Redis stock + held + sold differs from their allocation at the last"
             " periodic check.",
-            watch.inconsistent if watch else 0,
+            ctx.stock_watch.inconsistent,
         ),
         "# HELP live_http_responses_total HTTP answers by status.",
         "# TYPE live_http_responses_total counter",
@@ -126,6 +127,12 @@ async def metrics(request: Request) -> PlainTextResponse:
             for status, count in sorted(answered.responses.items())
         ),
     ]
+
+
+async def metrics(request: Request) -> PlainTextResponse:
+    """This node's gauges, counters and histograms in the Prometheus text format."""
+    ctx = req.context(request)
+    lines = [*_hub_lines(ctx.hub), *_node_lines(ctx)]
     return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
 
 

@@ -5,15 +5,15 @@ from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.routing import Route
 
-from live import session_list, session_stats, sessions
+from common.errors import ClientError, Code
 from live.api import request as req
 from live.api.responses import JSON
-from live.auth import Role
-from live.clock import now_ms
+from live.auth.tokens import Role
 from live.db.unit import transaction
-from realtime.errors import ClientError, Code
+from live.platform.clock import now_ms
+from live.sessions import figures, session_records
 
-STATUSES = frozenset({sessions.DRAFT, sessions.LIVE, sessions.ENDED})
+STATUSES = frozenset({session_records.DRAFT, session_records.LIVE, session_records.ENDED})
 
 
 async def list_sessions(request: Request) -> JSON:
@@ -22,10 +22,10 @@ async def list_sessions(request: Request) -> JSON:
     status = request.query_params.get("status") or None
     if status is not None and status not in STATUSES:
         raise ClientError(Code.INVALID_REQUEST, "status must be draft, live or ended")
-    limit = req.query_integer(request, "limit", minimum=1, maximum=session_list.MAX_LISTED)
+    limit = req.query_integer(request, "limit", minimum=1, maximum=session_records.MAX_LISTED)
     async with transaction(req.context(request).db) as db:
-        rows = await session_list.of_brand(
-            db, caller.brand, status=status, limit=limit or session_list.MAX_LISTED
+        rows = await session_records.of_brand(
+            db, caller.brand, status=status, limit=limit or session_records.MAX_LISTED
         )
     items = [
         {
@@ -49,11 +49,11 @@ async def stats(request: Request) -> JSON:
     session_id = request.path_params["session_id"]
     ctx = req.context(request)
     async with transaction(ctx.db) as db:
-        await sessions.load(db, caller.brand, session_id)
-        products = await sessions.products_of(db, session_id)
-        orders = await session_stats.orders_of(db, session_id, now_ms=now_ms())
+        await session_records.load(db, caller.brand, session_id)
+        products = await session_records.products_of(db, session_id)
+        orders = await figures.orders_of(db, session_id, now_ms=now_ms())
     try:
-        room = await session_stats.room_of(ctx.redis, session_id)
+        room = await figures.room_of(ctx.redis, session_id)
     except RedisError as exc:
         raise ClientError(Code.UNAVAILABLE, "the room's figures are unavailable") from exc
     levels = await ctx.stock.levels(session_id)
@@ -62,8 +62,8 @@ async def stats(request: Request) -> JSON:
             "session_id": session_id,
             **orders,
             **room,
-            "conversion": session_stats.conversion(orders["buyers"], room["viewers_seen"]),
-            "stock": session_stats.stock_bars(products, levels),
+            "conversion": figures.conversion(orders["buyers"], room["viewers_seen"]),
+            "stock": figures.stock_bars(products, levels),
         }
     )
 

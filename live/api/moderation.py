@@ -3,13 +3,13 @@
 from starlette.requests import Request
 from starlette.routing import Route
 
-from live import draws, sessions
+from common.errors import ClientError, Code
 from live.api import request as req
 from live.api.responses import JSON
-from live.auth import Role
-from live.clock import now_ms
+from live.auth.tokens import Role
 from live.db.unit import transaction
-from realtime.errors import ClientError, Code
+from live.platform.clock import now_ms
+from live.sessions import draws, session_records
 
 HOSTS = (Role.HOST, Role.ADMIN)
 ACTIONS = ("mute", "unmute", "kick")
@@ -19,7 +19,7 @@ async def _live_session(request: Request) -> tuple[str, int | None]:
     caller = req.principal(request, *HOSTS)
     session_id = request.path_params["session_id"]
     async with transaction(req.context(request).db) as db:
-        session = await sessions.load(db, caller.brand, session_id)
+        session = await session_records.load(db, caller.brand, session_id)
     return session_id, session.started_ms
 
 

@@ -3,14 +3,15 @@
 from starlette.requests import Request
 from starlette.routing import Route
 
-from live import cancels, commission, orders, payments, views
+from common.errors import ClientError, Code
 from live.api import request as req
 from live.api.responses import JSON
-from live.auth import Role
-from live.clock import now_ms
+from live.auth.tokens import Role
+from live.commerce import holds, order_records, orders, payments
 from live.db.models import OrderRow
 from live.db.unit import transaction
-from realtime.errors import ClientError, Code
+from live.guides import commission
+from live.platform.clock import now_ms
 
 MAX_QTY = 100
 
@@ -41,14 +42,14 @@ async def get_order(request: Request) -> JSON:
         visible = row is not None and row.viewer_id == caller.sub
     if row is None or not visible:
         raise ClientError(Code.NOT_FOUND, "no such order")
-    return JSON(views.order(row))
+    return JSON(order_records.order_view(row))
 
 
 async def cancel_order(request: Request) -> JSON:
     """``POST /api/orders/{id}/cancel``: the buyer, or a host or admin of the brand."""
     caller = req.principal(request, Role.VIEWER, Role.HOST, Role.ADMIN)
     order_id = request.path_params["order_id"]
-    return JSON(await cancels.cancel(req.context(request), caller, order_id))
+    return JSON(await holds.cancel(req.context(request), caller, order_id))
 
 
 async def refund_order(request: Request) -> JSON:
@@ -58,7 +59,7 @@ async def refund_order(request: Request) -> JSON:
         row = await commission.refund(
             db, caller.brand, request.path_params["order_id"], now_ms=now_ms()
         )
-    return JSON(views.order(row))
+    return JSON(order_records.order_view(row))
 
 
 async def payment_notify(request: Request) -> JSON:

@@ -6,14 +6,14 @@ from typing import Any
 from starlette.requests import Request
 from starlette.routing import Route
 
-from live import organisation
+from common.errors import ClientError, Code
 from live.api import request as req
 from live.api.responses import JSON
-from live.auth import Role
-from live.clock import now_ms
+from live.auth.tokens import Role
 from live.db.models import BrandRow, GuideRow
 from live.db.unit import transaction
-from realtime.errors import ClientError, Code
+from live.guides import organisation
+from live.platform.clock import now_ms
 
 
 def _optional_id(body: dict[str, Any], name: str) -> str | None:

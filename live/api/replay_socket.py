@@ -2,7 +2,7 @@
 
 ``GET /ws/replay/{session_id}?token=&clip_id=|from_ms=&to_ms=&speed=&share=``. Authenticated
 and refused like the room socket (an ``error`` frame, then a close code from the catalog);
-then `live.replay_player.Player` plays while this handler reads control messages.
+then `live.replays.player.Player` plays while this handler reads control messages.
 """
 
 import asyncio
@@ -12,15 +12,16 @@ import logging
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from live import auth
+from common import codec
+from common.errors import ClientError, CloseCode, Code
 from live.api import request as req
 from live.api.room import StarletteSocket
-from live.auth import Principal, Role
+from live.auth import tokens
+from live.auth.tokens import Principal, Role
 from live.context import Context
-from live.replay_player import Player
-from live.replays import Asked, open_replay
-from realtime import codec, protocol, replay_protocol
-from realtime.errors import ClientError, CloseCode, Code
+from live.replays.opening import Asked, open_replay
+from live.replays.player import Player
+from realtime import protocol, replay_protocol
 from replay.errors import ArchiveError
 
 log = logging.getLogger(__name__)
@@ -59,10 +60,10 @@ async def _refuse(websocket: WebSocket, exc: ClientError) -> None:
 
 async def replay_socket(websocket: WebSocket) -> None:
     """``GET /ws/replay/{session_id}``: see the module doc."""
-    ctx: Context = websocket.app.state.ctx
+    ctx = req.context(websocket)
     await websocket.accept()
     try:
-        caller = auth.verify(websocket.query_params.get("token") or "", ctx.settings.secret)
+        caller = tokens.verify(websocket.query_params.get("token") or "", ctx.settings.secret)
         policy = await ctx.policies.get(caller.brand)
         if not policy.allows_origin(websocket.headers.get("origin")):
             raise ClientError(Code.ORIGIN_NOT_ALLOWED, "this page may not open the replay")

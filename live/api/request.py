@@ -5,11 +5,11 @@ from typing import Any
 
 from starlette.requests import HTTPConnection, Request
 
-from live import auth
-from live.auth import Principal, Role
+from common import codec
+from common.errors import ClientError, Code
+from live.auth import tokens
+from live.auth.tokens import Principal, Role
 from live.context import Context
-from realtime import codec
-from realtime.errors import ClientError, Code
 
 MAX_BODY_BYTES = 65_536
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -27,8 +27,8 @@ def principal(connection: HTTPConnection, *roles: Role) -> Principal:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ClientError(Code.UNAUTHORIZED, "send Authorization: Bearer <token>")
-    caller = auth.verify(token.strip(), context(connection).settings.secret)
-    return auth.require(caller, *roles) if roles else caller
+    caller = tokens.verify(token.strip(), context(connection).settings.secret)
+    return tokens.require(caller, *roles) if roles else caller
 
 
 def idempotency_key(request: Request) -> str:

@@ -2,7 +2,7 @@
 
 A caller's (or proxy's) ``X-Request-Id`` is kept when it looks like an id (1-128 characters of
 letters, digits, ``.``, ``_``, ``-``; anything else could forge log lines) and a fresh one is made
-otherwise. The id is in `live.logs.request_id` while the request runs, so every log line it
+otherwise. The id is in `live.platform.logs.request_id` while the request runs, so every log line it
 causes carries it. One access line per request goes to the ``live.access`` logger (uvicorn's own
 access log is off in ``live serve``: it runs outside the request and cannot know the id).
 """
@@ -14,7 +14,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from live import logs
+from live.platform import logs
 
 log = logging.getLogger("live.access")
 

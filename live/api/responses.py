@@ -4,8 +4,8 @@ from typing import Any
 
 from starlette.responses import Response
 
-from realtime import codec
-from realtime.errors import ClientError
+from common import codec
+from common.errors import ClientError
 
 
 class JSON(Response):

@@ -5,16 +5,20 @@ import logging
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from live import auth, sessions, snapshots, touches
+from common import codec
+from common.errors import ClientError, CloseCode, Code
+from live.api import request as req
 from live.api.responses import error
-from live.auth import Role
+from live.auth import tokens
+from live.auth.tokens import Role
 from live.context import Context
 from live.db.models import SessionRow
 from live.db.unit import transaction
-from live.ws_protocol import FRAME_SINK
-from realtime import codec, protocol
+from live.guides import arrivals
+from live.platform.ws_protocol import FRAME_SINK
+from live.sessions import session_records, snapshots
+from realtime import protocol
 from realtime.connection import FrameSink, Viewer
-from realtime.errors import ClientError, CloseCode, Code
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +52,7 @@ class StarletteSocket:
             log.debug("socket already closed")
 
     def frame_sink(self) -> FrameSink | None:
-        """The server's direct frame writes (`live.ws_protocol`), when it offers them."""
+        """The server's direct frame writes (`live.platform.ws_protocol`), when it offers them."""
         offered = self._websocket.scope.get("extensions", {}).get(FRAME_SINK)
         return offered["sink"] if offered else None
 
@@ -93,12 +97,12 @@ async def _deny(websocket: WebSocket, exc: ClientError) -> None:
 
 async def room_socket(websocket: WebSocket) -> None:
     """``GET /ws/sessions/{id}?token=&share=&since=``."""
-    ctx: Context = websocket.app.state.ctx
+    ctx = req.context(websocket)
     if not origin_allowed(websocket.headers.get("origin"), ctx.settings.allowed_origins):
         await _deny(websocket, ClientError(Code.ORIGIN_NOT_ALLOWED, "this page may not connect"))
         return
     try:
-        caller = auth.verify(websocket.query_params.get("token") or "", ctx.settings.secret)
+        caller = tokens.verify(websocket.query_params.get("token") or "", ctx.settings.secret)
     except ClientError as exc:
         await websocket.accept()
         await _refuse(websocket, exc, CloseCode.TOKEN_INVALID)
@@ -132,7 +136,7 @@ async def _session(ctx: Context, brand: str, session_id: str) -> SessionRow:
     return row
 
 
-async def _join(ctx: Context, websocket: WebSocket, caller: auth.Principal) -> None:
+async def _join(ctx: Context, websocket: WebSocket, caller: tokens.Principal) -> None:
     session_id = websocket.path_params["session_id"]
     try:
         session = await _session(ctx, caller.brand, session_id)
@@ -140,11 +144,11 @@ async def _join(ctx: Context, websocket: WebSocket, caller: auth.Principal) -> N
         if not policy.allows_origin(websocket.headers.get("origin")):
             raise ClientError(Code.ORIGIN_NOT_ALLOWED, "this page may not open the live room")
         if caller.role == Role.VIEWER and websocket.query_params.get("share"):
-            await touches.from_share(ctx, caller, session_id, websocket.query_params["share"])
+            await arrivals.from_share(ctx, caller, session_id, websocket.query_params["share"])
     except ClientError as exc:
         await _refuse(websocket, exc, _CLOSE_CODES.get(exc.code, CloseCode.SHUTTING_DOWN))
         return
-    if session.status == sessions.ENDED:
+    if session.status == session_records.ENDED:
         await websocket.send_text(codec.encode_text({"type": "ended", "session_id": session_id}))
         await websocket.close(1000, "session ended")
         return

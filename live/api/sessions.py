@@ -6,12 +6,14 @@ from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.routing import Route
 
-from live import commission, coupons, leaderboard, sessions, views
+from common.errors import ClientError, Code
 from live.api import request as req
 from live.api.responses import JSON
-from live.auth import Role
+from live.auth.tokens import Role
+from live.commerce import coupons, order_records
 from live.db.unit import transaction
-from realtime.errors import ClientError, Code
+from live.guides import commission, leaderboard
+from live.sessions import lifecycle, session_records
 
 HOSTS = (Role.HOST, Role.ADMIN)
 
@@ -28,17 +30,17 @@ def ws_url(request: Request, session_id: str) -> str:
 async def _session_body(request: Request, session_id: str, brand: str) -> dict[str, Any]:
     ctx = req.context(request)
     async with transaction(ctx.db) as db:
-        row = await sessions.load(db, brand, session_id)
-        products = await sessions.products_of(db, session_id)
+        row = await session_records.load(db, brand, session_id)
+        products = await session_records.products_of(db, session_id)
     levels = await ctx.stock.levels(session_id)
-    return views.session(row, products, levels, ws_url(request, session_id))
+    return session_records.view(row, products, levels, ws_url(request, session_id))
 
 
 async def create_session(request: Request) -> JSON:
     """``POST /api/sessions`` {title} -> 201."""
     caller = req.principal(request, *HOSTS)
     body = await req.json_object(request)
-    row = await sessions.create(req.context(request), caller, req.text(body, "title"))
+    row = await lifecycle.create(req.context(request), caller, req.text(body, "title"))
     return JSON(await _session_body(request, row.id, caller.brand), status_code=201)
 
 
@@ -63,29 +65,29 @@ async def add_product(request: Request) -> JSON:
         ),
     }
     session_id = request.path_params["session_id"]
-    row = await sessions.add_product(req.context(request), caller, session_id, fields)
-    return JSON(views.product(row), status_code=201)
+    row = await lifecycle.add_product(req.context(request), caller, session_id, fields)
+    return JSON(session_records.product_view(row), status_code=201)
 
 
 async def change_price(request: Request) -> JSON:
     """``PATCH /api/sessions/{id}/products/{product_id}`` {price_cents} (host, admin)."""
     caller = req.principal(request, *HOSTS)
     body = await req.json_object(request)
-    row = await sessions.change_price(
+    row = await lifecycle.change_price(
         req.context(request),
         caller,
         request.path_params["session_id"],
         request.path_params["product_id"],
         req.integer(body, "price_cents", minimum=0),
     )
-    return JSON(views.product(row))
+    return JSON(session_records.product_view(row))
 
 
 async def start_session(request: Request) -> JSON:
     """``POST /api/sessions/{id}/start``."""
     caller = req.principal(request, *HOSTS)
     session_id = request.path_params["session_id"]
-    await sessions.start(req.context(request), caller, session_id)
+    await lifecycle.start(req.context(request), caller, session_id)
     return JSON(await _session_body(request, session_id, caller.brand))
 
 
@@ -93,7 +95,7 @@ async def end_session(request: Request) -> JSON:
     """``POST /api/sessions/{id}/end``."""
     caller = req.principal(request, *HOSTS)
     session_id = request.path_params["session_id"]
-    await sessions.end(req.context(request), caller, session_id)
+    await lifecycle.end(req.context(request), caller, session_id)
     return JSON(await _session_body(request, session_id, caller.brand))
 
 
@@ -104,7 +106,7 @@ async def pin(request: Request) -> JSON:
     product_id = None
     if request.method == "POST":
         product_id = req.text(await req.json_object(request), "product_id", max_chars=64)
-    row = await sessions.pin(req.context(request), caller, session_id, product_id)
+    row = await lifecycle.pin(req.context(request), caller, session_id, product_id)
     return JSON({"session_id": row.id, "pinned_product_id": row.pinned_product_id})
 
 
@@ -127,7 +129,7 @@ async def drop_coupon(request: Request) -> JSON:
     }
     session_id = request.path_params["session_id"]
     row = await coupons.drop(req.context(request), caller, session_id, fields)
-    return JSON(views.coupon(row), status_code=201)
+    return JSON(order_records.coupon_view(row), status_code=201)
 
 
 async def get_leaderboard(request: Request) -> JSON:
@@ -136,7 +138,7 @@ async def get_leaderboard(request: Request) -> JSON:
     session_id = request.path_params["session_id"]
     ctx = req.context(request)
     async with transaction(ctx.db) as db:
-        await sessions.load(db, caller.brand, session_id)
+        await session_records.load(db, caller.brand, session_id)
     try:
         guides = await leaderboard.read(ctx.redis, session_id)
     except RedisError as exc:

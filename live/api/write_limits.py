@@ -21,8 +21,8 @@ import math
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from common.errors import ClientError, Code
 from live.api.responses import error
-from realtime.errors import ClientError, Code
 from realtime.ratelimit import TokenBucket
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

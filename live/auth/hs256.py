@@ -4,7 +4,7 @@ Why not ``jwt.decode``: for the one algorithm this server accepts it spends most
 on generality (an algorithm registry, key preparation that looks for PEM and SSH keys in the
 secret, option merging, the standard library's JSON decoder): about 50 us per token on this
 machine, where this module needs about 12 (docs/benchmarks.md, "Flash-sale admission").
-PyJWT still mints tokens (`live.auth.mint`), and the tests check that this module accepts and
+PyJWT still mints tokens (`live.auth.tokens.mint`), and the tests check that this module accepts and
 refuses what ``jwt.decode(token, secret, algorithms=["HS256"], options={"require": [...]})``
 accepts and refuses (``tests/live/test_hs256.py``).
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import jwt
 
-from live import hs256
-from realtime.errors import ClientError, Code
+from common.errors import ClientError, Code
+from live.auth import hs256
 
 ALGORITHM = hs256.ALGORITHM
 REQUIRED_CLAIMS = ("exp", "sub", "brand")

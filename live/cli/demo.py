@@ -26,10 +26,10 @@ import uvicorn
 from websockets.asyncio.client import connect
 from websockets.exceptions import WebSocketException
 
-from live import auth
-from live.settings import Settings
-from live.ws_protocol import websocket_options
-from realtime import codec
+from common import codec
+from live.auth import tokens
+from live.platform.settings import Settings
+from live.platform.ws_protocol import websocket_options
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ class Api:
 
     def token(self, role: str, sub: str, **claims: Any) -> str:
         """A token of the demo brand."""
-        return auth.mint(
+        return tokens.mint(
             self.settings.secret, sub=sub, role=role, brand=BRAND, ttl_s=TOKEN_TTL_S, **claims
         )
 

@@ -11,19 +11,22 @@ from types import FrameType
 
 import uvicorn
 
+from common.errors import ClientError
 from inventory.errors import InventoryUnavailable
-from live import auth, invariant, logs, organisation
-from live import workers as workers_module
-from live.auth import Role
-from live.clock import now_ms
+from live.auth import tokens
+from live.auth.tokens import Role
+from live.cli import workers
+from live.commerce import stock_invariant
 from live.db import migrate
 from live.db.engine import create_engine, session_factory
-from live.engines import EngineError, open_engines
-from live.organisation import CSV_COLUMNS
-from live.settings import Settings, SettingsError, load_settings
-from live.shutdown import GracefulServer
-from live.ws_protocol import websocket_options
-from realtime.errors import ClientError
+from live.guides import organisation
+from live.guides.organisation import CSV_COLUMNS
+from live.platform import logs
+from live.platform.clock import now_ms
+from live.platform.engines import EngineError, open_engines
+from live.platform.settings import Settings, SettingsError, load_settings
+from live.platform.shutdown import GracefulServer
+from live.platform.ws_protocol import websocket_options
 from replay import reader
 from replay.errors import ArchiveError
 from replay.store import open_store
@@ -55,14 +58,14 @@ def _workers(raw: str) -> int:
     return count
 
 
-def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
+def _serve(settings: Settings, host: str, port: int, processes: int) -> int:
     from live.app import create_app
 
-    if workers > 1 and settings.redis_url is None:
+    if processes > 1 and settings.redis_url is None:
         # The embedded Valkey belongs to the process that starts it (it stops with it and dies
         # with it); N workers would each start their own, unshared, and sell the stock N times.
         return _fail(
-            f"--workers {workers} needs shared engines: set LIVE_REDIS_URL (and, for write "
+            f"--workers {processes} needs shared engines: set LIVE_REDIS_URL (and, for write "
             "throughput, LIVE_DATABASE_URL=postgresql+asyncpg://...)"
         )
     try:
@@ -76,7 +79,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
             file=sys.stderr,
         )
     # Several workers each build their own app (and node id) from the factory, in their process.
-    app = create_app(settings) if workers == 1 else workers_module.NODE_APP
+    app = create_app(settings) if processes == 1 else workers.NODE_APP
     # Uvicorn shuts down gracefully on SIGINT/SIGTERM, then restores the previous handlers and
     # raises the signal again, which would end a clean shutdown with status 143 (or a
     # KeyboardInterrupt traceback). A completed graceful shutdown is a success: exit 0.
@@ -93,10 +96,10 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
         log_config=logs.config(settings.log_format, access_log=settings.access_log),
         # Replaced by live.access lines, which carry the request id and are scrubbed.
         access_log=False,
-        factory=workers > 1,
+        factory=processes > 1,
     )
-    if workers > 1:
-        return workers_module.serve(config, workers=workers, drain_s=settings.shutdown_drain_s)
+    if processes > 1:
+        return workers.serve(config, workers=processes, drain_s=settings.shutdown_drain_s)
     GracefulServer(config, drain_s=settings.shutdown_drain_s).run()
     return 0
 
@@ -132,10 +135,12 @@ def _archive_verify(settings: Settings, session_id: str) -> int:
     return 0
 
 
-async def _inventory_lines(settings: Settings, session_id: str) -> list[invariant.Line]:
+async def _inventory_lines(settings: Settings, session_id: str) -> list[stock_invariant.Line]:
     engines = await open_engines(settings)
     try:
-        return await invariant.check(session_factory(engines.engine), engines.redis, session_id)
+        return await stock_invariant.check(
+            session_factory(engines.engine), engines.redis, session_id
+        )
     finally:
         await engines.aclose()
 
@@ -250,14 +255,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         return _serve(settings, args.host, args.port, args.workers or settings.workers)
     if args.command == "demo":
-        from live import demo
+        from live.cli import demo
 
         return demo.run(
             settings, host=args.host, port=args.port, viewers=max(0, args.viewers), seed=args.seed
         )
     if args.command == "token":
         print(
-            auth.mint(
+            tokens.mint(
                 settings.secret,
                 sub=args.sub,
                 role=args.role,

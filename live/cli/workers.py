@@ -37,16 +37,16 @@ from types import FrameType
 import uvicorn
 from starlette.applications import Starlette
 
-from live.settings import load_settings
-from live.shutdown import GracefulServer
+from live.platform.settings import load_settings
+from live.platform.shutdown import GracefulServer
 
 #: The app factory each worker's uvicorn calls (``factory=True``).
-NODE_APP = "live.workers:node_app"
+NODE_APP = "live.cli.workers:node_app"
 _PR_SET_PDEATHSIG = 1
 #: A stopping worker needs its drain, uvicorn's 5 s for requests, then the lifespan's close.
 _STOP_GRACE_S = 30.0
 
-logger = logging.getLogger("live.workers")
+logger = logging.getLogger(__name__)
 
 
 def node_app() -> Starlette:

@@ -2,10 +2,10 @@
 clips hosts create or edit.
 
 Contract: the first read of an ended session's clips whose archive is complete cuts one clip per
-product explained (`live.clips.cut`, ids ``<session>-<n>``) and records them, titled after the
-product, once (a racing second cut finds them recorded). Hosts create clips of a product over
-any window of the session and edit any clip's title and window. Each clip is shown with its
-window in the session's time (``from_ms``/``to_ms``, ``t_ms``) and in the recorded video's
+product explained (`live.clips.cutting.cut`, ids ``<session>-<n>``) and records them, titled after
+the product, once (a racing second cut finds them recorded). Hosts create clips of a product over
+any window of the session and edit any clip's title and window. Each clip is shown with its window
+in the session's time (``from_ms``/``to_ms``, ``t_ms``) and in the recorded video's
 (``video_from_ms``/``video_to_ms``: plus ``LIVE_CLIP_OFFSET_MS``, never below 0).
 """
 
@@ -14,13 +14,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from live import clips, ids, sessions
-from live.auth import Principal
-from live.clock import now_ms
+from common.errors import ClientError, Code
+from live.auth.tokens import Principal
+from live.clips import cutting
 from live.context import Context
 from live.db.models import ClipRow, ProductRow, SessionRow
 from live.db.unit import transaction
-from realtime.errors import ClientError, Code
+from live.platform import ids
+from live.platform.clock import now_ms
+from live.sessions import session_records
 from replay.errors import ArchiveError
 from replay.reader import read_replay
 
@@ -46,7 +48,7 @@ async def of_session(ctx: Context, session: SessionRow) -> list[ClipRow]:
     """The session's clips by start, cutting the automatic ones first if not done yet."""
     async with transaction(ctx.db) as db:
         rows = await _rows(db, session.id)
-    if session.status != sessions.ENDED or any(row.source == AUTO for row in rows):
+    if session.status != session_records.ENDED or any(row.source == AUTO for row in rows):
         return rows
     try:
         events = await read_replay(ctx.store, session.id, from_ms=None, to_ms=None)
@@ -54,7 +56,7 @@ async def of_session(ctx: Context, session: SessionRow) -> list[ClipRow]:
         raise ClientError(Code.UNAVAILABLE, f"the archive could not be read: {exc}") from exc
     if events is None:
         raise ClientError(Code.ARCHIVE_PENDING, "the archive of this session is being written")
-    cut = clips.cut(session.id, events)
+    cut = cutting.cut(session.id, events)
     if cut:
         try:
             await _record_cut(ctx, session, cut)
@@ -78,7 +80,7 @@ async def _rows(db: AsyncSession, session_id: str) -> list[ClipRow]:
 async def _record_cut(ctx: Context, session: SessionRow, cut: list[dict[str, Any]]) -> None:
     now = now_ms()
     async with transaction(ctx.db) as db:
-        titles = {p.id: p.title for p in await sessions.products_of(db, session.id)}
+        titles = {p.id: p.title for p in await session_records.products_of(db, session.id)}
         for clip in cut:
             db.add(
                 ClipRow(
@@ -108,7 +110,7 @@ async def create(
     _window(fields["from_ms"], fields["to_ms"])
     now = now_ms()
     async with transaction(ctx.db) as db:
-        session = await sessions.load(db, principal.brand, session_id)
+        session = await session_records.load(db, principal.brand, session_id)
         product = await db.get(ProductRow, fields["product_id"])
         if product is None or product.session_id != session_id:
             raise ClientError(Code.NOT_FOUND, f"no product {fields['product_id']} in this session")
@@ -133,7 +135,7 @@ async def edit(
 ) -> ClipRow:
     """Change a clip's title and window (fields absent stay as they are)."""
     async with transaction(ctx.db) as db:
-        await sessions.load(db, principal.brand, session_id)
+        await session_records.load(db, principal.brand, session_id)
         row = await db.get(ClipRow, clip_id)
         if row is None or row.session_id != session_id:
             raise ClientError(Code.NOT_FOUND, f"no clip {clip_id} in this session")

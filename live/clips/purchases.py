@@ -6,12 +6,13 @@ what the record says: the allocation (``products.stock``) minus the units held o
 (``committed_qty``, which live holds that lapse give back to). One transaction takes the units
 with the same conditional update the live path ends with (``committed_qty + qty <= stock``),
 checks the viewer's limit over their held and paid orders of the product, and writes the order
-with the guide the viewer is bound to (`live.attribution`; a share code sent with the order
+with the guide the viewer is bound to (`live.guides.attribution`; a share code sent with the order
 touches its guide first, as opening the clip through it does). The product row's lock orders
 concurrent buyers, so no interleaving sells more than the allocation.
 
 The order is ``reserved`` like a live one and holds its units for ``LIVE_HOLD_TTL_S``: payment
-(`live.payments`), cancel (`live.cancels`) and expiry (`sweep`, here) settle it in the record.
+(`live.commerce.payments`), cancel (`live.commerce.holds`) and expiry (`sweep`, here) settle
+it in the record.
 Idempotency is the record's unique (session, viewer, key): a retried key answers the order.
 """
 
@@ -24,15 +25,19 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from live import attribution, clip_records, ids, loops, sessions, touches, views
-from live.auth import Principal
-from live.clock import now_ms
+from common import codec, loops
+from common.errors import ClientError, Code
+from live.auth.tokens import Principal
+from live.clips import library
+from live.commerce import order_records
+from live.commerce.order_records import COMMITTED, EXPIRED, RESERVED, return_units
 from live.context import Context
 from live.db.models import ClipRow, GuideRow, OrderRow, ProductRow, SessionRow
 from live.db.unit import transaction
-from live.orders import COMMITTED, EXPIRED, RESERVED, return_units
-from realtime import codec
-from realtime.errors import ClientError, Code
+from live.guides import arrivals, attribution
+from live.platform import ids
+from live.platform.clock import now_ms
+from live.sessions import session_records
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +64,11 @@ async def place(
     """Record a reserved order of the clip's product; the same answer for a retried key."""
     session, clip = await sellable_clip(ctx, principal, session_id, clip_id)
     if request.share:
-        await touches.from_share(ctx, principal, session_id, request.share, clip_id=clip_id)
+        await arrivals.from_share(ctx, principal, session_id, request.share, clip_id=clip_id)
     fingerprint = request.fingerprint(clip_id)
     earlier = await _earlier(ctx, session_id, principal.sub, request.idempotency_key)
     if earlier is not None:
-        return _replayed(earlier, fingerprint)
+        return _repeated(earlier, fingerprint)
     order = await _order(ctx, principal, session, clip, request, fingerprint)
     try:
         await _record(ctx, order)
@@ -74,10 +79,10 @@ async def place(
         earlier = await _earlier(ctx, session_id, principal.sub, request.idempotency_key)
         if earlier is None:
             raise
-        return _replayed(earlier, fingerprint)
+        return _repeated(earlier, fingerprint)
     if order.guide_id is not None:
         loops.spawn(_extend_binding(ctx, order))
-    return views.order(order)
+    return order_records.order_view(order)
 
 
 async def sellable_clip(
@@ -85,14 +90,14 @@ async def sellable_clip(
 ) -> tuple[SessionRow, ClipRow]:
     """The ended session and its clip, or the refusal a clip order gets."""
     async with transaction(ctx.db) as db:
-        session = await sessions.load(db, principal.brand, session_id)
-    if session.status != sessions.ENDED:
+        session = await session_records.load(db, principal.brand, session_id)
+    if session.status != session_records.ENDED:
         raise ClientError(
             Code.SESSION_NOT_LIVE, "clips sell once the session ended; buy in the live room"
         )
     if session.archive_deleted_ms is not None:
         raise ClientError(Code.ARCHIVE_DELETED, "the archive of this session was deleted")
-    for row in await clip_records.of_session(ctx, session):
+    for row in await library.of_session(ctx, session):
         if row.id == clip_id:
             return session, row
     raise ClientError(Code.NOT_FOUND, f"no clip {clip_id} in this session")
@@ -112,12 +117,12 @@ async def _earlier(
     return found
 
 
-def _replayed(order: OrderRow, fingerprint: str) -> dict[str, Any]:
+def _repeated(order: OrderRow, fingerprint: str) -> dict[str, Any]:
     if order.request_hash != fingerprint:
         raise ClientError(
             Code.IDEMPOTENCY_KEY_REUSED, "this Idempotency-Key was used with another body"
         )
-    return views.order(order)
+    return order_records.order_view(order)
 
 
 async def _order(

@@ -11,12 +11,12 @@ from typing import Any
 
 from sqlalchemy import case, func, select
 
-from live.clock import now_ms
+from common.errors import ClientError, Code
+from live.commerce.order_records import PAID
 from live.context import Context
 from live.db.models import ClipRow, ClipViewRow, OrderRow
 from live.db.unit import transaction
-from live.orders import PAID
-from realtime.errors import ClientError, Code
+from live.platform.clock import now_ms
 
 
 async def count_view(ctx: Context, clip: ClipRow, viewer_id: str) -> bool:

@@ -5,16 +5,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from common.errors import ClientError, Code
 from inventory.coupons import Claimed
 from inventory.errors import InventoryUnavailable
-from live import ids, sessions, views
-from live.auth import Principal
-from live.clock import now_ms
+from live.auth.tokens import Principal
+from live.commerce import order_records
 from live.context import Context
 from live.db.models import CouponClaimRow, CouponRow, SessionRow
 from live.db.unit import transaction
+from live.platform import ids
+from live.platform.clock import now_ms
+from live.sessions import session_records
 from realtime.connection import Viewer
-from realtime.errors import ClientError, Code
 from realtime.protocol import Claim
 
 AMOUNT_OFF, PERCENT_OFF = "amount_off", "percent_off"
@@ -27,8 +29,8 @@ async def drop(
     ts = now_ms()
     expires_in_s = fields.pop("expires_in_s", None)
     async with transaction(ctx.db) as db:
-        session = await sessions.load(db, principal.brand, session_id)
-        if session.status != sessions.LIVE:
+        session = await session_records.load(db, principal.brand, session_id)
+        if session.status != session_records.LIVE:
             raise ClientError(Code.SESSION_NOT_LIVE, "coupons drop in a live session")
         row = CouponRow(
             id=ids.new_id("cpn"),
@@ -41,9 +43,9 @@ async def drop(
         db.add(row)
         await db.flush()
         await ctx.coupons.open(session_id, row.id, quantity=row.quantity, expires_ms=row.expires_ms)
-    event = views.coupon(row)
+    event = order_records.coupon_view(row)
     await ctx.bus.publish(
-        session_id, "coupon", {**event, "ts": ts, "t_ms": sessions.t_ms(session, ts)}
+        session_id, "coupon", {**event, "ts": ts, "t_ms": session_records.t_ms(session, ts)}
     )
     return row
 
@@ -56,7 +58,7 @@ async def open_coupons(ctx: Context, db: AsyncSession, session_id: str) -> list[
     )
     left = await ctx.coupons.left(session_id)
     return [
-        views.coupon(row, left=left.get(row.id, 0))
+        order_records.coupon_view(row, left=left.get(row.id, 0))
         for row in rows
         if (row.expires_ms is None or row.expires_ms > now) and left.get(row.id, 0) > 0
     ]
@@ -70,7 +72,7 @@ def claim_handler(ctx: Context) -> Any:
             raise ClientError(Code.FORBIDDEN, "only viewers claim coupons")
         async with transaction(ctx.db) as db:
             coupon = await db.get(CouponRow, command.coupon_id)
-            session = await sessions.load(db, viewer.brand, session_id)
+            session = await session_records.load(db, viewer.brand, session_id)
         if coupon is None or coupon.session_id != session_id:
             raise ClientError(Code.NOT_FOUND, f"no coupon {command.coupon_id}")
         try:
@@ -122,7 +124,7 @@ async def _announce_left(
             "left": left,
             "version": version,
             "ts": ts,
-            "t_ms": sessions.t_ms(session, ts),
+            "t_ms": session_records.t_ms(session, ts),
         },
     )
 
@@ -139,7 +141,7 @@ async def held_by(db: AsyncSession, session_id: str, viewer_id: str) -> list[dic
         )
         .order_by(CouponClaimRow.claimed_ms)
     )
-    return [{"claim_id": claim.id, **views.coupon(coupon)} for claim, coupon in rows]
+    return [{"claim_id": claim.id, **order_records.coupon_view(coupon)} for claim, coupon in rows]
 
 
 async def discount_for(

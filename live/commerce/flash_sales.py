@@ -15,35 +15,23 @@ import logging
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from live import ids, loops, sessions
-from live.auth import Principal
-from live.clock import now_ms
+from common import loops
+from common.errors import ClientError, Code
+from live.auth.tokens import Principal
+from live.commerce import order_records
+from live.commerce.order_records import SALE_CLOSED, SALE_OPEN
 from live.context import Context
 from live.db.models import ProductRow, SaleRow, SessionRow
 from live.db.unit import transaction
-from realtime.errors import ClientError, Code
+from live.platform import ids
+from live.platform.clock import now_ms
+from live.sessions import session_records
 
 log = logging.getLogger(__name__)
 
-OPEN, CLOSED = "open", "closed"
 #: How often each node looks for sales past ``ends_at``: the close lags the end by at most this.
 CLOSE_INTERVAL_S = 1.0
-
-
-def view(row: SaleRow) -> dict[str, Any]:
-    """A sale as clients see it; ``ends_at`` drives the countdown."""
-    return {
-        "sale_id": row.id,
-        "product_id": row.product_id,
-        "sale_price_cents": row.sale_price_cents,
-        "starts_at": row.starts_ms,
-        "ends_at": row.ends_ms,
-        "stock_cap": row.stock_cap,
-        "per_viewer_limit": row.per_viewer_limit,
-        "status": row.status,
-    }
 
 
 async def open_sale(
@@ -52,20 +40,20 @@ async def open_sale(
     """Create and open a sale; viewers get ``sale_open``."""
     ts = now_ms()
     async with transaction(ctx.db) as db:
-        session = await sessions.load(db, principal.brand, session_id)
-        if session.status != sessions.LIVE:
+        session = await session_records.load(db, principal.brand, session_id)
+        if session.status != session_records.LIVE:
             raise ClientError(Code.SESSION_NOT_LIVE, "sales open in a live session")
         product = await db.get(ProductRow, fields["product_id"])
         if product is None or product.session_id != session_id:
             raise ClientError(Code.NOT_FOUND, f"no product {fields['product_id']} in this session")
-        if await active_sale(db, product.id) is not None:
+        if await order_records.active_sale(db, product.id) is not None:
             raise ClientError(Code.CONFLICT, "a sale of this product is already open")
         row = SaleRow(
             id=ids.new_id("sal"),
             session_id=session_id,
             brand=principal.brand,
             sold_qty=0,
-            status=OPEN,
+            status=SALE_OPEN,
             created_ms=ts,
             **fields,
         )
@@ -73,15 +61,15 @@ async def open_sale(
         await db.flush()
         await ctx.stock.open_sale(session_id, row.id, row.stock_cap)
     await ctx.stock.change_terms(session_id)
-    clock = {"ts": ts, "t_ms": sessions.t_ms(session, ts)}
-    await ctx.bus.publish(session_id, "sale_open", {**view(row), **clock})
+    clock = {"ts": ts, "t_ms": session_records.t_ms(session, ts)}
+    await ctx.bus.publish(session_id, "sale_open", {**order_records.sale_view(row), **clock})
     return row
 
 
 async def close_sale(ctx: Context, principal: Principal, session_id: str, sale_id: str) -> SaleRow:
     """Close a sale (once); viewers get ``sale_close``. Closing a closed sale changes nothing."""
     async with transaction(ctx.db) as db:
-        await sessions.load(db, principal.brand, session_id)
+        await session_records.load(db, principal.brand, session_id)
         row = await db.get(SaleRow, sale_id)
         if row is None or row.session_id != session_id:
             raise ClientError(Code.NOT_FOUND, f"no sale {sale_id} in this session")
@@ -98,15 +86,15 @@ async def _close(ctx: Context, row: SaleRow, ts: int) -> bool:
     async with transaction(ctx.db) as db:
         changed = await db.execute(
             update(SaleRow)
-            .where(SaleRow.id == row.id, SaleRow.status == OPEN)
-            .values(status=CLOSED, closed_ms=ts)
+            .where(SaleRow.id == row.id, SaleRow.status == SALE_OPEN)
+            .values(status=SALE_CLOSED, closed_ms=ts)
         )
         if changed.rowcount != 1:  # type: ignore[attr-defined]
             return False
         session = await db.get(SessionRow, row.session_id)
     await ctx.stock.close_sale(row.session_id, row.id)
     await ctx.stock.change_terms(row.session_id)
-    clock = {"ts": ts, "t_ms": sessions.t_ms(session, ts) if session else 0}
+    clock = {"ts": ts, "t_ms": session_records.t_ms(session, ts) if session else 0}
     await ctx.bus.publish(
         row.session_id,
         "sale_close",
@@ -120,7 +108,9 @@ async def close_due(ctx: Context) -> int:
     now = now_ms()
     async with transaction(ctx.db) as db:
         due = list(
-            await db.scalars(select(SaleRow).where(SaleRow.status == OPEN, SaleRow.ends_ms <= now))
+            await db.scalars(
+                select(SaleRow).where(SaleRow.status == SALE_OPEN, SaleRow.ends_ms <= now)
+            )
         )
     return sum([await _close(ctx, row, now) for row in due])
 
@@ -135,21 +125,3 @@ async def run(ctx: Context) -> None:
         log=log,
         stopping=ctx.stopping,
     )
-
-
-async def active_sale(db: AsyncSession, product_id: str) -> SaleRow | None:
-    """The open sale of a product, if any."""
-    row: SaleRow | None = await db.scalar(
-        select(SaleRow).where(SaleRow.product_id == product_id, SaleRow.status == OPEN).limit(1)
-    )
-    return row
-
-
-async def open_sales(db: AsyncSession, session_id: str) -> list[dict[str, Any]]:
-    """The open sales of a session, for the snapshot."""
-    rows = await db.scalars(
-        select(SaleRow)
-        .where(SaleRow.session_id == session_id, SaleRow.status == OPEN)
-        .order_by(SaleRow.created_ms)
-    )
-    return [view(row) for row in rows]

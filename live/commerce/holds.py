@@ -1,28 +1,64 @@
-"""The hold reaper: expired holds go back to stock, exactly once, on any number of nodes.
+"""Holds given back: a reserved order cancelled by its buyer (or a host or admin of its brand),
+and the reaper of expired holds, exactly once, on any number of nodes.
 
 Contract: for each expired hold the record is settled first (reserved -> expired in one
 conditional update, which also returns the units to ``committed_qty`` and frees the coupon);
 then Redis releases the hold, which only the first caller can do. A hold whose order turned
 out paid is committed instead of released. Cancelling an order is the same settlement with
 another final status, so a cancel racing the reaper (or itself) gives the units back once.
+Cancelling an order that is already cancelled or expired changes nothing; a paid order cannot
+be cancelled.
 """
 
 import logging
+from typing import Any
 
 from sqlalchemy import update
 
+from common import loops
+from common.errors import ClientError, Code
 from inventory import keys as inventory_keys
-from live import loops, sessions
-from live.clock import now_ms
+from live.auth.tokens import Principal, Role
+from live.commerce import order_records
+from live.commerce.order_records import (
+    CANCELLED,
+    EXPIRED,
+    PAID,
+    REFUND_REQUIRED,
+    RESERVED,
+    return_units,
+)
 from live.context import Context
 from live.db.models import OrderRow, SessionRow
 from live.db.unit import transaction
-from live.orders import EXPIRED, PAID, RESERVED, return_units
+from live.platform.clock import now_ms
+from live.sessions import session_records
 from realtime.bus import BusUnavailable
 
 log = logging.getLogger(__name__)
 
 SWEEP_INTERVAL_S = 1.0
+
+
+async def cancel(ctx: Context, principal: Principal, order_id: str) -> dict[str, Any]:
+    """Cancel ``order_id`` for ``principal``; returns the order as it is afterwards."""
+    async with transaction(ctx.db) as db:
+        order = await db.get(OrderRow, order_id)
+    visible = order is not None and order.brand == principal.brand
+    if visible and principal.role == Role.VIEWER:
+        visible = order is not None and order.viewer_id == principal.sub
+    if order is None or not visible:
+        raise ClientError(Code.NOT_FOUND, "no such order")
+    if order.status in (PAID, REFUND_REQUIRED):
+        raise ClientError(Code.CONFLICT, f"the order is {order.status}; it cannot be cancelled")
+    # Settling a cancelled or expired order again only retries a release that Redis missed.
+    await settle(ctx, order.session_id, order_id, status=CANCELLED)
+    async with transaction(ctx.db) as db:
+        settled = await db.get(OrderRow, order_id)
+    assert settled is not None
+    if settled.status == PAID:
+        raise ClientError(Code.CONFLICT, "the order was paid meanwhile; it cannot be cancelled")
+    return order_records.order_view(settled)
 
 
 async def expire(ctx: Context, session_id: str, order_id: str) -> bool:
@@ -54,7 +90,7 @@ async def settle(ctx: Context, session_id: str, order_id: str, *, status: str) -
     if released is None:
         return False
     ts = now_ms()
-    clock = {"ts": ts, "t_ms": sessions.t_ms(session, ts) if session else 0}
+    clock = {"ts": ts, "t_ms": session_records.t_ms(session, ts) if session else 0}
     try:
         await ctx.bus.publish(
             session_id,

@@ -1,41 +1,50 @@
-"""JSON shapes of records as the public contract shows them."""
+"""Orders, flash sales and coupons as records: the statuses of orders and sales (this module
+owns both sets), giving an order's units back in the record, and the JSON shapes of orders and
+coupons as the public contract shows them.
+
+Nothing here takes the node's context: the use cases of `live.commerce` call these with their
+own database session.
+"""
 
 from typing import Any
 
-from live.db.models import CouponRow, OrderRow, ProductRow, SessionRow
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from live.db.models import CouponClaimRow, CouponRow, OrderRow, ProductRow, SaleRow
+
+#: An order is ``reserved`` (its units held) until it is ``paid``, ``expired`` (its hold ran
+#: out) or ``cancelled``; a payment for an expired or cancelled order makes it
+#: ``refund_required``; a paid order may be ``refunded``.
+RESERVED, PAID, EXPIRED = "reserved", "paid", "expired"
+CANCELLED, REFUND_REQUIRED, REFUNDED = "cancelled", "refund_required", "refunded"
+ORDER_STATUSES = frozenset({RESERVED, PAID, EXPIRED, CANCELLED, REFUND_REQUIRED, REFUNDED})
+#: Statuses whose units count in ``products.committed_qty`` (held or sold).
+COMMITTED = (RESERVED, PAID)
+
+#: A flash sale is ``open`` from the host's open until its end, its close or its sell-out.
+SALE_OPEN, SALE_CLOSED = "open", "closed"
 
 
-def product(row: ProductRow, *, stock: int | None = None) -> dict[str, Any]:
-    """A product; ``stock`` is the live level when known, the allocation otherwise."""
-    return {
-        "product_id": row.id,
-        "sku": row.sku,
-        "title": row.title,
-        "price_cents": row.price_cents,
-        "stock": row.stock if stock is None else stock,
-        "limit_per_viewer": row.limit_per_viewer,
-    }
+async def return_units(db: AsyncSession, order: OrderRow) -> None:
+    """Give an order's units back to the product (and its sale) and free its coupon claim."""
+    await db.execute(
+        update(ProductRow)
+        .where(ProductRow.id == order.product_id)
+        .values(committed_qty=ProductRow.committed_qty - order.qty)
+    )
+    if order.sale_id is not None:
+        await db.execute(
+            update(SaleRow)
+            .where(SaleRow.id == order.sale_id)
+            .values(sold_qty=SaleRow.sold_qty - order.qty)
+        )
+    await db.execute(
+        update(CouponClaimRow).where(CouponClaimRow.order_id == order.id).values(order_id=None)
+    )
 
 
-def session(
-    row: SessionRow, products: list[ProductRow], levels: dict[str, int], ws_url: str
-) -> dict[str, Any]:
-    """A session with its products and live stock levels."""
-    return {
-        "id": row.id,
-        "title": row.title,
-        "status": row.status,
-        "host_id": row.host_id,
-        "ws_url": ws_url,
-        "pinned_product_id": row.pinned_product_id,
-        "products": [product(p, stock=levels.get(p.id)) for p in products],
-        "created_at": row.created_ms,
-        "started_at": row.started_ms,
-        "ended_at": row.ended_ms,
-    }
-
-
-def coupon(row: CouponRow, *, left: int | None = None) -> dict[str, Any]:
+def coupon_view(row: CouponRow, *, left: int | None = None) -> dict[str, Any]:
     """A coupon as dropped; ``left`` is how many claims remain when known."""
     return {
         "coupon_id": row.id,
@@ -50,7 +59,7 @@ def coupon(row: CouponRow, *, left: int | None = None) -> dict[str, Any]:
     }
 
 
-def order(row: OrderRow) -> dict[str, Any]:
+def order_view(row: OrderRow) -> dict[str, Any]:
     """An order as its buyer sees it."""
     return {
         "order_id": row.id,
@@ -67,3 +76,37 @@ def order(row: OrderRow) -> dict[str, Any]:
         "expires_at": row.expires_ms,
         "ts": row.created_ms,
     }
+
+
+def sale_view(row: SaleRow) -> dict[str, Any]:
+    """A sale as clients see it; ``ends_at`` drives the countdown."""
+    return {
+        "sale_id": row.id,
+        "product_id": row.product_id,
+        "sale_price_cents": row.sale_price_cents,
+        "starts_at": row.starts_ms,
+        "ends_at": row.ends_ms,
+        "stock_cap": row.stock_cap,
+        "per_viewer_limit": row.per_viewer_limit,
+        "status": row.status,
+    }
+
+
+async def active_sale(db: AsyncSession, product_id: str) -> SaleRow | None:
+    """The open sale of a product, if any."""
+    row: SaleRow | None = await db.scalar(
+        select(SaleRow)
+        .where(SaleRow.product_id == product_id, SaleRow.status == SALE_OPEN)
+        .limit(1)
+    )
+    return row
+
+
+async def open_sales(db: AsyncSession, session_id: str) -> list[dict[str, Any]]:
+    """The open sales of a session, for the snapshot."""
+    rows = await db.scalars(
+        select(SaleRow)
+        .where(SaleRow.session_id == session_id, SaleRow.status == SALE_OPEN)
+        .order_by(SaleRow.created_ms)
+    )
+    return [sale_view(row) for row in rows]

@@ -1,11 +1,10 @@
 """Writing reserved orders to the record: the record's own checks, one order or a batch at once.
 
-Contract: an attributed order is written with its guide's upstream guide (from the
-organisation, `live.organisation`). An order is written only if its session is still live,
-its product's open sale is the one it was priced in, its product is still on the stock
-generation its reserve reported (`live.recovery`), and ``committed_qty`` (and the sale's
-``sold_qty``) stay within the allocation (and the cap); otherwise `ClientError` says why and
-nothing of it is written.
+Contract: an attributed order is written with its guide's upstream guide (from the organisation,
+`live.guides.organisation`). An order is written only if its session is still live, its product's
+open sale is the one it was priced in, its product is still on the stock generation its reserve
+reported (`live.commerce.stock_recovery`), and ``committed_qty`` (and the sale's ``sold_qty``) stay
+within the allocation (and the cap); otherwise `ClientError` says why and nothing of it is written.
 
 `OrderWriter` is group commit: while one transaction is being written, the orders that arrive
 queue up, and the next transaction writes all of them with one conditional update per product
@@ -24,10 +23,11 @@ from sqlalchemy import Table, Update, bindparam, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
-from live import sales, sessions
+from common.errors import ClientError, Code
+from live.commerce import order_records
 from live.db.models import CouponClaimRow, GuideRow, OrderRow, ProductRow, SaleRow, SessionRow
 from live.db.unit import transaction
-from realtime.errors import ClientError, Code
+from live.sessions import session_records
 
 #: Orders written in one transaction at most.
 MAX_BATCH = 256
@@ -50,12 +50,12 @@ def _take_units(*, in_sale: bool) -> Update:
     half of a lone order's CPU (docs/benchmarks.md, "Order record")."""
     products, sales_table = _PRODUCTS.c, _SALES.c
     open_sale = exists().where(
-        sales_table.product_id == products.id, sales_table.status == sales.OPEN
+        sales_table.product_id == products.id, sales_table.status == order_records.SALE_OPEN
     )
     if in_sale:
         open_sale = open_sale.where(sales_table.id == bindparam("sale_id"))
     session_live = exists().where(
-        _SESSIONS.c.id == products.session_id, _SESSIONS.c.status == sessions.LIVE
+        _SESSIONS.c.id == products.session_id, _SESSIONS.c.status == session_records.LIVE
     )
     return (
         update(_PRODUCTS)
@@ -119,7 +119,7 @@ async def _check_terms(db: AsyncSession, orders: list[OrderRow]) -> dict[str, Cl
         (
             await db.execute(
                 select(SaleRow.product_id, SaleRow.id).where(
-                    SaleRow.product_id.in_(product_ids), SaleRow.status == sales.OPEN
+                    SaleRow.product_id.in_(product_ids), SaleRow.status == order_records.SALE_OPEN
                 )
             )
         ).all()
@@ -127,7 +127,7 @@ async def _check_terms(db: AsyncSession, orders: list[OrderRow]) -> dict[str, Cl
     refused: dict[str, ClientError] = {}
     for order in orders:
         status = statuses.get(order.session_id)
-        if status != sessions.LIVE:
+        if status != session_records.LIVE:
             refused[order.id] = ClientError(Code.SESSION_NOT_LIVE, f"the session is {status}")
         elif open_sales.get(order.product_id) != order.sale_id:
             # The terms came from a cache checked by the reserve; the record judges them too,

@@ -14,30 +14,27 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis.exceptions import RedisError
-from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from common import codec, loops
+from common.errors import ClientError, Code
 from inventory.errors import InventoryUnavailable
-from inventory.stock import Refusal, Refused, Replayed, Reserved
-from live import attribution, coupons, ids, leaderboard, loops, sessions, views
-from live.auth import Principal
-from live.clock import now_ms
+from inventory.stock import Refusal, Refused, Repeated, Reserved
+from live.auth.tokens import Principal
+from live.commerce import coupons, order_records
+from live.commerce.terms import ProductTerms, current_version
 from live.context import Context
-from live.db.models import CouponClaimRow, OrderRow, ProductRow, SaleRow
+from live.db.models import CouponClaimRow, OrderRow
 from live.db.unit import transaction
-from live.terms import ProductTerms, current_version
-from realtime import codec
+from live.guides import attribution, leaderboard
+from live.platform import ids
+from live.platform.clock import now_ms
+from live.sessions import session_records
 from realtime.bus import BusUnavailable
-from realtime.errors import ClientError, Code
 
 log = logging.getLogger(__name__)
 
-RESERVED, PAID, EXPIRED = "reserved", "paid", "expired"
-CANCELLED, REFUND_REQUIRED = "cancelled", "refund_required"
-#: Statuses whose units count in ``products.committed_qty`` (held or sold).
-COMMITTED = (RESERVED, PAID)
-REPLAY_WAIT_S = 5.0
-REPLAY_POLL_S = 0.05
+REPEAT_WAIT_S = 5.0
+REPEAT_POLL_S = 0.05
 
 _REFUSALS = {
     Refusal.SOLD_OUT: (Code.SOLD_OUT, "the product is sold out"),
@@ -69,8 +66,8 @@ def _refuse(reason: Refusal) -> ClientError:
     return ClientError(code, message)
 
 
-async def _replay(
-    ctx: Context, outcome: Replayed, request: OrderRequest, *, session_id: str, viewer_id: str
+async def _answer_again(
+    ctx: Context, outcome: Repeated, request: OrderRequest, *, session_id: str, viewer_id: str
 ) -> dict[str, Any]:
     if outcome.request_hash != request.fingerprint():
         raise ClientError(
@@ -79,25 +76,25 @@ async def _replay(
     if outcome.order_id is None:
         raise _refuse(outcome.reason or Refusal.SOLD_OUT)
     # The first request may still be writing its row: wait for it a little.
-    deadline = asyncio.get_running_loop().time() + REPLAY_WAIT_S
+    deadline = asyncio.get_running_loop().time() + REPEAT_WAIT_S
     while True:
         row = await _order_row(ctx, outcome.order_id)
         if row is not None:
-            return views.order(row)
-        # No row and no hold: the first attempt died after its reserve, or a rebuild of the
-        # Redis counters fenced it off (see `live.recovery`); it will never write its row, so
-        # a retry starts over. The row is read again after the hold so that an order recorded
-        # in between is not missed.
+            return order_records.order_view(row)
+        # No row and no hold: the first attempt died after its reserve, or a rebuild of the Redis
+        # counters fenced it off (see `live.commerce.stock_recovery`); it will never write its row,
+        # so a retry starts over. The row is read again after the hold so that an order recorded in
+        # between is not missed.
         if await _held(ctx, session_id, outcome.order_id) is False:
             if (row := await _order_row(ctx, outcome.order_id)) is not None:
-                return views.order(row)
+                return order_records.order_view(row)
             await ctx.stock.forget(
                 session_id, viewer_id=viewer_id, idempotency_key=request.idempotency_key
             )
             raise ClientError(Code.REQUEST_IN_PROGRESS, "the first request was lost; retry")
         if asyncio.get_running_loop().time() > deadline:
             raise ClientError(Code.REQUEST_IN_PROGRESS, "the first request is still in progress")
-        await asyncio.sleep(REPLAY_POLL_S)
+        await asyncio.sleep(REPEAT_POLL_S)
 
 
 async def _order_row(ctx: Context, order_id: str) -> OrderRow | None:
@@ -156,12 +153,12 @@ async def place(
 ) -> dict[str, Any]:
     """Reserve and record an order; returns its view (the same one for a retried key).
 
-    The terms come from the node's cache (`live.terms`), so a refused attempt of a flash crowd
-    never touches SQL; a reserve that finds them changed is retried on fresh terms.
+    The terms come from the node's cache (`live.commerce.terms`), so a refused attempt of a flash
+    crowd never touches SQL; a reserve that finds them changed is retried on fresh terms.
     """
     for _ in range(STALE_TERMS_ATTEMPTS):
         terms = await ctx.terms.get(principal.brand, session_id, request.product_id)
-        if terms.session_status != sessions.LIVE:
+        if terms.session_status != session_records.LIVE:
             if await _terms_changed(ctx, terms):
                 ctx.terms.forget(session_id)
                 continue
@@ -186,8 +183,8 @@ async def place(
         if isinstance(outcome, Refused) and outcome.reason == Refusal.STALE_TERMS:
             ctx.terms.forget(session_id)
             continue
-        if isinstance(outcome, Replayed):
-            return await _replay(
+        if isinstance(outcome, Repeated):
+            return await _answer_again(
                 ctx, outcome, request, session_id=session_id, viewer_id=principal.sub
             )
         if isinstance(outcome, Refused):
@@ -213,10 +210,10 @@ async def _not_live(
         terms.session_id, viewer_id=principal.sub, idempotency_key=request.idempotency_key
     )
     if earlier is not None:
-        return await _replay(
+        return await _answer_again(
             ctx, earlier, request, session_id=terms.session_id, viewer_id=principal.sub
         )
-    ended = terms.session_status == sessions.ENDED
+    ended = terms.session_status == session_records.ENDED
     code = Code.SESSION_ENDED if ended else Code.SESSION_NOT_LIVE
     raise ClientError(code, f"the session is {terms.session_status}")
 
@@ -250,7 +247,7 @@ def _order(
         discount_cents=priced.discount_cents,
         amount_cents=subtotal - priced.discount_cents,
         coupon_id=request.coupon_id,
-        status=RESERVED,
+        status=order_records.RESERVED,
         idempotency_key=request.idempotency_key,
         request_hash=request.fingerprint(),
         created_ms=created,
@@ -268,7 +265,7 @@ async def _write(
         await ctx.writer.write(order, priced.claim, generation=outcome.generation)
     except ClientError:
         # The hold may already be gone (a rebuild dropped it), so the key is forgotten on its
-        # own as well: a retry must start over, not replay an order that was never recorded.
+        # own as well: a retry must start over, not repeat an order that was never recorded.
         with contextlib.suppress(InventoryUnavailable):
             await ctx.stock.release(order.session_id, order.id)
             await ctx.stock.forget(
@@ -278,25 +275,7 @@ async def _write(
     # The buyer's answer does not wait for the ticker: announcing is best effort anyway, and
     # in a flash sale its round trips would sit in every winner's latency.
     loops.spawn(_announce(ctx, priced.terms, order, outcome, principal))
-    return views.order(order)
-
-
-async def return_units(db: AsyncSession, order: OrderRow) -> None:
-    """Give an order's units back to the product (and its sale) and free its coupon claim."""
-    await db.execute(
-        update(ProductRow)
-        .where(ProductRow.id == order.product_id)
-        .values(committed_qty=ProductRow.committed_qty - order.qty)
-    )
-    if order.sale_id is not None:
-        await db.execute(
-            update(SaleRow)
-            .where(SaleRow.id == order.sale_id)
-            .values(sold_qty=SaleRow.sold_qty - order.qty)
-        )
-    await db.execute(
-        update(CouponClaimRow).where(CouponClaimRow.order_id == order.id).values(order_id=None)
-    )
+    return order_records.order_view(order)
 
 
 async def _announce(

@@ -14,14 +14,15 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from common.errors import ClientError, Code
 from inventory.errors import InventoryUnavailable
-from live import commission, ids
-from live.clock import now_ms
+from live.commerce.order_records import CANCELLED, EXPIRED, PAID, REFUND_REQUIRED, RESERVED
 from live.context import Context
 from live.db.models import OrderRow, PaymentRow
 from live.db.unit import transaction
-from live.orders import CANCELLED, EXPIRED, PAID, REFUND_REQUIRED, RESERVED
-from realtime.errors import ClientError, Code
+from live.guides import commission
+from live.platform import ids
+from live.platform.clock import now_ms
 
 log = logging.getLogger(__name__)
 

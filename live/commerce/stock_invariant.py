@@ -23,15 +23,14 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from common import loops
 from inventory import recovery
 from inventory.keys import sale_field
 from inventory.stock import Stock
-from live import loops, sessions
-from live.context import Context
+from live.commerce.order_records import PAID, SALE_OPEN
 from live.db.models import OrderRow, SaleRow, SessionRow
 from live.db.unit import transaction
-from live.orders import PAID
-from live.sales import OPEN
+from live.sessions import session_records
 
 log = logging.getLogger(__name__)
 
@@ -77,15 +76,15 @@ async def read(
 ) -> list[Line]:
     """The invariant's terms for every product of a session, read now."""
     async with transaction(factory) as db:
-        products = await sessions.products_of(db, session_id)
+        products = await session_records.products_of(db, session_id)
         open_sales = list(
             await db.scalars(
-                select(SaleRow).where(SaleRow.session_id == session_id, SaleRow.status == OPEN)
+                select(SaleRow).where(SaleRow.session_id == session_id, SaleRow.status == SALE_OPEN)
             )
         )
         sold_rows = await db.execute(
             select(OrderRow.product_id, OrderRow.sale_id, func.sum(OrderRow.qty))
-            # Orders bought from a clip after the end never touched Redis (`live.clip_orders`).
+            # Orders bought from a clip after the end never touched Redis (`live.clips.purchases`).
             .where(
                 OrderRow.session_id == session_id,
                 OrderRow.status == PAID,
@@ -141,30 +140,34 @@ async def check(
 class Watch:
     """The periodic check of every live session; `inconsistent` feeds ``/metrics``."""
 
-    def __init__(self) -> None:
+    def __init__(self, db: async_sessionmaker[AsyncSession], redis: Redis) -> None:
+        self._db = db
+        self._redis = redis
         self.inconsistent = 0
 
-    async def once(self, ctx: Context) -> int:
+    async def once(self) -> int:
         """Check every live session; returns (and keeps) the inconsistent products count."""
-        async with transaction(ctx.db) as db:
+        async with transaction(self._db) as db:
             live = list(
-                await db.scalars(select(SessionRow.id).where(SessionRow.status == sessions.LIVE))
+                await db.scalars(
+                    select(SessionRow.id).where(SessionRow.status == session_records.LIVE)
+                )
             )
         found = 0
         for session_id in live:
-            for line in await check(ctx.db, ctx.redis, session_id):
+            for line in await check(self._db, self._redis, session_id):
                 if not line.consistent:
                     found += 1
                     log.warning("stock invariant broken in %s: %s", session_id, line.describe())
         self.inconsistent = found
         return found
 
-    async def run(self, ctx: Context) -> None:
-        """Check until the app stops; an engine outage only delays the next pass."""
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Check until ``stopping`` is set; an engine outage only delays the next pass."""
         await loops.forever(
-            lambda: self.once(ctx),
+            self.once,
             every_s=CHECK_INTERVAL_S,
             doing="stock invariant check",
             log=log,
-            stopping=ctx.stopping,
+            stopping=stopping,
         )

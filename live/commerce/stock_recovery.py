@@ -24,18 +24,18 @@ from collections import defaultdict
 
 from sqlalchemy import func, select, update
 
+from common import loops
+from common.errors import ClientError
 from inventory import keys as inventory_keys
 from inventory import recovery
 from inventory.errors import InventoryUnavailable
 from inventory.recovery import HoldState, SessionState
-from live import loops, sessions
-from live.clock import now_ms
+from live.commerce.order_records import COMMITTED, RESERVED, SALE_OPEN
 from live.context import Context
 from live.db.models import CouponClaimRow, CouponRow, OrderRow, ProductRow, SaleRow, SessionRow
 from live.db.unit import transaction
-from live.orders import COMMITTED, RESERVED
-from live.sales import OPEN
-from realtime.errors import ClientError
+from live.platform.clock import now_ms
+from live.sessions import session_records
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ async def state_of(ctx: Context, session_id: str) -> SessionState:
             .where(ProductRow.session_id == session_id)
             .values(stock_generation=ProductRow.stock_generation + 1)
         )
-        for product in await sessions.products_of(db, session_id):
+        for product in await session_records.products_of(db, session_id):
             state.stock[product.id] = product.stock - product.committed_qty
             state.generations[product.id] = product.stock_generation
         orders = await db.scalars(
@@ -86,7 +86,7 @@ async def state_of(ctx: Context, session_id: str) -> SessionState:
                 state.holds.append(hold)
         state.bought = dict(bought)
         for sale in await db.scalars(
-            select(SaleRow).where(SaleRow.session_id == session_id, SaleRow.status == OPEN)
+            select(SaleRow).where(SaleRow.session_id == session_id, SaleRow.status == SALE_OPEN)
         ):
             state.stock[inventory_keys.sale_field(sale.id)] = sale.stock_cap - sale.sold_qty
         coupons = await db.scalars(select(CouponRow).where(CouponRow.session_id == session_id))
@@ -141,7 +141,7 @@ async def check(ctx: Context) -> list[str]:
         rows = await db.execute(
             select(SessionRow.id, ProductRow.id)
             .outerjoin(ProductRow, ProductRow.session_id == SessionRow.id)
-            .where(SessionRow.status != sessions.ENDED)
+            .where(SessionRow.status != session_records.ENDED)
         )
     products: dict[str, list[str]] = defaultdict(list)
     for session_id, product_id in rows:

@@ -17,11 +17,11 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from common.errors import ClientError, Code
 from inventory import keys as inventory_keys
-from live import sales
+from live.commerce import order_records
 from live.db.models import ProductRow, SaleRow, SessionRow
 from live.db.unit import transaction
-from realtime.errors import ClientError, Code
 
 TTL_S = 5.0
 #: Entries kept per node; the oldest are dropped beyond this (a node serves a few live sessions).
@@ -126,7 +126,7 @@ class TermsCache:
             product = await db.get(ProductRow, product_id)
             if product is None or product.session_id != session_id:
                 raise ClientError(Code.NOT_FOUND, f"no product {product_id} in this session")
-            sale = await sales.active_sale(db, product.id)
+            sale = await order_records.active_sale(db, product.id)
         terms = _terms(session, product, sale, version)
         if len(self._entries) >= MAX_ENTRIES:
             self._entries.pop(next(iter(self._entries)))

@@ -6,14 +6,15 @@ from contextlib import asynccontextmanager
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from realtime.errors import ClientError, Code
+from common.errors import ClientError, Code, DatabaseUnavailable
 
 
 @asynccontextmanager
 async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     """A session inside one transaction, committed on success, rolled back on error.
 
-    `sqlalchemy.exc` never reaches a handler: it becomes `ClientError(unavailable)`. So does
+    `sqlalchemy.exc` never reaches a handler: it becomes `DatabaseUnavailable` (a `ClientError`
+    answered as ``unavailable``). So does
     `OSError`: asyncpg raises a refused or timed-out connect as it is, unwrapped by SQLAlchemy.
     """
     try:
@@ -22,4 +23,4 @@ async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterato
     except IntegrityError as exc:
         raise ClientError(Code.CONFLICT, "this conflicts with an existing record") from exc
     except (SQLAlchemyError, OSError) as exc:
-        raise ClientError(Code.UNAVAILABLE, "the database is unavailable; retry") from exc
+        raise DatabaseUnavailable from exc

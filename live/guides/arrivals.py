@@ -1,9 +1,9 @@
 """A viewer arriving through a guide's share code: verify the code, then touch the guide.
 
-Contract: a forged, malformed, expired, other-brand or other-session code (or a clip code used
-for another clip) touches nobody; the viewer goes on, and the reason is logged. A valid code
-touches its guide under the brand's binding policy (`live.attribution`); a touch that binds is
-recorded (``guide_bindings``, for viewers brought) and counted on the session's leaderboard.
+Contract: a forged, malformed, expired, other-brand or other-session code (or a clip code used for
+another clip) touches nobody; the viewer goes on, and the reason is logged. A valid code touches its
+guide under the brand's binding policy (`live.guides.attribution`); a touch that binds is recorded
+(``guide_bindings``, for viewers brought) and counted on the session's leaderboard.
 """
 
 import logging
@@ -11,13 +11,14 @@ import time
 
 from sqlalchemy import select
 
-from live import attribution, ids, leaderboard, share_codes
-from live.auth import Principal
-from live.clock import now_ms
+from live.auth.tokens import Principal
+from live.commerce.order_records import PAID
 from live.context import Context
 from live.db.models import GuideBindingRow, OrderRow
 from live.db.unit import transaction
-from live.orders import PAID
+from live.guides import attribution, leaderboard, share_codes
+from live.platform import ids
+from live.platform.clock import now_ms
 
 log = logging.getLogger(__name__)
 

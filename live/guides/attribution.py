@@ -26,12 +26,12 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from live import clock
+from common import codec
+from common.autopipeline import pipeline_of
+from common.errors import ClientError, Code
 from live.db.models import AttributionPolicyRow
 from live.db.unit import transaction
-from realtime import codec
-from realtime.autopipeline import pipeline_of
-from realtime.errors import ClientError, Code
+from live.platform import clock
 
 LAST_TOUCH, FIRST_TOUCH = "last_touch", "first_touch"
 KINDS = (LAST_TOUCH, FIRST_TOUCH)
@@ -83,7 +83,7 @@ def binding_key(brand: str, viewer_id: str) -> str:
 
 @cache
 def _source(name: str) -> str:
-    return resources.files("live").joinpath("lua", f"{name}.lua").read_text("utf-8")
+    return resources.files("live.guides").joinpath("lua", f"{name}.lua").read_text("utf-8")
 
 
 async def touch(

@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from common.errors import ClientError, Code
 from live.db.models import CommissionPlanRow, OrderRow, ProductRow
-from realtime.errors import ClientError, Code
 
 BASIS_POINTS = 10_000
 PAID, REFUNDED = "paid", "refunded"

@@ -17,7 +17,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from live import loops
+from common import loops
 from realtime.bus import BusUnavailable, EventBus
 
 log = logging.getLogger(__name__)

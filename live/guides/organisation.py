@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from common.errors import ClientError, Code
 from live.db.models import GuideRow, StoreRow
 from live.db.unit import transaction
-from realtime.errors import ClientError, Code
 
 ID = re.compile(r"^[A-Za-z0-9._:@\-]{1,64}$")
 MAX_NAME_CHARS = 200

@@ -10,7 +10,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-from realtime import codec
+from common import codec
 
 SIGNATURE_BYTES = 16
 

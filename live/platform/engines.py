@@ -19,9 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from live.db import migrate
 from live.db.engine import create_engine, ping
-from live.embedded_valkey import EmbeddedValkey, EmbeddedValkeyError
-from live.redis_connection import TasklessWriteConnection
-from live.settings import Settings, redact_url
+from live.platform.embedded_valkey import EmbeddedValkey, EmbeddedValkeyError
+from live.platform.redis_connection import TasklessWriteConnection
+from live.platform.settings import Settings, redact_url
 from replay.errors import ArchiveError
 from replay.local_store import LocalArchiveStore
 from replay.store import ArchiveStore, open_store

@@ -33,6 +33,8 @@ import logging
 import time
 from collections.abc import Callable
 
+from common import loops
+
 log = logging.getLogger(__name__)
 
 
@@ -45,40 +47,49 @@ def sweep() -> tuple[int, float]:
     return collected, time.perf_counter() - started
 
 
-async def run(
-    *,
-    freeze_every_s: float,
-    sweep_every_s: float,
-    sweep_growth: float,
-    sockets: Callable[[], int] = lambda: 0,
-) -> None:
-    """Freeze survivors every ``freeze_every_s`` (0: leave the collector alone); every
-    ``sweep_every_s`` (0: never; cycles among long-lived objects then wait for a restart), sweep
-    if the frozen objects per socket (``sockets()``, those open now) grew by ``sweep_growth``
-    since the last sweep or the first check (0: sweep at every check)."""
-    if freeze_every_s <= 0:
-        return
-    last_check = time.monotonic()
-    gc.freeze()  # what start-up built: modules, the app, the engines' clients
-    base = gc.get_freeze_count()
-    swept: float | None = None  # objects per socket after the last sweep
-    while True:
-        await asyncio.sleep(freeze_every_s)
+class CollectorPolicy:
+    """Freezes survivors at each `check`; sweeps when the frozen objects per socket grew.
+
+    Every ``sweep_every_s`` of ``clock`` (0: never; cycles among long-lived objects then wait
+    for a restart) a check sweeps if the frozen objects per socket (``sockets()``, those open
+    now) grew by ``sweep_growth`` since the last sweep or the first look (0: sweep at every
+    such check).
+    """
+
+    def __init__(
+        self,
+        *,
+        sweep_every_s: float,
+        sweep_growth: float,
+        sockets: Callable[[], int] = lambda: 0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._sweep_every_s = sweep_every_s
+        self._growth = sweep_growth
+        self._sockets = sockets
+        self._clock = clock
+        gc.freeze()  # what start-up built: modules, the app, the engines' clients
+        self._base = gc.get_freeze_count()
+        self._last_look = clock()
+        self._swept: float | None = None  # objects per socket after the last sweep
+
+    def check(self) -> bool:
+        """Freeze what survived since the last check; sweep if due and grown. True if swept."""
         gc.freeze()
-        if sweep_every_s <= 0 or time.monotonic() - last_check < sweep_every_s:
-            continue
-        last_check = time.monotonic()
-        frozen, open_sockets = gc.get_freeze_count(), sockets()
-        per_socket = max(0, frozen - base) / (open_sockets + 1)
-        grown = swept is not None and per_socket > swept * (1 + sweep_growth)
-        if sweep_growth > 0 and not grown:
+        if self._sweep_every_s <= 0 or self._clock() - self._last_look < self._sweep_every_s:
+            return False
+        self._last_look = self._clock()
+        frozen, open_sockets = gc.get_freeze_count(), self._sockets()
+        per_socket = max(0, frozen - self._base) / (open_sockets + 1)
+        grown = self._swept is not None and per_socket > self._swept * (1 + self._growth)
+        if self._growth > 0 and not grown:
             log.debug("gc: %.0f frozen objects per socket: no sweep", per_socket)
-            if swept is None:
-                swept = per_socket  # the first look: what the node holds is the reference
-            continue
+            if self._swept is None:
+                self._swept = per_socket  # the first look: what the node holds is the reference
+            return False
         collected, took = sweep()
         after = gc.get_freeze_count()
-        swept = max(0, after - base) / (open_sockets + 1)
+        self._swept = max(0, after - self._base) / (open_sockets + 1)
         log.info(
             "gc sweep: %d objects collected in %.0f ms (%d frozen before, %d after, %d sockets)",
             collected,
@@ -87,3 +98,15 @@ async def run(
             after,
             open_sockets,
         )
+        return True
+
+
+async def run(policy: CollectorPolicy, *, freeze_every_s: float, stopping: asyncio.Event) -> None:
+    """Check ``policy`` every ``freeze_every_s`` until ``stopping`` is set."""
+
+    async def check() -> None:
+        policy.check()
+
+    await loops.forever(
+        check, every_s=freeze_every_s, doing="collector policy", log=log, stopping=stopping
+    )

@@ -16,16 +16,16 @@ from importlib import resources
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inventory.scripts import Scripts
-from live.context import Context
 from live.db.engine import ping
 
 #: The Lua files loaded as they are (inventory's are composed by `Scripts`).
 _PLAIN_SCRIPTS = {
     "realtime": ("publish",),
     "replay": ("lease_acquire", "lease_release"),
-    "live": ("touch", "extend"),
+    "live.guides": ("touch", "extend"),
 }
 
 
@@ -48,18 +48,18 @@ async def _scripts_loaded(redis: Redis) -> str:
     return f"ok ({len(scripts)} scripts, {len(missing)} loaded now)"
 
 
-async def check(ctx: Context, *, draining: bool) -> dict[str, str]:
+async def check(engine: AsyncEngine, redis: Redis, *, draining: bool) -> dict[str, str]:
     """``{check: "ok..." | reason}`` for database, redis, scripts and draining."""
     checks = {"draining": "yes" if draining else "ok"}
     try:
-        await ping(ctx.engine)
+        await ping(engine)
         checks["database"] = "ok"
     except (SQLAlchemyError, OSError) as exc:
         checks["database"] = f"unavailable: {type(exc).__name__}"
     try:
-        await ctx.redis.ping()
+        await redis.ping()
         checks["redis"] = "ok"
-        checks["scripts"] = await _scripts_loaded(ctx.redis)
+        checks["scripts"] = await _scripts_loaded(redis)
     except (RedisError, OSError) as exc:
         checks["redis"] = f"unavailable: {type(exc).__name__}"
         checks.setdefault("scripts", "unknown")

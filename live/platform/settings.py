@@ -9,8 +9,9 @@ import os
 import secrets
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import orjson
@@ -74,8 +75,8 @@ class Settings:
     access_log: bool = True
     #: How long a stopping node lets viewers and requests drain before it closes the engines.
     shutdown_drain_s: float = 5.0
-    #: Freeze objects older than this out of the cyclic collector's passes (`live.gc_policy`);
-    #: 0 leaves the collector as Python sets it.
+    #: Freeze objects older than this out of the cyclic collector's passes
+    #: (`live.platform.gc_policy`); 0 leaves the collector as Python sets it.
     gc_freeze_s: float = 1.0
     #: Check this often whether frozen objects grew enough to sweep them for cycles (0: never).
     gc_sweep_s: float = 60.0
@@ -96,16 +97,55 @@ class Settings:
         return self.redis_url is not None and urlparse(self.redis_url).scheme in CLUSTER_SCHEMES
 
 
-def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 1) -> int:
-    raw = env.get(name)
+#: Integer settings read from ``LIVE_<NAME>``, with the least value each accepts.
+_INTEGERS = {
+    "tick_ms": 10,
+    "hold_ttl_s": 1,
+    "attribution_window_s": 1,
+    "comments_per_tick": 1,
+    "archive_segment_events": 1,
+    "archive_segment_ms": 50,
+    "archive_retain_events": 1,
+    "redis_max_connections": 8,
+    "clip_offset_ms": -86_400_000,
+    "max_sockets_per_ip": 1,
+    "max_sockets_per_user": 1,
+    "db_pool_size": 1,
+    "write_burst": 1,
+    "workers": 1,
+}
+#: Number settings read from ``LIVE_<NAME>``, and whether 0 (meaning "off") is accepted.
+_NUMBERS = {
+    "write_rate_per_s": False,
+    "shutdown_drain_s": False,
+    "gc_freeze_s": True,
+    "gc_sweep_s": True,
+    "gc_sweep_growth": True,
+}
+
+
+def _variable(name: str) -> str:
+    return f"LIVE_{name.upper()}"
+
+
+def _default(name: str) -> Any:
+    """The default of a `Settings` field: written once, on the dataclass."""
+    default = {f.name: f.default for f in fields(Settings)}[name]
+    assert default is not MISSING, name
+    return default
+
+
+def _int(env: Mapping[str, str], name: str, *, minimum: int) -> int:
+    variable, raw = _variable(name), env.get(_variable(name))
     if raw is None or raw == "":
-        return default
+        value: int = _default(name)
+        return value
     try:
         value = int(raw)
     except ValueError:
-        raise SettingsError(f"{name}={raw!r} is not an integer") from None
+        raise SettingsError(f"{variable}={raw!r} is not an integer") from None
     if value < minimum:
-        raise SettingsError(f"{name}={raw!r} must be at least {minimum}")
+        raise SettingsError(f"{variable}={raw!r} must be at least {minimum}")
     return value
 
 
@@ -118,20 +158,21 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     raise SettingsError(f"{name}={raw!r} must be 1 or 0")
 
 
-def _float(env: Mapping[str, str], name: str, default: float, *, zero_ok: bool = False) -> float:
+def _float(env: Mapping[str, str], name: str, *, zero_ok: bool) -> float:
     """A finite number above 0 (or 0 too, for settings where 0 means "off")."""
-    raw = env.get(name)
+    variable, raw = _variable(name), env.get(_variable(name))
     if raw is None or raw == "":
+        default: float = _default(name)
         return default
     try:
         value = float(raw)
     except ValueError:
-        raise SettingsError(f"{name}={raw!r} is not a number") from None
+        raise SettingsError(f"{variable}={raw!r} is not a number") from None
     if zero_ok and value == 0:
         return value
     if not value > 0 or value == float("inf"):
         wanted = "0 or a positive number" if zero_ok else "a positive number"
-        raise SettingsError(f"{name}={raw!r} must be {wanted}")
+        raise SettingsError(f"{variable}={raw!r} must be {wanted}")
     return value
 
 
@@ -146,15 +187,16 @@ def _origins(raw: str) -> tuple[str, ...]:
     return origins
 
 
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = (env.get(name) or "").strip().lower()
+def _bool(env: Mapping[str, str], name: str) -> bool:
+    raw = (env.get(_variable(name)) or "").strip().lower()
     if not raw:
+        default: bool = _default(name)
         return default
     if raw in {"1", "true", "yes", "on"}:
         return True
     if raw in {"0", "false", "no", "off"}:
         return False
-    raise SettingsError(f"{name}={raw!r} must be true or false")
+    raise SettingsError(f"{_variable(name)}={raw!r} must be true or false")
 
 
 def _log_format(raw: str | None, *, shared: bool) -> str:
@@ -287,6 +329,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError("LIVE_SECRET must be at least 32 characters")
     if len(payment_secret) < 32:
         raise SettingsError("LIVE_PAYMENT_SECRET must be at least 32 characters")
+    numbers: dict[str, Any] = {
+        **{name: _int(env, name, minimum=least) for name, least in _INTEGERS.items()},
+        **{name: _float(env, name, zero_ok=zero) for name, zero in _NUMBERS.items()},
+    }
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -296,27 +342,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         secret=secret,
         payment_secret=payment_secret,
         public_ws_url=env.get("LIVE_PUBLIC_WS_URL") or None,
-        tick_ms=_int(env, "LIVE_TICK_MS", 200, minimum=10),
-        hold_ttl_s=_int(env, "LIVE_HOLD_TTL_S", 900),
-        attribution_window_s=_int(env, "LIVE_ATTRIBUTION_WINDOW_S", 7 * 86_400),
-        comments_per_tick=_int(env, "LIVE_COMMENTS_PER_TICK", 20),
-        archive_segment_events=_int(env, "LIVE_ARCHIVE_SEGMENT_EVENTS", 500),
-        archive_segment_ms=_int(env, "LIVE_ARCHIVE_SEGMENT_MS", 5_000, minimum=50),
-        archive_retain_events=_int(env, "LIVE_ARCHIVE_RETAIN_EVENTS", 1_000),
-        redis_max_connections=_int(env, "LIVE_REDIS_MAX_CONNECTIONS", 256, minimum=8),
-        clip_offset_ms=_int(env, "LIVE_CLIP_OFFSET_MS", 0, minimum=-86_400_000),
         dev_signin=_flag(env, "LIVE_DEV_SIGNIN"),
         allowed_origins=_origins(env.get("LIVE_ALLOWED_ORIGINS") or ""),
-        max_sockets_per_ip=_int(env, "LIVE_MAX_SOCKETS_PER_IP", 1_000),
-        max_sockets_per_user=_int(env, "LIVE_MAX_SOCKETS_PER_USER", 10),
-        db_pool_size=_int(env, "LIVE_DB_POOL_SIZE", 30),
-        write_rate_per_s=_float(env, "LIVE_WRITE_RATE_PER_S", 10.0),
-        write_burst=_int(env, "LIVE_WRITE_BURST", 30),
         log_format=_log_format(env.get("LIVE_LOG_FORMAT"), shared=redis_url is not None),
-        access_log=_bool(env, "LIVE_ACCESS_LOG", True),
-        shutdown_drain_s=_float(env, "LIVE_SHUTDOWN_DRAIN_S", 5.0),
-        gc_freeze_s=_float(env, "LIVE_GC_FREEZE_S", 1.0, zero_ok=True),
-        gc_sweep_s=_float(env, "LIVE_GC_SWEEP_S", 60.0, zero_ok=True),
-        gc_sweep_growth=_float(env, "LIVE_GC_SWEEP_GROWTH", 0.5, zero_ok=True),
-        workers=_int(env, "LIVE_WORKERS", 1),
+        access_log=_bool(env, "access_log"),
+        **numbers,
     )

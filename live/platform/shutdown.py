@@ -23,10 +23,11 @@ RECONNECT_REASON = "server restarting: reconnect"
 
 async def drain(app: Starlette, *, timeout_s: float) -> None:
     """Mark ``app`` draining, close its room sockets (4101) and wait for them, ``timeout_s`` max."""
-    app.state.draining = True
+    # No context yet: the node is still starting, and has no socket to close.
     ctx = getattr(app.state, "ctx", None)
     if ctx is None:
         return
+    ctx.draining.set()
     ctx.hub.close_all(RECONNECT_REASON)
     deadline = time.monotonic() + timeout_s
     # Polled like uvicorn polls its connections: each socket leaves its room on its own task.

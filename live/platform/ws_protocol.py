@@ -16,8 +16,8 @@ from typing import Any
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.protocol import State
 
-from live.settings import Settings
-from live.socket_waits import ReceiveQueue, WritableFlag
+from live.platform.settings import Settings
+from live.platform.socket_waits import ReceiveQueue, WritableFlag
 
 #: Scope extension under which a connection's `TransportSink` is offered.
 FRAME_SINK = "live.frame_sink"

@@ -12,14 +12,15 @@ one view of it.
 import logging
 from dataclasses import dataclass
 
-from live import clip_records, clip_stats, sessions, touches
-from live.auth import Principal, Role
+from common.errors import ClientError, Code
+from live.auth.tokens import Principal, Role
+from live.clips import library, stats
 from live.context import Context
 from live.db.models import ClipRow, ProductRow, SessionRow
 from live.db.unit import transaction
-from live.script_index import ScriptIndex
-from live.stored_index import index_name
-from realtime.errors import ClientError, Code
+from live.guides import arrivals
+from live.replays.index import ScriptIndex, index_name
+from live.sessions import session_records
 from replay.errors import ArchiveError
 from replay.manifest import Manifest
 
@@ -54,9 +55,9 @@ async def open_replay(ctx: Context, caller: Principal, session_id: str, asked: A
     if asked.clip_id is not None and (asked.from_ms is not None or asked.to_ms is not None):
         raise ClientError(Code.INVALID_REQUEST, "ask for a clip_id or a from_ms/to_ms window")
     async with transaction(ctx.db) as db:
-        session = await sessions.load(db, caller.brand, session_id)
-        products = await sessions.products_of(db, session_id)
-    if session.status != sessions.ENDED:
+        session = await session_records.load(db, caller.brand, session_id)
+        products = await session_records.products_of(db, session_id)
+    if session.status != session_records.ENDED:
         raise ClientError(Code.SESSION_NOT_LIVE, "replay is available once the session ended")
     if session.archive_deleted_ms is not None:
         raise ClientError(Code.ARCHIVE_DELETED, "the archive of this session was deleted")
@@ -77,16 +78,16 @@ async def open_replay(ctx: Context, caller: Principal, session_id: str, asked: A
         raise ClientError(Code.INVALID_REQUEST, "to_ms must not be before from_ms")
     if caller.role == Role.VIEWER:
         if asked.share:
-            await touches.from_share(ctx, caller, session_id, asked.share, clip_id=asked.clip_id)
+            await arrivals.from_share(ctx, caller, session_id, asked.share, clip_id=asked.clip_id)
         if clip is not None:
-            await clip_stats.count_view(ctx, clip, caller.sub)
+            await stats.count_view(ctx, clip, caller.sub)
     return Replay(session, products, manifest, index, from_ms, to_ms, clip)
 
 
 async def _clip(ctx: Context, session: SessionRow, clip_id: str | None) -> ClipRow | None:
     if clip_id is None:
         return None
-    for row in await clip_records.of_session(ctx, session):
+    for row in await library.of_session(ctx, session):
         if row.id == clip_id:
             return row
     raise ClientError(Code.NOT_FOUND, f"no clip {clip_id} in this session")

@@ -15,9 +15,10 @@ import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
-from live.replays import Replay
-from realtime import codec, protocol, replay_protocol
-from realtime.errors import ClientError, Code
+from common import codec
+from common.errors import ClientError, Code
+from live.replays.opening import Replay
+from realtime import protocol, replay_protocol
 from replay import window
 from replay.pacing import Pacer
 from replay.store import ArchiveStore

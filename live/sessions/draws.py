@@ -18,16 +18,17 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from live import ids, sessions
-from live.auth import Principal
-from live.clock import now_ms
+from common import codec
+from common.errors import ClientError, Code
+from live.auth.tokens import Principal
 from live.context import Context
 from live.db.unit import transaction
-from live.shared_reads import SharedReads
-from realtime import codec
+from live.platform import ids
+from live.platform.clock import now_ms
+from live.platform.shared_reads import SharedReads
+from live.sessions import session_records
 from realtime import keys as realtime_keys
 from realtime.connection import Viewer
-from realtime.errors import ClientError, Code
 
 OPEN, CLOSED = "open", "closed"
 
@@ -60,8 +61,8 @@ async def open_draw(
 ) -> dict[str, Any]:
     """Open a draw and announce it with ``draw_open``."""
     async with transaction(ctx.db) as db:
-        session = await sessions.load(db, principal.brand, session_id)
-    if session.status != sessions.LIVE:
+        session = await session_records.load(db, principal.brand, session_id)
+    if session.status != session_records.LIVE:
         raise ClientError(Code.SESSION_NOT_LIVE, "draws run in a live session")
     ts = now_ms()
     draw = {
@@ -86,7 +87,7 @@ async def open_draw(
     except RedisError as exc:
         raise ClientError(Code.UNAVAILABLE, "draws are unavailable; retry") from exc
     await ctx.bus.publish(
-        session_id, "draw_open", {**draw, "ts": ts, "t_ms": sessions.t_ms(session, ts)}
+        session_id, "draw_open", {**draw, "ts": ts, "t_ms": session_records.t_ms(session, ts)}
     )
     return draw
 
@@ -127,7 +128,7 @@ async def close_draw(
 ) -> dict[str, Any]:
     """Draw the winners, publish ``draw_audit`` and ``draw_result``, tell the winners."""
     async with transaction(ctx.db) as db:
-        session = await sessions.load(db, principal.brand, session_id)
+        session = await session_records.load(db, principal.brand, session_id)
     key = _draw_key(session_id, draw_id)
     try:
         stored = await ctx.redis.hgetall(key)
@@ -152,7 +153,7 @@ async def close_draw(
     seed = secrets.token_hex(16)
     winners = pick_winners(entrants, int(draw["winners"]), seed)
     ts = now_ms()
-    clock = {"ts": ts, "t_ms": sessions.t_ms(session, ts)}
+    clock = {"ts": ts, "t_ms": session_records.t_ms(session, ts)}
     result = {
         "draw_id": draw_id,
         "winners": winners,

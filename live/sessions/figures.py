@@ -14,8 +14,8 @@ from redis.asyncio import Redis
 from sqlalchemy import distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from live.commerce.order_records import COMMITTED, PAID
 from live.db.models import OrderRow, ProductRow
-from live.orders import COMMITTED, PAID
 from realtime import keys as realtime_keys
 
 #: The window of "orders per minute".

@@ -3,43 +3,16 @@ record first, then published on the session stream."""
 
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from live import ids
-from live.auth import Principal
-from live.clock import now_ms
+from common.errors import ClientError, Code
+from live.auth.tokens import Principal
 from live.context import Context
 from live.db.models import ProductRow, SessionRow
 from live.db.unit import transaction
+from live.platform import ids
+from live.platform.clock import now_ms
+from live.sessions.session_records import DRAFT, ENDED, LIVE, load, t_ms
 from realtime import keys as realtime_keys
-from realtime.errors import ClientError, Code
 from replay.archiver import track as track_archive
-
-DRAFT, LIVE, ENDED = "draft", "live", "ended"
-
-
-async def load(db: AsyncSession, brand: str, session_id: str) -> SessionRow:
-    """The session ``session_id`` of ``brand``; another brand's session does not exist."""
-    row = await db.get(SessionRow, session_id)
-    if row is None or row.brand != brand:
-        raise ClientError(Code.NOT_FOUND, f"no session {session_id}")
-    return row
-
-
-async def products_of(db: AsyncSession, session_id: str) -> list[ProductRow]:
-    """Products of a session in the order they were added."""
-    result = await db.scalars(
-        select(ProductRow)
-        .where(ProductRow.session_id == session_id)
-        .order_by(ProductRow.created_ms, ProductRow.id)
-    )
-    return list(result)
-
-
-def t_ms(row: SessionRow, ts: int) -> int:
-    """Milliseconds since the session started (0 before it started)."""
-    return ts - row.started_ms if row.started_ms is not None else 0
 
 
 async def create(ctx: Context, principal: Principal, title: str) -> SessionRow:

@@ -16,12 +16,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from common import codec
+from common.errors import ClientError, Code
 from live.db.models import BrandPolicyRow
 from live.db.unit import transaction
-from live.shared_reads import SharedReads
-from realtime import codec
+from live.platform.shared_reads import SharedReads
 from realtime.connection import Viewer
-from realtime.errors import ClientError, Code
 from realtime.wordfilter import Mode, WordFilter
 
 CACHE_TTL_S = 5.0

@@ -1,11 +1,40 @@
-"""The sessions of a brand, newest first: what a host panel lists and a guide shares."""
+"""Sessions as records: their statuses, loading one of a brand, listing a brand's sessions, the
+session clock, and their JSON shapes as the public contract shows them.
+
+Nothing here takes the node's context: use cases (`live.sessions.lifecycle` and the other
+domains) call these with their own database session.
+"""
+
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from live.db.models import SessionRow
+from common.errors import ClientError, Code
+from live.db.models import ProductRow, SessionRow
+
+#: A session's statuses: ``draft`` -> ``live`` -> ``ended``, never back.
+DRAFT, LIVE, ENDED = "draft", "live", "ended"
 
 MAX_LISTED = 100
+
+
+async def load(db: AsyncSession, brand: str, session_id: str) -> SessionRow:
+    """The session ``session_id`` of ``brand``; another brand's session does not exist."""
+    row = await db.get(SessionRow, session_id)
+    if row is None or row.brand != brand:
+        raise ClientError(Code.NOT_FOUND, f"no session {session_id}")
+    return row
+
+
+async def products_of(db: AsyncSession, session_id: str) -> list[ProductRow]:
+    """Products of a session in the order they were added."""
+    result = await db.scalars(
+        select(ProductRow)
+        .where(ProductRow.session_id == session_id)
+        .order_by(ProductRow.created_ms, ProductRow.id)
+    )
+    return list(result)
 
 
 async def of_brand(
@@ -17,3 +46,38 @@ async def of_brand(
         query = query.where(SessionRow.status == status)
     query = query.order_by(SessionRow.created_ms.desc(), SessionRow.id.desc()).limit(limit)
     return list(await db.scalars(query))
+
+
+def t_ms(row: SessionRow, ts: int) -> int:
+    """Milliseconds since the session started (0 before it started)."""
+    return ts - row.started_ms if row.started_ms is not None else 0
+
+
+def product_view(row: ProductRow, *, stock: int | None = None) -> dict[str, Any]:
+    """A product; ``stock`` is the live level when known, the allocation otherwise."""
+    return {
+        "product_id": row.id,
+        "sku": row.sku,
+        "title": row.title,
+        "price_cents": row.price_cents,
+        "stock": row.stock if stock is None else stock,
+        "limit_per_viewer": row.limit_per_viewer,
+    }
+
+
+def view(
+    row: SessionRow, products: list[ProductRow], levels: dict[str, int], ws_url: str
+) -> dict[str, Any]:
+    """A session with its products and live stock levels."""
+    return {
+        "id": row.id,
+        "title": row.title,
+        "status": row.status,
+        "host_id": row.host_id,
+        "ws_url": ws_url,
+        "pinned_product_id": row.pinned_product_id,
+        "products": [product_view(p, stock=levels.get(p.id)) for p in products],
+        "created_at": row.created_ms,
+        "started_at": row.started_ms,
+        "ended_at": row.ended_ms,
+    }

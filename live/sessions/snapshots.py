@@ -11,12 +11,13 @@ for every join.
 from dataclasses import dataclass
 from typing import Any
 
-from live import coupons, sales, sessions
+from common.errors import ClientError, Code
+from live.commerce import coupons, order_records
 from live.context import Context
 from live.db.models import ProductRow, SessionRow
 from live.db.unit import transaction
+from live.sessions import session_records
 from realtime.connection import Viewer
-from realtime.errors import ClientError, Code
 from realtime.hub import SnapshotProvider
 
 
@@ -37,9 +38,9 @@ async def _read(ctx: Context, session_id: str) -> SessionState:
             raise ClientError(Code.NOT_FOUND, f"no session {session_id}")
         return SessionState(
             row=row,
-            products=await sessions.products_of(db, session_id),
+            products=await session_records.products_of(db, session_id),
             coupons=await coupons.open_coupons(ctx, db, session_id),
-            sales=await sales.open_sales(db, session_id),
+            sales=await order_records.open_sales(db, session_id),
         )
 
 

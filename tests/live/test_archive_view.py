@@ -1,6 +1,6 @@
 """Replay marks deleted comments; the archive keeps them."""
 
-from live.archive_view import mark_deleted
+from live.replays.index import mark_deleted
 from tests.harness import LiveServer, Room, eventually, open_session
 
 

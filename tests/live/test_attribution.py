@@ -5,10 +5,10 @@ import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-from live import share_codes
 from live.db.models import OrderRow
 from live.db.unit import transaction
-from live.embedded_valkey import EmbeddedValkey
+from live.guides import share_codes
+from live.platform.embedded_valkey import EmbeddedValkey
 from tests.harness import (
     SECRET,
     LiveServer,

@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from live import attribution
-from live.attribution import FIRST_TOUCH, LAST_TOUCH, Binding, Policy
+from live.guides import attribution
+from live.guides.attribution import FIRST_TOUCH, LAST_TOUCH, Binding, Policy
 
 DAY_MS = 86_400_000
 WEEK_S = 7 * 86_400

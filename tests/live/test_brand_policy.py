@@ -7,7 +7,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from live.brand_policies import BrandPolicies, BrandPolicy, build
+from live.sessions.room_rules import BrandPolicies, BrandPolicy, build
 from tests.harness import LiveServer, Room, open_session, statements_with
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from live import holds
-from live.clock import now_ms
+from live.commerce import holds
 from live.db.models import CouponClaimRow, OrderRow, ProductRow
 from live.db.unit import transaction
+from live.platform.clock import now_ms
 from tests.harness import (
     LiveServer,
     Room,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import orjson
 
-from live.stored_index import index_name
+from live.replays.index import index_name
 from tests.harness import LiveServer, eventually, settings_for, start_server
 from tests.live.test_clip_share import _ended_with_clips
 

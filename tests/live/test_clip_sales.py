@@ -12,7 +12,7 @@ import httpx
 import orjson
 import pytest
 
-from live import invariant
+from live.commerce import stock_invariant
 from live.db.models import ProductRow
 from live.db.unit import transaction
 from tests.harness import LiveServer, eventually, open_session, settings_for, sign, start_server
@@ -117,7 +117,7 @@ async def test_a_clip_order_is_attributed_to_the_guide_of_the_share_code(
         second.json()["order_id"],
     }
     # Clip sales never touched Redis: the live stock invariant still holds for the session.
-    lines = await invariant.check(server.context.db, server.context.redis, sid)
+    lines = await stock_invariant.check(server.context.db, server.context.redis, sid)
     assert all(line.consistent for line in lines), [line.describe() for line in lines]
 
 

@@ -49,7 +49,7 @@ def test_demo_serves_seeded_pages_with_live_viewers_and_stops_cleanly(tmp_path: 
     env["LIVE_DATA_DIR"] = str(tmp_path / "demo")
     port = free_port()
     process = subprocess.Popen(  # noqa: S603 (fixed argv)
-        [sys.executable, "-m", "live.cli", "demo", "--port", str(port), "--viewers", "3"],
+        [sys.executable, "-m", "live.cli.main", "demo", "--port", str(port), "--viewers", "3"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

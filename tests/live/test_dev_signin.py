@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from live import auth
-from live.settings import SettingsError, load_settings
+from live.auth import tokens
+from live.platform.settings import SettingsError, load_settings
 from tests.harness import LiveServer, settings_for, start_server
 
 
@@ -42,10 +42,10 @@ async def test_sign_in_mints_a_token_the_server_accepts(dev_server: LiveServer) 
         )
     assert answer.status_code == 200, answer.text
     minted = answer.json()
-    claims = auth.verify(minted["token"], dev_server.settings.secret)
+    claims = tokens.verify(minted["token"], dev_server.settings.secret)
     assert (claims.sub, claims.role, claims.brand, claims.name) == (
         "hana",
-        auth.Role.HOST,
+        tokens.Role.HOST,
         dev_server.brand,
         "Hana",
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from live.embedded_valkey import EmbeddedValkey, EmbeddedValkeyError
+from live.platform.embedded_valkey import EmbeddedValkey, EmbeddedValkeyError
 from tests.harness import UNIT_S
 
 

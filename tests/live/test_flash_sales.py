@@ -7,10 +7,10 @@ from pathlib import Path
 
 import httpx
 
-from live import sales
-from live.clock import now_ms
+from live.commerce import flash_sales, order_records
 from live.db.models import SaleRow
 from live.db.unit import transaction
+from live.platform.clock import now_ms
 from tests.harness import LiveServer, Room, cluster, open_session
 from tests.live.buyers import crowd
 
@@ -151,12 +151,12 @@ async def test_a_sale_closes_itself_at_its_end(
         assert after.json()["unit_price_cents"] == 10_000
         # Give the other node's closer two passes: still only one sale_close.
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(2 * sales.CLOSE_INTERVAL_S):
+            async with asyncio.timeout(2 * flash_sales.CLOSE_INTERVAL_S):
                 while True:
                     await room.next_frame()
         assert not [f for f in room.frames if f.get("type") == "sale_close"]
         async with transaction(nodes[0].context.db) as db:
             row = await db.get(SaleRow, sale["sale_id"])
         assert row is not None
-        assert row.status == sales.CLOSED
+        assert row.status == order_records.SALE_CLOSED
         await room.close()

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from live import gc_policy
-from tests.harness import UNIT_S, settings_for, start_server
+from live.platform import gc_policy
+from tests.harness import UNIT_S, LiveServer, eventually, open_session, settings_for, start_server
 
 
 class Node:
@@ -33,6 +33,16 @@ def _cycle() -> weakref.ref[Node]:
     return weakref.ref(a)
 
 
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 async def test_freezing_hides_cycles_from_collections_and_a_sweep_reclaims_them() -> None:
     watched = _cycle()
     gc.freeze()
@@ -40,91 +50,95 @@ async def test_freezing_hides_cycles_from_collections_and_a_sweep_reclaims_them(
     gc.collect()
     # Frozen: an unreachable cycle is not collected by a full pass...
     assert watched() is not None
-    collected, took = gc_policy.sweep()
+    collected, _ = gc_policy.sweep()
     # ...until a sweep unfreezes, collects and freezes the survivors again.
     assert watched() is None
     assert collected >= 2
-    assert took >= 0
     assert gc.get_freeze_count() > 0
 
 
-async def test_the_loop_freezes_and_sweeps_on_schedule() -> None:
+def test_checks_freeze_and_sweep_on_schedule() -> None:
+    """Without a growth rule, every check a period after the last one sweeps."""
     gc.unfreeze()
+    clock = Clock()
     watched_before = _cycle()
-    running = asyncio.create_task(
-        gc_policy.run(freeze_every_s=0.05, sweep_every_s=0.3, sweep_growth=0)
-    )
-    try:
-        await asyncio.sleep(0.12)
-        assert gc.get_freeze_count() > 0
-        gc.collect()
-        assert watched_before() is not None  # frozen at start-up, so not collected yet
-        await asyncio.sleep(0.4)
-        assert watched_before() is None  # the sweep reclaimed it
-    finally:
-        running.cancel()
-        await asyncio.gather(running, return_exceptions=True)
+    policy = gc_policy.CollectorPolicy(sweep_every_s=30, sweep_growth=0, clock=clock)
+    assert gc.get_freeze_count() > 0  # what start-up built is frozen at once
+    clock.now = 29
+    assert not policy.check()
+    gc.collect()
+    assert watched_before() is not None  # frozen, so not collected by a plain pass
+    clock.now = 30
+    assert policy.check()
+    assert watched_before() is None  # the sweep reclaimed it
 
 
-async def test_a_steady_heap_is_not_swept_and_a_grown_one_is() -> None:
+def test_a_steady_heap_is_not_swept_and_a_grown_one_is() -> None:
     """The sweep pauses the node only once the frozen objects grew by the given fraction."""
     gc.unfreeze()
-    running = asyncio.create_task(
-        gc_policy.run(freeze_every_s=0.02, sweep_every_s=0.1, sweep_growth=0.5)
-    )
-    try:
-        await asyncio.sleep(0)  # the policy takes its start-up count
-        # What the node holds when the policy first looks (its reference): large enough that
-        # the test process's own incidental allocations stay far below half of it.
-        held = [Node() for _ in range(20_000)]  # noqa: F841
-        await asyncio.sleep(0.05)
-        watched = _cycle()
-        await asyncio.sleep(0.4)  # several checks, the heap about as big as at start
-        assert watched() is not None  # still frozen: no sweep on a steady heap
-        grown = [Node() for _ in range(gc.get_freeze_count())]  # noqa: F841 (the heap doubles)
-        await asyncio.sleep(0.4)
-        assert watched() is None  # swept once it grew by half
-    finally:
-        running.cancel()
-        await asyncio.gather(running, return_exceptions=True)
+    clock = Clock()
+    policy = gc_policy.CollectorPolicy(sweep_every_s=1, sweep_growth=0.5, clock=clock)
+    # What the node holds when the policy first looks (its reference): large enough that the
+    # test process's own incidental allocations stay far below half of it.
+    held = [Node() for _ in range(20_000)]  # noqa: F841
+    clock.now = 1
+    assert not policy.check()  # the first look takes the reference
+    watched = _cycle()
+    for second in range(2, 5):  # several checks, the heap about as big as at the first look
+        clock.now = second
+        assert not policy.check()
+    assert watched() is not None  # still frozen: no sweep on a steady heap
+    grown = [Node() for _ in range(gc.get_freeze_count())]  # noqa: F841 (the heap doubles)
+    clock.now = 5
+    assert policy.check()
+    assert watched() is None  # swept once it grew by half
 
 
-async def test_objects_that_came_with_sockets_are_not_a_reason_to_sweep() -> None:
+def test_objects_that_came_with_sockets_are_not_a_reason_to_sweep() -> None:
     """A join storm grows the heap with its sockets: no sweep. Once those sockets are gone and
     their objects are still there (cycles left behind), the node sweeps."""
     gc.unfreeze()
+    clock = Clock()
     open_sockets: list[list[Node]] = []
-    running = asyncio.create_task(
-        gc_policy.run(
-            freeze_every_s=0.02,
-            sweep_every_s=0.1,
-            sweep_growth=0.5,
-            sockets=lambda: len(open_sockets),
-        )
+    policy = gc_policy.CollectorPolicy(
+        sweep_every_s=1, sweep_growth=0.5, sockets=lambda: len(open_sockets), clock=clock
     )
-    try:
-        await asyncio.sleep(0)  # the policy takes its start-up count
-        for _ in range(20):  # the room before the storm, which the first check takes as reference
-            open_sockets.append([Node() for _ in range(2_000)])
-        watched = _cycle()
-        await asyncio.sleep(0.3)  # frozen, and checked at least once
-        for _ in range(200):  # the storm: each socket brings its objects
-            open_sockets.append([Node() for _ in range(2_000)])
-        await asyncio.sleep(0.5)
-        assert watched() is not None  # several checks, the heap several times bigger: no sweep
-        left_behind = list(open_sockets)  # noqa: F841 (their objects stay: cycles of the departed)
-        open_sockets.clear()
-        await asyncio.sleep(0.4)
-        assert watched() is None  # the objects per socket jumped: swept
-    finally:
-        running.cancel()
-        await asyncio.gather(running, return_exceptions=True)
+    for _ in range(20):  # the room before the storm, which the first check takes as reference
+        open_sockets.append([Node() for _ in range(2_000)])
+    watched = _cycle()
+    clock.now = 1
+    assert not policy.check()
+    for _ in range(200):  # the storm: each socket brings its objects
+        open_sockets.append([Node() for _ in range(2_000)])
+    for second in range(2, 5):
+        clock.now = second
+        assert not policy.check()  # the heap several times bigger, per socket the same
+    assert watched() is not None
+    left_behind = list(open_sockets)  # noqa: F841 (their objects stay: cycles of the departed)
+    open_sockets.clear()
+    clock.now = 5
+    assert policy.check()  # the objects per socket jumped: swept
+    assert watched() is None
 
 
-async def test_zero_leaves_the_collector_alone() -> None:
+def test_no_sweep_period_never_sweeps() -> None:
+    """``sweep_every_s`` 0: checks only freeze; cycles wait for a restart."""
     gc.unfreeze()
-    await asyncio.wait_for(gc_policy.run(freeze_every_s=0, sweep_every_s=600, sweep_growth=0.5), 1)
+    clock = Clock()
+    policy = gc_policy.CollectorPolicy(sweep_every_s=0, sweep_growth=0, clock=clock)
+    watched = _cycle()
+    for second in range(1, 5):
+        clock.now = second * 3600
+        assert not policy.check()
+    assert watched() is not None
+
+
+async def test_a_node_leaves_the_collector_alone_with_freezing_off(server: LiveServer) -> None:
+    """``LIVE_GC_FREEZE_S=0`` (the suite's setting): the node freezes nothing."""
+    gc.unfreeze()
+    await open_session(server)
     assert gc.get_freeze_count() == 0
+    assert "gc-policy" not in {task.get_name() for task in asyncio.all_tasks()}
 
 
 async def test_a_node_runs_the_policy(data_dir: Path, database_url: str, redis_url: str) -> None:
@@ -133,8 +147,11 @@ async def test_a_node_runs_the_policy(data_dir: Path, database_url: str, redis_u
         settings_for(data_dir, database_url=database_url, redis_url=redis_url, gc_freeze_s=0.05)
     )
     try:
-        await asyncio.sleep(0.2)
-        assert gc.get_freeze_count() > 0
+
+        async def frozen() -> bool:
+            return gc.get_freeze_count() > 0
+
+        await eventually(frozen, timeout_s=5 * UNIT_S)
     finally:
         await live.stop()
 

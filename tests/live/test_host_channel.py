@@ -2,7 +2,7 @@
 
 from redis.asyncio import Redis
 
-from live import draws
+from live.sessions import draws
 from tests.harness import LiveServer, Room, eventually, open_session
 
 

@@ -1,4 +1,4 @@
-"""`live.hs256` accepts and refuses what PyJWT's ``jwt.decode`` accepts and refuses, with the
+"""`live.auth.hs256` accepts and refuses what PyJWT's ``jwt.decode`` accepts and refuses, with the
 same claims and the same kind of refusal (expired or not valid); where it is stricter, it is
 stricter only on input no minter makes."""
 
@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from live import hs256
+from live.auth import hs256
 
 SECRET = "hs256-differential-secret-0123456789abcdef"
 REQUIRED = ("exp", "sub", "brand")

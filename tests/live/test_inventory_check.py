@@ -8,8 +8,8 @@ import orjson
 import pytest
 
 from inventory import keys
-from live import invariant
-from live.cli import main
+from live.cli.main import main
+from live.commerce import stock_invariant
 from tests.harness import PAYMENT_SECRET, SECRET, LiveServer, open_session, sign
 
 
@@ -45,8 +45,7 @@ async def test_check_passes_then_reports_a_drift(
     report = capsys.readouterr().out
     assert f"{opened.product_id} (SKU-1): stock 4 + held 2 + sold 0" in report
     assert "INCONSISTENT" in report
-    watch = server.server.config.app.state.stock_watch  # type: ignore[union-attr]
-    assert await watch.once(ctx) >= 1
+    assert await ctx.stock_watch.once() >= 1
     async with server.client() as client:
         metrics = (await client.get("/metrics")).text
     assert "live_stock_invariant_broken 0" not in metrics
@@ -89,14 +88,15 @@ async def test_an_open_sale_cap_is_checked_too(server: LiveServer) -> None:
         )
         assert paid.status_code == 200, paid.text
     lines = {
-        line.counter: line for line in await invariant.check(ctx.db, ctx.redis, opened.session_id)
+        line.counter: line
+        for line in await stock_invariant.check(ctx.db, ctx.redis, opened.session_id)
     }
     cap = lines[keys.sale_field(sale_id)]
     assert (cap.stock, cap.held, cap.sold, cap.allocation) == (1, 0, 3, 4)
     assert cap.consistent
     assert lines[opened.product_id].consistent
     await ctx.redis.hincrby(keys.stock(opened.session_id), keys.sale_field(sale_id), 1)
-    drifted = await invariant.check(ctx.db, ctx.redis, opened.session_id, readings=1)
+    drifted = await stock_invariant.check(ctx.db, ctx.redis, opened.session_id, readings=1)
     broken = [line for line in drifted if not line.consistent]
     assert [line.counter for line in broken] == [keys.sale_field(sale_id)]
     assert f"{keys.sale_field(sale_id)} cap of {opened.product_id}" in broken[0].describe()

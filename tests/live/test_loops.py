@@ -7,7 +7,7 @@ import random
 import pytest
 from sqlalchemy import text
 
-from live import loops
+from common import loops
 from live.db.engine import create_engine, session_factory
 from live.db.unit import transaction
 from tests.harness import UNIT_S

@@ -38,9 +38,9 @@ async def test_readiness_exercises_engines_and_loads_scripts(server: LiveServer)
         assert checks["database"] == checks["redis"] == checks["draining"] == "ok"
         assert re.fullmatch(r"ok \((\d+) scripts, 0 loaded now\)", checks["scripts"])
         assert int(checks["scripts"].split("(")[1].split()[0]) >= 10
-        server.app.state.draining = True
+        server.context.draining.set()
         draining = await client.get("/readyz")
-        server.app.state.draining = False
+        server.context.draining.clear()
     assert draining.status_code == 503
     assert draining.json()["checks"]["draining"] == "yes"
 
@@ -118,7 +118,7 @@ async def test_graceful_shutdown_tells_viewers_to_reconnect_and_hands_over_the_a
         await eventually(leased)
     finally:
         await node.stop()
-    assert node.app.state.draining is True
+    assert node.context.draining.is_set()
     assert not await redis.exists(lock)
     assert await _close_of(room) == (4101, "server restarting: reconnect")
     assert any(frame["type"] == "pin" for frame in room.frames), "queued frames go out first"

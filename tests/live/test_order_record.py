@@ -11,15 +11,16 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from live import sales, sessions
+from common.errors import ClientError, Code
+from live.commerce import order_records
+from live.commerce.order_records import RESERVED
+from live.commerce.order_writer import OrderWriter
 from live.db import migrate
 from live.db.engine import create_engine, session_factory
 from live.db.models import OrderRow, ProductRow, SaleRow, SessionRow
 from live.db.unit import transaction
-from live.order_writer import OrderWriter
-from live.orders import RESERVED
+from live.sessions import session_records
 from loadtests.order_record import reserved_order, seed_live_product
-from realtime.errors import ClientError, Code
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ async def _open_sale(shelf: Shelf, *, cap: int) -> str:
                 ends_ms=10**15,
                 stock_cap=cap,
                 sold_qty=0,
-                status=sales.OPEN,
+                status=order_records.SALE_OPEN,
                 created_ms=0,
             )
         )
@@ -146,7 +147,7 @@ async def test_orders_of_a_session_no_longer_live_are_refused(
     async with transaction(record) as unit:
         row = await unit.get(SessionRow, shelf.session_id)
         assert row is not None
-        row.status = sessions.ENDED
+        row.status = session_records.ENDED
     answers = await _write_all(OrderWriter(record), [_order(shelf)])
     assert answers == [Code.SESSION_NOT_LIVE]
     assert await _committed(shelf) == (0, 0)

@@ -6,11 +6,11 @@ from collections import Counter
 
 from sqlalchemy import func, select
 
-from live.clock import now_ms
+from common.errors import ClientError
+from live.commerce.order_writer import OrderWriter
 from live.db.models import OrderRow, ProductRow
 from live.db.unit import transaction
-from live.order_writer import OrderWriter
-from realtime.errors import ClientError
+from live.platform.clock import now_ms
 from tests.harness import LiveServer, open_session
 
 

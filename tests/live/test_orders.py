@@ -114,8 +114,8 @@ async def test_same_idempotency_key_returns_the_same_order(server: LiveServer) -
     assert await _record(server, opened.product_id) == (1, 1)
 
 
-async def test_sold_out_answer_is_replayed_for_its_key(server: LiveServer) -> None:
-    """A refused order's key replays the refusal."""
+async def test_sold_out_answer_is_repeated_for_its_key(server: LiveServer) -> None:
+    """A refused order's key repeats the refusal."""
     opened = await open_session(server, stock=1, limit=1)
     async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as client:
         first = await _buy(client, server, opened.session_id, opened.product_id, "a", "ka")

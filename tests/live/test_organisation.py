@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from live.cli import main
+from live.cli.main import main
 from tests.harness import PAYMENT_SECRET, SECRET, LiveServer
 
 GOOD_CSV = """kind,id,name,store_id,upstream_guide_id,active

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from live import invariant
+from live.commerce import stock_invariant
 from live.db import migrate
 from live.db.engine import create_engine
 from live.db.models import OrderRow
@@ -105,7 +105,7 @@ async def test_orders_are_refused_while_postgres_is_down_and_resume_after(
             .where(OrderRow.session_id == opened.session_id)
         )
     assert rows == 5 + 1 + 1
-    lines = await invariant.check(ctx.db, ctx.redis, opened.session_id)
+    lines = await stock_invariant.check(ctx.db, ctx.redis, opened.session_id)
     assert lines
     assert all(line.consistent for line in lines), lines
     assert sum(line.held + line.sold for line in lines) == rows

@@ -28,9 +28,9 @@ import redis
 from inventory import keys as inventory_keys
 from inventory import recovery
 from inventory.errors import InventoryUnavailable
-from live import invariant
-from live.embedded_valkey import EmbeddedValkey
-from live.engines import EngineError, open_engines
+from live.commerce import stock_invariant
+from live.platform.embedded_valkey import EmbeddedValkey
+from live.platform.engines import EngineError, open_engines
 from realtime import keys as realtime_keys
 from tests.harness import (
     UNIT_S,
@@ -232,7 +232,7 @@ async def test_reserve_replay_pay_and_cancel(app_on_cluster: LiveServer) -> None
     assert levels[opened.product_id] == 4
 
     async def consistent() -> bool:
-        lines = await invariant.check(ctx.db, ctx.redis, opened.session_id)
+        lines = await stock_invariant.check(ctx.db, ctx.redis, opened.session_id)
         return all(line.consistent for line in lines)
 
     await eventually(consistent)

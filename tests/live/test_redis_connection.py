@@ -14,8 +14,8 @@ from redis.asyncio import BlockingConnectionPool, Connection, Redis
 from redis.exceptions import DataError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from live.embedded_valkey import EmbeddedValkey
-from live.redis_connection import TasklessWriteConnection
+from live.platform.embedded_valkey import EmbeddedValkey
+from live.platform.redis_connection import TasklessWriteConnection
 
 
 @pytest.fixture

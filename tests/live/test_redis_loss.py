@@ -13,16 +13,22 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy import func, select
 
+from common.errors import ClientError, Code
 from inventory import keys
 from inventory import recovery as inventory_recovery
 from inventory.errors import InventoryUnavailable
 from inventory.stock import Reserved, Stock
-from live import invariant, order_writer, orders, recovery, terms
-from live.clock import now_ms
+from live.commerce import (
+    order_records,
+    order_writer,
+    stock_invariant,
+    stock_recovery,
+    terms,
+)
 from live.db.models import OrderRow, ProductRow
 from live.db.unit import transaction
-from live.embedded_valkey import EmbeddedValkey
-from realtime.errors import ClientError, Code
+from live.platform.clock import now_ms
+from live.platform.embedded_valkey import EmbeddedValkey
 from tests.harness import (
     LiveServer,
     eventually,
@@ -107,7 +113,7 @@ async def test_restart_mid_sale_sells_exactly_the_stock(
 
     async def consistent() -> bool:
         try:
-            lines = await invariant.check(ctx.db, ctx.redis, opened.session_id, readings=1)
+            lines = await stock_invariant.check(ctx.db, ctx.redis, opened.session_id, readings=1)
         except InventoryUnavailable:  # a pooled connection to the killed server
             return False
         return all(line.consistent for line in lines)
@@ -187,7 +193,9 @@ async def test_an_order_recorded_after_a_rebuild_read_the_record_is_refused(
     )
     assert isinstance(late, Reserved)
     epoch = await inventory_recovery.run_id(ctx.redis)
-    assert await recovery.rebuild(ctx, [opened.session_id], epoch=epoch) == [opened.session_id]
+    assert await stock_recovery.rebuild(ctx, [opened.session_id], epoch=epoch) == [
+        opened.session_id
+    ]
     row = OrderRow(
         id="ord_late",
         brand=server.brand,
@@ -198,7 +206,7 @@ async def test_an_order_recorded_after_a_rebuild_read_the_record_is_refused(
         unit_price_cents=100,
         discount_cents=0,
         amount_cents=200,
-        status=orders.RESERVED,
+        status=order_records.RESERVED,
         idempotency_key="k",
         request_hash="h",
         created_ms=now_ms(),
@@ -221,5 +229,5 @@ async def test_an_order_recorded_after_a_rebuild_read_the_record_is_refused(
             headers={"Idempotency-Key": "after"},
         )
     assert placed.status_code == 201, placed.text
-    lines = await invariant.check(ctx.db, ctx.redis, opened.session_id, readings=1)
+    lines = await stock_invariant.check(ctx.db, ctx.redis, opened.session_id, readings=1)
     assert all(line.consistent for line in lines)

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from live.stored_index import index_name
+from live.replays.index import index_name
 from replay.local_store import LocalArchiveStore
 from tests.harness import UNIT_S, LiveServer, Room, eventually, open_session
 from tests.live.archived import Archived, build, fold

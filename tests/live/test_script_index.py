@@ -7,10 +7,8 @@ from typing import Any
 
 import orjson
 
-from live import stored_index
-from live.product_script import Script
-from live.replay_indexes import Indexes
-from live.script_index import CHECKPOINT_SEGMENTS, build
+from live.replays.index import CHECKPOINT_SEGMENTS, Indexes, build, decode, encode, index_name
+from live.replays.product_script import Script
 from replay import segments
 from replay.local_store import LocalArchiveStore
 from replay.manifest import Manifest, manifest_name
@@ -118,7 +116,7 @@ async def test_another_process_reads_the_stored_index(tmp_path: Path) -> None:
     manifest = await _archive(store, events)
     first = await Indexes().get(store, SID)
     assert first is not None
-    assert await store.exists(stored_index.index_name(SID))
+    assert await store.exists(index_name(SID))
     store.reads = 0
     again = await Indexes().get(store, SID)
     assert store.reads == 2
@@ -127,5 +125,5 @@ async def test_another_process_reads_the_stored_index(tmp_path: Path) -> None:
     assert again.reach == first.reach
     assert again.deleted_comments == first.deleted_comments
     other = Manifest.build(SID, manifest.segments[:-1], kinds=["events", "comments"])
-    assert stored_index.decode(other, stored_index.encode(first)) is None
-    assert stored_index.decode(manifest, b"{not json") is None
+    assert decode(other, encode(first)) is None
+    assert decode(manifest, b"{not json") is None

@@ -12,7 +12,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from live import logs
+from live.platform import logs
 from tests.harness import (
     PAYMENT_SECRET,
     SECRET,

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from live.settings import SettingsError, load_settings, redact_url
+from live.platform.settings import SettingsError, load_settings, redact_url
 
 GOOD_SECRET = "s" * 32
 

@@ -5,7 +5,7 @@ import asyncio
 
 import pytest
 
-from live.shared_reads import SharedReads
+from live.platform.shared_reads import SharedReads
 
 
 class Loads:

@@ -11,7 +11,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from realtime import codec
+from common import codec
 from tests.harness import LiveServer, Room, eventually, open_session, settings_for, start_server
 
 HARD_LIMIT = 256

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from realtime.errors import Code
+from common.errors import Code
 from tests.harness import UNIT_S, LiveServer, Room, open_session
 
 EXAMPLES = 300

@@ -8,7 +8,7 @@ import uvicorn
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from live.ws_protocol import RoomSocketProtocol
+from live.platform.ws_protocol import RoomSocketProtocol
 from tests.harness import UNIT_S, eventually
 
 

@@ -5,7 +5,7 @@ import asyncio
 
 import pytest
 
-from live.socket_waits import ReceiveQueue, WritableFlag
+from live.platform.socket_waits import ReceiveQueue, WritableFlag
 
 
 async def _settle() -> None:

@@ -28,17 +28,18 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import select
 
+from common.errors import ClientError, Code
 from inventory import recovery as inventory_recovery
 from inventory.errors import InventoryUnavailable
-from live import cancels, holds, orders, payments, recovery, sessions
-from live.auth import Principal, Role
+from live.auth.tokens import Principal, Role
+from live.commerce import holds, order_records, orders, payments, stock_recovery
+from live.commerce.stock_invariant import read
 from live.context import Context
 from live.db.models import OrderRow, ProductRow
 from live.db.unit import transaction
-from live.embedded_valkey import EmbeddedValkey
-from live.invariant import read
+from live.platform.embedded_valkey import EmbeddedValkey
+from live.sessions import lifecycle
 from realtime.bus import BusUnavailable
-from realtime.errors import ClientError, Code
 from tests.harness import (
     LiveServer,
     OpenSession,
@@ -100,7 +101,7 @@ class Order:
     viewer: str
     qty: int
     amount_cents: int
-    status: str = orders.RESERVED
+    status: str = order_records.RESERVED
 
 
 async def _retrying(work: Any) -> Any:
@@ -146,11 +147,11 @@ class SaleMachine(RuleBasedStateMachine):
     @rule(target=placed, viewer=st.sampled_from(VIEWERS), qty=st.integers(1, 2))
     def reserve(self, viewer: str, qty: int) -> str:
         """A viewer orders; the model predicts whether it must succeed."""
-        held = sum(o.qty for o in self.orders.values() if o.status in orders.COMMITTED)
+        held = sum(o.qty for o in self.orders.values() if o.status in order_records.COMMITTED)
         mine = sum(
             o.qty
             for o in self.orders.values()
-            if o.viewer == viewer and o.status in orders.COMMITTED
+            if o.viewer == viewer and o.status in order_records.COMMITTED
         )
         request = orders.OrderRequest(self.product_id, qty, None, uuid.uuid4().hex)
 
@@ -188,10 +189,10 @@ class SaleMachine(RuleBasedStateMachine):
                 provider_txn_id=f"txn-{order_id}",
             )
         )
-        if order.status == orders.RESERVED:
-            order.status = orders.PAID
-        elif order.status in (orders.EXPIRED, orders.CANCELLED):
-            order.status = orders.REFUND_REQUIRED
+        if order.status == order_records.RESERVED:
+            order.status = order_records.PAID
+        elif order.status in (order_records.EXPIRED, order_records.CANCELLED):
+            order.status = order_records.REFUND_REQUIRED
         assert answer["status"] == order.status
 
     @rule(order_id=placed)
@@ -201,8 +202,8 @@ class SaleMachine(RuleBasedStateMachine):
         if order is None:
             return
         self.app.run(_retrying(lambda: holds.expire(self.app.ctx, self.session_id, order_id)))
-        if order.status == orders.RESERVED:
-            order.status = orders.EXPIRED
+        if order.status == order_records.RESERVED:
+            order.status = order_records.EXPIRED
 
     @rule(order_id=placed)
     def cancel(self, order_id: str) -> None:
@@ -213,7 +214,7 @@ class SaleMachine(RuleBasedStateMachine):
 
         async def cancel() -> str:
             try:
-                answer = await cancels.cancel(self.app.ctx, self._principal(order.viewer), order_id)
+                answer = await holds.cancel(self.app.ctx, self._principal(order.viewer), order_id)
             except ClientError as exc:
                 if exc.code == Code.CONFLICT:
                     return "conflict"
@@ -221,9 +222,9 @@ class SaleMachine(RuleBasedStateMachine):
             return str(answer["status"])
 
         status = self.app.run(_retrying(cancel))
-        if order.status == orders.RESERVED:
-            order.status = orders.CANCELLED
-        if order.status in (orders.PAID, orders.REFUND_REQUIRED):
+        if order.status == order_records.RESERVED:
+            order.status = order_records.CANCELLED
+        if order.status in (order_records.PAID, order_records.REFUND_REQUIRED):
             assert status == "conflict"
         else:
             assert status == order.status
@@ -237,7 +238,7 @@ class SaleMachine(RuleBasedStateMachine):
         self.app.valkey.start()
 
         async def rebuilt() -> None:
-            await recovery.check(self.app.ctx)
+            await stock_recovery.check(self.app.ctx)
             epoch = await inventory_recovery.run_id(self.app.ctx.redis)
             healthy = await inventory_recovery.healthy(
                 self.app.ctx.redis, self.session_id, epoch=epoch, product_ids=[self.product_id]
@@ -251,7 +252,7 @@ class SaleMachine(RuleBasedStateMachine):
         """End the session, so later Redis restarts leave it alone."""
         if hasattr(self, "session_id"):
             host = self._principal("host-1", Role.HOST)
-            self.app.run(_retrying(lambda: sessions.end(self.app.ctx, host, self.session_id)))
+            self.app.run(_retrying(lambda: lifecycle.end(self.app.ctx, host, self.session_id)))
 
     @invariant()
     def record_and_redis_agree(self) -> None:
@@ -259,8 +260,8 @@ class SaleMachine(RuleBasedStateMachine):
         and Redis stock + held == allocation - sold."""
         if not hasattr(self, "session_id"):
             return
-        committed = [o for o in self.orders.values() if o.status in orders.COMMITTED]
-        sold = sum(o.qty for o in self.orders.values() if o.status == orders.PAID)
+        committed = [o for o in self.orders.values() if o.status in order_records.COMMITTED]
+        sold = sum(o.qty for o in self.orders.values() if o.status == order_records.PAID)
 
         async def observe() -> tuple[int, dict[str, str], Any]:
             async with transaction(self.app.ctx.db) as db:

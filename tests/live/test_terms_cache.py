@@ -5,7 +5,7 @@ from pathlib import Path
 
 import httpx
 
-from live.clock import now_ms
+from live.platform.clock import now_ms
 from tests.harness import (
     LiveServer,
     Room,

@@ -4,49 +4,49 @@ import time
 
 import pytest
 
-from live import auth
-from realtime.errors import ClientError, Code
+from common.errors import ClientError, Code
+from live.auth import tokens
 
 SECRET = "token-cache-secret-0123456789abcdef0123"
 
 
 def test_a_remembered_token_still_expires() -> None:
-    token = auth.mint(SECRET, sub="v-exp", role="viewer", brand="b", ttl_s=1)
-    principal = auth.verify(token, SECRET)
-    assert auth.verify(token, SECRET) is principal  # answered from the cache
+    token = tokens.mint(SECRET, sub="v-exp", role="viewer", brand="b", ttl_s=1)
+    principal = tokens.verify(token, SECRET)
+    assert tokens.verify(token, SECRET) is principal  # answered from the cache
     # exp is whole seconds: wait until it has certainly passed.
     deadline = time.time() + 3
     while time.time() < deadline:
         time.sleep(0.2)
     with pytest.raises(ClientError) as refused:
-        auth.verify(token, SECRET)
+        tokens.verify(token, SECRET)
     assert refused.value.code == Code.TOKEN_EXPIRED
 
 
 def test_a_token_remembered_under_one_secret_is_refused_under_another() -> None:
-    token = auth.mint(SECRET, sub="v-secret", role="viewer", brand="b")
-    auth.verify(token, SECRET)
+    token = tokens.mint(SECRET, sub="v-secret", role="viewer", brand="b")
+    tokens.verify(token, SECRET)
     with pytest.raises(ClientError) as refused:
-        auth.verify(token, SECRET + "-rotated")
+        tokens.verify(token, SECRET + "-rotated")
     assert refused.value.code == Code.TOKEN_INVALID
 
 
 def test_refused_tokens_are_not_remembered() -> None:
-    token = auth.mint(SECRET, sub="v-bad", role="viewer", brand="b")
+    token = tokens.mint(SECRET, sub="v-bad", role="viewer", brand="b")
     head, _, signature = token.rpartition(".")
     # The first signature character carries 6 whole bits: changing it always changes the MAC.
     forged = f"{head}.{'B' if signature[0] == 'A' else 'A'}{signature[1:]}"
     for _ in range(2):
         with pytest.raises(ClientError):
-            auth.verify(forged, SECRET)
+            tokens.verify(forged, SECRET)
 
 
 def test_the_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(auth, "VERIFIED_CACHE_SIZE", 50)
-    tokens = [auth.mint(SECRET, sub=f"v{n}", role="viewer", brand="b") for n in range(80)]
-    for token in tokens:
-        auth.verify(token, SECRET)
-    assert len(auth._verified) <= 50
+    monkeypatch.setattr(tokens, "VERIFIED_CACHE_SIZE", 50)
+    minted = [tokens.mint(SECRET, sub=f"v{n}", role="viewer", brand="b") for n in range(80)]
+    for token in minted:
+        tokens.verify(token, SECRET)
+    assert len(tokens._verified) <= 50
     # The oldest went first; the newest is still remembered.
-    assert (SECRET, tokens[0]) not in auth._verified
-    assert (SECRET, tokens[-1]) in auth._verified
+    assert (SECRET, minted[0]) not in tokens._verified
+    assert (SECRET, minted[-1]) in tokens._verified

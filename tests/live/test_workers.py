@@ -21,7 +21,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from live import auth
+from live.auth import tokens
 from loadtests import server_processes
 from tests.harness import PAYMENT_SECRET, SECRET, UNIT_S
 from tests.live.test_cli import LIVE, _alive, _children, _env, _free_port, _run, _wait_until
@@ -62,7 +62,7 @@ class Workers:
 
     def token(self, role: str, sub: str) -> str:
         """A token the workers accept."""
-        return auth.mint(SECRET, sub=sub, role=role, brand=self.brand)
+        return tokens.mint(SECRET, sub=sub, role=role, brand=self.brand)
 
     def owner(self, client_port: int) -> int | None:
         """The worker holding the server side of the client's connection from ``client_port``."""

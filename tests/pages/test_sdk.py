@@ -7,7 +7,7 @@ from typing import Any
 
 from playwright.async_api import BrowserContext, Page
 
-from realtime.errors import Code
+from common.errors import Code
 from tests.harness import UNIT_S, LiveServer, cluster, open_session, start_server
 
 WAIT_MS = 20_000 * UNIT_S

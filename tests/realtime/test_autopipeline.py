@@ -9,7 +9,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
-from realtime.autopipeline import AutoPipeline, pipeline_of
+from common.autopipeline import AutoPipeline, pipeline_of
 
 INCR_OR_FAIL = """
 if ARGV[1] == 'fail' then

@@ -5,7 +5,7 @@ import asyncio
 import pytest
 import redis.asyncio as aioredis
 
-from realtime import codec
+from common import codec
 from realtime.bus import EventBus, SessionClosed
 
 

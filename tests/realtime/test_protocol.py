@@ -2,8 +2,9 @@
 
 import pytest
 
-from realtime import codec, protocol
-from realtime.errors import Code
+from common import codec
+from common.errors import Code
+from realtime import protocol
 
 MAX = 65_536
 

@@ -2,8 +2,8 @@
 
 import pytest
 
+from common.errors import Code
 from realtime import protocol, replay_protocol
-from realtime.errors import Code
 
 MAX = 65_536
 

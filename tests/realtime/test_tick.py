@@ -3,7 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from realtime import codec
+from common import codec
 from realtime.tick import MAX_PURCHASES_PER_TICK, RoomTick
 
 

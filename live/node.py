@@ -1,0 +1,178 @@
+"""A node's life: open the engines, build the one `Context`, start the hub and the background
+loops; on shutdown stop them in order and close the engines.
+
+Order on the way up: engines, context, the hub's handlers, the hub, then the loops. On the way
+down: the archiver finishes its pass (writes in flight land, leases are released so another
+node takes its sessions over at once), the transaction loops are asked to end after their
+pass and cancelled only past ``LIVE_SHUTDOWN_DRAIN_S`` (a loop cancelled inside a transaction
+leaves the pool's rollback to a cancelled task, which SQLAlchemy logs as an error), then the
+hub closes its sockets and the engines close.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+
+from common import loops
+from inventory.coupons import CouponCounters
+from inventory.stock import Stock
+from live.clips import purchases
+from live.commerce import coupons, flash_sales, holds, stock_recovery
+from live.commerce.order_writer import OrderWriter
+from live.commerce.stock_invariant import Watch
+from live.commerce.terms import TermsCache
+from live.context import Context
+from live.db.engine import session_factory
+from live.guides import attribution
+from live.platform import gc_policy
+from live.platform.engines import Engines, open_engines
+from live.platform.request_metrics import RequestMetrics
+from live.platform.settings import Settings
+from live.replays import opening
+from live.sessions import draws
+from live.sessions.room_rules import BrandPolicies
+from realtime import keys as realtime_keys
+from realtime.hub import Hub
+from realtime.socket_caps import SocketCaps
+from replay.archiver import Archiver
+
+
+def streams_of(session_id: str) -> Mapping[str, str]:
+    """The archived streams of a session, by kind."""
+    return {
+        "events": realtime_keys.events_stream(session_id),
+        "comments": realtime_keys.comments_stream(session_id),
+    }
+
+
+def counters_of(session_id: str) -> Mapping[str, str]:
+    """The counters that number each archived stream of a session."""
+    return {
+        "events": realtime_keys.events_seq(session_id),
+        "comments": realtime_keys.comments_seq(session_id),
+    }
+
+
+def _hub(settings: Settings, engines: Engines) -> Hub:
+    return Hub(
+        engines.redis,
+        node_id=settings.node_id,
+        tick_ms=settings.tick_ms,
+        comments_per_tick=settings.comments_per_tick,
+        max_frame_bytes=settings.max_frame_bytes,
+        comment_max_chars=settings.comment_max_chars,
+        comment_rate_per_s=settings.comment_rate_per_s,
+        comment_burst=settings.comment_burst,
+        backlog_soft_frames=settings.backlog_soft_frames,
+        backlog_hard_frames=settings.backlog_hard_frames,
+    )
+
+
+class OnArchived:
+    """Prepares an archived session's replay index in the background, once the node's context
+    exists (the archiver is built before it, and calls this only once it runs)."""
+
+    def __init__(self) -> None:
+        self.ctx: Context | None = None
+
+    def __call__(self, session_id: str) -> None:
+        """The archiver wrote ``session_id``'s manifest."""
+        if self.ctx is not None:
+            loops.spawn(opening.prepare(self.ctx, session_id))
+
+
+def _archiver(settings: Settings, engines: Engines, on_archived: OnArchived) -> Archiver:
+    return Archiver(
+        engines.redis,
+        engines.store,
+        streams_for=streams_of,
+        counters_for=counters_of,
+        node_id=settings.node_id,
+        segment_events=settings.archive_segment_events,
+        segment_ms=settings.archive_segment_ms,
+        retry_max_s=settings.archive_retry_max_s,
+        spool_dir=settings.data_dir / "spool",
+        retain_entries=settings.archive_retain_events,
+        on_archived=on_archived,
+    )
+
+
+def build_context(settings: Settings, engines: Engines, request_metrics: RequestMetrics) -> Context:
+    """The node's context over open ``engines``, its hub wired to the app's handlers."""
+    db = session_factory(engines.engine)
+    on_archived = OnArchived()
+    ctx = Context(
+        settings=settings,
+        engine=engines.engine,
+        db=db,
+        redis=engines.redis,
+        hub=_hub(settings, engines),
+        stock=Stock(engines.redis, idempotency_ttl_s=settings.idempotency_ttl_s),
+        coupons=CouponCounters(engines.redis),
+        store=engines.store,
+        policies=BrandPolicies(db),
+        attribution=attribution.Policies(
+            db, default=attribution.Policy(window_s=settings.attribution_window_s)
+        ),
+        terms=TermsCache(engines.redis, db),
+        writer=OrderWriter(db),
+        sockets=SocketCaps(
+            per_ip=settings.max_sockets_per_ip, per_user=settings.max_sockets_per_user
+        ),
+        archiver=_archiver(settings, engines, on_archived),
+        stock_watch=Watch(db, engines.redis),
+        request_metrics=request_metrics,
+    )
+    on_archived.ctx = ctx
+    ctx.hub.on_claim(coupons.claim_handler(ctx))
+    ctx.hub.on_comment(draws.entry_listener(ctx))
+    ctx.hub.filter_comments(ctx.policies.comment_filter())
+    return ctx
+
+
+def _transaction_loops(ctx: Context) -> list[asyncio.Task[None]]:
+    """The loops that write the record: asked to end after their pass on shutdown."""
+    return [
+        asyncio.create_task(holds.run(ctx), name="hold-reaper"),
+        asyncio.create_task(purchases.run(ctx), name="clip-order-reaper"),
+        asyncio.create_task(flash_sales.run(ctx), name="sale-closer"),
+        asyncio.create_task(stock_recovery.run(ctx), name="redis-recovery"),
+        asyncio.create_task(ctx.stock_watch.run(ctx.stopping), name="stock-invariant"),
+    ]
+
+
+def _collector(ctx: Context) -> asyncio.Task[None] | None:
+    """The collector policy's loop (`live.platform.gc_policy`), unless it is turned off."""
+    settings = ctx.settings
+    if settings.gc_freeze_s <= 0:
+        return None
+    policy = gc_policy.CollectorPolicy(
+        sweep_every_s=settings.gc_sweep_s,
+        sweep_growth=settings.gc_sweep_growth,
+        sockets=lambda: ctx.hub.sockets,
+    )
+    running = gc_policy.run(policy, freeze_every_s=settings.gc_freeze_s, stopping=ctx.stopping)
+    return asyncio.create_task(running, name="gc-policy")
+
+
+@contextlib.asynccontextmanager
+async def running(settings: Settings, request_metrics: RequestMetrics) -> AsyncIterator[Context]:
+    """Run a node on ``settings`` for the duration of the block; yields its context."""
+    engines = await open_engines(settings)
+    ctx = build_context(settings, engines, request_metrics)
+    await ctx.hub.start()
+    archiving = asyncio.create_task(ctx.archiver.run(), name="archiver")
+    collector = _collector(ctx)
+    passes = _transaction_loops(ctx)
+    try:
+        yield ctx
+    finally:
+        ctx.archiver.stop()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(archiving), settings.shutdown_drain_s)
+        archiving.cancel()
+        # The collector's pass holds nothing: `stop` sets `stopping`, which ends it at once.
+        await loops.stop(passes, ctx.stopping, wait_s=settings.shutdown_drain_s)
+        await asyncio.gather(archiving, *([collector] if collector else []), return_exceptions=True)
+        await ctx.hub.stop()
+        await engines.aclose()

@@ -1,0 +1,1 @@
+"""What a node runs on: settings, engines, processes, logs, background loops' wiring, shutdown."""

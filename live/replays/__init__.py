@@ -1,0 +1,1 @@
+"""Replays of ended sessions: opening one, its index over the archive, playing it on a socket."""
