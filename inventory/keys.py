@@ -57,7 +57,7 @@ def terms(session_id: str) -> str:
     """Version of the session's order terms (status, products, sales), bumped by every change.
 
     A reserve names the version its terms were read at and is refused (``stale_terms``) when it
-    is no longer the current one; see ``live/terms.py``.
+    is no longer the current one; see ``live/commerce/terms.py``.
     """
     return f"inv:{{{session_id}}}:terms"
 

@@ -4,7 +4,7 @@ Contract: `TermsCache.get` answers a product's terms (its session's status and c
 per-viewer limit, open flash sale) from memory, reading the record on a miss; concurrent misses
 of one product share one read. Each entry carries the session's *terms version*
 (`inventory.keys.terms`), read from Redis before the record: every change of terms (start, end,
-product added, sale opened or closed) bumps it after its transaction commits, and the reserve
+price changed, sale opened or closed) bumps it after its transaction commits, and the reserve
 script refuses a hold whose version is not the current one (``stale_terms``). So a cached entry
 is never used to take stock after its terms changed; at worst it costs one refresh.
 `TTL_S` bounds an entry's age anyway, in case a bump was lost with Redis.

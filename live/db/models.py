@@ -224,7 +224,7 @@ class CommissionPlanRow(Base):
 
 
 class AttributionPolicyRow(Base):
-    """A brand's binding policy (see ``live/attribution.py``)."""
+    """A brand's binding policy (see ``live/guides/attribution.py``)."""
 
     __tablename__ = "attribution_policies"
 

@@ -98,7 +98,7 @@ class RoomSocketProtocol(WebSocketsSansIOProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # Same jobs, no storage until something waits (live/socket_waits.py).
+        # Same jobs, no storage until something waits (live/platform/socket_waits.py).
         self.queue = ReceiveQueue()  # type: ignore[assignment]
         self.writable = WritableFlag()  # type: ignore[assignment]
 

@@ -79,7 +79,7 @@ async def change_price(
         if product is None or product.session_id != session_id:
             raise ClientError(Code.NOT_FOUND, f"no product {product_id} in this session")
         product.price_cents = price_cents
-    # Cached order terms on every node are refused from now on (see live/terms.py).
+    # Cached order terms on every node are refused from now on (see live/commerce/terms.py).
     await ctx.stock.change_terms(session_id)
     if session.status == LIVE:
         ts = now_ms()

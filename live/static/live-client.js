@@ -21,7 +21,7 @@
 })(typeof self !== "undefined" ? self : this, function () {
   "use strict";
 
-  // Host-facing words for every code of the catalog (realtime/errors.py).
+  // Host-facing words for every code of the catalog (common/errors.py).
   const MESSAGES = {
     invalid_json: "The app sent something the server could not read. Reload the page.",
     invalid_request: "Some of the details are missing or not valid.",

@@ -18,7 +18,7 @@ from tests.harness import PAYMENT_SECRET, SECRET, UNIT_S, LiveServer
 LOCUST = Path(sys.executable).parent / "locust"
 LOCUSTFILE = Path(__file__).resolve().parents[2] / "loadtests" / "locustfile.py"
 #: Answers a loaded machine may give that are not defects: an order racing a flash sale's
-#: open or close after three retries on fresh terms (docs/architecture.md 3.4).
+#: open or close after three retries on fresh terms (docs/architecture.md 4.7).
 TOLERATED = {"503 sale_paused"}
 
 pytestmark = pytest.mark.skipif(not LOCUST.exists(), reason="the load extra is not installed")

@@ -134,7 +134,7 @@ async def test_the_wx_adapter_joins_comments_and_reports_refusals_in_words(
 
 
 def test_every_catalog_code_has_words_for_people() -> None:
-    """The SDK's MESSAGES table names each code of realtime/errors.py (and nothing else but
+    """The SDK's MESSAGES table names each code of common/errors.py (and nothing else but
     the client's own ``network``)."""
     source = SDK.read_text(encoding="utf-8")
     table = source[
