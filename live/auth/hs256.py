@@ -6,7 +6,7 @@ secret, option merging, the standard library's JSON decoder): about 50 us per to
 machine, where this module needs about 12 (docs/benchmarks.md, "Flash-sale admission").
 PyJWT still mints tokens (`live.auth.tokens.mint`), and the tests check that this module accepts and
 refuses what ``jwt.decode(token, secret, algorithms=["HS256"], options={"require": [...]})``
-accepts and refuses (``tests/live/test_hs256.py``).
+accepts and refuses (``tests/live/auth/test_hs256.py``).
 
 Contract, in PyJWT 2.15's order, so that which error a token gets is the same:
 

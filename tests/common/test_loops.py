@@ -10,7 +10,7 @@ from sqlalchemy import text
 from common import loops
 from live.db.engine import create_engine, session_factory
 from live.db.unit import transaction
-from tests.harness import UNIT_S
+from tests.support.units import UNIT_S
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
-from tests.harness import UNIT_S, LiveServer, open_session, settings_for, start_server
 from tests.pages.browsing import open_page
+from tests.support.servers import LiveServer, settings_for, start_server
+from tests.support.sessions import open_session
+from tests.support.units import UNIT_S
 
 WAIT_MS = 15_000 * UNIT_S
 

@@ -2,7 +2,7 @@
 
 The socket here is a recorder: frames written directly and frames sent by the writer task land
 in one list, in the order they would reach the wire. The server-level behaviour (a real lagging
-viewer over uvicorn) is in tests/live/test_slow_viewers.py; these cases pin down the windows
+viewer over uvicorn) is in tests/live/api/test_slow_viewers.py; these cases pin down the windows
 that are too narrow to hit reliably through a real transport.
 """
 

@@ -1,22 +1,18 @@
-"""Running the real app on a real loopback port, and talking to it like clients do."""
+"""Running the real app on a real loopback port: its settings, one node, a cluster of nodes."""
 
 import asyncio
-import hashlib
-import hmac
 import io
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator
+from collections.abc import AsyncIterator, Collection, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
-import orjson
 import uvicorn
 from sqlalchemy import event
 from starlette.applications import Starlette
-from websockets.asyncio.client import ClientConnection, connect
 
 from live.app import create_app
 from live.auth import tokens
@@ -24,9 +20,8 @@ from live.context import Context
 from live.platform.settings import Settings
 from live.platform.shutdown import GracefulServer
 from live.platform.ws_protocol import websocket_options
-
-#: One scalable unit of waiting; every timeout in the suite is a multiple of it.
-UNIT_S = 1.0
+from tests.support.polling import eventually
+from tests.support.units import UNIT_S
 
 SECRET = "test-secret-0123456789abcdef0123456789"
 PAYMENT_SECRET = "test-payment-secret-0123456789abcdef"
@@ -50,11 +45,11 @@ def settings_for(
         "comment_burst": 50,
         "shutdown_drain_s": 2.0,
         # Tests drive hosts and buyers far faster than people do; the write limit has its own
-        # tests (tests/live/test_write_limits.py), which set it low.
+        # tests (tests/live/api/test_write_limits.py), which set it low.
         "write_rate_per_s": 10_000.0,
         "write_burst": 10_000,
         # Many apps share the test process: freezing its objects would keep every finished
-        # test's cycles alive. The policy has its own tests (tests/live/test_gc_policy.py).
+        # test's cycles alive. The policy has its own tests (tests/live/platform/test_gc_policy.py).
         "gc_freeze_s": 0.0,
     }
     values.update(overrides)
@@ -133,14 +128,27 @@ async def start_server(settings: Settings, *, port: int = 0) -> LiveServer:
     )
     server = GracefulServer(config, drain_s=settings.shutdown_drain_s)
     task = asyncio.create_task(server.serve())
-    async with asyncio.timeout(20 * UNIT_S):
-        while not server.started:
-            if task.done():
-                task.result()
-                raise RuntimeError("server exited during start-up")
-            await asyncio.sleep(0.01)
+
+    async def started() -> bool:
+        # uvicorn sets a flag and signals nothing; a start-up that fails ends the task.
+        if task.done():
+            task.result()
+            raise RuntimeError("server exited during start-up")
+        return server.started
+
+    await eventually(started, timeout_s=20 * UNIT_S, what="the app to start")
     port = server.servers[0].sockets[0].getsockname()[1]
     return LiveServer(settings=settings, server=server, task=task, port=port, app=app)
+
+
+class ServerWith(Protocol):
+    """The ``server_with`` fixture: ``await server_with(**settings)`` starts one more app on the
+    test's engines with ``settings`` overriding `settings_for`'s (``data_dir``, the engines'
+    URLs included); every app it started is stopped at the end of the test."""
+
+    async def __call__(self, **settings: Any) -> LiveServer:
+        """Start an app with these settings."""
+        ...
 
 
 @asynccontextmanager
@@ -188,98 +196,3 @@ def statements_with(
         yield seen
     finally:
         event.remove(engine, "before_cursor_execute", record)
-
-
-def sign(body: bytes) -> str:
-    """The payment provider's signature of ``body``."""
-    return hmac.new(PAYMENT_SECRET.encode(), body, hashlib.sha256).hexdigest()
-
-
-class Room:
-    """A viewer's socket that collects every frame (batches are flattened)."""
-
-    def __init__(self, socket: ClientConnection) -> None:
-        self.socket = socket
-        self.frames: list[dict[str, Any]] = []
-
-    @classmethod
-    async def join(cls, url: str) -> "Room":
-        """Connect to the room socket."""
-        return cls(await connect(url, max_size=None, compression=None))
-
-    async def send(self, message: dict[str, Any]) -> None:
-        """Send one JSON message."""
-        await self.socket.send(orjson.dumps(message).decode())
-
-    async def next_frame(self) -> dict[str, Any]:
-        """The next frame (from what is buffered, or the socket)."""
-        raw = await self.socket.recv()
-        data = orjson.loads(raw)
-        items: list[dict[str, Any]] = data if isinstance(data, list) else [data]
-        self.frames.extend(items)
-        return items[0]
-
-    async def wait_for(
-        self, predicate: Callable[[dict[str, Any]], bool], *, timeout_s: float = 5 * UNIT_S
-    ) -> dict[str, Any]:
-        """The first frame (already seen or arriving) that satisfies ``predicate``."""
-        seen = 0
-        async with asyncio.timeout(timeout_s):
-            while True:
-                for frame in self.frames[seen:]:
-                    if predicate(frame):
-                        self.frames.remove(frame)
-                        return frame
-                seen = len(self.frames)
-                await self.next_frame()
-
-    async def wait_type(self, kind: str, *, timeout_s: float = 5 * UNIT_S) -> dict[str, Any]:
-        """The first frame of type ``kind``."""
-        return await self.wait_for(lambda f: f.get("type") == kind, timeout_s=timeout_s)
-
-    async def close(self) -> None:
-        """Close the socket."""
-        await self.socket.close()
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], *, timeout_s: float = 10 * UNIT_S
-) -> None:
-    """Wait until ``check`` answers True (polling), or fail after ``timeout_s``."""
-    async with asyncio.timeout(timeout_s):
-        while not await check():  # noqa: ASYNC110 - polling an HTTP answer, no event to wait on
-            await asyncio.sleep(0.05)
-
-
-@dataclass(frozen=True)
-class OpenSession:
-    """A live session with one product, as the host set it up."""
-
-    session_id: str
-    product_id: str
-    host_token: str
-
-
-async def open_session(
-    server: LiveServer, *, stock: int = 10, limit: int | None = 2, price_cents: int = 19_900
-) -> OpenSession:
-    """Create a session with one product and start it, as a host of the server's brand."""
-    host_token = server.token("host", "host-1")
-    async with server.client(host_token) as host:
-        created = await host.post("/api/sessions", json={"title": "Autumn drop"})
-        assert created.status_code == 201, created.text
-        session_id = created.json()["id"]
-        product = await host.post(
-            f"/api/sessions/{session_id}/products",
-            json={
-                "sku": "SKU-1",
-                "title": "Wool coat",
-                "price_cents": price_cents,
-                "stock": stock,
-                "limit_per_viewer": limit,
-            },
-        )
-        assert product.status_code == 201, product.text
-        started = await host.post(f"/api/sessions/{session_id}/start")
-        assert started.status_code == 200, started.text
-    return OpenSession(session_id, product.json()["product_id"], host_token)

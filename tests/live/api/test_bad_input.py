@@ -7,7 +7,9 @@ import jwt
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from tests.harness import SECRET, LiveServer, Room, open_session
+from tests.support.clients import Room
+from tests.support.servers import SECRET, LiveServer
+from tests.support.sessions import open_session
 
 
 async def _closed_with(room: Room) -> tuple[int | None, list[dict[str, object]]]:

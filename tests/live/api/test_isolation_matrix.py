@@ -9,8 +9,9 @@ from typing import Any
 import httpx
 import orjson
 
-from tests.harness import LiveServer, Room, open_session
-from tests.live.test_clip_share import _ended_with_clips
+from tests.live.api.owner_world import owner_world
+from tests.support.clients import Room
+from tests.support.servers import LiveServer
 
 ROLES = ("viewer", "guide", "manager", "host", "admin")
 ANY = frozenset(ROLES)
@@ -150,55 +151,6 @@ def _tokens(node: LiveServer, brand: str, store: str, guide: str) -> dict[str, s
     }
 
 
-async def _owner_world(node: LiveServer) -> dict[str, str]:
-    """Every resource the actions name, owned by the node's brand."""
-    uid = uuid.uuid4().hex[:6]
-    ids = {"store": f"st-{uid}", "guide": f"gd-{uid}"}
-    admin = node.client(node.token("admin", "a"))
-    async with admin:
-        csv = (
-            "kind,id,name,store_id,upstream_guide_id,active\n"
-            f"store,{ids['store']},Owner store,,,\n"
-            f"guide,{ids['guide']},Owner guide,{ids['store']},,\n"
-        )
-        assert (await admin.post("/api/org/import", content=csv.encode())).status_code == 200
-        ids["ended"], clips = await _ended_with_clips(node)
-        ids["clip"] = clips[0]
-        clip = (await admin.get(f"/api/sessions/{ids['ended']}/clips/{ids['clip']}")).json()
-        ids["ended_product"] = clip["product_id"]
-    live = await open_session(node, stock=100, limit=50)
-    doomed = await open_session(node)
-    ids |= {"live": live.session_id, "product": live.product_id, "doomed": doomed.session_id}
-    viewer = node.client(node.token("viewer", "viewer-1"))
-    async with viewer:
-        for name in ("order", "cancel_order"):
-            placed = await viewer.post(
-                f"/api/sessions/{live.session_id}/orders",
-                json={"product_id": live.product_id, "qty": 1},
-                headers={"Idempotency-Key": name},
-            )
-            assert placed.status_code == 201, placed.text
-            ids[name] = placed.json()["order_id"]
-    async with node.client(live.host_token) as host:
-        sale = await host.post(
-            f"/api/sessions/{live.session_id}/sales",
-            json={
-                "product_id": live.product_id,
-                "sale_price_cents": 10,
-                "stock_cap": 1,
-                "duration_s": 600,
-            },
-        )
-        assert sale.status_code == 201, sale.text
-        ids["sale"] = sale.json()["sale_id"]
-        draw = await host.post(
-            f"/api/sessions/{live.session_id}/draws", json={"winners": 1, "duration_s": 600}
-        )
-        assert draw.status_code == 201, draw.text
-        ids["draw"] = draw.json()["draw_id"]
-    return ids
-
-
 def _fill(template: Any, ids: dict[str, str]) -> Any:
     if isinstance(template, str):
         return template.format(**ids)
@@ -248,7 +200,7 @@ async def _call(
 async def test_role_action_brand_matrix(server: LiveServer) -> None:
     """Each (role, action, brand) cell: allowed, 403 or 404, as the table says."""
     node = server  # the owner brand is this node's
-    ids = await _owner_world(node)
+    ids = await owner_world(node)
     other = f"other-{uuid.uuid4().hex[:6]}"
     tokens = {
         "own": _tokens(node, node.brand, ids["store"], ids["guide"]),

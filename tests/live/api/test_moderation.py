@@ -6,7 +6,9 @@ from pathlib import Path
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from tests.harness import LiveServer, Room, cluster, open_session
+from tests.support.clients import Room
+from tests.support.servers import LiveServer, cluster
+from tests.support.sessions import open_session
 
 
 @pytest.fixture

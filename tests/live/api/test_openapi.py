@@ -14,8 +14,8 @@ from schemathesis.core.result import Ok
 from starlette.routing import Route
 
 from live.api.openapi import document
-from tests.harness import LiveServer
-from tests.live.test_isolation_matrix import _owner_world
+from tests.live.api.owner_world import owner_world
+from tests.support.servers import LiveServer
 
 #: Generated requests per operation: enough to reach every field's edge cases, bounded so the
 #: whole run stays well under a minute on two shared cores.
@@ -105,7 +105,7 @@ def _fuzz(base_url: str, tokens: dict[str, str], ids: dict[str, str]) -> tuple[i
 async def test_schema_fuzzing_gets_no_server_error(server: LiveServer) -> None:
     """Positive and negative generated requests on every operation: no 5xx, node healthy after."""
     roomy = server  # write limits are lifted in the harness settings
-    ids = await _owner_world(roomy)
+    ids = await owner_world(roomy)
     tokens = {
         role: roomy.token(role, sub, **claims)
         for role, sub, claims in [

@@ -12,7 +12,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from common import codec
-from tests.harness import LiveServer, Room, eventually, open_session, settings_for, start_server
+from tests.support.clients import Room
+from tests.support.polling import eventually
+from tests.support.servers import LiveServer, settings_for, start_server
+from tests.support.sessions import open_session
 
 HARD_LIMIT = 256
 EVENTS = 3_000

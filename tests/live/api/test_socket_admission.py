@@ -9,14 +9,10 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from tests.harness import (
-    LiveServer,
-    Room,
-    eventually,
-    open_session,
-    settings_for,
-    start_server,
-)
+from tests.support.clients import Room
+from tests.support.polling import eventually
+from tests.support.servers import LiveServer, settings_for, start_server
+from tests.support.sessions import open_session
 
 
 @pytest.fixture

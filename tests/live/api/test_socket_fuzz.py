@@ -19,7 +19,10 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from common.errors import Code
-from tests.harness import UNIT_S, LiveServer, Room, open_session
+from tests.support.clients import Room
+from tests.support.servers import LiveServer
+from tests.support.sessions import open_session
+from tests.support.units import UNIT_S
 
 EXAMPLES = 300
 MAX_FRAME_BYTES = 65_536

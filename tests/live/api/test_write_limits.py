@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import LiveServer, eventually, settings_for, start_server
+from tests.support.polling import eventually
+from tests.support.servers import LiveServer, settings_for, start_server
 
 
 async def _node(

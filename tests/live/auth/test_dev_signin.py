@@ -7,7 +7,7 @@ import pytest
 
 from live.auth import tokens
 from live.platform.settings import SettingsError, load_settings
-from tests.harness import LiveServer, settings_for, start_server
+from tests.support.servers import LiveServer, settings_for, start_server
 
 
 @pytest.fixture

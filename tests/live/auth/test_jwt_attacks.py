@@ -15,7 +15,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from websockets.exceptions import ConnectionClosed
 
-from tests.harness import SECRET, LiveServer, OpenSession, Room, open_session
+from tests.support.clients import Room
+from tests.support.servers import SECRET, LiveServer
+from tests.support.sessions import OpenSession, open_session
 
 _RSA = rsa.generate_private_key(public_exponent=65_537, key_size=2048)
 _PUBLIC_PEM = _RSA.public_key().public_bytes(

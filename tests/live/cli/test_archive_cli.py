@@ -12,9 +12,10 @@ import redis.asyncio as aioredis
 from replay.archiver import Archiver
 from replay.keys import ARCHIVE_SESSIONS
 from replay.local_store import LocalArchiveStore
-from tests.conftest import free_port
-from tests.harness import UNIT_S, eventually
 from tests.replay.session_streams import SessionStreams, counter_keys, stream_keys
+from tests.support.polling import eventually
+from tests.support.ports import free_port
+from tests.support.units import UNIT_S
 
 LIVE = Path(sys.executable).with_name("live")
 

@@ -2,10 +2,8 @@
 
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -19,65 +17,10 @@ import redis
 
 from inventory import keys as inventory_keys
 from live.db import migrate
-from tests.harness import UNIT_S
-
-LIVE = Path(sys.executable).with_name("live")
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _env(data_dir: Path, **settings: str) -> dict[str, str]:
-    """The inherited environment without any LIVE_* variable, plus ``settings``."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith("LIVE_")}
-    return {**env, "LIVE_DATA_DIR": str(data_dir), **settings}
-
-
-def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - our own console script
-        [str(LIVE), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30 * UNIT_S,
-        check=False,
-    )
-
-
-def _wait_until(condition: Callable[[], bool], *, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting until {what}")
-        time.sleep(0.05)
-
-
-def _alive(pid: int) -> bool:
-    """True while ``pid`` runs (a zombie waiting for its reaper counts as gone)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"
-
-
-def _pids() -> Iterator[int]:
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            yield int(entry.name)
-
-
-def _children(parent: int) -> list[int]:
-    found = []
-    for pid in _pids():
-        with suppress(OSError):
-            if f"\nPPid:\t{parent}\n" in Path(f"/proc/{pid}/status").read_text():
-                found.append(pid)
-    return found
+from tests.live.cli.processes import LIVE, alive, children, live_env, pids, run_live
+from tests.support.polling import eventually_sync
+from tests.support.ports import free_port
+from tests.support.units import UNIT_S
 
 
 def _valkeys_of(data_dir: Path) -> list[int]:
@@ -85,11 +28,11 @@ def _valkeys_of(data_dir: Path) -> list[int]:
     # Valkey rewrites its command line to "valkey-server host:port", so the working directory
     # (the embedded server runs in <data_dir>/valkey) is what identifies ours.
     found = []
-    for pid in _pids():
+    for pid in pids():
         with suppress(OSError):
             comm = Path(f"/proc/{pid}/comm").read_text().strip()
             cwd = Path(os.readlink(f"/proc/{pid}/cwd"))
-            if comm == "valkey-server" and cwd == data_dir / "valkey" and _alive(pid):
+            if comm == "valkey-server" and cwd == data_dir / "valkey" and alive(pid):
                 found.append(pid)
     return found
 
@@ -128,13 +71,13 @@ class Served:
 
     def valkey_child(self) -> int:
         """The pid of the one valkey-server this process spawned."""
-        children = [
+        spawned = [
             pid
-            for pid in _children(self.process.pid)
+            for pid in children(self.process.pid)
             if Path(f"/proc/{pid}/comm").read_text().strip() == "valkey-server"
         ]
-        assert len(children) == 1, children
-        return children[0]
+        assert len(spawned) == 1, spawned
+        return spawned[0]
 
     def wait_exit(self) -> int:
         """The exit status, waiting up to 15 units."""
@@ -144,12 +87,12 @@ class Served:
 @contextmanager
 def serving(data_dir: Path, **settings: str) -> Iterator[Served]:
     """Run ``live serve`` until healthy; kill it (and any Valkey it left) on the way out."""
-    port = _free_port()
+    port = free_port()
     log = data_dir.parent / f"serve-{port}.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(  # noqa: S603 - our own console script
             [str(LIVE), "serve", "--port", str(port)],
-            env=_env(data_dir, **settings),
+            env=live_env(data_dir, **settings),
             stdout=sink,
             stderr=subprocess.STDOUT,
             # Its own process group, so a test can send Ctrl-C to it the way a terminal does.
@@ -157,7 +100,7 @@ def serving(data_dir: Path, **settings: str) -> Iterator[Served]:
         )
     try:
         served = Served(process, port, log)
-        _wait_until(served.healthy, timeout_s=30 * UNIT_S, what="GET /healthz answers 200")
+        eventually_sync(served.healthy, timeout_s=30 * UNIT_S, what="GET /healthz answers 200")
         yield served
     finally:
         if process.poll() is None:
@@ -178,7 +121,7 @@ def _secrets(data_dir: Path) -> dict[str, str]:
 
 
 def _mint(data_dir: Path, *args: str) -> str:
-    done = _run(_env(data_dir), "token", *args)
+    done = run_live(live_env(data_dir), "token", *args)
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 
@@ -204,7 +147,7 @@ def test_serve_stops_its_valkey_on_signal(
         assert _valkeys_of(data_dir) == [valkey]
         stop(served.process)
         assert served.wait_exit() == 0, served.output()
-        assert not _alive(valkey)
+        assert not alive(valkey)
         assert "Traceback" not in served.output()
         # The app stops its Valkey (SIGTERM) after draining; the signal itself never reaches it.
         assert "Received SIGINT" not in (data_dir / "valkey" / "valkey.log").read_text()
@@ -216,7 +159,7 @@ def test_valkey_dies_with_a_killed_server(data_dir: Path) -> None:
         valkey = served.valkey_child()
         served.process.kill()
         served.process.wait()
-        _wait_until(lambda: not _alive(valkey), timeout_s=5 * UNIT_S, what="Valkey is gone")
+        eventually_sync(lambda: not alive(valkey), timeout_s=5 * UNIT_S, what="Valkey is gone")
 
 
 def test_restart_keeps_stock_from_the_append_only_file(data_dir: Path) -> None:
@@ -278,7 +221,9 @@ SHARED_SECRETS = {
 def test_bad_setting_stops_start_up_in_one_line(data_dir: Path, setting: str, value: str) -> None:
     """A bad or unreachable engine exits 2 with one line naming the setting, nothing left."""
     extra = dict(SHARED_SECRETS) if setting == "LIVE_REDIS_URL" else {}
-    done = _run(_env(data_dir, **{setting: value}, **extra), "serve", "--port", str(_free_port()))
+    done = run_live(
+        live_env(data_dir, **{setting: value}, **extra), "serve", "--port", str(free_port())
+    )
     assert done.returncode == 2, done.stderr
     lines = done.stderr.splitlines()
     assert len(lines) == 1, done.stderr
@@ -306,7 +251,7 @@ def test_token_carries_the_requested_claims(data_dir: Path) -> None:
 
 def test_token_refuses_an_unknown_role(data_dir: Path) -> None:
     """`live token --role` accepts only the contract's roles (argparse exits 2)."""
-    done = _run(_env(data_dir), "token", "--role", "root", "--brand", "acme", "--sub", "x")
+    done = run_live(live_env(data_dir), "token", "--role", "root", "--brand", "acme", "--sub", "x")
     assert done.returncode == 2
     assert "invalid choice: 'root'" in done.stderr
     assert done.stdout == ""
@@ -315,8 +260,8 @@ def test_token_refuses_an_unknown_role(data_dir: Path) -> None:
 def test_db_upgrade_creates_the_sqlite_schema(tmp_path: Path) -> None:
     """`live db upgrade` migrates a fresh SQLite file to head and prints the revision."""
     database = tmp_path / "fresh.db"
-    env = _env(tmp_path / "data", LIVE_DATABASE_URL=f"sqlite+aiosqlite:///{database}")
-    done = _run(env, "db", "upgrade")
+    env = live_env(tmp_path / "data", LIVE_DATABASE_URL=f"sqlite+aiosqlite:///{database}")
+    done = run_live(env, "db", "upgrade")
     assert done.returncode == 0, done.stderr
     head = migrate.head_revision()
     assert done.stdout.strip() == f"live: database at revision {head}"
@@ -334,7 +279,7 @@ def test_db_upgrade_on_postgres(tmp_path: Path, postgres_ready: str | None) -> N
     url = postgres_ready
     if not url:
         pytest.skip("LIVE_TEST_DATABASE_URL is not set")
-    done = _run(_env(tmp_path / "data", LIVE_DATABASE_URL=url), "db", "upgrade")
+    done = run_live(live_env(tmp_path / "data", LIVE_DATABASE_URL=url), "db", "upgrade")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"live: database at revision {migrate.head_revision()}"
 
@@ -345,6 +290,6 @@ def test_serve_on_external_redis_spawns_no_valkey(data_dir: Path) -> None:
     if not url:
         pytest.skip("LIVE_TEST_REDIS_URL is not set")
     with serving(data_dir, LIVE_REDIS_URL=url, **SHARED_SECRETS) as served:
-        assert _children(served.process.pid) == []
+        assert children(served.process.pid) == []
         served.process.send_signal(signal.SIGTERM)
         assert served.wait_exit() == 0, served.output()

@@ -15,8 +15,8 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 
-from tests.conftest import free_port
-from tests.harness import UNIT_S
+from tests.support.ports import free_port
+from tests.support.units import UNIT_S
 
 URL_LINE = re.compile(r"^\s+(host panel|guide workspace|viewer)\s+(http://\S+)$")
 

@@ -23,8 +23,11 @@ from websockets.exceptions import ConnectionClosed
 
 from live.auth import tokens
 from loadtests import server_processes
-from tests.harness import PAYMENT_SECRET, SECRET, UNIT_S
-from tests.live.test_cli import LIVE, _alive, _children, _env, _free_port, _run, _wait_until
+from tests.live.cli.processes import LIVE, alive, children, live_env, run_live
+from tests.support.polling import eventually_sync
+from tests.support.ports import free_port
+from tests.support.servers import PAYMENT_SECRET, SECRET
+from tests.support.units import UNIT_S
 
 Opened = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
@@ -42,7 +45,7 @@ class Workers:
         """The worker processes (the supervisor's spawned children; not its resource tracker)."""
         return {
             pid
-            for pid in _children(self.process.pid)
+            for pid in children(self.process.pid)
             if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
         }
 
@@ -72,9 +75,9 @@ class Workers:
 @pytest.fixture
 def workers(tmp_path: Path, database_url: str, redis_url: str) -> Iterator[Workers]:
     """``live serve --workers 2`` on the suite's Redis and database, healthy with 2 workers."""
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "serve.log"
-    env = _env(
+    env = live_env(
         tmp_path / "data",
         LIVE_REDIS_URL=redis_url,
         LIVE_DATABASE_URL=database_url,
@@ -93,7 +96,7 @@ def workers(tmp_path: Path, database_url: str, redis_url: str) -> Iterator[Worke
     served = Workers(process, port, log)
     pids: set[int] = set()
     try:
-        _wait_until(served.healthy, timeout_s=30 * UNIT_S, what="GET /healthz answers 200")
+        eventually_sync(served.healthy, timeout_s=30 * UNIT_S, what="GET /healthz answers 200")
         pids = served.pids()
         assert len(pids) == 2, served.output()
         yield served
@@ -213,7 +216,7 @@ async def test_pin_through_one_worker_reaches_a_room_on_the_other(workers: Worke
     finally:
         await room.close()
     assert await asyncio.to_thread(workers.process.wait, 15 * UNIT_S) == 0, workers.output()
-    assert not [pid for pid in pids if _alive(pid)]
+    assert not [pid for pid in pids if alive(pid)]
     assert "Traceback" not in workers.output(), workers.output()
 
 
@@ -222,8 +225,8 @@ def test_ctrl_c_stops_every_worker(workers: Workers) -> None:
     pids = workers.pids()
     os.killpg(workers.process.pid, signal.SIGINT)
     assert workers.process.wait(timeout=15 * UNIT_S) == 0, workers.output()
-    _wait_until(
-        lambda: not any(_alive(pid) for pid in pids), timeout_s=5 * UNIT_S, what="workers exit"
+    eventually_sync(
+        lambda: not any(alive(pid) for pid in pids), timeout_s=5 * UNIT_S, what="workers exit"
     )
     assert "Traceback" not in workers.output(), workers.output()
 
@@ -233,8 +236,8 @@ def test_workers_die_with_a_killed_supervisor(workers: Workers) -> None:
     pids = workers.pids()
     workers.process.kill()
     workers.process.wait()
-    _wait_until(
-        lambda: not any(_alive(pid) for pid in pids), timeout_s=15 * UNIT_S, what="workers exit"
+    eventually_sync(
+        lambda: not any(alive(pid) for pid in pids), timeout_s=15 * UNIT_S, what="workers exit"
     )
 
 
@@ -243,7 +246,7 @@ def test_a_worker_that_dies_stops_the_others(workers: Workers) -> None:
     first, second = workers.pids()
     os.kill(first, signal.SIGKILL)
     assert workers.process.wait(timeout=30 * UNIT_S) == 1
-    _wait_until(lambda: not _alive(second), timeout_s=5 * UNIT_S, what="the other worker exits")
+    eventually_sync(lambda: not alive(second), timeout_s=5 * UNIT_S, what="the other worker exits")
     assert f"worker {first} exited" in workers.output()
 
 
@@ -253,10 +256,10 @@ def test_a_worker_that_dies_stops_the_others(workers: Workers) -> None:
 )
 def test_bad_worker_counts_are_refused(tmp_path: Path, value: str, reason: str) -> None:
     """--workers and LIVE_WORKERS refuse 0, negative and non-integer counts in one line."""
-    flag = _run(_env(tmp_path / "data"), "serve", f"--workers={value}")
+    flag = run_live(live_env(tmp_path / "data"), "serve", f"--workers={value}")
     assert flag.returncode == 2
     assert f"argument --workers: '{value}' {reason}" in flag.stderr
-    env = _run(_env(tmp_path / "data", LIVE_WORKERS=value), "serve")
+    env = run_live(live_env(tmp_path / "data", LIVE_WORKERS=value), "serve")
     assert env.returncode == 2
     assert env.stderr == f"live: error: LIVE_WORKERS='{value}' {reason}\n"
 
@@ -270,7 +273,7 @@ def test_embedded_mode_refuses_several_workers(
     tmp_path: Path, args: list[str], settings: dict[str, str]
 ) -> None:
     """Without LIVE_REDIS_URL, 2 workers are refused in one line saying what to set."""
-    done = _run(_env(tmp_path / "data", **settings), "serve", *args)
+    done = run_live(live_env(tmp_path / "data", **settings), "serve", *args)
     assert done.returncode == 2
     assert done.stderr == (
         "live: error: --workers 2 needs shared engines: set LIVE_REDIS_URL (and, for write "

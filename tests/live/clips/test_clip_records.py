@@ -8,8 +8,9 @@ from pathlib import Path
 import orjson
 
 from live.replays.index import index_name
-from tests.harness import LiveServer, eventually, settings_for, start_server
-from tests.live.test_clip_share import _ended_with_clips
+from tests.support.polling import eventually
+from tests.support.servers import LiveServer, settings_for, start_server
+from tests.support.sessions import ended_with_clips
 
 
 async def _complete(server: LiveServer, session_id: str) -> None:
@@ -38,7 +39,7 @@ async def test_clips_are_cut_once_offset_and_edited(
 
 
 async def _check(node: LiveServer) -> None:
-    session_id, clip_ids = await _ended_with_clips(node)
+    session_id, clip_ids = await ended_with_clips(node)
     host = node.client(node.token("host", "host-1"))
     async with host:
         clips = (await host.get(f"/api/sessions/{session_id}/clips")).json()
@@ -89,7 +90,7 @@ async def _check(node: LiveServer) -> None:
 
 async def test_export_bundle_holds_the_whole_archive(server: LiveServer) -> None:
     """The tar has the manifest, every segment byte for byte, and the clips; admins only."""
-    session_id, clip_ids = await _ended_with_clips(server)
+    session_id, clip_ids = await ended_with_clips(server)
     await _complete(server, session_id)
     async with server.client(server.token("admin", "a")) as admin:
         exported = await admin.get(f"/api/sessions/{session_id}/archive/bundle")
@@ -115,7 +116,7 @@ async def test_export_bundle_holds_the_whole_archive(server: LiveServer) -> None
 async def test_deleting_an_archive(server: LiveServer) -> None:
     """An admin deletes an ended session's archive: every object goes, replay, clips and
     export answer 410 archive_deleted, deleting again is harmless; hosts may not."""
-    session_id, _ = await _ended_with_clips(server)
+    session_id, _ = await ended_with_clips(server)
     await _complete(server, session_id)
     store = server.context.store
     assert await store.list(f"sessions/{session_id}/")

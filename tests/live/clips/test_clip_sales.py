@@ -15,7 +15,10 @@ import pytest
 from live.commerce import stock_invariant
 from live.db.models import ProductRow
 from live.db.unit import transaction
-from tests.harness import LiveServer, eventually, open_session, settings_for, sign, start_server
+from tests.support.clients import sign
+from tests.support.polling import eventually
+from tests.support.servers import LiveServer, settings_for, start_server
+from tests.support.sessions import open_session
 
 
 async def _ended_clip(server: LiveServer, *, stock: int, limit: int | None) -> tuple[str, str, str]:

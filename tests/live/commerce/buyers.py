@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from tests.harness import UNIT_S, LiveServer
+from tests.support.servers import LiveServer
+from tests.support.units import UNIT_S
 
 #: Answers after which a buyer tries again with the same key (Redis away, sales paused).
 RETRIED = {"sale_paused", "unavailable", "request_in_progress"}

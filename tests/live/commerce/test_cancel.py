@@ -11,13 +11,10 @@ from live.commerce import holds
 from live.db.models import CouponClaimRow, OrderRow, ProductRow
 from live.db.unit import transaction
 from live.platform.clock import now_ms
-from tests.harness import (
-    LiveServer,
-    Room,
-    cluster,
-    eventually,
-    open_session,
-)
+from tests.support.clients import Room
+from tests.support.polling import eventually
+from tests.support.servers import LiveServer, cluster
+from tests.support.sessions import open_session
 
 
 async def _order(

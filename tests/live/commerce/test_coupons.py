@@ -3,7 +3,9 @@
 import asyncio
 from collections import Counter
 
-from tests.harness import LiveServer, Room, open_session
+from tests.support.clients import Room
+from tests.support.servers import LiveServer
+from tests.support.sessions import open_session
 
 
 async def test_drop_claim_and_use_a_coupon(server: LiveServer) -> None:

@@ -8,8 +8,9 @@ from sqlalchemy import func, select
 
 from live.db.models import OrderRow, ProductRow
 from live.db.unit import transaction
-from tests.harness import LiveServer, cluster, open_session
-from tests.live.buyers import crowd
+from tests.live.commerce.buyers import crowd
+from tests.support.servers import LiveServer, cluster
+from tests.support.sessions import open_session
 
 UNITS = 500
 BUYERS = 2_000

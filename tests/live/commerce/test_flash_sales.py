@@ -11,8 +11,10 @@ from live.commerce import flash_sales, order_records
 from live.db.models import SaleRow
 from live.db.unit import transaction
 from live.platform.clock import now_ms
-from tests.harness import LiveServer, Room, cluster, open_session
-from tests.live.buyers import crowd
+from tests.live.commerce.buyers import crowd
+from tests.support.clients import Room
+from tests.support.servers import LiveServer, cluster
+from tests.support.sessions import open_session
 
 
 async def _order(

@@ -9,15 +9,10 @@ from sqlalchemy import func, select
 
 from live.db.models import PaymentRow, ProductRow
 from live.db.unit import transaction
-from tests.harness import (
-    LiveServer,
-    Room,
-    eventually,
-    open_session,
-    settings_for,
-    sign,
-    start_server,
-)
+from tests.support.clients import Room, sign
+from tests.support.polling import eventually
+from tests.support.servers import LiveServer, settings_for, start_server
+from tests.support.sessions import open_session
 
 
 @pytest.fixture

@@ -10,7 +10,9 @@ import pytest
 from inventory import keys
 from live.cli.main import main
 from live.commerce import stock_invariant
-from tests.harness import PAYMENT_SECRET, SECRET, LiveServer, open_session, sign
+from tests.support.clients import sign
+from tests.support.servers import PAYMENT_SECRET, SECRET, LiveServer
+from tests.support.sessions import open_session
 
 
 @pytest.fixture

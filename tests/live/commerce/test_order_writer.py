@@ -11,7 +11,8 @@ from live.commerce.order_writer import OrderWriter
 from live.db.models import OrderRow, ProductRow
 from live.db.unit import transaction
 from live.platform.clock import now_ms
-from tests.harness import LiveServer, open_session
+from tests.support.servers import LiveServer
+from tests.support.sessions import open_session
 
 
 def _order(server: LiveServer, session_id: str, product_id: str, n: int) -> OrderRow:

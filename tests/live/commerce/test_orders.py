@@ -9,7 +9,9 @@ from sqlalchemy import func, select
 
 from live.db.engine import create_engine, session_factory
 from live.db.models import OrderRow, ProductRow
-from tests.harness import LiveServer, open_session, sign
+from tests.support.clients import sign
+from tests.support.servers import LiveServer
+from tests.support.sessions import open_session
 
 BUYERS = 300
 UNITS = 40
@@ -50,7 +52,8 @@ async def _record(server: LiveServer, product_id: str) -> tuple[int, int]:
 async def test_300_buyers_for_40_units(server: LiveServer) -> None:
     """300 concurrent buyers, limit 1: exactly 40 reserved, all others sold_out."""
     opened = await open_session(server, stock=UNITS, limit=1)
-    # httpx scans its whole queue on every hand-off: keep the queue short (see tests/live/buyers).
+    # httpx scans its whole queue on every hand-off: keep the queue short (see
+    # tests/live/commerce/buyers.py).
     gate = asyncio.Semaphore(32)
 
     async def buy(n: int) -> httpx.Response:

@@ -15,9 +15,11 @@ from live.db import migrate
 from live.db.engine import create_engine
 from live.db.models import OrderRow
 from live.db.unit import transaction
-from tests.conftest import free_port
-from tests.harness import LiveServer, eventually, open_session, settings_for, start_server
-from tests.private_postgres import PrivatePostgres, available
+from tests.support.polling import eventually
+from tests.support.ports import free_port
+from tests.support.private_postgres import PrivatePostgres, available
+from tests.support.servers import LiveServer, settings_for, start_server
+from tests.support.sessions import open_session
 
 pytestmark = pytest.mark.skipif(not available(), reason="needs Debian's postgresql-15 binaries")
 

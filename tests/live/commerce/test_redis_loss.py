@@ -29,14 +29,10 @@ from live.db.models import OrderRow, ProductRow
 from live.db.unit import transaction
 from live.platform.clock import now_ms
 from live.platform.embedded_valkey import EmbeddedValkey
-from tests.harness import (
-    LiveServer,
-    eventually,
-    open_session,
-    settings_for,
-    start_server,
-)
-from tests.live.buyers import RETRIED, crowd
+from tests.live.commerce.buyers import RETRIED, crowd
+from tests.support.polling import eventually
+from tests.support.servers import LiveServer, settings_for, start_server
+from tests.support.sessions import open_session
 
 UNITS = 40
 BUYERS = 120

@@ -1,6 +1,8 @@
 """Fan-out of a sell-out: one durable ``sold_out`` event when a product's stock reaches 0."""
 
-from tests.harness import LiveServer, Room, open_session
+from tests.support.clients import Room
+from tests.support.servers import LiveServer
+from tests.support.sessions import open_session
 
 
 async def test_sold_out_is_announced_once(server: LiveServer) -> None:

@@ -40,13 +40,8 @@ from live.db.unit import transaction
 from live.platform.embedded_valkey import EmbeddedValkey
 from live.sessions import lifecycle
 from realtime.bus import BusUnavailable
-from tests.harness import (
-    LiveServer,
-    OpenSession,
-    open_session,
-    settings_for,
-    start_server,
-)
+from tests.support.servers import LiveServer, settings_for, start_server
+from tests.support.sessions import OpenSession, open_session
 
 T = TypeVar("T")
 VIEWERS = ("v0", "v1", "v2")

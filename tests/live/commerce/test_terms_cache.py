@@ -6,17 +6,11 @@ from pathlib import Path
 import httpx
 
 from live.platform.clock import now_ms
-from tests.harness import (
-    LiveServer,
-    Room,
-    cluster,
-    eventually,
-    open_session,
-    settings_for,
-    start_server,
-    statements_with,
-)
-from tests.live.buyers import crowd
+from tests.live.commerce.buyers import crowd
+from tests.support.clients import Room
+from tests.support.polling import eventually
+from tests.support.servers import LiveServer, cluster, settings_for, start_server, statements_with
+from tests.support.sessions import open_session
 
 
 async def _buy(node: LiveServer, session_id: str, product_id: str, viewer: str) -> httpx.Response:

@@ -9,60 +9,24 @@ from live.db.models import OrderRow
 from live.db.unit import transaction
 from live.guides import share_codes
 from live.platform.embedded_valkey import EmbeddedValkey
-from tests.harness import (
-    SECRET,
-    LiveServer,
-    Room,
-    eventually,
-    open_session,
-    settings_for,
-    start_server,
-)
-
-
-async def _share_code(server: LiveServer, session_id: str, guide: str) -> dict[str, str]:
-    async with server.client(server.token("guide", guide, store="store-7")) as client:
-        answer = await client.get("/api/guides/me/share", params={"session_id": session_id})
-    assert answer.status_code == 200, answer.text
-    body: dict[str, str] = answer.json()
-    return body
-
-
-async def _join_and_buy(
-    server: LiveServer,
-    session_id: str,
-    product_id: str,
-    viewer: str,
-    *,
-    share: str | None,
-    key: str,
-) -> dict[str, object]:
-    params = {"share": share} if share else {}
-    room = await Room.join(server.ws_url(session_id, server.token("viewer", viewer), **params))
-    await room.wait_type("snapshot")
-    await room.close()
-    async with server.client(server.token("viewer", viewer)) as client:
-        answer = await client.post(
-            f"/api/sessions/{session_id}/orders",
-            json={"product_id": product_id, "qty": 1},
-            headers={"Idempotency-Key": key},
-        )
-    assert answer.status_code == 201, answer.text
-    order: dict[str, object] = answer.json()
-    return order
+from tests.live.guides.shares import join_and_buy, share_code
+from tests.support.clients import Room
+from tests.support.polling import eventually
+from tests.support.servers import SECRET, LiveServer, settings_for, start_server
+from tests.support.sessions import open_session
 
 
 async def test_share_code_attributes_the_order_to_the_guide(server: LiveServer) -> None:
     """A viewer joining with a guide's code is bound; the order row names that guide."""
     opened = await open_session(server, stock=10, limit=5)
-    share = await _share_code(server, opened.session_id, "guide-ann")
+    share = await share_code(server, opened.session_id, "guide-ann")
     assert share["qr_svg"].startswith("<svg")
     assert parse_qs(urlparse(share["url"]).query)["share"] == [share["code"]]
-    order = await _join_and_buy(
+    order = await join_and_buy(
         server, opened.session_id, opened.product_id, "cust-1", share=share["code"], key="a"
     )
     assert order["guide_id"] == "guide-ann"
-    plain = await _join_and_buy(
+    plain = await join_and_buy(
         server, opened.session_id, opened.product_id, "cust-2", share=None, key="b"
     )
     assert plain["guide_id"] is None
@@ -71,14 +35,14 @@ async def test_share_code_attributes_the_order_to_the_guide(server: LiveServer) 
 async def test_last_touch_wins(server: LiveServer) -> None:
     """A later valid code rebinds the viewer to the newer guide."""
     opened = await open_session(server, stock=10, limit=5)
-    first = await _share_code(server, opened.session_id, "guide-one")
-    second = await _share_code(server, opened.session_id, "guide-two")
+    first = await share_code(server, opened.session_id, "guide-one")
+    second = await share_code(server, opened.session_id, "guide-two")
     room = await Room.join(
         server.ws_url(opened.session_id, server.token("viewer", "c"), share=first["code"])
     )
     await room.wait_type("snapshot")
     await room.close()
-    order = await _join_and_buy(
+    order = await join_and_buy(
         server, opened.session_id, opened.product_id, "c", share=second["code"], key="k"
     )
     assert order["guide_id"] == "guide-two"
@@ -87,7 +51,7 @@ async def test_last_touch_wins(server: LiveServer) -> None:
 async def test_forged_or_expired_codes_never_attribute(server: LiveServer) -> None:
     """A tampered, foreign-secret or expired code lets the viewer in but binds nobody."""
     opened = await open_session(server, stock=10, limit=5)
-    good = (await _share_code(server, opened.session_id, "guide-x"))["code"]
+    good = (await share_code(server, opened.session_id, "guide-x"))["code"]
     payload, signature = good.split(".")
     # The first character carries 6 whole bits of the signature, so changing it always changes
     # the signature (the last one carries padding bits too: "...AA" could decode unchanged).
@@ -105,7 +69,7 @@ async def test_forged_or_expired_codes_never_attribute(server: LiveServer) -> No
         ),
     )
     for n, code in enumerate([tampered, foreign, expired, "not-a-code"]):
-        order = await _join_and_buy(
+        order = await join_and_buy(
             server, opened.session_id, opened.product_id, f"f{n}", share=code, key=f"k{n}"
         )
         assert order["guide_id"] is None
@@ -114,15 +78,15 @@ async def test_forged_or_expired_codes_never_attribute(server: LiveServer) -> No
 async def test_guide_pages_through_own_orders_only(server: LiveServer) -> None:
     """Cursor pagination returns each of the guide's orders once, and none of others'."""
     opened = await open_session(server, stock=50, limit=5)
-    mine = await _share_code(server, opened.session_id, "guide-p")
-    theirs = await _share_code(server, opened.session_id, "guide-q")
+    mine = await share_code(server, opened.session_id, "guide-p")
+    theirs = await share_code(server, opened.session_id, "guide-q")
     expected = set()
     for n in range(7):
-        order = await _join_and_buy(
+        order = await join_and_buy(
             server, opened.session_id, opened.product_id, f"m{n}", share=mine["code"], key="m"
         )
         expected.add(order["order_id"])
-    await _join_and_buy(
+    await join_and_buy(
         server, opened.session_id, opened.product_id, "other", share=theirs["code"], key="o"
     )
     seen: list[str] = []
@@ -157,14 +121,14 @@ async def test_first_touch_policy_end_to_end(server: LiveServer) -> None:
         bad = await admin.put("/api/brands/me/attribution", json={"kind": "random"})
         assert bad.json()["error"]["code"] == "invalid_request"
     opened = await open_session(server, stock=10, limit=5)
-    first = await _share_code(server, opened.session_id, "guide-first")
-    second = await _share_code(server, opened.session_id, "guide-second")
+    first = await share_code(server, opened.session_id, "guide-first")
+    second = await share_code(server, opened.session_id, "guide-second")
     room = await Room.join(
         server.ws_url(opened.session_id, server.token("viewer", "cust"), share=first["code"])
     )
     await room.wait_type("snapshot")
     await room.close()
-    order = await _join_and_buy(
+    order = await join_and_buy(
         server, opened.session_id, opened.product_id, "cust", share=second["code"], key="k"
     )
     assert order["guide_id"] == "guide-first"
@@ -186,8 +150,8 @@ async def test_what_a_volatile_redis_restart_loses(tmp_path: Path, database_url:
         )
         try:
             opened = await open_session(node, stock=10, limit=5)
-            share = await _share_code(node, opened.session_id, "guide-ann")
-            before = await _join_and_buy(
+            share = await share_code(node, opened.session_id, "guide-ann")
+            before = await join_and_buy(
                 node, opened.session_id, opened.product_id, "cust", share=share["code"], key="1"
             )
             assert before["guide_id"] == "guide-ann"

@@ -5,8 +5,10 @@ import uuid
 
 import orjson
 
-from tests.harness import LiveServer, open_session, sign
-from tests.live.test_attribution import _join_and_buy, _share_code
+from tests.live.guides.shares import join_and_buy, share_code
+from tests.support.clients import sign
+from tests.support.servers import LiveServer
+from tests.support.sessions import open_session
 
 
 async def _pay(server: LiveServer, order: dict[str, object], txn: str) -> None:
@@ -56,15 +58,15 @@ async def test_commission_is_earned_on_payment_and_reversed_on_refund(server: Li
             },
         )
         assert special.status_code == 201, special.text
-    share = await _share_code(server, opened.session_id, "wei")
+    share = await share_code(server, opened.session_id, "wei")
     code = share["code"]
-    first = await _join_and_buy(
+    first = await join_and_buy(
         server, opened.session_id, opened.product_id, "c1", share=code, key="1"
     )
-    second = await _join_and_buy(
+    second = await join_and_buy(
         server, opened.session_id, special.json()["product_id"], "c2", share=code, key="2"
     )
-    unpaid = await _join_and_buy(
+    unpaid = await join_and_buy(
         server, opened.session_id, opened.product_id, "c3", share=code, key="3"
     )
     assert unpaid["guide_id"] == "wei"
@@ -108,7 +110,7 @@ async def test_commission_is_earned_on_payment_and_reversed_on_refund(server: Li
 async def test_only_admins_set_rates_and_refund(server: LiveServer) -> None:
     """A guide reads the plan but cannot change it or refund; another brand's order is unknown."""
     opened = await open_session(server, stock=2)
-    order = await _join_and_buy(
+    order = await join_and_buy(
         server, opened.session_id, opened.product_id, "c", share=None, key="k"
     )
     await _pay(server, order, "t")

@@ -6,8 +6,9 @@ import io
 
 import pytest
 
-from tests.harness import LiveServer, open_session
-from tests.live.test_attribution import _join_and_buy, _share_code
+from tests.live.guides.shares import join_and_buy, share_code
+from tests.support.servers import LiveServer
+from tests.support.sessions import open_session
 
 ORG = """kind,id,name,store_id,upstream_guide_id,active
 store,north,North,,,
@@ -27,8 +28,8 @@ async def orders(server: LiveServer) -> dict[str, str]:
     opened = await open_session(server, stock=10, limit=5)
     placed = {}
     for n, guide in enumerate(("ann", "bo", "cy")):
-        share = await _share_code(server, opened.session_id, guide)
-        order = await _join_and_buy(
+        share = await share_code(server, opened.session_id, guide)
+        order = await join_and_buy(
             server, opened.session_id, opened.product_id, f"c{n}", share=share["code"], key="k"
         )
         placed[guide] = str(order["order_id"])

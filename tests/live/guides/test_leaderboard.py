@@ -4,8 +4,10 @@ panels (never to viewers) and readable over HTTP."""
 import asyncio
 import contextlib
 
-from tests.harness import LiveServer, Room, open_session
-from tests.live.test_attribution import _join_and_buy, _share_code
+from tests.live.guides.shares import join_and_buy, share_code
+from tests.support.clients import Room
+from tests.support.servers import LiveServer
+from tests.support.sessions import open_session
 
 
 async def test_hosts_see_the_guides_ranked_live(server: LiveServer) -> None:
@@ -16,10 +18,10 @@ async def test_hosts_see_the_guides_ranked_live(server: LiveServer) -> None:
     await host.wait_type("snapshot")
     watcher = await Room.join(server.ws_url(opened.session_id, server.token("viewer", "w")))
     await watcher.wait_type("snapshot")
-    ann = await _share_code(server, opened.session_id, "ann")
-    bo = await _share_code(server, opened.session_id, "bo")
+    ann = await share_code(server, opened.session_id, "ann")
+    bo = await share_code(server, opened.session_id, "bo")
     for buyer in ("c1", "c2"):
-        await _join_and_buy(
+        await join_and_buy(
             server, opened.session_id, opened.product_id, buyer, share=ann["code"], key=buyer
         )
     browsing = await Room.join(

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from live.cli.main import main
-from tests.harness import PAYMENT_SECRET, SECRET, LiveServer
+from tests.support.servers import PAYMENT_SECRET, SECRET, LiveServer
 
 GOOD_CSV = """kind,id,name,store_id,upstream_guide_id,active
 store,sh-01,Shanghai Jing'an,,,

@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from live.platform.embedded_valkey import EmbeddedValkey, EmbeddedValkeyError
-from tests.harness import UNIT_S
+from tests.support.units import UNIT_S
 
 
 def _running(pid: int) -> bool:

@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 
 from live.platform import gc_policy
-from tests.harness import UNIT_S, LiveServer, eventually, open_session, settings_for, start_server
+from tests.support.polling import eventually
+from tests.support.servers import LiveServer, settings_for, start_server
+from tests.support.sessions import open_session
+from tests.support.units import UNIT_S
 
 
 class Node:

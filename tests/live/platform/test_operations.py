@@ -7,14 +7,10 @@ import redis.asyncio as aioredis
 from websockets.exceptions import ConnectionClosed
 
 from replay.keys import archive_lock
-from tests.harness import (
-    LiveServer,
-    Room,
-    eventually,
-    open_session,
-    settings_for,
-    start_server,
-)
+from tests.support.clients import Room
+from tests.support.polling import eventually
+from tests.support.servers import LiveServer, settings_for, start_server
+from tests.support.sessions import open_session
 
 
 async def test_request_ids_are_kept_or_made(server: LiveServer) -> None:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from live.platform.settings import load_settings
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 class RecordingEnvironment(dict[str, str]):

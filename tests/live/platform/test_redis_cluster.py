@@ -32,16 +32,11 @@ from live.commerce import stock_invariant
 from live.platform.embedded_valkey import EmbeddedValkey
 from live.platform.engines import EngineError, open_engines
 from realtime import keys as realtime_keys
-from tests.harness import (
-    UNIT_S,
-    LiveServer,
-    Room,
-    eventually,
-    open_session,
-    settings_for,
-    sign,
-    start_server,
-)
+from tests.support.clients import Room, sign
+from tests.support.polling import eventually
+from tests.support.servers import LiveServer, settings_for, start_server
+from tests.support.sessions import open_session
+from tests.support.units import UNIT_S
 
 SLOTS = 16_384
 PRIMARIES = 3

@@ -13,16 +13,9 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from live.platform import logs
-from tests.harness import (
-    PAYMENT_SECRET,
-    SECRET,
-    LiveServer,
-    Room,
-    open_session,
-    settings_for,
-    sign,
-    start_server,
-)
+from tests.support.clients import Room, sign
+from tests.support.servers import PAYMENT_SECRET, SECRET, LiveServer, settings_for, start_server
+from tests.support.sessions import open_session
 
 _LOGGERS = ("", "uvicorn", "uvicorn.error", "uvicorn.access", "live", "realtime", "replay")
 

@@ -11,7 +11,10 @@ from websockets.frames import Frame
 from websockets.protocol import State
 from websockets.uri import parse_uri
 
-from tests.harness import UNIT_S, LiveServer, Room, open_session
+from tests.support.clients import Room
+from tests.support.servers import LiveServer
+from tests.support.sessions import open_session
+from tests.support.units import UNIT_S
 
 TRICKLE_S = 0.05
 

@@ -9,7 +9,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from live.platform.ws_protocol import RoomSocketProtocol
-from tests.harness import UNIT_S, eventually
+from tests.support.polling import eventually
+from tests.support.units import UNIT_S
 
 
 async def echo_then_close(scope: dict[str, object], receive: object, send: object) -> None:

@@ -5,7 +5,11 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from tests.harness import UNIT_S, LiveServer, Room, eventually, open_session
+from tests.support.clients import Room
+from tests.support.polling import eventually
+from tests.support.servers import LiveServer
+from tests.support.sessions import open_session
+from tests.support.units import UNIT_S
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,10 @@
 
 import orjson
 
-from tests.harness import LiveServer, Room, eventually, open_session
+from tests.support.clients import Room
+from tests.support.polling import eventually
+from tests.support.servers import LiveServer
+from tests.support.sessions import open_session
 
 NDJSON = {"Accept": "application/x-ndjson"}
 

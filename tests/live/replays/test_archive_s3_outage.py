@@ -11,9 +11,13 @@ import pytest
 from replay.reader import verify
 from replay.s3_store import S3ArchiveStore
 from replay.spool import Spool
-from tests.conftest import S3Server, free_port
-from tests.harness import LiveServer, Room, eventually, open_session, settings_for, start_server
-from tests.replay.tcp_gate import TcpGate
+from tests.support.clients import Room
+from tests.support.polling import eventually
+from tests.support.ports import free_port
+from tests.support.s3 import S3Server
+from tests.support.servers import LiveServer, settings_for, start_server
+from tests.support.sessions import open_session
+from tests.support.tcp_gate import TcpGate
 
 OUTAGE_S = 60.0
 """How long S3 is unreachable: the outage issue 7 asks the archive to survive."""

@@ -8,7 +8,10 @@ import pytest
 import redis.asyncio as aioredis
 
 from realtime import keys
-from tests.harness import LiveServer, Room, eventually, open_session, settings_for, start_server
+from tests.support.clients import Room
+from tests.support.polling import eventually
+from tests.support.servers import LiveServer, settings_for, start_server
+from tests.support.sessions import open_session
 
 RETAIN = 3
 

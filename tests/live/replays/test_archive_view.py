@@ -1,7 +1,10 @@
 """Replay marks deleted comments; the archive keeps them."""
 
 from live.replays.index import mark_deleted
-from tests.harness import LiveServer, Room, eventually, open_session
+from tests.support.clients import Room
+from tests.support.polling import eventually
+from tests.support.servers import LiveServer
+from tests.support.sessions import open_session
 
 
 def test_mark_deleted_marks_only_named_comments() -> None:

@@ -8,8 +8,12 @@ from typing import Any
 
 from live.replays.index import index_name
 from replay.local_store import LocalArchiveStore
-from tests.harness import UNIT_S, LiveServer, Room, eventually, open_session
-from tests.live.archived import Archived, build, fold
+from tests.live.replays.archived import Archived, build, fold
+from tests.support.clients import Room
+from tests.support.polling import eventually
+from tests.support.servers import LiveServer
+from tests.support.sessions import open_session
+from tests.support.units import UNIT_S
 
 
 async def _until_end(room: Room, *, timeout_s: float = 20 * UNIT_S) -> list[dict[str, Any]]:

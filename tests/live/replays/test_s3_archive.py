@@ -6,8 +6,11 @@ from pathlib import Path
 import aioboto3
 import pytest
 
-from tests.conftest import S3Server
-from tests.harness import LiveServer, Room, eventually, open_session, settings_for, start_server
+from tests.support.clients import Room
+from tests.support.polling import eventually
+from tests.support.s3 import S3Server
+from tests.support.servers import LiveServer, settings_for, start_server
+from tests.support.sessions import open_session
 
 
 @pytest.fixture

@@ -8,7 +8,9 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from live.sessions.room_rules import BrandPolicies, BrandPolicy, build
-from tests.harness import LiveServer, Room, open_session, statements_with
+from tests.support.clients import Room
+from tests.support.servers import LiveServer, statements_with
+from tests.support.sessions import open_session
 
 
 async def _set_policy(server: LiveServer, **policy: object) -> None:

@@ -3,7 +3,10 @@
 from redis.asyncio import Redis
 
 from live.sessions import draws
-from tests.harness import LiveServer, Room, eventually, open_session
+from tests.support.clients import Room
+from tests.support.polling import eventually
+from tests.support.servers import LiveServer
+from tests.support.sessions import open_session
 
 
 async def test_host_sees_every_comment_viewers_see_a_sample(server: LiveServer) -> None:

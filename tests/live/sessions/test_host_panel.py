@@ -4,7 +4,10 @@ import uuid
 
 import orjson
 
-from tests.harness import LiveServer, Room, eventually, open_session, sign
+from tests.support.clients import Room, sign
+from tests.support.polling import eventually
+from tests.support.servers import LiveServer
+from tests.support.sessions import open_session
 
 
 async def _buy(server: LiveServer, session_id: str, product_id: str, viewer: str) -> dict[str, int]:

@@ -3,7 +3,9 @@ shared state never hides an event: a viewer joining after a change sees it."""
 
 import asyncio
 
-from tests.harness import LiveServer, Room, open_session, statements_with
+from tests.support.clients import Room
+from tests.support.servers import LiveServer, statements_with
+from tests.support.sessions import open_session
 
 
 async def test_a_join_storm_shares_one_read_and_later_joins_see_changes(

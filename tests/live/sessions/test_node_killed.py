@@ -13,17 +13,11 @@ import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from tests.conftest import free_port
-from tests.harness import (
-    PAYMENT_SECRET,
-    SECRET,
-    LiveServer,
-    Room,
-    eventually,
-    open_session,
-    settings_for,
-    start_server,
-)
+from tests.support.clients import Room
+from tests.support.polling import eventually
+from tests.support.ports import free_port
+from tests.support.servers import PAYMENT_SECRET, SECRET, LiveServer, settings_for, start_server
+from tests.support.sessions import open_session
 
 
 @pytest.fixture

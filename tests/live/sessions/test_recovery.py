@@ -4,7 +4,9 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from tests.harness import LiveServer, Room, open_session, settings_for, start_server
+from tests.support.clients import Room
+from tests.support.servers import LiveServer, settings_for, start_server
+from tests.support.sessions import open_session
 
 
 async def test_since_replays_missed_events(server: LiveServer) -> None:

@@ -8,7 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.harness import LiveServer, Room, cluster, open_session
+from tests.support.clients import Room
+from tests.support.servers import LiveServer, cluster
+from tests.support.sessions import open_session
 
 DURABLE = ("pin", "unpin")
 

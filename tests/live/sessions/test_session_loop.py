@@ -4,7 +4,9 @@ from typing import Any
 
 import orjson
 
-from tests.harness import LiveServer, Room, eventually, sign
+from tests.support.clients import Room, sign
+from tests.support.polling import eventually
+from tests.support.servers import LiveServer
 
 
 async def _live_session(
