@@ -10,6 +10,7 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from tests.pages.browsing import open_page
+from tests.support.polling import eventually
 from tests.support.servers import LiveServer, settings_for, start_server
 from tests.support.sessions import open_session
 from tests.support.units import UNIT_S
@@ -121,11 +122,16 @@ async def test_a_host_runs_a_session_from_the_panel(
     await expect(viewer.locator("#banner")).to_contain_text("has ended", timeout=WAIT_MS)
     await expect(viewer.locator("#connection")).to_have_text("Session ended", timeout=WAIT_MS)
     past = page.locator("#past > li", has_text="Evening show")
-    async with asyncio.timeout(30 * UNIT_S):
-        # The clips are cut once the archive is complete: until then the panel says so.
-        while not await past.locator("li", has_text="Silk shirt").count():
-            await past.locator("button", has_text="Show clips").click()
-            await asyncio.sleep(0.5)
+
+    async def clips_shown() -> bool:
+        # The clips are cut once the archive is complete: until then the panel says so, and
+        # asking again is the only way to see them (the panel does not poll).
+        if await past.locator("li", has_text="Silk shirt").count():
+            return True
+        await past.locator("button", has_text="Show clips").click()
+        return False
+
+    await eventually(clips_shown, timeout_s=30 * UNIT_S, what="the clips in the panel", poll_s=0.5)
     assert [*host.errors, *watcher.errors] == []
 
 

@@ -17,9 +17,10 @@ import redis
 
 from inventory import keys as inventory_keys
 from live.db import migrate
-from tests.live.cli.processes import LIVE, alive, children, live_env, pids, run_live
+from tests.live.cli.command import LIVE, live_env, run_live
 from tests.support.polling import eventually_sync
 from tests.support.ports import free_port
+from tests.support.processes import alive, children, pids
 from tests.support.units import UNIT_S
 
 

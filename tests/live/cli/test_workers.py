@@ -23,9 +23,10 @@ from websockets.exceptions import ConnectionClosed
 
 from live.auth import tokens
 from loadtests import server_processes
-from tests.live.cli.processes import LIVE, alive, children, live_env, run_live
-from tests.support.polling import eventually_sync
+from tests.live.cli.command import LIVE, live_env, run_live
+from tests.support.polling import eventually, eventually_sync
 from tests.support.ports import free_port
+from tests.support.processes import alive, children
 from tests.support.servers import PAYMENT_SECRET, SECRET
 from tests.support.units import UNIT_S
 
@@ -120,9 +121,13 @@ async def _get(port: int, path: str) -> Opened:
 
 async def _owned(served: Workers, client_port: int) -> int:
     """The worker that accepted the connection from ``client_port`` (once it has)."""
-    async with asyncio.timeout(5 * UNIT_S):
-        while (pid := served.owner(client_port)) is None:  # noqa: ASYNC110 - kernel state
-            await asyncio.sleep(0.01)
+
+    async def accepted() -> bool:
+        return served.owner(client_port) is not None
+
+    await eventually(accepted, timeout_s=5 * UNIT_S, what=f"a worker to accept :{client_port}")
+    pid = served.owner(client_port)
+    assert pid is not None  # a connection, once accepted, stays with its worker
     return pid
 
 

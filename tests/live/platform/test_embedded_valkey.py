@@ -2,31 +2,16 @@
 
 import os
 import socket
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
 
 from live.platform.embedded_valkey import EmbeddedValkey, EmbeddedValkeyError
+from tests.support.polling import eventually_sync
+from tests.support.processes import alive
 from tests.support.units import UNIT_S
-
-
-def _running(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"
-
-
-def _wait_until(condition: Callable[[], bool], *, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting until {what}")
-        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -61,7 +46,7 @@ def test_start_ping_stop(tmp_path: Path, servers: list[EmbeddedValkey]) -> None:
         assert client.ping()
     server.stop()
     assert server.pid is None
-    assert not _running(pid)
+    assert not alive(pid)
     server.stop()
 
 
@@ -104,10 +89,10 @@ def test_kill_is_a_crash_the_append_only_file_survives(
         return any(b"crash-key" in path.read_bytes() for path in files)
 
     # Valkey appends to the file before it answers, but wait for it rather than rely on that.
-    _wait_until(written, timeout_s=5 * UNIT_S, what="the write is in the append-only file")
+    eventually_sync(written, timeout_s=5 * UNIT_S, what="the write is in the append-only file")
     first.kill()
     assert first.pid is None
-    assert not _running(pid)
+    assert not alive(pid)
     assert "ready to exit" not in (data_dir / "valkey.log").read_text()
 
     second = _start(servers, data_dir, persistent=True)

@@ -13,7 +13,6 @@ and making these tests wait behind an unbounded number of rebuilds.
 """
 
 import logging
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -33,7 +32,7 @@ from live.platform.embedded_valkey import EmbeddedValkey
 from live.platform.engines import EngineError, open_engines
 from realtime import keys as realtime_keys
 from tests.support.clients import Room, sign
-from tests.support.polling import eventually
+from tests.support.polling import eventually, eventually_sync
 from tests.support.servers import LiveServer, settings_for, start_server
 from tests.support.sessions import open_session
 from tests.support.units import UNIT_S
@@ -43,20 +42,16 @@ PRIMARIES = 3
 
 
 def _wait_until_formed(clients: list[redis.Redis], *, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        infos = [client.cluster("info") for client in clients]
-        if all(
+    def formed() -> bool:
+        # The nodes' gossip announces nothing to a client: ask each until every one agrees.
+        return all(
             info["cluster_state"] == "ok"
             and int(info["cluster_known_nodes"]) == len(clients)
             and int(info["cluster_slots_assigned"]) == SLOTS
-            for info in infos
-        ):
-            return
-        if time.monotonic() > deadline:
-            states = [(i["cluster_state"], i["cluster_known_nodes"]) for i in infos]
-            raise RuntimeError(f"the cluster did not form in {timeout_s} s: {states}")
-        time.sleep(0.05)  # polling the nodes' gossip until every one agrees
+            for info in (client.cluster("info") for client in clients)
+        )
+
+    eventually_sync(formed, timeout_s=timeout_s, what="every node to agree the cluster is formed")
 
 
 @contextmanager
