@@ -164,6 +164,12 @@ async def server_with(
         await asyncio.gather(*(live.stop() for live in started))
 
 
+@pytest.fixture
+async def dev_server(server_with: ServerWith) -> LiveServer:
+    """An app with development sign-in on, as `live demo` runs it (the pages sign in by name)."""
+    return await server_with(dev_signin=True)
+
+
 _AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",

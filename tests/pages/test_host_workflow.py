@@ -3,33 +3,16 @@ product, a refusal in words, start, pin, flash sale, moderation, lucky draw, end
 the touch targets on a tablet."""
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from tests.pages.browsing import open_page
 from tests.support.polling import eventually
-from tests.support.servers import LiveServer, settings_for, start_server
+from tests.support.servers import LiveServer
 from tests.support.sessions import open_session
 from tests.support.units import UNIT_S
 
 WAIT_MS = 15_000 * UNIT_S
-
-
-@pytest.fixture
-async def dev_server(
-    data_dir: Path, database_url: str, redis_url: str
-) -> AsyncIterator[LiveServer]:
-    """An app with development sign-in on (as `live demo` runs it)."""
-    live = await start_server(
-        settings_for(data_dir, database_url=database_url, redis_url=redis_url, dev_signin=True)
-    )
-    try:
-        yield live
-    finally:
-        await live.stop()
 
 
 async def _comment(viewer: Page, text: str) -> None:

@@ -3,9 +3,6 @@ and nobody else waits for it."""
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from pathlib import Path
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
@@ -14,7 +11,7 @@ from websockets.exceptions import ConnectionClosed
 from common import codec
 from tests.support.clients import Room
 from tests.support.polling import eventually
-from tests.support.servers import LiveServer, settings_for, start_server
+from tests.support.servers import LiveServer, ServerWith
 from tests.support.sessions import open_session
 
 HARD_LIMIT = 256
@@ -31,32 +28,10 @@ async def _drained_close_code(client: ClientConnection) -> int | None:
         return closed.rcvd.code if closed.rcvd else None
 
 
-@asynccontextmanager
-async def _server_with_backlog(
-    data_dir: Path, database_url: str, redis_url: str, *, hard: int
-) -> AsyncIterator[LiveServer]:
-    live = await start_server(
-        settings_for(
-            data_dir,
-            database_url=database_url,
-            redis_url=redis_url,
-            backlog_soft_frames=64,
-            backlog_hard_frames=hard,
-        )
-    )
-    try:
-        yield live
-    finally:
-        await live.stop()
-
-
 @pytest.fixture
-async def small_backlog(
-    data_dir: Path, database_url: str, redis_url: str
-) -> AsyncIterator[LiveServer]:
+async def small_backlog(server_with: ServerWith) -> LiveServer:
     """An app whose viewers may queue at most 256 frames."""
-    async with _server_with_backlog(data_dir, database_url, redis_url, hard=HARD_LIMIT) as live:
-        yield live
+    return await server_with(backlog_soft_frames=64, backlog_hard_frames=HARD_LIMIT)
 
 
 async def test_stalled_viewer_is_closed_and_others_keep_up(small_backlog: LiveServer) -> None:
@@ -114,12 +89,9 @@ async def test_stalled_viewer_is_closed_and_others_keep_up(small_backlog: LiveSe
 
 
 @pytest.fixture
-async def roomy_backlog(
-    data_dir: Path, database_url: str, redis_url: str
-) -> AsyncIterator[LiveServer]:
+async def roomy_backlog(server_with: ServerWith) -> LiveServer:
     """An app whose viewers may queue up to 4,096 frames: lagging is not enough to be cut off."""
-    async with _server_with_backlog(data_dir, database_url, redis_url, hard=4096) as live:
-        yield live
+    return await server_with(backlog_soft_frames=64, backlog_hard_frames=4096)
 
 
 async def test_a_lagging_reader_gets_every_event_in_order(roomy_backlog: LiveServer) -> None:

@@ -1,9 +1,6 @@
 """Who may open a room socket at all: the node's Origin allowlist (against cross-site WebSocket
 hijacking) and the caps on sockets per client address and per user, refused before the upgrade."""
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import orjson
 import pytest
 from websockets.asyncio.client import connect
@@ -11,27 +8,16 @@ from websockets.exceptions import InvalidStatus
 
 from tests.support.clients import Room
 from tests.support.polling import eventually
-from tests.support.servers import LiveServer, settings_for, start_server
+from tests.support.servers import LiveServer, ServerWith
 from tests.support.sessions import open_session
 
 
 @pytest.fixture
-async def guarded(data_dir: Path, database_url: str, redis_url: str) -> AsyncIterator[LiveServer]:
+async def guarded(server_with: ServerWith) -> LiveServer:
     """A node with an Origin allowlist and small socket caps."""
-    live = await start_server(
-        settings_for(
-            data_dir,
-            database_url=database_url,
-            redis_url=redis_url,
-            allowed_origins=("https://shop.example.com",),
-            max_sockets_per_ip=4,
-            max_sockets_per_user=2,
-        )
+    return await server_with(
+        allowed_origins=("https://shop.example.com",), max_sockets_per_ip=4, max_sockets_per_user=2
     )
-    try:
-        yield live
-    finally:
-        await live.stop()
 
 
 async def _refusal(url: str, **options: str) -> tuple[int, str]:

@@ -1,46 +1,23 @@
 """Every write endpoint is rate limited per caller: 429 rate_limited with Retry-After, reads and
 other callers unaffected, the payment provider's callback exempt."""
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
 from tests.support.polling import eventually
-from tests.support.servers import LiveServer, settings_for, start_server
-
-
-async def _node(
-    data_dir: Path, database_url: str, redis_url: str, *, rate_per_s: float, burst: int
-) -> AsyncIterator[LiveServer]:
-    live = await start_server(
-        settings_for(
-            data_dir,
-            database_url=database_url,
-            redis_url=redis_url,
-            write_rate_per_s=rate_per_s,
-            write_burst=burst,
-        )
-    )
-    try:
-        yield live
-    finally:
-        await live.stop()
+from tests.support.servers import LiveServer, ServerWith
 
 
 @pytest.fixture
-async def strict(data_dir: Path, database_url: str, redis_url: str) -> AsyncIterator[LiveServer]:
+async def strict(server_with: ServerWith) -> LiveServer:
     """A node allowing 3 writes in a burst, then one per 100 s: no refill during a test, however
     slow the machine."""
-    async for live in _node(data_dir, database_url, redis_url, rate_per_s=0.01, burst=3):
-        yield live
+    return await server_with(write_rate_per_s=0.01, write_burst=3)
 
 
 @pytest.fixture
-async def refilling(data_dir: Path, database_url: str, redis_url: str) -> AsyncIterator[LiveServer]:
+async def refilling(server_with: ServerWith) -> LiveServer:
     """A node allowing one write, then one per 4 s."""
-    async for live in _node(data_dir, database_url, redis_url, rate_per_s=0.25, burst=1):
-        yield live
+    return await server_with(write_rate_per_s=0.25, write_burst=1)
 
 
 async def test_writes_beyond_the_burst_get_429_with_retry_after(strict: LiveServer) -> None:

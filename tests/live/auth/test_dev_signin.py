@@ -1,27 +1,12 @@
 """Development sign-in: tokens for anyone only when LIVE_DEV_SIGNIN is on, refused otherwise."""
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from live.auth import tokens
 from live.platform.settings import SettingsError, load_settings
-from tests.support.servers import LiveServer, settings_for, start_server
-
-
-@pytest.fixture
-async def dev_server(
-    data_dir: Path, database_url: str, redis_url: str
-) -> AsyncIterator[LiveServer]:
-    """An app with development sign-in on."""
-    live = await start_server(
-        settings_for(data_dir, database_url=database_url, redis_url=redis_url, dev_signin=True)
-    )
-    try:
-        yield live
-    finally:
-        await live.stop()
+from tests.support.servers import LiveServer
 
 
 async def test_sign_in_is_refused_unless_the_setting_is_on(server: LiveServer) -> None:

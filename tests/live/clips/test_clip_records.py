@@ -3,13 +3,12 @@ the video by LIVE_CLIP_OFFSET_MS, and created or edited by hosts."""
 
 import io
 import tarfile
-from pathlib import Path
 
 import orjson
 
 from live.replays.index import index_name
 from tests.support.polling import eventually
-from tests.support.servers import LiveServer, settings_for, start_server
+from tests.support.servers import LiveServer, ServerWith
 from tests.support.sessions import ended_with_clips
 
 
@@ -24,21 +23,10 @@ async def _complete(server: LiveServer, session_id: str) -> None:
     await eventually(prepared)
 
 
-async def test_clips_are_cut_once_offset_and_edited(
-    data_dir: Path, database_url: str, redis_url: str
-) -> None:
+async def test_clips_are_cut_once_offset_and_edited(server_with: ServerWith) -> None:
     """Two automatic clips titled after their products; a host adds one and edits another;
     reading again does not cut twice; times in the video are shifted by the offset."""
-    node = await start_server(
-        settings_for(data_dir, database_url=database_url, redis_url=redis_url, clip_offset_ms=1_500)
-    )
-    try:
-        await _check(node)
-    finally:
-        await node.stop()
-
-
-async def _check(node: LiveServer) -> None:
+    node = await server_with(clip_offset_ms=1_500)
     session_id, clip_ids = await ended_with_clips(node)
     host = node.client(node.token("host", "host-1"))
     async with host:

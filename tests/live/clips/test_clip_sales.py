@@ -4,20 +4,17 @@ code, judged by the record (never more than the allocation), with per-clip stats
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
-import pytest
 
 from live.commerce import stock_invariant
 from live.db.models import ProductRow
 from live.db.unit import transaction
 from tests.support.clients import sign
 from tests.support.polling import eventually
-from tests.support.servers import LiveServer, settings_for, start_server
+from tests.support.servers import LiveServer
 from tests.support.sessions import open_session
 
 
@@ -172,20 +169,6 @@ async def test_live_holds_count_against_what_a_clip_can_sell(server: LiveServer)
         *(_buy(server, f"v{n}", sid, clip_id, key=f"k{n}") for n in range(4))
     )
     assert sorted(answer.status_code for answer in answers) == [201, 409, 409, 409]
-
-
-@pytest.fixture
-async def short_holds(
-    data_dir: Path, database_url: str, redis_url: str
-) -> AsyncIterator[LiveServer]:
-    """An app whose holds lapse after one second."""
-    live = await start_server(
-        settings_for(data_dir, database_url=database_url, redis_url=redis_url, hold_ttl_s=1)
-    )
-    try:
-        yield live
-    finally:
-        await live.stop()
 
 
 async def test_limit_and_lapsed_clip_orders(short_holds: LiveServer) -> None:

@@ -1,32 +1,14 @@
 """Holds expire: stock returns once, a late payment needs a refund, a paid hold stays sold."""
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import orjson
-import pytest
 from sqlalchemy import func, select
 
 from live.db.models import PaymentRow, ProductRow
 from live.db.unit import transaction
 from tests.support.clients import Room, sign
 from tests.support.polling import eventually
-from tests.support.servers import LiveServer, settings_for, start_server
+from tests.support.servers import LiveServer
 from tests.support.sessions import open_session
-
-
-@pytest.fixture
-async def short_holds(
-    data_dir: Path, database_url: str, redis_url: str
-) -> AsyncIterator[LiveServer]:
-    """An app whose holds last one second."""
-    live = await start_server(
-        settings_for(data_dir, database_url=database_url, redis_url=redis_url, hold_ttl_s=1)
-    )
-    try:
-        yield live
-    finally:
-        await live.stop()
 
 
 async def _order(server: LiveServer, session_id: str, product_id: str, viewer: str) -> str:

@@ -5,7 +5,6 @@ row without its hold), and sales resume when the database is back."""
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -18,7 +17,7 @@ from live.db.unit import transaction
 from tests.support.polling import eventually
 from tests.support.ports import free_port
 from tests.support.private_postgres import PrivatePostgres, available
-from tests.support.servers import LiveServer, settings_for, start_server
+from tests.support.servers import LiveServer, ServerWith
 from tests.support.sessions import open_session
 
 pytestmark = pytest.mark.skipif(not available(), reason="needs Debian's postgresql-15 binaries")
@@ -40,17 +39,9 @@ async def private_pg() -> AsyncIterator[PrivatePostgres]:
 
 
 @pytest.fixture
-async def node(
-    private_pg: PrivatePostgres, data_dir: Path, redis_url: str
-) -> AsyncIterator[LiveServer]:
-    """A node on the private database."""
-    live = await start_server(
-        settings_for(data_dir, database_url=private_pg.url, redis_url=redis_url)
-    )
-    try:
-        yield live
-    finally:
-        await live.stop()
+async def node(private_pg: PrivatePostgres, server_with: ServerWith) -> LiveServer:
+    """A node on the private database (stopped before the database is deleted)."""
+    return await server_with(database_url=private_pg.url)
 
 
 async def _buy(node: LiveServer, session_id: str, product_id: str, buyer: str) -> tuple[int, str]:

@@ -31,7 +31,7 @@ from live.platform.clock import now_ms
 from live.platform.embedded_valkey import EmbeddedValkey
 from tests.live.commerce.buyers import RETRIED, crowd
 from tests.support.polling import eventually
-from tests.support.servers import LiveServer, settings_for, start_server
+from tests.support.servers import LiveServer, ServerWith
 from tests.support.sessions import open_session
 
 UNITS = 40
@@ -52,17 +52,9 @@ async def own_valkey(
 
 
 @pytest.fixture
-async def node(
-    own_valkey: EmbeddedValkey, data_dir: Path, database_url: str
-) -> AsyncIterator[LiveServer]:
-    """One app instance on the private Valkey."""
-    live = await start_server(
-        settings_for(data_dir, database_url=database_url, redis_url=own_valkey.url)
-    )
-    try:
-        yield live
-    finally:
-        await live.stop()
+async def node(own_valkey: EmbeddedValkey, server_with: ServerWith) -> LiveServer:
+    """One app instance on the private Valkey (stopped before the Valkey is)."""
+    return await server_with(redis_url=own_valkey.url)
 
 
 async def test_restart_mid_sale_sells_exactly_the_stock(

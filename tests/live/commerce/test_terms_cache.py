@@ -9,7 +9,7 @@ from live.platform.clock import now_ms
 from tests.live.commerce.buyers import crowd
 from tests.support.clients import Room
 from tests.support.polling import eventually
-from tests.support.servers import LiveServer, cluster, settings_for, start_server, statements_with
+from tests.support.servers import LiveServer, ServerWith, cluster, statements_with
 from tests.support.sessions import open_session
 
 
@@ -124,21 +124,11 @@ async def test_another_brand_never_reads_cached_terms(
         assert stranger.json()["error"]["code"] == "not_found"
 
 
-async def test_more_buyers_than_redis_connections_wait_for_one(
-    data_dir: Path, database_url: str, redis_url: str
-) -> None:
+async def test_more_buyers_than_redis_connections_wait_for_one(server_with: ServerWith) -> None:
     """A crowd larger than the Redis pool queues for connections: nobody gets ``unavailable``."""
-    settings = settings_for(
-        data_dir, database_url=database_url, redis_url=redis_url, redis_max_connections=8
-    )
-    node = await start_server(settings)
-    try:
-        opened = await open_session(node, stock=20, limit=1)
-        outcome = await crowd(
-            [node], opened.session_id, opened.product_id, buyers=200, in_flight=200
-        )
-    finally:
-        await node.stop()
+    node = await server_with(redis_max_connections=8)
+    opened = await open_session(node, stock=20, limit=1)
+    outcome = await crowd([node], opened.session_id, opened.product_id, buyers=200, in_flight=200)
     assert len(outcome.orders) == 20
     assert set(outcome.refused.values()) == {"sold_out"}
     assert len(outcome.refused) == 180

@@ -12,7 +12,7 @@ from live.platform.embedded_valkey import EmbeddedValkey
 from tests.live.guides.shares import join_and_buy, share_code
 from tests.support.clients import Room
 from tests.support.polling import eventually
-from tests.support.servers import SECRET, LiveServer, settings_for, start_server
+from tests.support.servers import SECRET, LiveServer, ServerWith
 from tests.support.sessions import open_session
 
 
@@ -139,15 +139,13 @@ async def test_first_touch_policy_end_to_end(server: LiveServer) -> None:
     assert row.attributed_ms is not None
 
 
-async def test_what_a_volatile_redis_restart_loses(tmp_path: Path, database_url: str) -> None:
+async def test_what_a_volatile_redis_restart_loses(tmp_path: Path, server_with: ServerWith) -> None:
     """A restart without persistence loses bindings not yet used by an order (the next order
     is not attributed), never the attribution written on orders, paid or not."""
     valkey = EmbeddedValkey(tmp_path / "valkey", persistent=False)
     valkey.start()
     try:
-        node = await start_server(
-            settings_for(tmp_path / "data", database_url=database_url, redis_url=valkey.url)
-        )
+        node = await server_with(redis_url=valkey.url)
         try:
             opened = await open_session(node, stock=10, limit=5)
             share = await share_code(node, opened.session_id, "guide-ann")
@@ -175,7 +173,7 @@ async def test_what_a_volatile_redis_restart_loses(tmp_path: Path, database_url:
                 page = await guide.get("/api/guides/me/orders")
             assert [item["order_id"] for item in page.json()["items"]] == [before["order_id"]]
         finally:
-            await node.stop()
+            await node.stop()  # before its Valkey goes
     finally:
         valkey.stop()
 

@@ -5,13 +5,12 @@ import asyncio
 import gc
 import weakref
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from live.platform import gc_policy
 from tests.support.polling import eventually
-from tests.support.servers import LiveServer, settings_for, start_server
+from tests.support.servers import LiveServer, ServerWith
 from tests.support.sessions import open_session
 from tests.support.units import UNIT_S
 
@@ -144,35 +143,23 @@ async def test_a_node_leaves_the_collector_alone_with_freezing_off(server: LiveS
     assert "gc-policy" not in {task.get_name() for task in asyncio.all_tasks()}
 
 
-async def test_a_node_runs_the_policy(data_dir: Path, database_url: str, redis_url: str) -> None:
+async def test_a_node_runs_the_policy(server_with: ServerWith) -> None:
+    """A node with ``LIVE_GC_FREEZE_S`` set freezes the objects that survived its start-up."""
     gc.unfreeze()
-    live = await start_server(
-        settings_for(data_dir, database_url=database_url, redis_url=redis_url, gc_freeze_s=0.05)
-    )
-    try:
+    await server_with(gc_freeze_s=0.05)
 
-        async def frozen() -> bool:
-            return gc.get_freeze_count() > 0
+    async def frozen() -> bool:
+        return gc.get_freeze_count() > 0
 
-        await eventually(frozen, timeout_s=5 * UNIT_S)
-    finally:
-        await live.stop()
+    await eventually(frozen, timeout_s=5 * UNIT_S, what="the node to freeze its survivors")
 
 
 async def test_a_node_running_the_policy_stops_without_waiting_for_the_drain(
-    data_dir: Path, database_url: str, redis_url: str
+    server_with: ServerWith,
 ) -> None:
     """The policy's loop holds no transaction: shutdown stops it at once, so a node with no
     socket open stops well inside a long drain time."""
     gc.unfreeze()
-    live = await start_server(
-        settings_for(
-            data_dir,
-            database_url=database_url,
-            redis_url=redis_url,
-            gc_freeze_s=0.05,
-            shutdown_drain_s=60.0,
-        )
-    )
+    live = await server_with(gc_freeze_s=0.05, shutdown_drain_s=60.0)
     async with asyncio.timeout(10 * UNIT_S):
         await live.stop()

@@ -1,7 +1,6 @@
 """Operating a node: request ids, readiness, Prometheus metrics and graceful shutdown."""
 
 import re
-from pathlib import Path
 
 import redis.asyncio as aioredis
 from websockets.exceptions import ConnectionClosed
@@ -9,7 +8,7 @@ from websockets.exceptions import ConnectionClosed
 from replay.keys import archive_lock
 from tests.support.clients import Room
 from tests.support.polling import eventually
-from tests.support.servers import LiveServer, settings_for, start_server
+from tests.support.servers import LiveServer, ServerWith
 from tests.support.sessions import open_session
 
 
@@ -90,30 +89,26 @@ async def _close_of(room: Room) -> tuple[int, str] | None:
 
 
 async def test_graceful_shutdown_tells_viewers_to_reconnect_and_hands_over_the_archive(
-    data_dir: Path, database_url: str, redis_url: str, redis: aioredis.Redis
+    server_with: ServerWith, redis: aioredis.Redis
 ) -> None:
     """Stopping a node closes its viewers with 4101 (reconnect) after their queued frames, and
     releases its archive leases so another node can take the session over at once."""
-    node = await start_server(
-        settings_for(data_dir, database_url=database_url, redis_url=redis_url)
-    )
-    try:
-        opened = await open_session(node)
-        room = await Room.join(node.ws_url(opened.session_id, node.token("viewer", "v")))
-        await room.wait_type("snapshot")
-        async with node.client(opened.host_token) as host:
-            pinned = await host.post(
-                f"/api/sessions/{opened.session_id}/pin", json={"product_id": opened.product_id}
-            )
-            assert pinned.status_code == 200
-        lock = archive_lock(opened.session_id)
+    node = await server_with()
+    opened = await open_session(node)
+    room = await Room.join(node.ws_url(opened.session_id, node.token("viewer", "v")))
+    await room.wait_type("snapshot")
+    async with node.client(opened.host_token) as host:
+        pinned = await host.post(
+            f"/api/sessions/{opened.session_id}/pin", json={"product_id": opened.product_id}
+        )
+        assert pinned.status_code == 200
+    lock = archive_lock(opened.session_id)
 
-        async def leased() -> bool:
-            return bool(await redis.exists(lock))
+    async def leased() -> bool:
+        return bool(await redis.exists(lock))
 
-        await eventually(leased)
-    finally:
-        await node.stop()
+    await eventually(leased, what="the node's archive lease")
+    await node.stop()
     assert node.context.draining.is_set()
     assert not await redis.exists(lock)
     assert await _close_of(room) == (4101, "server restarting: reconnect")

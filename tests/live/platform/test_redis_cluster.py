@@ -33,7 +33,7 @@ from live.platform.engines import EngineError, open_engines
 from realtime import keys as realtime_keys
 from tests.support.clients import Room, sign
 from tests.support.polling import eventually, eventually_sync
-from tests.support.servers import LiveServer, settings_for, start_server
+from tests.support.servers import LiveServer, ServerWith, settings_for
 from tests.support.sessions import open_session
 from tests.support.units import UNIT_S
 
@@ -108,17 +108,13 @@ def cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 async def app_on_cluster(
-    data_dir: Path, cluster_url: str, caplog: pytest.LogCaptureFixture
+    data_dir: Path, cluster_url: str, server_with: ServerWith, caplog: pytest.LogCaptureFixture
 ) -> AsyncIterator[LiveServer]:
     """One app instance whose Redis is the cluster; it must log no error while it runs."""
     caplog.set_level(logging.ERROR)
-    live = await start_server(
-        settings_for(data_dir, database_url=_private_record(data_dir), redis_url=cluster_url)
-    )
-    try:
-        yield live
-    finally:
-        await live.stop()
+    live = await server_with(database_url=_private_record(data_dir), redis_url=cluster_url)
+    yield live
+    await live.stop()  # its shutdown must log no error either
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert not errors, [f"{r.name}: {r.getMessage()}" for r in errors]
 
@@ -293,14 +289,12 @@ async def test_cluster_url_of_a_plain_server_stops_start_up(redis_url: str, data
 
 
 async def test_a_primary_restarting_empty_is_rebuilt_from_the_record(
-    tmp_path: Path, data_dir: Path
+    tmp_path: Path, data_dir: Path, server_with: ServerWith
 ) -> None:
     """The primary holding a session restarts without data: the epoch changes, the session's
     stock and holds are rebuilt from the record, and orders go through again."""
     with three_primaries(tmp_path / "cluster") as nodes:
-        server = await start_server(
-            settings_for(data_dir, database_url=_private_record(data_dir), redis_url=_url(nodes))
-        )
+        server = await server_with(database_url=_private_record(data_dir), redis_url=_url(nodes))
         try:
             opened = await open_session(server, stock=6, limit=6)
             async with server.client(server.token("viewer", "buyer-3")) as buyer:
@@ -327,18 +321,16 @@ async def test_a_primary_restarting_empty_is_rebuilt_from_the_record(
                 after = await _order(buyer, opened.session_id, opened.product_id, "k-after")
                 assert after.status_code == 201, after.text
         finally:
-            await server.stop()
+            await server.stop()  # before its cluster goes
 
 
 async def test_a_cluster_with_no_node_reachable_answers_unavailable(
-    tmp_path: Path, data_dir: Path
+    tmp_path: Path, data_dir: Path, server_with: ServerWith
 ) -> None:
     """With every primary gone the cluster client raises its own errors (not `RedisError`):
     a buyer still gets the catalog's ``503 unavailable``, never a ``500``."""
     with three_primaries(tmp_path / "cluster") as nodes:
-        server = await start_server(
-            settings_for(data_dir, database_url=_private_record(data_dir), redis_url=_url(nodes))
-        )
+        server = await server_with(database_url=_private_record(data_dir), redis_url=_url(nodes))
         try:
             opened = await open_session(server, stock=6, limit=6)
             for node in nodes:
@@ -351,4 +343,4 @@ async def test_a_cluster_with_no_node_reachable_answers_unavailable(
                     assert answer.status_code == 503, answer.text
                     assert answer.json()["error"]["code"] == "unavailable"
         finally:
-            await server.stop()
+            await server.stop()  # before its cluster goes

@@ -4,8 +4,7 @@ signatures, bad tokens and errors, logged at DEBUG through the production log co
 import io
 import logging
 import logging.config
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
 import orjson
 import pytest
@@ -14,7 +13,7 @@ from websockets.exceptions import InvalidStatus
 
 from live.platform import logs
 from tests.support.clients import Room, sign
-from tests.support.servers import PAYMENT_SECRET, SECRET, LiveServer, settings_for, start_server
+from tests.support.servers import PAYMENT_SECRET, SECRET, LiveServer, ServerWith
 from tests.support.sessions import open_session
 
 _LOGGERS = ("", "uvicorn", "uvicorn.error", "uvicorn.access", "live", "realtime", "replay")
@@ -93,22 +92,9 @@ async def test_no_secret_appears_in_any_log_line(server: LiveServer, captured: i
 
 
 @pytest.fixture
-async def origin_guarded(
-    data_dir: Path, database_url: str, redis_url: str
-) -> AsyncIterator[LiveServer]:
+async def origin_guarded(server_with: ServerWith) -> LiveServer:
     """A node refusing foreign origins (started before `captured` reconfigures logging)."""
-    node = await start_server(
-        settings_for(
-            data_dir,
-            database_url=database_url,
-            redis_url=redis_url,
-            allowed_origins=("https://shop.example.com",),
-        )
-    )
-    try:
-        yield node
-    finally:
-        await node.stop()
+    return await server_with(allowed_origins=("https://shop.example.com",))
 
 
 async def test_refused_upgrades_log_one_access_line_and_no_error(

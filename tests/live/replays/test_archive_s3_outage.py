@@ -3,7 +3,6 @@
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import aioboto3
 import pytest
@@ -15,7 +14,7 @@ from tests.support.clients import Room
 from tests.support.polling import eventually
 from tests.support.ports import free_port
 from tests.support.s3 import S3Server
-from tests.support.servers import LiveServer, settings_for, start_server
+from tests.support.servers import LiveServer, ServerWith
 from tests.support.sessions import open_session
 from tests.support.tcp_gate import TcpGate
 
@@ -37,7 +36,7 @@ class GatedApp:
 
 @pytest.fixture
 async def gated_app(
-    data_dir: Path, database_url: str, redis_url: str, s3_server: S3Server, unique_id: str
+    server_with: ServerWith, s3_server: S3Server, unique_id: str
 ) -> AsyncIterator[GatedApp]:
     """The app with LIVE_ARCHIVE_URL=s3://bucket/archive, its endpoint behind a `TcpGate`."""
     bucket = f"outage-{unique_id}"
@@ -45,21 +44,16 @@ async def gated_app(
         await client.create_bucket(Bucket=bucket)
     gate = TcpGate(s3_server.host, s3_server.port, free_port())
     await gate.open()
-    live = await start_server(
-        settings_for(
-            data_dir,
-            database_url=database_url,
-            redis_url=redis_url,
-            archive_url=f"s3://{bucket}/archive",
-            s3_endpoint_url=f"http://127.0.0.1:{gate.port}",
-            # Probe the store at least every 2 s, so the test waits for the drain, not the probe.
-            archive_retry_max_s=2.0,
-        )
+    live = await server_with(
+        archive_url=f"s3://{bucket}/archive",
+        s3_endpoint_url=f"http://127.0.0.1:{gate.port}",
+        # Probe the store at least every 2 s, so the test waits for the drain, not the probe.
+        archive_retry_max_s=2.0,
     )
     try:
         yield GatedApp(live, gate, bucket)
     finally:
-        await live.stop()
+        await live.stop()  # before the gate closes: the app's last archive pass needs S3
         await gate.close()
 
 

@@ -1,7 +1,5 @@
 """The app trims archived stream entries; viewers reconnecting with `since` still catch up."""
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,29 +8,16 @@ import redis.asyncio as aioredis
 from realtime import keys
 from tests.support.clients import Room
 from tests.support.polling import eventually
-from tests.support.servers import LiveServer, settings_for, start_server
+from tests.support.servers import LiveServer, ServerWith
 from tests.support.sessions import open_session
 
 RETAIN = 3
 
 
 @pytest.fixture
-async def trimming_server(
-    data_dir: Path, database_url: str, redis_url: str
-) -> AsyncIterator[LiveServer]:
+async def trimming_server(server_with: ServerWith) -> LiveServer:
     """An app that keeps only the last `RETAIN` archived entries of each stream."""
-    live = await start_server(
-        settings_for(
-            data_dir,
-            database_url=database_url,
-            redis_url=redis_url,
-            archive_retain_events=RETAIN,
-        )
-    )
-    try:
-        yield live
-    finally:
-        await live.stop()
+    return await server_with(archive_retain_events=RETAIN)
 
 
 async def _first_seq(redis: aioredis.Redis, key: str) -> int | None:

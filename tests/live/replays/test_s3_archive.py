@@ -1,39 +1,24 @@
 """The app archiving to S3 (a local S3 server) and replaying from it."""
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import aioboto3
 import pytest
 
 from tests.support.clients import Room
 from tests.support.polling import eventually
 from tests.support.s3 import S3Server
-from tests.support.servers import LiveServer, settings_for, start_server
+from tests.support.servers import LiveServer, ServerWith
 from tests.support.sessions import open_session
 
 
 @pytest.fixture
-async def s3_server_app(
-    data_dir: Path, database_url: str, redis_url: str, s3_server: S3Server, unique_id: str
-) -> AsyncIterator[LiveServer]:
+async def s3_server_app(server_with: ServerWith, s3_server: S3Server, unique_id: str) -> LiveServer:
     """An app whose LIVE_ARCHIVE_URL is s3://bucket/prefix on the local S3 server."""
     bucket = f"live-{unique_id}"
     async with aioboto3.Session().client("s3", endpoint_url=s3_server.endpoint_url) as client:
         await client.create_bucket(Bucket=bucket)
-    live = await start_server(
-        settings_for(
-            data_dir,
-            database_url=database_url,
-            redis_url=redis_url,
-            archive_url=f"s3://{bucket}/archive",
-            s3_endpoint_url=s3_server.endpoint_url,
-        )
+    return await server_with(
+        archive_url=f"s3://{bucket}/archive", s3_endpoint_url=s3_server.endpoint_url
     )
-    try:
-        yield live
-    finally:
-        await live.stop()
 
 
 async def test_session_is_archived_to_s3_and_replayed(

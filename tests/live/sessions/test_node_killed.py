@@ -6,7 +6,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -16,7 +16,7 @@ from websockets.exceptions import ConnectionClosed
 from tests.support.clients import Room
 from tests.support.polling import eventually
 from tests.support.ports import free_port
-from tests.support.servers import PAYMENT_SECRET, SECRET, LiveServer, settings_for, start_server
+from tests.support.servers import PAYMENT_SECRET, SECRET, LiveServer, ServerWith
 from tests.support.sessions import open_session
 
 
@@ -53,20 +53,11 @@ def victim(
 
 
 @pytest.fixture
-async def survivor(tmp_path: Path, database_url: str, redis_url: str) -> AsyncIterator[LiveServer]:
+async def survivor(server_with: ServerWith, tmp_path: Path) -> LiveServer:
     """The node that stays up."""
-    live = await start_server(
-        settings_for(
-            tmp_path / "survivor",
-            database_url=database_url,
-            redis_url=redis_url,
-            archive_url=(tmp_path / "archive").as_uri(),
-        )
+    return await server_with(
+        data_dir=tmp_path / "survivor", archive_url=(tmp_path / "archive").as_uri()
     )
-    try:
-        yield live
-    finally:
-        await live.stop()
 
 
 async def _ready(base_url: str) -> None:

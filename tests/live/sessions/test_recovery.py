@@ -5,7 +5,7 @@ from pathlib import Path
 from redis.asyncio import Redis
 
 from tests.support.clients import Room
-from tests.support.servers import LiveServer, settings_for, start_server
+from tests.support.servers import LiveServer, ServerWith
 from tests.support.sessions import open_session
 
 
@@ -86,12 +86,9 @@ async def test_missed_stock_changes_arrive_folded(server: LiveServer) -> None:
     await back.close()
 
 
-async def test_since_survives_an_app_restart(
-    data_dir: Path, database_url: str, redis_url: str
-) -> None:
+async def test_since_survives_an_app_restart(server_with: ServerWith, data_dir: Path) -> None:
     """A viewer of a restarted app catches up with ``since`` from the shared streams."""
-    settings = settings_for(data_dir, database_url=database_url, redis_url=redis_url)
-    first = await start_server(settings)
+    first = await server_with(data_dir=data_dir)
     opened = await open_session(first)
     room = await Room.join(first.ws_url(opened.session_id, first.token("viewer", "r")))
     snapshot = await room.wait_type("snapshot")
@@ -101,22 +98,19 @@ async def test_since_survives_an_app_restart(
             f"/api/sessions/{opened.session_id}/pin", json={"product_id": opened.product_id}
         )
     await first.stop()
-    second = await start_server(settings)
+    second = await server_with(data_dir=data_dir)
     second.brand = first.brand
-    try:
-        back = await Room.join(
-            second.ws_url(
-                opened.session_id,
-                second.token("viewer", "r"),
-                since=snapshot["seq"],
-                epoch=snapshot["epoch"],
-            )
+    back = await Room.join(
+        second.ws_url(
+            opened.session_id,
+            second.token("viewer", "r"),
+            since=snapshot["seq"],
+            epoch=snapshot["epoch"],
         )
-        pin = await back.next_frame()
-        assert (pin["type"], pin["seq"]) == ("pin", snapshot["seq"] + 1)
-        await back.close()
-    finally:
-        await second.stop()
+    )
+    pin = await back.next_frame()
+    assert (pin["type"], pin["seq"]) == ("pin", snapshot["seq"] + 1)
+    await back.close()
 
 
 async def test_trimmed_history_gets_a_snapshot(server: LiveServer, redis: Redis) -> None:
