@@ -6,6 +6,7 @@ import asyncio
 import pytest
 
 from live.platform.shared_reads import SharedReads
+from tests.support.clocks import HandClock
 
 
 class Loads:
@@ -26,6 +27,7 @@ class Loads:
 
 
 async def test_concurrent_callers_share_one_load() -> None:
+    """Fifty callers arriving while a load runs get its one result; a later caller reuses it."""
     reads, loads = SharedReads(max_age_s=60), Loads()
     loads.release.clear()
     waiting = [asyncio.create_task(reads.get("s1", loads, version=7)) for _ in range(50)]
@@ -39,15 +41,21 @@ async def test_concurrent_callers_share_one_load() -> None:
 
 
 async def test_a_new_version_or_an_old_result_loads_again() -> None:
-    reads, loads = SharedReads(max_age_s=0.05), Loads()
+    """A caller with another version, or one coming ``max_age_s`` after the load, loads again;
+    a younger result of the same version is reused."""
+    clock = HandClock()
+    reads, loads = SharedReads(max_age_s=1.0, clock=clock), Loads()
     assert await reads.get("s1", loads, version=1) == 1
     assert await reads.get("s1", loads, version=2) == 2
     assert await reads.get("s2", loads, version=2) == 3  # another key is another read
-    await asyncio.sleep(0.06)
+    clock.advance(0.5)
+    assert await reads.get("s1", loads, version=2) == 2  # still young enough
+    clock.advance(0.5)
     assert await reads.get("s1", loads, version=2) == 4
 
 
 async def test_a_failed_load_is_not_kept() -> None:
+    """After a load that raised, the next caller loads again instead of getting the error."""
     reads, loads = SharedReads(max_age_s=60), Loads()
     loads.fail = True
     with pytest.raises(RuntimeError):
@@ -57,6 +65,7 @@ async def test_a_failed_load_is_not_kept() -> None:
 
 
 async def test_a_caller_giving_up_does_not_cancel_the_others() -> None:
+    """One waiting caller cancelled leaves the shared load running for the others."""
     reads, loads = SharedReads(max_age_s=60), Loads()
     loads.release.clear()
     impatient = asyncio.create_task(reads.get("s1", loads))
