@@ -138,6 +138,7 @@ async def test_two_reapers_race_and_stock_returns_once(
         return now_ms() > max(expiries)
 
     await eventually(lapsed)
+    calls = len(contexts) * 2
     returned = await asyncio.gather(
         *(
             holds.expire(ctx, opened.session_id, order_id)
@@ -145,7 +146,10 @@ async def test_two_reapers_race_and_stock_returns_once(
             for ctx in contexts * 2
         )
     )
-    assert sum(returned) <= len(order_ids)
+    # Per order, at most one of the racing calls returned its units (the nodes' own sweeps
+    # may have settled some first, then none of ours did).
+    per_order = [sum(returned[n * calls : (n + 1) * calls]) for n in range(len(order_ids))]
+    assert max(per_order) <= 1, per_order
     assert await _stock(a, opened.host_token, opened.session_id) == 12
     async with transaction(contexts[0].db) as db:
         product = await db.get(ProductRow, opened.product_id)

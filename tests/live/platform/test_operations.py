@@ -74,9 +74,37 @@ async def test_metrics_count_frames_orders_ticks_and_answers(server: LiveServer)
     assert _sample(text, "live_order_admission_seconds_count") == 1
     assert _sample(text, 'live_order_admission_seconds_bucket{le="+Inf"}') == 1
     assert _sample(text, 'live_http_responses_total{status="201"}') >= 3
-    assert _sample(text, "live_archive_lag_events") >= 0
     assert "# TYPE live_frames_dropped_total counter" in text
     await room.close()
+
+
+async def test_archive_lag_counts_the_events_not_yet_stored(server_with: ServerWith) -> None:
+    """``live_archive_lag_events`` counts a session's events the archiver has read but not
+    stored (here its segments neither fill nor age), and forgets the session once archived."""
+    node = await server_with(archive_segment_events=10_000, archive_segment_ms=3_600_000)
+    opened = await open_session(node)
+    session = f"/api/sessions/{opened.session_id}"
+    lag = node.context.archiver.lag_events
+    async with node.client(opened.host_token) as host:
+        for _ in range(3):
+            assert (
+                await host.post(f"{session}/pin", json={"product_id": opened.product_id})
+            ).is_success
+            assert (await host.delete(f"{session}/pin")).is_success
+
+        async def counted() -> bool:
+            return lag.get(opened.session_id, 0) >= 6
+
+        await eventually(counted, what="the six pin events in the archive lag")
+        text = (await host.get("/metrics")).text
+        # Other sessions of the shared Redis may lag on this node too: at least this one's.
+        assert _sample(text, "live_archive_lag_events") >= lag[opened.session_id]
+        assert (await host.post(f"{session}/end")).is_success
+
+        async def archived() -> bool:
+            return opened.session_id not in lag
+
+        await eventually(archived, what="the session archived and its lag forgotten")
 
 
 async def _close_of(room: Room) -> tuple[int, str] | None:
