@@ -215,7 +215,7 @@ def s3_server(aws_env: None, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     finally:
         process.terminate()
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=10 * UNIT_S)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

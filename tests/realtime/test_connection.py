@@ -12,6 +12,7 @@ from typing import Any
 
 from realtime import wire
 from realtime.connection import Connection, Viewer
+from tests.support.units import UNIT_S
 
 
 class Recorder:
@@ -218,7 +219,7 @@ async def test_the_reader_stops_once_the_close_went_out() -> None:
     serving = asyncio.create_task(serve())
     await _settle()
     connection.close(4000, "bye")
-    assert await asyncio.wait_for(serving, 5) == "left"
+    assert await asyncio.wait_for(serving, 5 * UNIT_S) == "left"
     assert recorder.frames == ["close 4000"]
 
 
@@ -231,7 +232,7 @@ async def test_the_reader_stops_when_the_peer_is_gone() -> None:
     serving = asyncio.create_task(connection.read_until_closed(never.wait))  # type: ignore[arg-type]
     await _settle()
     connection.offer("private")
-    await asyncio.wait_for(serving, 5)
+    await asyncio.wait_for(serving, 5 * UNIT_S)
     assert connection.closed
 
 

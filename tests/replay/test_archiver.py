@@ -18,6 +18,7 @@ from replay.reader import read_manifest, read_replay, verify
 from replay.store import ArchiveStore
 from tests.replay.session_streams import SessionStreams, stream_keys
 from tests.support.polling import eventually
+from tests.support.units import UNIT_S
 
 MakeArchiver = Callable[..., Archiver]
 
@@ -207,7 +208,7 @@ async def test_run_archives_every_tracked_session_despite_a_broken_one(
 
         await eventually(all_good_archived, what="the healthy sessions' manifests")
         archiver.stop()
-        await asyncio.wait_for(running, timeout=5)
+        await asyncio.wait_for(running, timeout=5 * UNIT_S)
         assert await redis.sismember(ARCHIVE_SESSIONS, broken)
         failures = [r for r in caplog.records if r.levelno == logging.ERROR]
         assert any(broken in record.getMessage() for record in failures)

@@ -8,6 +8,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from tests.support.units import UNIT_S
+
 BIN = Path("/usr/lib/postgresql/15/bin")
 
 
@@ -36,7 +38,7 @@ class PrivatePostgres:
 
     def _run(self, *argv: str) -> None:
         prefix = ["runuser", "-u", "postgres", "--"] if self._as_root else []
-        subprocess.run([*prefix, *argv], check=True, capture_output=True, timeout=60)  # noqa: S603
+        subprocess.run([*prefix, *argv], check=True, capture_output=True, timeout=60 * UNIT_S)  # noqa: S603
 
     def init(self) -> None:
         """Create the cluster."""

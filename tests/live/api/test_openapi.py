@@ -16,6 +16,7 @@ from starlette.routing import Route
 from live.api.openapi import document
 from tests.live.api.owner_world import owner_world
 from tests.support.servers import LiveServer
+from tests.support.units import UNIT_S
 
 #: Generated requests per operation: enough to reach every field's edge cases, bounded so the
 #: whole run stays well under a minute on two shared cores.
@@ -70,7 +71,7 @@ def _run(
     @given(case=strategy)
     def check(case: Any) -> None:
         nonlocal sent
-        response = case.call(base_url=base_url, session=http, headers=headers, timeout=30)
+        response = case.call(base_url=base_url, session=http, headers=headers, timeout=30 * UNIT_S)
         sent += 1
         if response.status_code >= 500:
             failures.append(

@@ -13,6 +13,7 @@ from tests.support.clients import Room
 from tests.support.polling import eventually
 from tests.support.servers import LiveServer, ServerWith
 from tests.support.sessions import open_session
+from tests.support.units import UNIT_S
 
 HARD_LIMIT = 256
 EVENTS = 3_000
@@ -21,7 +22,7 @@ EVENTS = 3_000
 async def _drained_close_code(client: ClientConnection) -> int | None:
     """Read what the stalled client had buffered until the close; return the close code."""
     try:
-        async with asyncio.timeout(30):
+        async with asyncio.timeout(30 * UNIT_S):
             while True:
                 await client.recv()
     except ConnectionClosed as closed:
@@ -57,7 +58,7 @@ async def test_stalled_viewer_is_closed_and_others_keep_up(small_backlog: LiveSe
     async def collect() -> list[int]:
         seqs: list[int] = []
         while len(seqs) < EVENTS:
-            seqs.append((await reader.wait_type("pin", timeout_s=60))["seq"])
+            seqs.append((await reader.wait_type("pin", timeout_s=60 * UNIT_S))["seq"])
         return seqs
 
     collecting = asyncio.create_task(collect())
@@ -69,7 +70,8 @@ async def test_stalled_viewer_is_closed_and_others_keep_up(small_backlog: LiveSe
         )
         first_seq = first_seq or seq
         if n % 20 == 19:
-            # A host drives events in bursts, not one unbroken stream: let readers read.
+            # A host drives events in bursts, not one unbroken stream: pacing the publisher
+            # (the traffic under test), not waiting for anything.
             await asyncio.sleep(0.01)
         room = hub.rooms.get(opened.session_id)
         if room is not None:
@@ -141,8 +143,9 @@ async def test_a_lagging_reader_gets_every_event_in_order(roomy_backlog: LiveSer
             )
         )
         if n % 10 == 9:
+            # Pacing the publisher in bursts, as a host does; not waiting for anything.
             await asyncio.sleep(0.02)
-    received = await asyncio.wait_for(reading, 60)
+    received = await asyncio.wait_for(reading, 60 * UNIT_S)
     assert received == published
     queued = hub.stats.frames_queued - queued_before
     direct = hub.stats.frames_sent - sent_before - queued

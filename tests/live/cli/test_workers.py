@@ -231,7 +231,9 @@ def test_ctrl_c_stops_every_worker(workers: Workers) -> None:
     os.killpg(workers.process.pid, signal.SIGINT)
     assert workers.process.wait(timeout=15 * UNIT_S) == 0, workers.output()
     eventually_sync(
-        lambda: not any(alive(pid) for pid in pids), timeout_s=5 * UNIT_S, what="workers exit"
+        lambda: not any(alive(pid) for pid in pids),
+        timeout_s=5 * UNIT_S,
+        what="workers exit",
     )
     assert "Traceback" not in workers.output(), workers.output()
 
@@ -242,7 +244,9 @@ def test_workers_die_with_a_killed_supervisor(workers: Workers) -> None:
     workers.process.kill()
     workers.process.wait()
     eventually_sync(
-        lambda: not any(alive(pid) for pid in pids), timeout_s=15 * UNIT_S, what="workers exit"
+        lambda: not any(alive(pid) for pid in pids),
+        timeout_s=15 * UNIT_S,
+        what="workers exit",
     )
 
 

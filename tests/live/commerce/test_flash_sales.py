@@ -15,6 +15,7 @@ from tests.live.commerce.buyers import crowd
 from tests.support.clients import Room
 from tests.support.servers import LiveServer, cluster
 from tests.support.sessions import open_session
+from tests.support.units import UNIT_S
 
 
 async def _order(
@@ -146,7 +147,7 @@ async def test_a_sale_closes_itself_at_its_end(
         sale = answer.json()
         in_sale = await _order(nodes[1], opened.session_id, opened.product_id, "early")
         assert in_sale.json()["unit_price_cents"] == 4_900
-        closed = await room.wait_type("sale_close", timeout_s=10)
+        closed = await room.wait_type("sale_close", timeout_s=10 * UNIT_S)
         assert closed["sale_id"] == sale["sale_id"]
         assert closed["ts"] >= sale["ends_at"]
         after = await _order(nodes[0], opened.session_id, opened.product_id, "after")

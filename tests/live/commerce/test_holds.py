@@ -9,6 +9,7 @@ from tests.support.clients import Room, sign
 from tests.support.polling import eventually
 from tests.support.servers import LiveServer
 from tests.support.sessions import open_session
+from tests.support.units import UNIT_S
 
 
 async def _order(server: LiveServer, session_id: str, product_id: str, viewer: str) -> str:
@@ -49,7 +50,7 @@ async def test_unpaid_hold_returns_stock_and_late_payment_requires_a_refund(
     assert (await _pay(server, paid, 200))["status"] == "paid"
     back = await room.wait_for(
         lambda f: f.get("type") == "stock" and f["levels"].get(opened.product_id) == 3,
-        timeout_s=10,
+        timeout_s=10 * UNIT_S,
     )
     assert back["levels"][opened.product_id] == 3
 

@@ -12,6 +12,7 @@ from live.db.models import OrderRow, ProductRow
 from tests.support.clients import sign
 from tests.support.servers import LiveServer
 from tests.support.sessions import open_session
+from tests.support.units import UNIT_S
 
 BUYERS = 300
 UNITS = 40
@@ -63,7 +64,9 @@ async def test_300_buyers_for_40_units(server: LiveServer) -> None:
             )
 
     limits = httpx.Limits(max_connections=32)
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=60, limits=limits) as client:
+    async with httpx.AsyncClient(
+        base_url=server.base_url, timeout=60 * UNIT_S, limits=limits
+    ) as client:
         answers = await asyncio.gather(*(buy(n) for n in range(BUYERS)))
     statuses = Counter(a.status_code for a in answers)
     assert statuses == {201: UNITS, 409: BUYERS - UNITS}
@@ -77,7 +80,7 @@ async def test_300_buyers_for_40_units(server: LiveServer) -> None:
 async def test_limit_holds_under_concurrent_attempts_of_one_viewer(server: LiveServer) -> None:
     """One viewer firing 20 orders at once with a limit of 2 gets exactly 2."""
     opened = await open_session(server, stock=100, limit=2)
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as client:
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=60 * UNIT_S) as client:
         answers = await asyncio.gather(
             *(
                 _buy(client, server, opened.session_id, opened.product_id, "greedy", f"g{n}")
@@ -95,7 +98,7 @@ async def test_limit_holds_under_concurrent_attempts_of_one_viewer(server: LiveS
 async def test_same_idempotency_key_returns_the_same_order(server: LiveServer) -> None:
     """Retries with one key, even concurrent ones, return one order; another body is refused."""
     opened = await open_session(server, stock=5, limit=5)
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as client:
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=60 * UNIT_S) as client:
         answers = await asyncio.gather(
             *(
                 _buy(client, server, opened.session_id, opened.product_id, "retry", "same-key")
@@ -120,7 +123,7 @@ async def test_same_idempotency_key_returns_the_same_order(server: LiveServer) -
 async def test_sold_out_answer_is_repeated_for_its_key(server: LiveServer) -> None:
     """A refused order's key repeats the refusal."""
     opened = await open_session(server, stock=1, limit=1)
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as client:
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=60 * UNIT_S) as client:
         first = await _buy(client, server, opened.session_id, opened.product_id, "a", "ka")
         assert first.status_code == 201
         refused = await _buy(client, server, opened.session_id, opened.product_id, "b", "kb")
@@ -132,7 +135,7 @@ async def test_sold_out_answer_is_repeated_for_its_key(server: LiveServer) -> No
 async def test_payment_is_amount_checked(server: LiveServer) -> None:
     """A notification with the wrong amount is refused and the order stays reserved."""
     opened = await open_session(server, stock=2, limit=2, price_cents=500)
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as client:
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=60 * UNIT_S) as client:
         placed = await _buy(client, server, opened.session_id, opened.product_id, "p", "kp")
         order_id = placed.json()["order_id"]
         body = orjson.dumps(
@@ -155,7 +158,7 @@ async def test_payment_is_amount_checked(server: LiveServer) -> None:
 async def test_retry_after_the_session_ended_returns_the_order(server: LiveServer) -> None:
     """A retried key gets its order back even once the session has ended; a new key does not."""
     opened = await open_session(server, stock=3, limit=3)
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as client:
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=60 * UNIT_S) as client:
         first = await _buy(client, server, opened.session_id, opened.product_id, "late", "kk")
         async with server.client(opened.host_token) as host:
             await host.post(f"/api/sessions/{opened.session_id}/end")

@@ -19,6 +19,7 @@ from tests.support.ports import free_port
 from tests.support.private_postgres import PrivatePostgres, available
 from tests.support.servers import LiveServer, ServerWith
 from tests.support.sessions import open_session
+from tests.support.units import UNIT_S
 
 pytestmark = pytest.mark.skipif(not available(), reason="needs Debian's postgresql-15 binaries")
 
@@ -84,7 +85,7 @@ async def test_orders_are_refused_while_postgres_is_down_and_resume_after(
         after.append(await _buy(node, opened.session_id, opened.product_id, f"c{run}{len(after)}"))
         return after[-1][0] == 201
 
-    await eventually(sells_again, timeout_s=30)
+    await eventually(sells_again, timeout_s=30 * UNIT_S)
     assert all(answer == (503, "unavailable") for answer in after[:-1])
     # A buyer refused during the outage retries with the same key and is served.
     retried = await _buy(node, opened.session_id, opened.product_id, f"b{run}0")

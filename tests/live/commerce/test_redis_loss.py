@@ -33,6 +33,7 @@ from tests.live.commerce.buyers import RETRIED, crowd
 from tests.support.polling import eventually
 from tests.support.servers import LiveServer, ServerWith
 from tests.support.sessions import open_session
+from tests.support.units import UNIT_S
 
 UNITS = 40
 BUYERS = 120
@@ -128,7 +129,7 @@ async def test_lost_state_is_rebuilt_from_the_record(
                 )
                 if answer.status_code == 201 or answer.json()["error"]["code"] not in RETRIED:
                     return answer
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(0.05)  # a client's back-off before retrying
 
         first = await buy(2, "keep")
         assert first.status_code == 201
@@ -138,10 +139,10 @@ async def test_lost_state_is_rebuilt_from_the_record(
             fresh = Redis.from_url(own_valkey.url)
             assert not await fresh.exists(keys.stock(opened.session_id))
             await fresh.aclose()
-        replayed = await asyncio.wait_for(buy(2, "keep"), timeout=10)
+        replayed = await asyncio.wait_for(buy(2, "keep"), timeout=10 * UNIT_S)
         assert replayed.status_code == 201, replayed.text
         assert replayed.json()["order_id"] == first.json()["order_id"]
-        over = await asyncio.wait_for(buy(1, "more"), timeout=10)
+        over = await asyncio.wait_for(buy(1, "more"), timeout=10 * UNIT_S)
         assert over.json()["error"]["code"] == "limit_exceeded", over.text
     # Read through a new client: the app's pool may still hold connections to the dead server.
     fresh = Redis.from_url(own_valkey.url)

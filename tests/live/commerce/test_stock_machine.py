@@ -42,6 +42,7 @@ from live.sessions import lifecycle
 from realtime.bus import BusUnavailable
 from tests.support.servers import LiveServer, settings_for, start_server
 from tests.support.sessions import OpenSession, open_session
+from tests.support.units import UNIT_S
 
 T = TypeVar("T")
 VIEWERS = ("v0", "v1", "v2")
@@ -67,13 +68,13 @@ class AppThread:
 
     def run(self, work: Coroutine[Any, Any, T]) -> T:
         """Run ``work`` on the app's loop and return its result."""
-        return asyncio.run_coroutine_threadsafe(work, self.loop).result(timeout=60)
+        return asyncio.run_coroutine_threadsafe(work, self.loop).result(timeout=60 * UNIT_S)
 
     def close(self) -> None:
         """Stop the app, the loop and the Valkey server."""
         self.run(self.server.stop())
         self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=10)
+        self.thread.join(timeout=10 * UNIT_S)
         self.loop.close()
         self.valkey.stop()
 
@@ -109,7 +110,7 @@ async def _retrying(work: Any) -> Any:
         except ClientError as exc:
             if exc.code not in RETRY:
                 raise
-        await asyncio.sleep(0.02)  # back-off while the rebuild runs
+        await asyncio.sleep(0.02)  # a client's back-off before retrying, as buyers do
     raise AssertionError("Redis state never came back")
 
 

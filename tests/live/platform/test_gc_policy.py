@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from live.platform import gc_policy
+from tests.support.clocks import HandClock
 from tests.support.polling import eventually
 from tests.support.servers import LiveServer, ServerWith
 from tests.support.sessions import open_session
@@ -35,16 +36,6 @@ def _cycle() -> weakref.ref[Node]:
     return weakref.ref(a)
 
 
-class Clock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 async def test_freezing_hides_cycles_from_collections_and_a_sweep_reclaims_them() -> None:
     watched = _cycle()
     gc.freeze()
@@ -62,7 +53,7 @@ async def test_freezing_hides_cycles_from_collections_and_a_sweep_reclaims_them(
 def test_checks_freeze_and_sweep_on_schedule() -> None:
     """Without a growth rule, every check a period after the last one sweeps."""
     gc.unfreeze()
-    clock = Clock()
+    clock = HandClock()
     watched_before = _cycle()
     policy = gc_policy.CollectorPolicy(sweep_every_s=30, sweep_growth=0, clock=clock)
     assert gc.get_freeze_count() > 0  # what start-up built is frozen at once
@@ -78,7 +69,7 @@ def test_checks_freeze_and_sweep_on_schedule() -> None:
 def test_a_steady_heap_is_not_swept_and_a_grown_one_is() -> None:
     """The sweep pauses the node only once the frozen objects grew by the given fraction."""
     gc.unfreeze()
-    clock = Clock()
+    clock = HandClock()
     policy = gc_policy.CollectorPolicy(sweep_every_s=1, sweep_growth=0.5, clock=clock)
     # What the node holds when the policy first looks (its reference): large enough that the
     # test process's own incidental allocations stay far below half of it.
@@ -100,7 +91,7 @@ def test_objects_that_came_with_sockets_are_not_a_reason_to_sweep() -> None:
     """A join storm grows the heap with its sockets: no sweep. Once those sockets are gone and
     their objects are still there (cycles left behind), the node sweeps."""
     gc.unfreeze()
-    clock = Clock()
+    clock = HandClock()
     open_sockets: list[list[Node]] = []
     policy = gc_policy.CollectorPolicy(
         sweep_every_s=1, sweep_growth=0.5, sockets=lambda: len(open_sockets), clock=clock
@@ -126,7 +117,7 @@ def test_objects_that_came_with_sockets_are_not_a_reason_to_sweep() -> None:
 def test_no_sweep_period_never_sweeps() -> None:
     """``sweep_every_s`` 0: checks only freeze; cycles wait for a restart."""
     gc.unfreeze()
-    clock = Clock()
+    clock = HandClock()
     policy = gc_policy.CollectorPolicy(sweep_every_s=0, sweep_growth=0, clock=clock)
     watched = _cycle()
     for second in range(1, 5):

@@ -16,6 +16,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from live.platform.embedded_valkey import EmbeddedValkey
 from live.platform.redis_connection import TasklessWriteConnection
+from tests.support.units import UNIT_S
 
 
 @pytest.fixture
@@ -57,7 +58,7 @@ async def test_a_write_to_a_stalled_redis_times_out(valkey: EmbeddedValkey) -> N
         os.kill(valkey.pid, signal.SIGSTOP)
         started = time.monotonic()
         with pytest.raises(RedisTimeoutError):
-            await asyncio.wait_for(redis.set("big", b"x" * (64 << 20)), timeout=30)
+            await asyncio.wait_for(redis.set("big", b"x" * (64 << 20)), timeout=30 * UNIT_S)
         assert time.monotonic() - started < 20
         os.kill(valkey.pid, signal.SIGCONT)
         # The timed-out connection was dropped; the next command gets a sound one.

@@ -6,6 +6,7 @@ import asyncio
 import pytest
 
 from live.platform.socket_waits import ReceiveQueue, WritableFlag
+from tests.support.units import UNIT_S
 
 
 async def _settle() -> None:
@@ -27,7 +28,7 @@ async def test_receive_queue_is_first_in_first_out() -> None:
     assert not reading.done()
     queue.put_nowait("c")
     queue.put_nowait("d")
-    assert await asyncio.wait_for(reading, 5) == "c"
+    assert await asyncio.wait_for(reading, 5 * UNIT_S) == "c"
     assert await queue.get() == "d"
 
 
@@ -41,7 +42,7 @@ async def test_a_cancelled_read_loses_nothing() -> None:
     queue.put_nowait("kept")
     await _settle()
     assert reading.cancelled()
-    assert await asyncio.wait_for(queue.get(), 5) == "kept"
+    assert await asyncio.wait_for(queue.get(), 5 * UNIT_S) == "kept"
 
 
 async def test_two_readers_at_once_are_refused() -> None:
@@ -50,9 +51,9 @@ async def test_two_readers_at_once_are_refused() -> None:
     first = asyncio.create_task(queue.get())
     await _settle()
     with pytest.raises(RuntimeError):
-        await asyncio.wait_for(queue.get(), 5)
+        await asyncio.wait_for(queue.get(), 5 * UNIT_S)
     queue.put_nowait("x")
-    assert await asyncio.wait_for(first, 5) == "x"
+    assert await asyncio.wait_for(first, 5 * UNIT_S) == "x"
 
 
 async def test_writable_flag_wakes_every_waiter() -> None:
@@ -60,7 +61,7 @@ async def test_writable_flag_wakes_every_waiter() -> None:
     cancelled waiter does not keep the others waiting."""
     flag = WritableFlag()
     assert flag.is_set()
-    await asyncio.wait_for(flag.wait(), 5)
+    await asyncio.wait_for(flag.wait(), 5 * UNIT_S)
     flag.clear()
     assert not flag.is_set()
     waiters = [asyncio.create_task(flag.wait()) for _ in range(3)]
@@ -68,5 +69,5 @@ async def test_writable_flag_wakes_every_waiter() -> None:
     assert not any(waiter.done() for waiter in waiters)
     waiters[0].cancel()
     flag.set()
-    await asyncio.wait_for(asyncio.gather(*waiters[1:]), 5)
+    await asyncio.wait_for(asyncio.gather(*waiters[1:]), 5 * UNIT_S)
     assert waiters[0].cancelled()

@@ -75,7 +75,7 @@ async def build(server: LiveServer, *, pause_s: float = 0.3, stock: int = 10) ->
         await asyncio.sleep(pause_s)  # the timeline needs length: data, not synchronisation
         await _ok(host.post(f"/api/sessions/{sid}/pin", json={"product_id": scarf_id}))
         await _comment(viewer, "scarf!")
-        await asyncio.sleep(pause_s)
+        await asyncio.sleep(pause_s)  # the timeline needs length (as above)
         await _ok(host.delete(f"/api/sessions/{sid}/pin"))
         await viewer.close()
         await host_room.close()

@@ -17,6 +17,7 @@ from tests.support.s3 import S3Server
 from tests.support.servers import LiveServer, ServerWith
 from tests.support.sessions import open_session
 from tests.support.tcp_gate import TcpGate
+from tests.support.units import UNIT_S
 
 OUTAGE_S = 60.0
 """How long S3 is unreachable: the outage issue 7 asks the archive to survive."""
@@ -102,7 +103,7 @@ async def test_a_60_s_s3_outage_during_a_session_loses_nothing(
         # The outage hits a session the archiver has opened (a session opened during an outage
         # waits for the store before it spools: see "Known limits" in docs/architecture.md).
         # Generous: on a shared test Redis the archiver also works through other runs' sessions.
-        await eventually(archiving, timeout_s=30)
+        await eventually(archiving, timeout_s=30 * UNIT_S)
         await gate.close()
         loop = asyncio.get_running_loop()
         outage_ends = loop.time() + OUTAGE_S
@@ -114,7 +115,7 @@ async def test_a_60_s_s3_outage_during_a_session_loses_nothing(
         async def spooled() -> bool:
             return sid in await spool.sessions() and bool(await spool.list(sid, "events"))
 
-        await eventually(spooled, timeout_s=5)
+        await eventually(spooled, timeout_s=5 * UNIT_S)
         await gate.open()
         ended = await host.post(f"/api/sessions/{sid}/end")
         assert ended.status_code == 200, ended.text
@@ -123,7 +124,7 @@ async def test_a_60_s_s3_outage_during_a_session_loses_nothing(
             answer = await host.get(f"/api/sessions/{sid}/replay")
             return answer.status_code == 200
 
-        await eventually(archived, timeout_s=60)
+        await eventually(archived, timeout_s=60 * UNIT_S)
         events = (await host.get(f"/api/sessions/{sid}/replay")).json()
     await room.close()
 

@@ -8,6 +8,7 @@ from tests.support.polling import eventually
 from tests.support.s3 import S3Server
 from tests.support.servers import LiveServer, ServerWith
 from tests.support.sessions import open_session
+from tests.support.units import UNIT_S
 
 
 @pytest.fixture
@@ -42,7 +43,7 @@ async def test_session_is_archived_to_s3_and_replayed(
             answer = await host.get(f"/api/sessions/{opened.session_id}/replay")
             return answer.status_code == 200
 
-        await eventually(archived, timeout_s=20)
+        await eventually(archived, timeout_s=20 * UNIT_S)
         events = (await host.get(f"/api/sessions/{opened.session_id}/replay")).json()
     assert [e["text"] for e in events if e["type"] == "comment"] == ["c0", "c1", "c2"]
     assert [e["type"] for e in events if "seq" in e] == ["started", "pin", "ended"]

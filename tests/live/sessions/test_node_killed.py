@@ -18,6 +18,7 @@ from tests.support.polling import eventually
 from tests.support.ports import free_port
 from tests.support.servers import PAYMENT_SECRET, SECRET, LiveServer, ServerWith
 from tests.support.sessions import open_session
+from tests.support.units import UNIT_S
 
 
 @pytest.fixture
@@ -48,7 +49,7 @@ def victim(
     finally:
         if process.poll() is None:
             process.kill()
-        process.wait(timeout=30)
+        process.wait(timeout=30 * UNIT_S)
         log.close()
 
 
@@ -69,7 +70,7 @@ async def _ready(base_url: str) -> None:
             except httpx.TransportError:
                 return False
 
-        await eventually(answers, timeout_s=60)
+        await eventually(answers, timeout_s=60 * UNIT_S)
 
 
 async def _pin(node: LiveServer, host_token: str, session_id: str, product_id: str | None) -> None:

@@ -11,6 +11,7 @@ import pytest
 from tests.support.clients import Room
 from tests.support.servers import LiveServer, cluster
 from tests.support.sessions import open_session
+from tests.support.units import UNIT_S
 
 DURABLE = ("pin", "unpin")
 
@@ -59,7 +60,7 @@ async def test_buyers_on_both_nodes_never_oversell(pair: tuple[LiveServer, LiveS
     opened = await open_session(a, stock=25, limit=1)
 
     async def buy(node: LiveServer, n: int) -> int:
-        async with httpx.AsyncClient(base_url=node.base_url, timeout=60) as client:
+        async with httpx.AsyncClient(base_url=node.base_url, timeout=60 * UNIT_S) as client:
             answer = await client.post(
                 f"/api/sessions/{opened.session_id}/orders",
                 json={"product_id": opened.product_id, "qty": 1},
