@@ -20,6 +20,7 @@ return redis.call('INCRBY', KEYS[1], ARGV[1])
 
 
 async def test_concurrent_calls_share_pipelines(redis: aioredis.Redis, unique_id: str) -> None:
+    """Six hundred calls of one loop turn run in a few pipelines, each getting its own reply."""
     pipeline = AutoPipeline(redis)
     script = pipeline.script(INCR_OR_FAIL)
     key = f"{unique_id}:n"
@@ -36,6 +37,7 @@ async def test_concurrent_calls_share_pipelines(redis: aioredis.Redis, unique_id
 
 
 async def test_each_call_gets_its_own_error(redis: aioredis.Redis, unique_id: str) -> None:
+    """A script error reaches only the call that caused it; the batch's other calls succeed."""
     script = AutoPipeline(redis).script(INCR_OR_FAIL)
     key = f"{unique_id}:n"
     outcomes = await asyncio.gather(
@@ -51,6 +53,7 @@ async def test_each_call_gets_its_own_error(redis: aioredis.Redis, unique_id: st
 async def test_flushed_script_cache_runs_nothing_twice(
     redis: aioredis.Redis, unique_id: str
 ) -> None:
+    """After SCRIPT FLUSH the scripts are loaded again and every call runs exactly once."""
     script = AutoPipeline(redis).script(INCR_OR_FAIL)
     key = f"{unique_id}:n"
     assert await script(keys=[key], args=[1]) == 1
@@ -62,6 +65,7 @@ async def test_flushed_script_cache_runs_nothing_twice(
 
 async def test_a_lost_connection_fails_every_call_of_the_batch(unique_id: str) -> None:
     # Nothing listens on port 1: the pipeline cannot connect, and each caller hears so.
+    """A pipeline that cannot connect fails each of its callers with a connection error."""
     unreachable = aioredis.Redis(
         host="127.0.0.1", port=1, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0)
     )
@@ -78,6 +82,7 @@ async def test_a_lost_connection_fails_every_call_of_the_batch(unique_id: str) -
 async def test_a_cancelled_caller_does_not_disturb_the_others(
     redis: aioredis.Redis, unique_id: str
 ) -> None:
+    """Cancelling one caller leaves every other caller of its batch with its own reply."""
     script = AutoPipeline(redis).script(INCR_OR_FAIL)
     key = f"{unique_id}:n"
     calls = [asyncio.ensure_future(script(keys=[key], args=[1])) for _ in range(10)]
@@ -92,4 +97,5 @@ async def test_a_cancelled_caller_does_not_disturb_the_others(
 
 
 async def test_one_pipeline_per_client(redis: aioredis.Redis) -> None:
+    """`pipeline_of` gives one client the same pipeline every time."""
     assert pipeline_of(redis) is pipeline_of(redis)

@@ -70,6 +70,7 @@ async def _settle() -> None:
 
 
 async def test_direct_writes_while_the_transport_takes_them() -> None:
+    """While the transport is writable, offered frames are written at once, in order."""
     recorder = Recorder()
     connection = _connection(recorder)
     for n in range(3):
@@ -113,6 +114,7 @@ async def test_a_frame_in_the_writers_hands_is_not_overtaken() -> None:
 
 
 async def test_frames_without_wire_bytes_go_through_the_writer() -> None:
+    """A frame offered without wire bytes goes through the writer task, ahead of later ones."""
     recorder = Recorder()
     connection = _connection(recorder)
     connection.offer("private")

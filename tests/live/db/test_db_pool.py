@@ -10,6 +10,7 @@ from live.db.engine import create_engine
 
 
 async def test_bursts_reuse_the_pools_connections(database_url: str) -> None:
+    """A burst larger than the pool is served by the pool's own connections, no new ones."""
     if not database_url.startswith("postgresql"):
         pytest.skip("PostgreSQL only: SQLite runs on one connection")
     engine = create_engine(database_url, pool_size=12)

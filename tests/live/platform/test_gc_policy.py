@@ -37,6 +37,7 @@ def _cycle() -> weakref.ref[Node]:
 
 
 async def test_freezing_hides_cycles_from_collections_and_a_sweep_reclaims_them() -> None:
+    """A frozen cycle survives a full collection; a sweep collects it and freezes again."""
     watched = _cycle()
     gc.freeze()
     assert gc.get_freeze_count() > 0

@@ -39,10 +39,12 @@ def _client(url: str, *, socket_timeout: float) -> Redis:
 
 
 async def test_commands_and_scripts_work(valkey: EmbeddedValkey) -> None:
+    """Commands and scripts answer as usual on the taskless-write connection."""
     redis = _client(valkey.url, socket_timeout=5)
     try:
         script = redis.register_script("return redis.call('INCRBY', KEYS[1], ARGV[1])")
-        assert await asyncio.gather(*(script(keys=["n"], args=[2]) for _ in range(50)))
+        replies = await asyncio.gather(*(script(keys=["n"], args=[2]) for _ in range(50)))
+        assert sorted(replies) == list(range(2, 101, 2))
         assert int(await redis.get("n") or 0) == 100
     finally:
         await redis.aclose()

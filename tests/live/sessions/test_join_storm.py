@@ -11,6 +11,7 @@ from tests.support.sessions import open_session
 async def test_a_join_storm_shares_one_read_and_later_joins_see_changes(
     server: LiveServer,
 ) -> None:
+    """Forty joins at one seq read the products a few times at most; a join after a pin sees it."""
     opened = await open_session(server)
     with statements_with(server, "FROM products") as product_reads:
         viewers = await asyncio.gather(
