@@ -9,7 +9,7 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.support.clients import Room
 from tests.support.servers import SECRET, LiveServer
-from tests.support.sessions import open_session
+from tests.support.sessions import OpenSession
 
 
 async def _closed_with(room: Room) -> tuple[int | None, list[dict[str, object]]]:
@@ -21,9 +21,10 @@ async def _closed_with(room: Room) -> tuple[int | None, list[dict[str, object]]]
         return (closed.rcvd.code if closed.rcvd else None), frames
 
 
-async def test_bad_frames_get_error_frames_and_the_room_goes_on(server: LiveServer) -> None:
+async def test_bad_frames_get_error_frames_and_the_room_goes_on(
+    server: LiveServer, opened: OpenSession
+) -> None:
     """Invalid JSON, unknown types and bad fields answer error frames; the socket stays open."""
-    opened = await open_session(server)
     bystander = await Room.join(server.ws_url(opened.session_id, server.token("viewer", "b")))
     room = await Room.join(server.ws_url(opened.session_id, server.token("viewer", "x")))
     await bystander.wait_type("snapshot")
@@ -47,9 +48,8 @@ async def test_bad_frames_get_error_frames_and_the_room_goes_on(server: LiveServ
     await bystander.close()
 
 
-async def test_frame_over_64_kib_closes_with_1009(server: LiveServer) -> None:
+async def test_frame_over_64_kib_closes_with_1009(server: LiveServer, opened: OpenSession) -> None:
     """A frame above 64 KiB closes that socket with 1009; other viewers are unaffected."""
-    opened = await open_session(server)
     bystander = await Room.join(server.ws_url(opened.session_id, server.token("viewer", "b")))
     room = await Room.join(server.ws_url(opened.session_id, server.token("viewer", "big")))
     await bystander.wait_type("snapshot")
@@ -82,10 +82,9 @@ def _expired() -> str:
     ],
 )
 async def test_bad_tokens_on_the_socket_close_with_4001(
-    server: LiveServer, token: str, code: str
+    server: LiveServer, opened: OpenSession, token: str, code: str
 ) -> None:
     """Missing, malformed, forged or expired tokens get an error frame and close code 4001."""
-    opened = await open_session(server)
     token = {"forged": _forged(), "expired": _expired()}.get(token, token)
     room = await Room.join(server.ws_url(opened.session_id, token))
     close_code, frames = await _closed_with(room)
@@ -93,9 +92,10 @@ async def test_bad_tokens_on_the_socket_close_with_4001(
     assert frames[0]["code"] == code
 
 
-async def test_another_brands_token_sees_no_session(server: LiveServer) -> None:
+async def test_another_brands_token_sees_no_session(
+    server: LiveServer, opened: OpenSession
+) -> None:
     """A token of another brand gets not_found on HTTP and close 4004 on the socket."""
-    opened = await open_session(server)
     stranger = server.token("viewer", "v", brand="other-brand")
     room = await Room.join(server.ws_url(opened.session_id, stranger))
     close_code, frames = await _closed_with(room)
@@ -129,9 +129,8 @@ async def test_http_auth_failures(
     assert answer.json()["error"]["code"] == code
 
 
-async def test_roles_are_enforced_per_endpoint(server: LiveServer) -> None:
+async def test_roles_are_enforced_per_endpoint(server: LiveServer, opened: OpenSession) -> None:
     """A viewer cannot create sessions; a host cannot place orders."""
-    opened = await open_session(server)
     async with server.client(server.token("viewer", "v")) as viewer:
         answer = await viewer.post("/api/sessions", json={"title": "t"})
         assert (answer.status_code, answer.json()["error"]["code"]) == (403, "forbidden")
@@ -154,9 +153,10 @@ async def test_roles_are_enforced_per_endpoint(server: LiveServer) -> None:
         (b'{"qty": 1}', "invalid_request"),
     ],
 )
-async def test_bad_order_bodies(server: LiveServer, body: bytes, code: str) -> None:
+async def test_bad_order_bodies(
+    server: LiveServer, opened: OpenSession, body: bytes, code: str
+) -> None:
     """Malformed order bodies are refused with a catalog code, never a 500."""
-    opened = await open_session(server)
     async with server.client(server.token("viewer", "v")) as viewer:
         answer = await viewer.post(
             f"/api/sessions/{opened.session_id}/orders",
@@ -167,9 +167,10 @@ async def test_bad_order_bodies(server: LiveServer, body: bytes, code: str) -> N
     assert answer.status_code in (400, 422)
 
 
-async def test_missing_idempotency_key_and_unknown_routes(server: LiveServer) -> None:
+async def test_missing_idempotency_key_and_unknown_routes(
+    server: LiveServer, opened: OpenSession
+) -> None:
     """An order without Idempotency-Key is refused; unknown routes answer not_found."""
-    opened = await open_session(server)
     async with server.client(server.token("viewer", "v")) as viewer:
         answer = await viewer.post(
             f"/api/sessions/{opened.session_id}/orders",

@@ -5,7 +5,7 @@ from collections import Counter
 
 from tests.support.clients import Room
 from tests.support.servers import LiveServer
-from tests.support.sessions import open_session
+from tests.support.sessions import OpenSession, open_session
 
 
 async def test_drop_claim_and_use_a_coupon(server: LiveServer) -> None:
@@ -69,9 +69,8 @@ async def test_drop_claim_and_use_a_coupon(server: LiveServer) -> None:
     await asyncio.gather(*(room.close() for room in rooms))
 
 
-async def test_snapshot_lists_open_coupons(server: LiveServer) -> None:
+async def test_snapshot_lists_open_coupons(server: LiveServer, opened: OpenSession) -> None:
     """A viewer joining after a drop finds the coupon, with claims left, in its snapshot."""
-    opened = await open_session(server)
     async with server.client(opened.host_token) as host:
         dropped = await host.post(
             f"/api/sessions/{opened.session_id}/coupons",
@@ -90,9 +89,10 @@ async def test_snapshot_lists_open_coupons(server: LiveServer) -> None:
     await room.close()
 
 
-async def test_reconnecting_viewer_sees_the_coupons_it_holds(server: LiveServer) -> None:
+async def test_reconnecting_viewer_sees_the_coupons_it_holds(
+    server: LiveServer, opened: OpenSession
+) -> None:
     """A claimed, unused coupon is listed in ``my_coupons`` of the viewer's next snapshot."""
-    opened = await open_session(server)
     async with server.client(opened.host_token) as host:
         dropped = await host.post(
             f"/api/sessions/{opened.session_id}/coupons",

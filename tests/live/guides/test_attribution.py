@@ -13,7 +13,7 @@ from tests.live.guides.shares import join_and_buy, share_code
 from tests.support.clients import Room
 from tests.support.polling import eventually
 from tests.support.servers import SECRET, LiveServer, ServerWith
-from tests.support.sessions import open_session
+from tests.support.sessions import OpenSession, open_session
 
 
 async def test_share_code_attributes_the_order_to_the_guide(server: LiveServer) -> None:
@@ -178,9 +178,8 @@ async def test_what_a_volatile_redis_restart_loses(tmp_path: Path, server_with: 
         valkey.stop()
 
 
-async def test_share_qr_code_as_a_png_poster(server: LiveServer) -> None:
+async def test_share_qr_code_as_a_png_poster(server: LiveServer, opened: OpenSession) -> None:
     """``share.png`` is a PNG whose size follows ``scale``; a bad scale is refused."""
-    opened = await open_session(server)
     async with server.client(server.token("guide", "ann")) as client:
         small = await client.get(
             "/api/guides/me/share.png", params={"session_id": opened.session_id, "scale": 4}

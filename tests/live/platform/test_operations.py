@@ -9,7 +9,7 @@ from replay.keys import archive_lock
 from tests.support.clients import Room
 from tests.support.polling import eventually
 from tests.support.servers import LiveServer, ServerWith
-from tests.support.sessions import open_session
+from tests.support.sessions import OpenSession, open_session
 
 
 async def test_request_ids_are_kept_or_made(server: LiveServer) -> None:
@@ -46,9 +46,10 @@ def _sample(text: str, name: str) -> float:
     return float(match.group(1))
 
 
-async def test_metrics_count_frames_orders_ticks_and_answers(server: LiveServer) -> None:
+async def test_metrics_count_frames_orders_ticks_and_answers(
+    server: LiveServer, opened: OpenSession
+) -> None:
     """After a viewer joins and buys, the counters and histograms show it."""
-    opened = await open_session(server)
     viewer_token = server.token("viewer", "buyer")
     room = await Room.join(server.ws_url(opened.session_id, viewer_token))
     await room.wait_type("snapshot")

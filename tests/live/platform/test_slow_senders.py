@@ -13,7 +13,7 @@ from websockets.uri import parse_uri
 
 from tests.support.clients import Room
 from tests.support.servers import LiveServer
-from tests.support.sessions import open_session
+from tests.support.sessions import OpenSession
 from tests.support.units import UNIT_S
 
 TRICKLE_S = 0.05
@@ -59,10 +59,9 @@ async def _trickled_ping(url: str) -> list[Frame]:
         writer.close()
 
 
-async def test_a_trickled_frame_stalls_nobody_else(server: LiveServer) -> None:
+async def test_a_trickled_frame_stalls_nobody_else(server: LiveServer, opened: OpenSession) -> None:
     """While one client trickles a frame over about two seconds, a bystander is answered again
     and again, then the trickled ping gets its pong."""
-    opened = await open_session(server)
     bystander = await Room.join(server.ws_url(opened.session_id, server.token("viewer", "b")))
     await bystander.wait_type("snapshot")
     slow = asyncio.create_task(

@@ -5,14 +5,15 @@ import orjson
 from tests.support.clients import Room
 from tests.support.polling import eventually
 from tests.support.servers import LiveServer
-from tests.support.sessions import open_session
+from tests.support.sessions import OpenSession
 
 NDJSON = {"Accept": "application/x-ndjson"}
 
 
-async def test_replay_streams_one_event_per_line_when_asked(server: LiveServer) -> None:
+async def test_replay_streams_one_event_per_line_when_asked(
+    server: LiveServer, opened: OpenSession
+) -> None:
     """With Accept: application/x-ndjson each line is one event, the same as the JSON array."""
-    opened = await open_session(server)
     sid = opened.session_id
     room = await Room.join(server.ws_url(sid, server.token("viewer", "v")))
     await room.wait_type("snapshot")
@@ -50,9 +51,8 @@ async def test_replay_streams_one_event_per_line_when_asked(server: LiveServer) 
     assert refused.json() == array
 
 
-async def test_replay_window_streams_as_ndjson(server: LiveServer) -> None:
+async def test_replay_window_streams_as_ndjson(server: LiveServer, opened: OpenSession) -> None:
     """from_ms / to_ms select the same events in NDJSON as in the JSON array."""
-    opened = await open_session(server)
     sid = opened.session_id
     async with server.client(opened.host_token) as host:
         for _ in range(3):

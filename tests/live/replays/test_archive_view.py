@@ -4,7 +4,7 @@ from live.replays.index import mark_deleted
 from tests.support.clients import Room
 from tests.support.polling import eventually
 from tests.support.servers import LiveServer
-from tests.support.sessions import open_session
+from tests.support.sessions import OpenSession
 
 
 def test_mark_deleted_marks_only_named_comments() -> None:
@@ -20,9 +20,10 @@ def test_mark_deleted_marks_only_named_comments() -> None:
     assert marked[2] == events[2]
 
 
-async def test_deleted_comment_is_marked_in_the_replay(server: LiveServer) -> None:
+async def test_deleted_comment_is_marked_in_the_replay(
+    server: LiveServer, opened: OpenSession
+) -> None:
     """A comment the host deleted is still in the archive, marked deleted on replay."""
-    opened = await open_session(server)
     room = await Room.join(server.ws_url(opened.session_id, server.token("viewer", "v")))
     await room.wait_type("snapshot")
     await room.send({"type": "comment", "text": "buy followers here", "ref": "1"})

@@ -10,7 +10,7 @@ from websockets.exceptions import ConnectionClosed
 from live.sessions.room_rules import BrandPolicies, BrandPolicy, build
 from tests.support.clients import Room
 from tests.support.servers import LiveServer, statements_with
-from tests.support.sessions import open_session
+from tests.support.sessions import OpenSession
 
 
 async def _set_policy(server: LiveServer, **policy: object) -> None:
@@ -19,9 +19,8 @@ async def _set_policy(server: LiveServer, **policy: object) -> None:
         assert answer.status_code == 200, answer.text
 
 
-async def test_banned_words_are_masked_or_rejected(server: LiveServer) -> None:
+async def test_banned_words_are_masked_or_rejected(server: LiveServer, opened: OpenSession) -> None:
     """In mask mode the comment goes out masked; in reject mode it is refused."""
-    opened = await open_session(server)
     await _set_policy(server, banned_words=["scam", "fake"], banned_mode="mask")
     author = await Room.join(server.ws_url(opened.session_id, server.token("viewer", "a")))
     reader = await Room.join(server.ws_url(opened.session_id, server.token("viewer", "r")))
@@ -41,9 +40,8 @@ async def test_banned_words_are_masked_or_rejected(server: LiveServer) -> None:
     await reader.close()
 
 
-async def test_origin_allowlist(server: LiveServer) -> None:
+async def test_origin_allowlist(server: LiveServer, opened: OpenSession) -> None:
     """A browser page from an unlisted origin is refused with 4013; listed and no-origin join."""
-    opened = await open_session(server)
     await _set_policy(server, allowed_origins=["https://shop.example.com"])
     url = server.ws_url(opened.session_id, server.token("viewer", "o"))
     allowed = await connect(url, origin="https://shop.example.com")  # type: ignore[arg-type]

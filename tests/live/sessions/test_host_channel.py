@@ -6,12 +6,13 @@ from live.sessions import draws
 from tests.support.clients import Room
 from tests.support.polling import eventually
 from tests.support.servers import LiveServer
-from tests.support.sessions import open_session
+from tests.support.sessions import OpenSession
 
 
-async def test_host_sees_every_comment_viewers_see_a_sample(server: LiveServer) -> None:
+async def test_host_sees_every_comment_viewers_see_a_sample(
+    server: LiveServer, opened: OpenSession
+) -> None:
     """With K=20 per tick, a 60-comment burst reaches the host whole and viewers sampled."""
-    opened = await open_session(server)
     host = await Room.join(server.ws_url(opened.session_id, opened.host_token))
     watcher = await Room.join(server.ws_url(opened.session_id, server.token("viewer", "w")))
     await host.wait_type("snapshot")
@@ -41,9 +42,10 @@ async def test_host_sees_every_comment_viewers_see_a_sample(server: LiveServer) 
         await room.close()
 
 
-async def test_likes_are_counted_exactly_and_broadcast(server: LiveServer) -> None:
+async def test_likes_are_counted_exactly_and_broadcast(
+    server: LiveServer, opened: OpenSession
+) -> None:
     """Likes from several viewers add up exactly and reach viewers as a coalesced total."""
-    opened = await open_session(server)
     rooms = [
         await Room.join(server.ws_url(opened.session_id, server.token("viewer", f"l{n}")))
         for n in range(3)
@@ -62,9 +64,8 @@ async def test_likes_are_counted_exactly_and_broadcast(server: LiveServer) -> No
         await room.close()
 
 
-async def test_lucky_draw_is_fair_and_auditable(server: LiveServer) -> None:
+async def test_lucky_draw_is_fair_and_auditable(server: LiveServer, opened: OpenSession) -> None:
     """Keyword senders enter once; the result's seed recomputes the winners; winners are told."""
-    opened = await open_session(server)
     async with server.client(opened.host_token) as host:
         opened_draw = await host.post(
             f"/api/sessions/{opened.session_id}/draws",
@@ -104,9 +105,10 @@ async def test_lucky_draw_is_fair_and_auditable(server: LiveServer) -> None:
         await room.close()
 
 
-async def test_draw_among_viewers_present(server: LiveServer, redis: Redis) -> None:
+async def test_draw_among_viewers_present(
+    server: LiveServer, opened: OpenSession, redis: Redis
+) -> None:
     """A draw without keyword enters the viewers whose sockets were open during its window."""
-    opened = await open_session(server)
     async with server.client(opened.host_token) as host:
         opened_draw = await host.post(
             f"/api/sessions/{opened.session_id}/draws", json={"winners": 1, "duration_s": 60}
@@ -135,10 +137,11 @@ async def test_draw_among_viewers_present(server: LiveServer, redis: Redis) -> N
         await room.close()
 
 
-async def test_a_draw_opened_mid_flood_takes_entries_at_once(server: LiveServer) -> None:
+async def test_a_draw_opened_mid_flood_takes_entries_at_once(
+    server: LiveServer, opened: OpenSession
+) -> None:
     """Comments before the draw (open draws are read once per room seq) must not hide a draw
     opened next: a keyword sent on seeing `draw_open` enters."""
-    opened = await open_session(server)
     room = await Room.join(server.ws_url(opened.session_id, server.token("viewer", "early")))
     await room.wait_type("snapshot")
     await room.send({"type": "comment", "text": "lucky before any draw", "ref": "c0"})

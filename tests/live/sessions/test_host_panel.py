@@ -7,7 +7,7 @@ import orjson
 from tests.support.clients import Room, sign
 from tests.support.polling import eventually
 from tests.support.servers import LiveServer
-from tests.support.sessions import open_session
+from tests.support.sessions import OpenSession, open_session
 
 
 async def _buy(server: LiveServer, session_id: str, product_id: str, viewer: str) -> dict[str, int]:
@@ -70,9 +70,8 @@ async def test_stats_count_orders_gmv_buyers_viewers_and_stock(server: LiveServe
         await room.close()
 
 
-async def test_stats_are_for_hosts_of_the_brand(server: LiveServer) -> None:
+async def test_stats_are_for_hosts_of_the_brand(server: LiveServer, opened: OpenSession) -> None:
     """A viewer is forbidden; another brand's host does not find the session."""
-    opened = await open_session(server)
     url = f"/api/sessions/{opened.session_id}/stats"
     async with server.client(server.token("viewer", "v")) as viewer:
         assert (await viewer.get(url)).json()["error"]["code"] == "forbidden"
@@ -80,9 +79,10 @@ async def test_stats_are_for_hosts_of_the_brand(server: LiveServer) -> None:
         assert (await stranger.get(url)).json()["error"]["code"] == "not_found"
 
 
-async def test_sessions_list_newest_first_per_brand_and_status(server: LiveServer) -> None:
+async def test_sessions_list_newest_first_per_brand_and_status(
+    server: LiveServer, opened: OpenSession
+) -> None:
     """Hosts and guides list their brand's sessions, newest first, filtered by status."""
-    opened = await open_session(server)
     host_token = server.token("host", "host-1")
     async with server.client(host_token) as host:
         draft = (await host.post("/api/sessions", json={"title": "Next week"})).json()

@@ -5,14 +5,14 @@ import asyncio
 
 from tests.support.clients import Room
 from tests.support.servers import LiveServer, statements_with
-from tests.support.sessions import open_session
+from tests.support.sessions import OpenSession
 
 
 async def test_a_join_storm_shares_one_read_and_later_joins_see_changes(
     server: LiveServer,
+    opened: OpenSession,
 ) -> None:
     """Forty joins at one seq read the products a few times at most; a join after a pin sees it."""
-    opened = await open_session(server)
     with statements_with(server, "FROM products") as product_reads:
         viewers = await asyncio.gather(
             *(
@@ -44,9 +44,10 @@ async def test_a_join_storm_shares_one_read_and_later_joins_see_changes(
         await room.close()
 
 
-async def test_another_brand_cannot_join_through_the_shared_state(server: LiveServer) -> None:
+async def test_another_brand_cannot_join_through_the_shared_state(
+    server: LiveServer, opened: OpenSession
+) -> None:
     """The shared state is keyed by session id only; the brand check stays per viewer."""
-    opened = await open_session(server)
     own = await Room.join(server.ws_url(opened.session_id, server.token("viewer", "own")))
     await own.wait_type("snapshot")
     other = await Room.join(

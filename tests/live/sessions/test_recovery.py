@@ -6,12 +6,11 @@ from redis.asyncio import Redis
 
 from tests.support.clients import Room
 from tests.support.servers import LiveServer, ServerWith
-from tests.support.sessions import open_session
+from tests.support.sessions import OpenSession, open_session
 
 
-async def test_since_replays_missed_events(server: LiveServer) -> None:
+async def test_since_replays_missed_events(server: LiveServer, opened: OpenSession) -> None:
     """Events published while a viewer was away arrive on reconnect, in order, no snapshot."""
-    opened = await open_session(server)
     room = await Room.join(server.ws_url(opened.session_id, server.token("viewer", "r")))
     snapshot = await room.wait_type("snapshot")
     await room.close()
@@ -31,9 +30,10 @@ async def test_since_replays_missed_events(server: LiveServer) -> None:
     await back.close()
 
 
-async def test_since_from_the_future_gets_a_snapshot(server: LiveServer) -> None:
+async def test_since_from_the_future_gets_a_snapshot(
+    server: LiveServer, opened: OpenSession
+) -> None:
     """A ``since`` the server never reached (an old epoch) is answered with a fresh snapshot."""
-    opened = await open_session(server)
     room = await Room.join(
         server.ws_url(opened.session_id, server.token("viewer", "f"), since=10_000)
     )
@@ -41,9 +41,10 @@ async def test_since_from_the_future_gets_a_snapshot(server: LiveServer) -> None
     await room.close()
 
 
-async def test_far_behind_viewer_gets_a_snapshot_not_a_drop(server: LiveServer) -> None:
+async def test_far_behind_viewer_gets_a_snapshot_not_a_drop(
+    server: LiveServer, opened: OpenSession
+) -> None:
     """A viewer that missed more events than its backlog allows gets a snapshot instead."""
-    opened = await open_session(server)
     room = await Room.join(server.ws_url(opened.session_id, server.token("viewer", "far")))
     snapshot = await room.wait_type("snapshot")
     await room.close()
@@ -113,9 +114,10 @@ async def test_since_survives_an_app_restart(server_with: ServerWith, data_dir: 
     await back.close()
 
 
-async def test_trimmed_history_gets_a_snapshot(server: LiveServer, redis: Redis) -> None:
+async def test_trimmed_history_gets_a_snapshot(
+    server: LiveServer, opened: OpenSession, redis: Redis
+) -> None:
     """When the events a viewer missed were trimmed from the stream, it gets a snapshot."""
-    opened = await open_session(server)
     room = await Room.join(server.ws_url(opened.session_id, server.token("viewer", "t")))
     snapshot = await room.wait_type("snapshot")
     await room.close()
@@ -135,9 +137,8 @@ async def test_trimmed_history_gets_a_snapshot(server: LiveServer, redis: Redis)
     await back.close()
 
 
-async def test_another_epoch_gets_a_snapshot(server: LiveServer) -> None:
+async def test_another_epoch_gets_a_snapshot(server: LiveServer, opened: OpenSession) -> None:
     """A ``since`` from another life of the counters (other epoch) is answered with a snapshot."""
-    opened = await open_session(server)
     room = await Room.join(server.ws_url(opened.session_id, server.token("viewer", "e")))
     snapshot = await room.wait_type("snapshot")
     assert snapshot["epoch"]
