@@ -1,9 +1,13 @@
 """Every write endpoint is rate limited per caller: 429 rate_limited with Retry-After, reads and
 other callers unaffected, the payment provider's callback exempt."""
 
+import httpx
 import pytest
+from starlette.responses import PlainTextResponse
+from starlette.types import Receive, Scope, Send
 
-from tests.support.polling import eventually
+from live.api.write_limits import WriteRateLimit
+from tests.support.clocks import HandClock
 from tests.support.servers import LiveServer, ServerWith
 
 
@@ -12,12 +16,6 @@ async def strict(server_with: ServerWith) -> LiveServer:
     """A node allowing 3 writes in a burst, then one per 100 s: no refill during a test, however
     slow the machine."""
     return await server_with(write_rate_per_s=0.01, write_burst=3)
-
-
-@pytest.fixture
-async def refilling(server_with: ServerWith) -> LiveServer:
-    """A node allowing one write, then one per 4 s."""
-    return await server_with(write_rate_per_s=0.25, write_burst=1)
 
 
 async def test_writes_beyond_the_burst_get_429_with_retry_after(strict: LiveServer) -> None:
@@ -43,19 +41,27 @@ async def test_writes_beyond_the_burst_get_429_with_retry_after(strict: LiveServ
             assert notify.status_code != 429
 
 
-async def test_the_bucket_refills(refilling: LiveServer) -> None:
-    """After Retry-After the caller may write again."""
-    async with refilling.client(refilling.token("host", "patient")) as host:
-        statuses = [
-            (await host.post("/api/sessions", json={"title": "t"})).status_code for _ in range(2)
-        ]
-        assert statuses == [201, 429]
+async def test_the_bucket_refills() -> None:
+    """After Retry-After the caller may write again, not before (one write, then one per 4 s,
+    on a clock the test moves)."""
+    clock = HandClock(1_000.0)
 
-        async def writes_again() -> bool:
-            answer = await host.post("/api/sessions", json={"title": "later"})
-            return answer.status_code == 201
+    async def created(scope: Scope, receive: Receive, send: Send) -> None:
+        await PlainTextResponse("created", status_code=201)(scope, receive, send)
 
-        await eventually(writes_again)
+    limited = WriteRateLimit(created, rate_per_s=0.25, burst=1, clock=clock)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=limited),
+        base_url="http://live.test",
+        headers={"Authorization": "Bearer patient"},
+    ) as host:
+        assert (await host.post("/api/sessions")).status_code == 201
+        refused = await host.post("/api/sessions")
+        assert (refused.status_code, refused.headers["retry-after"]) == (429, "4")
+        clock.advance(3.5)
+        assert (await host.post("/api/sessions")).status_code == 429
+        clock.advance(0.5)
+        assert (await host.post("/api/sessions")).status_code == 201
 
 
 async def test_callers_without_a_token_share_their_address_bucket(strict: LiveServer) -> None:
