@@ -6,11 +6,12 @@ import time
 class TokenBucket:
     """Per-sender rate limit; `take` answers whether one more action is allowed now."""
 
-    def __init__(self, *, rate_per_s: float, burst: int) -> None:
+    def __init__(self, *, rate_per_s: float, burst: int, now: float | None = None) -> None:
+        """A full bucket at ``now`` (`time.monotonic` when None, as in `take` and `full`)."""
         self._rate_per_s = rate_per_s
         self._burst = float(burst)
         self._tokens = float(burst)
-        self._updated = time.monotonic()
+        self._updated = time.monotonic() if now is None else now
 
     def take(self, now: float | None = None) -> bool:
         """Spend one token if there is one."""

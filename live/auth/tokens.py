@@ -5,6 +5,7 @@ The brand's own backend mints them after its login; `mint` exists for developmen
 
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -71,28 +72,29 @@ _verified: "OrderedDict[tuple[str, str], tuple[Principal, float]]" = OrderedDict
 VERIFIED_CACHE_SIZE = 65_536
 
 
-def verify(token: str, secret: str) -> Principal:
+def verify(token: str, secret: str, *, clock: Callable[[], float] = time.time) -> Principal:
     """Check signature and expiry; raise `ClientError` (token_expired / token_invalid).
 
     A token that passed is remembered until its ``exp`` (at most `VERIFIED_CACHE_SIZE`
     tokens, least recently used first out): the same token again is answered without
     decoding it, and after its ``exp`` it is decoded again, so it is refused as expired.
+    Expiry is judged against ``clock`` (Unix seconds; tests pass one they move by hand).
     """
     key = (secret, token)
     hit = _verified.get(key)
-    if hit is not None and time.time() < hit[1]:
+    if hit is not None and clock() < hit[1]:
         _verified.move_to_end(key)
         return hit[0]
-    principal, expires = _decode(token, secret)
+    principal, expires = _decode(token, secret, clock)
     _verified[key] = (principal, expires)
     while len(_verified) > VERIFIED_CACHE_SIZE:
         _verified.popitem(last=False)
     return principal
 
 
-def _decode(token: str, secret: str) -> tuple[Principal, float]:
+def _decode(token: str, secret: str, clock: Callable[[], float]) -> tuple[Principal, float]:
     try:
-        claims = hs256.decode(token, secret, required=REQUIRED_CLAIMS)
+        claims = hs256.decode(token, secret, required=REQUIRED_CLAIMS, clock=clock)
     except hs256.TokenExpired:
         raise ClientError(Code.TOKEN_EXPIRED, "the token has expired") from None
     except hs256.TokenRefused as exc:

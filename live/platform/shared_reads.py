@@ -5,7 +5,8 @@ session state (title, products, open coupons and sales). Reading it from the rec
 join made the record the bottleneck of a join storm (about 7 ms of CPU per join, mostly the
 ORM). Here the first caller loads, callers arriving while it loads wait for the same result,
 and later callers reuse it while the version they pass is unchanged and it is younger than
-``max_age_s``. A failed load is not kept: the next caller tries again.
+``max_age_s`` by ``clock`` (`time.monotonic` unless a test passes one it moves). A failed load
+is not kept: the next caller tries again.
 """
 
 import asyncio
@@ -19,8 +20,9 @@ T = TypeVar("T")
 class SharedReads:
     """Single-flight, short-lived results keyed by the caller."""
 
-    def __init__(self, *, max_age_s: float) -> None:
+    def __init__(self, *, max_age_s: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._max_age_s = max_age_s
+        self._clock = clock
         self._entries: dict[Hashable, tuple[Hashable, float, asyncio.Future[Any]]] = {}
 
     async def get(
@@ -31,7 +33,7 @@ class SharedReads:
         version: Hashable = None,
     ) -> T:
         """``load()``'s result for ``key``, shared with callers of the same ``version``."""
-        now = time.monotonic()
+        now = self._clock()
         entry = self._entries.get(key)
         if entry is None or entry[0] != version or now - entry[1] >= self._max_age_s:
             self._prune(now)

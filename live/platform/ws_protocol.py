@@ -55,7 +55,8 @@ class RoomSocketProtocol(WebSocketsSansIOProtocol):
 
     # Uvicorn's per-socket attributes, in slots rather than an instance dict: with this many
     # attributes the dict is ~1.6 KiB per socket, the slots 8 bytes each. An attribute a later
-    # uvicorn adds simply lands in the dict again (tests/live/test_socket_memory.py says so).
+    # uvicorn adds simply lands in the dict again (tests/live/platform/test_socket_memory.py
+    # says so).
     __slots__ = (
         "app",
         "app_state",

@@ -7,7 +7,7 @@ from pathlib import Path
 from starlette.routing import Match, Mount, Route, WebSocketRoute
 
 from live.app import create_app
-from tests.harness import settings_for
+from tests.support.servers import settings_for
 
 
 def _concrete(path: str) -> str:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import PAYMENT_SECRET, SECRET, UNIT_S, LiveServer
+from tests.support.servers import PAYMENT_SECRET, SECRET, LiveServer
+from tests.support.units import UNIT_S
 
 LOCUST = Path(sys.executable).parent / "locust"
 LOCUSTFILE = Path(__file__).resolve().parents[2] / "loadtests" / "locustfile.py"

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 import orjson
 from playwright.async_api import BrowserContext, Page
 
-from tests.harness import LiveServer, sign
+from tests.support.clients import sign
+from tests.support.servers import LiveServer
 
 
 @dataclass

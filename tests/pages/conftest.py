@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 import pytest
 from playwright.async_api import Browser, BrowserContext, ViewportSize, async_playwright
 
-from tests.harness import UNIT_S
+from tests.support.units import UNIT_S
 
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -3,30 +3,16 @@ product, a refusal in words, start, pin, flash sale, moderation, lucky draw, end
 the touch targets on a tablet."""
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
-from tests.harness import UNIT_S, LiveServer, open_session, settings_for, start_server
 from tests.pages.browsing import open_page
+from tests.support.polling import eventually
+from tests.support.servers import LiveServer
+from tests.support.sessions import open_session
+from tests.support.units import UNIT_S
 
 WAIT_MS = 15_000 * UNIT_S
-
-
-@pytest.fixture
-async def dev_server(
-    data_dir: Path, database_url: str, redis_url: str
-) -> AsyncIterator[LiveServer]:
-    """An app with development sign-in on (as `live demo` runs it)."""
-    live = await start_server(
-        settings_for(data_dir, database_url=database_url, redis_url=redis_url, dev_signin=True)
-    )
-    try:
-        yield live
-    finally:
-        await live.stop()
 
 
 async def _comment(viewer: Page, text: str) -> None:
@@ -119,11 +105,16 @@ async def test_a_host_runs_a_session_from_the_panel(
     await expect(viewer.locator("#banner")).to_contain_text("has ended", timeout=WAIT_MS)
     await expect(viewer.locator("#connection")).to_have_text("Session ended", timeout=WAIT_MS)
     past = page.locator("#past > li", has_text="Evening show")
-    async with asyncio.timeout(30 * UNIT_S):
-        # The clips are cut once the archive is complete: until then the panel says so.
-        while not await past.locator("li", has_text="Silk shirt").count():
-            await past.locator("button", has_text="Show clips").click()
-            await asyncio.sleep(0.5)
+
+    async def clips_shown() -> bool:
+        # The clips are cut once the archive is complete: until then the panel says so, and
+        # asking again is the only way to see them (the panel does not poll).
+        if await past.locator("li", has_text="Silk shirt").count():
+            return True
+        await past.locator("button", has_text="Show clips").click()
+        return False
+
+    await eventually(clips_shown, timeout_s=30 * UNIT_S, what="the clips in the panel", poll_s=0.5)
     assert [*host.errors, *watcher.errors] == []
 
 

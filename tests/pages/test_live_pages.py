@@ -6,8 +6,10 @@ import re
 
 from playwright.async_api import BrowserContext, expect
 
-from tests.harness import UNIT_S, LiveServer, open_session
 from tests.pages.browsing import open_page, pay
+from tests.support.servers import LiveServer
+from tests.support.sessions import open_session
+from tests.support.units import UNIT_S
 
 WAIT_MS = 15_000 * UNIT_S
 

@@ -8,7 +8,9 @@ from typing import Any
 from playwright.async_api import BrowserContext, Page
 
 from common.errors import Code
-from tests.harness import UNIT_S, LiveServer, cluster, open_session, start_server
+from tests.support.servers import LiveServer, cluster, start_server
+from tests.support.sessions import open_session
+from tests.support.units import UNIT_S
 
 WAIT_MS = 20_000 * UNIT_S
 SDK = Path(__file__).parents[2] / "live" / "static" / "live-client.js"

@@ -2,7 +2,7 @@
 
 The socket here is a recorder: frames written directly and frames sent by the writer task land
 in one list, in the order they would reach the wire. The server-level behaviour (a real lagging
-viewer over uvicorn) is in tests/live/test_slow_viewers.py; these cases pin down the windows
+viewer over uvicorn) is in tests/live/api/test_slow_viewers.py; these cases pin down the windows
 that are too narrow to hit reliably through a real transport.
 """
 
@@ -12,6 +12,7 @@ from typing import Any
 
 from realtime import wire
 from realtime.connection import Connection, Viewer
+from tests.support.units import UNIT_S
 
 
 class Recorder:
@@ -69,6 +70,7 @@ async def _settle() -> None:
 
 
 async def test_direct_writes_while_the_transport_takes_them() -> None:
+    """While the transport is writable, offered frames are written at once, in order."""
     recorder = Recorder()
     connection = _connection(recorder)
     for n in range(3):
@@ -112,6 +114,7 @@ async def test_a_frame_in_the_writers_hands_is_not_overtaken() -> None:
 
 
 async def test_frames_without_wire_bytes_go_through_the_writer() -> None:
+    """A frame offered without wire bytes goes through the writer task, ahead of later ones."""
     recorder = Recorder()
     connection = _connection(recorder)
     connection.offer("private")
@@ -218,7 +221,7 @@ async def test_the_reader_stops_once_the_close_went_out() -> None:
     serving = asyncio.create_task(serve())
     await _settle()
     connection.close(4000, "bye")
-    assert await asyncio.wait_for(serving, 5) == "left"
+    assert await asyncio.wait_for(serving, 5 * UNIT_S) == "left"
     assert recorder.frames == ["close 4000"]
 
 
@@ -231,7 +234,7 @@ async def test_the_reader_stops_when_the_peer_is_gone() -> None:
     serving = asyncio.create_task(connection.read_until_closed(never.wait))  # type: ignore[arg-type]
     await _settle()
     connection.offer("private")
-    await asyncio.wait_for(serving, 5)
+    await asyncio.wait_for(serving, 5 * UNIT_S)
     assert connection.closed
 
 

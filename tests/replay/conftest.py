@@ -18,9 +18,10 @@ from replay.keys import ARCHIVE_SESSIONS
 from replay.local_store import LocalArchiveStore
 from replay.s3_store import S3ArchiveStore
 from replay.store import ArchiveStore
-from tests.conftest import S3Server, free_port
 from tests.replay.session_streams import SessionStreams, counter_keys, stream_keys
-from tests.replay.tcp_gate import TcpGate
+from tests.support.ports import free_port
+from tests.support.s3 import S3Server
+from tests.support.tcp_gate import TcpGate
 
 
 @pytest.fixture

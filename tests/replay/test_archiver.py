@@ -16,8 +16,9 @@ from replay.keys import ARCHIVE_SESSIONS, archive_lock
 from replay.local_store import LocalArchiveStore
 from replay.reader import read_manifest, read_replay, verify
 from replay.store import ArchiveStore
-from tests.replay.polling import wait_until
 from tests.replay.session_streams import SessionStreams, stream_keys
+from tests.support.polling import eventually
+from tests.support.units import UNIT_S
 
 MakeArchiver = Callable[..., Archiver]
 
@@ -31,7 +32,7 @@ async def _finish(archiver: Archiver, session_id: str) -> None:
     async def done() -> bool:
         return await archiver.archive_once(session_id)
 
-    await wait_until(done, what=f"the manifest of {session_id}")
+    await eventually(done, what=f"the manifest of {session_id}")
 
 
 async def test_archives_both_streams_into_segments_and_a_manifest(
@@ -205,9 +206,9 @@ async def test_run_archives_every_tracked_session_despite_a_broken_one(
             manifests = [await read_manifest(local_store, s.session_id) for s in good]
             return all(manifest is not None for manifest in manifests)
 
-        await wait_until(all_good_archived, what="the healthy sessions' manifests")
+        await eventually(all_good_archived, what="the healthy sessions' manifests")
         archiver.stop()
-        await asyncio.wait_for(running, timeout=5)
+        await asyncio.wait_for(running, timeout=5 * UNIT_S)
         assert await redis.sismember(ARCHIVE_SESSIONS, broken)
         failures = [r for r in caplog.records if r.levelno == logging.ERROR]
         assert any(broken in record.getMessage() for record in failures)
@@ -235,7 +236,7 @@ async def test_cancelled_run_releases_its_leases(
     async def leased() -> bool:
         return await redis.get(archive_lock(sid)) == b"node-a"
 
-    await wait_until(leased, what="the lease")
+    await eventually(leased, what="the lease")
     running.cancel()
     await asyncio.gather(running, return_exceptions=True)
     assert not await redis.exists(archive_lock(sid))

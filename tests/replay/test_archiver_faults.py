@@ -14,10 +14,11 @@ from replay.local_store import LocalArchiveStore
 from replay.reader import read_replay, verify
 from replay.s3_store import S3ArchiveStore
 from replay.store import ArchiveStore
-from tests.conftest import S3Server, free_port
-from tests.replay.polling import wait_until
 from tests.replay.session_streams import SessionStreams
-from tests.replay.tcp_gate import TcpGate
+from tests.support.polling import eventually
+from tests.support.ports import free_port
+from tests.support.s3 import S3Server
+from tests.support.tcp_gate import TcpGate
 
 MakeArchiver = Callable[..., Archiver]
 KILL_ROUNDS = 15
@@ -27,7 +28,7 @@ async def _finish(archiver: Archiver, session_id: str, *, timeout_s: float = 10.
     async def done() -> bool:
         return await archiver.archive_once(session_id)
 
-    await wait_until(done, timeout_s=timeout_s, what=f"the manifest of {session_id}")
+    await eventually(done, timeout_s=timeout_s, what=f"the manifest of {session_id}")
 
 
 async def _archive_forever(archiver: Archiver, session_id: str) -> None:
@@ -137,7 +138,7 @@ async def test_store_outage_delays_the_archive_and_loses_nothing(
             await archiver.archive_once(sid)
             return len(await store.list(segments.kind_prefix(sid, "events"))) == 2
 
-        await wait_until(both_segments_stored, what="the first two segments")
+        await eventually(both_segments_stored, what="the first two segments")
 
         await gate.close()
         await streams.pins(7, t_ms=1000)

@@ -14,9 +14,9 @@ from replay.reader import read_manifest
 from replay.s3_store import S3ArchiveStore
 from replay.spool import Spool
 from tests.replay.checks import assert_archived_exactly_once, segment_ranges, spooled_ranges
-from tests.replay.polling import wait_until
 from tests.replay.session_streams import SessionStreams
-from tests.replay.tcp_gate import TcpGate
+from tests.support.polling import eventually
+from tests.support.tcp_gate import TcpGate
 
 MakeArchiver = Callable[..., Archiver]
 KILL_ROUNDS = 12
@@ -26,7 +26,7 @@ async def _finish(archiver: Archiver, session_id: str) -> None:
     async def done() -> bool:
         return await archiver.archive_once(session_id)
 
-    await wait_until(done, what=f"the manifest of {session_id}")
+    await eventually(done, what=f"the manifest of {session_id}")
 
 
 async def _spool_until(
@@ -37,7 +37,7 @@ async def _spool_until(
         ranges = await spooled_ranges(spool_dir, session_id, kind)
         return bool(ranges) and ranges[-1][1] == last
 
-    await wait_until(spooled, what=f"{kind} spooled through {last}")
+    await eventually(spooled, what=f"{kind} spooled through {last}")
 
 
 async def test_outage_spools_segments_unacknowledged_and_drains_them_in_order(
@@ -222,11 +222,11 @@ async def _stored_through(
         lasts = [kind[-1][1] if kind else 0 for kind in ranges]
         return lasts == [events, comments]
 
-    await wait_until(caught_up, what=f"events {events} and comments {comments} stored")
+    await eventually(caught_up, what=f"events {events} and comments {comments} stored")
 
 
 async def _spooled(spool_dir: Path, session_id: str) -> None:
     async def some() -> bool:
         return bool(await spooled_ranges(spool_dir, session_id, "events"))
 
-    await wait_until(some, what="a spooled segment")
+    await eventually(some, what="a spooled segment")

@@ -10,7 +10,7 @@ from replay.errors import ArchiveConflict, ArchiveNotFound, ArchiveUnavailable
 from replay.local_store import LocalArchiveStore
 from replay.s3_store import S3ArchiveStore
 from replay.store import ArchiveStore, open_store
-from tests.conftest import free_port
+from tests.support.ports import free_port
 
 WRITERS = 8
 

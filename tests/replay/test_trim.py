@@ -13,9 +13,9 @@ from replay.local_store import LocalArchiveStore
 from replay.s3_store import S3ArchiveStore
 from replay.store import ArchiveStore
 from tests.replay.checks import assert_archived_exactly_once, segment_ranges
-from tests.replay.polling import wait_until
 from tests.replay.session_streams import SessionStreams
-from tests.replay.tcp_gate import TcpGate
+from tests.support.polling import eventually
+from tests.support.tcp_gate import TcpGate
 
 MakeArchiver = Callable[..., Archiver]
 ROUNDS = 30
@@ -56,7 +56,7 @@ async def test_trims_archived_entries_down_to_the_retention_window(
         await archiver.archive_once(sid)
         return (await segment_ranges(local_store, sid, "events"))[-1:] == [(16, 20)]
 
-    await wait_until(full_segments_stored, what="events 1..20 stored")
+    await eventually(full_segments_stored, what="events 1..20 stored")
 
     # 21..23 wait for their segment to fill or age: unarchived, so kept with 18..20.
     assert await _stream_seqs(redis, streams.keys["events"]) == list(range(18, 24))
@@ -119,6 +119,6 @@ async def test_an_unarchived_entry_is_never_trimmed_even_while_the_store_is_down
     async def finished() -> bool:
         return await archiver.archive_once(sid)
 
-    await wait_until(finished, what="the manifest")
+    await eventually(finished, what="the manifest")
     await assert_archived_exactly_once(s3_store, streams, events + 1, comments)
     assert await _stream_seqs(streams.redis, streams.keys["events"]) == [events + 1]

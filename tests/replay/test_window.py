@@ -75,9 +75,11 @@ async def test_the_stream_reads_segments_as_it_goes(tmp_path: Any) -> None:
     """Taking the first event reads at most two segments of each kind, not the window."""
     store = CountingStore(tmp_path / "archive")
     manifest = await _archive(store, seed=4, per_segment=5)
+    replay = await read_replay(store, SID, from_ms=0, to_ms=manifest.to_ms)
+    assert replay is not None
     store.reads = 0
     stream = window.stream_window(store, manifest, from_ms=0, to_ms=manifest.to_ms)
-    assert await anext(stream) is not None
+    assert await anext(stream) == replay[0]
     await stream.aclose()
     assert store.reads <= 4
     assert len(manifest.segments) > 20
