@@ -52,6 +52,7 @@ class Code(StrEnum):
     KICKED = "kicked"
     ORIGIN_NOT_ALLOWED = "origin_not_allowed"
     TOO_MANY_CONNECTIONS = "too_many_connections"
+    BUSY = "busy"
     ARCHIVE_PENDING = "archive_pending"
     ARCHIVE_DELETED = "archive_deleted"
     SALE_PAUSED = "sale_paused"
@@ -94,6 +95,7 @@ STATUS: dict[Code, int] = {
     Code.KICKED: 403,
     Code.ORIGIN_NOT_ALLOWED: 403,
     Code.TOO_MANY_CONNECTIONS: 429,
+    Code.BUSY: 503,
     Code.ARCHIVE_PENDING: 409,
     Code.ARCHIVE_DELETED: 410,
     Code.SALE_PAUSED: 503,
@@ -123,6 +125,9 @@ class CloseCode(IntEnum):
     TOO_MANY_CONNECTIONS = 4029
     SLOW = 4100
     SHUTTING_DOWN = 4101
+    #: Room socket: the node is taking as many joins as it can; come back after the
+    #: ``retry_after_ms`` the ``error`` frame and the close reason carry (with jitter).
+    BUSY = 4103
     #: Replay socket: the session's archive is still being written.
     ARCHIVE_PENDING = 4102
     MESSAGE_TOO_BIG = 1009

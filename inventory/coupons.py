@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from common.autopipeline import pipeline_of
 from common.redis_errors import translated
 from inventory import keys
 from inventory.errors import InventoryUnavailable
@@ -90,3 +91,15 @@ class CouponCounters:
         with translated(into=InventoryUnavailable):
             raw = await self._redis.hgetall(keys.coupons_left(session_id))
         return {(k.decode() if isinstance(k, bytes) else str(k)): int(v) for k, v in raw.items()}
+
+    async def claimed_any(self, session_id: str, viewer_id: str, coupon_ids: list[str]) -> bool:
+        """True when the viewer ever claimed one of ``coupon_ids`` (used or not): only then is
+        the record worth asking which claims it still holds. Auto-pipelined (every join asks)."""
+        if not coupon_ids:
+            return False
+        fields = [f"{coupon_id}|{viewer_id}" for coupon_id in coupon_ids]
+        with translated(into=InventoryUnavailable):
+            counts = await pipeline_of(self._redis).execute(
+                "HMGET", keys.coupons_claimed(session_id), *fields
+            )
+        return any(counts)

@@ -7,6 +7,7 @@ domain sit below it and never import it; use cases take it as their first argume
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Any
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -17,11 +18,14 @@ from live.commerce.order_writer import OrderWriter
 from live.commerce.stock_invariant import Watch
 from live.commerce.terms import TermsCache
 from live.guides.attribution import Policies
+from live.guides.binding_writer import BindingWriter
+from live.platform.batched_reads import BatchedReads
 from live.platform.request_metrics import RequestMetrics
 from live.platform.settings import Settings
 from live.platform.shared_reads import SharedReads
 from live.replays.index import Indexes
 from live.sessions.room_rules import BrandPolicies
+from realtime.admission import JoinGate
 from realtime.bus import EventBus
 from realtime.hub import Hub
 from realtime.socket_caps import SocketCaps
@@ -51,6 +55,12 @@ class Context:
     stock_watch: Watch
     #: HTTP answers by status and order admission times, fed by the app's middleware.
     request_metrics: RequestMetrics
+    #: The pace of room socket joins (`realtime.admission`).
+    joins: JoinGate
+    #: Viewers' unused coupon claims by ``(session_id, viewer_id)``, read in batches.
+    held_coupons: BatchedReads[tuple[str, str], list[dict[str, Any]]]
+    #: Guide bindings on their way to the record, in batches.
+    bindings: BindingWriter
     #: Replay indexes of recently replayed sessions (`live.replays.index`).
     replay_indexes: Indexes = field(default_factory=Indexes)
     #: Session state shared by the joins of a room (`live.sessions.snapshots`), one read per second

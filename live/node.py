@@ -11,7 +11,10 @@ hub closes its sockets and the engines close.
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common import loops
 from inventory.coupons import CouponCounters
@@ -23,8 +26,11 @@ from live.commerce.stock_invariant import Watch
 from live.commerce.terms import TermsCache
 from live.context import Context
 from live.db.engine import session_factory
+from live.db.unit import transaction
 from live.guides import attribution
+from live.guides.binding_writer import BindingWriter
 from live.platform import gc_policy
+from live.platform.batched_reads import BatchedReads
 from live.platform.engines import Engines, open_engines
 from live.platform.request_metrics import RequestMetrics
 from live.platform.settings import Settings
@@ -32,6 +38,7 @@ from live.replays import opening
 from live.sessions import draws
 from live.sessions.room_rules import BrandPolicies
 from realtime import keys as realtime_keys
+from realtime.admission import JoinGate
 from realtime.hub import Hub
 from realtime.socket_caps import SocketCaps
 from replay.archiver import Archiver
@@ -122,12 +129,31 @@ def build_context(settings: Settings, engines: Engines, request_metrics: Request
         archiver=_archiver(settings, engines, on_archived),
         stock_watch=Watch(db, engines.redis),
         request_metrics=request_metrics,
+        joins=JoinGate(
+            concurrency=settings.join_concurrency,
+            queue=settings.join_queue,
+            retry_min_ms=settings.join_retry_ms,
+        ),
+        held_coupons=BatchedReads(_held_coupons_loader(db), default=[]),
+        bindings=BindingWriter(db),
     )
     on_archived.ctx = ctx
     ctx.hub.on_claim(coupons.claim_handler(ctx))
     ctx.hub.on_comment(draws.entry_listener(ctx))
     ctx.hub.filter_comments(ctx.policies.comment_filter())
     return ctx
+
+
+def _held_coupons_loader(
+    db: async_sessionmaker[AsyncSession],
+) -> Callable[[Sequence[tuple[str, str]]], Awaitable[dict[tuple[str, str], list[dict[str, Any]]]]]:
+    async def load(
+        viewers: Sequence[tuple[str, str]],
+    ) -> dict[tuple[str, str], list[dict[str, Any]]]:
+        async with transaction(db) as session:
+            return await coupons.held_by_many(session, viewers)
+
+    return load
 
 
 def _transaction_loops(ctx: Context) -> list[asyncio.Task[None]]:
@@ -175,4 +201,5 @@ async def running(settings: Settings, request_metrics: RequestMetrics) -> AsyncI
         await loops.stop(passes, ctx.stopping, wait_s=settings.shutdown_drain_s)
         await asyncio.gather(archiving, *([collector] if collector else []), return_exceptions=True)
         await ctx.hub.stop()
+        await ctx.bindings.flush()
         await engines.aclose()

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from common.errors import CloseCode
 from realtime.stats import HubStats
+from realtime.wire import text_frame
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +218,10 @@ class Connection:
         held, self._held = self._held or [], None
         self._covered_seq = after_seq
         for frame in first:
-            self._enqueue(frame, None, ephemeral=False)
+            # Written straight to the transport when it takes it, like room frames: a join
+            # storm's snapshots then need no writer task and no trip through the ASGI stack.
+            wire = text_frame(frame) if self._sink is not None else None
+            self._enqueue(frame, wire, ephemeral=False)
         for frame, wire, seq, ephemeral in held:
             if seq is None or seq > after_seq:
                 self._enqueue(frame, wire, ephemeral=ephemeral)

@@ -10,7 +10,8 @@ The hub knows no commerce rules: the app supplies the snapshot and the command h
 import asyncio
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
@@ -31,8 +32,20 @@ from realtime.tick import RoomTick
 
 log = logging.getLogger(__name__)
 
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What a viewer joining at a ``seq`` starts from: the part every viewer of the room shares
+    (``shared``, the same for every join that gets the same ``version``) and the viewer's own
+    fields (``own``: empty for most viewers; they override shared fields of the same name)."""
+
+    shared: Mapping[str, Any]
+    version: Hashable
+    own: Mapping[str, Any] = field(default_factory=dict)
+
+
 #: ``(session_id, viewer, seq)``: the state a viewer joining at ``seq`` starts from.
-SnapshotProvider = Callable[[str, Viewer, int], Awaitable[dict[str, Any]]]
+SnapshotProvider = Callable[[str, Viewer, int], Awaitable[Snapshot]]
 
 
 class Socket(Protocol):
@@ -128,10 +141,10 @@ class Hub:
         return sum(len(room.connections) for room in self.rooms.values())
 
     def close_all(self, reason: str) -> None:
-        """Close every socket with `CloseCode.SHUTTING_DOWN` (reconnect) after its queued frames."""
+        """Close every socket with `CloseCode.SHUTTING_DOWN` (reconnect) after its queued frames,
+        room by room in batches (`Room.close_all`)."""
         for room in self.rooms.values():
-            for connection in tuple(room.connections):
-                connection.close(CloseCode.SHUTTING_DOWN, reason)
+            room.close_all(CloseCode.SHUTTING_DOWN, reason)
 
     async def stop(self) -> None:
         """Close every socket with `CloseCode.SHUTTING_DOWN` and stop all loops."""
@@ -157,6 +170,9 @@ class Hub:
                     started_ms=int(started) if started else None,
                 )
                 await room.open()
+                # After the room's control position (`Room.open`): a kick from then on arrives
+                # as a control message, one before it is in the set.
+                room.kicked = await self.moderation.kicked(session_id)
                 self.rooms[session_id] = room
             return room
 
@@ -179,12 +195,37 @@ class Hub:
         since: int | None,
         snapshot: SnapshotProvider,
         epoch: str | None = None,
+        joined: Callable[[], None] | None = None,
     ) -> None:
         """Run one viewer's socket until it closes.
 
         ``since`` with the ``epoch`` it belongs to asks for a catch-up; a different epoch (the
-        counters restarted) gets a snapshot.
+        counters restarted) gets a snapshot. ``joined`` (None: nobody) is called once the
+        viewer's first frames are queued, or once the join failed: the end of its admission.
         """
+        done = False
+
+        def admitted() -> None:
+            nonlocal done
+            if not done and joined is not None:
+                done = True
+                joined()
+
+        try:
+            await self._serve(session_id, viewer, socket, since, snapshot, epoch, admitted)
+        finally:
+            admitted()
+
+    async def _serve(
+        self,
+        session_id: str,
+        viewer: Viewer,
+        socket: Socket,
+        since: int | None,
+        snapshot: SnapshotProvider,
+        epoch: str | None,
+        joined: Callable[[], None],
+    ) -> None:
         connection = Connection(
             viewer,
             send_text=socket.send_text,
@@ -196,11 +237,10 @@ class Hub:
         )
         try:
             room = await self._room(session_id)
-            kicked = await self.moderation.is_kicked(session_id, viewer.user_id)
         except (RedisError, BusUnavailable):
             await socket.close(CloseCode.SHUTTING_DOWN, "temporarily unavailable")
             return
-        refusal = self._refusal(room, viewer, kicked=kicked)
+        refusal = self._refusal(room, viewer, kicked=viewer.user_id in room.kicked)
         if refusal is not None:
             code, close_code, message = refusal
             await socket.send_text(codec.encode_text(protocol.error_frame(code, message)))
@@ -208,7 +248,9 @@ class Hub:
             return
         room.enter(connection)
         try:
-            await self._run(room, connection, socket, since=since, epoch=epoch, snapshot=snapshot)
+            await self._run(
+                room, connection, socket, since=since, epoch=epoch, snapshot=snapshot, joined=joined
+            )
         except (RedisError, BusUnavailable) as exc:
             log.warning("viewer %s dropped: redis unavailable: %s", viewer.user_id, exc)
             _fail(connection, Code.UNAVAILABLE, "temporarily unavailable", CloseCode.SHUTTING_DOWN)
@@ -231,12 +273,14 @@ class Hub:
         since: int | None,
         epoch: str | None,
         snapshot: SnapshotProvider,
+        joined: Callable[[], None],
     ) -> None:
         """Send a viewer who entered ``room`` what it starts from, then pump its commands."""
         first, seq = await self._first_frames(
             room, connection.viewer, since=since, epoch=epoch, snapshot=snapshot
         )
         connection.release(first, after_seq=seq)
+        joined()
         # The snapshot is the largest thing a join builds; nothing here needs it again
         # for the socket's life (the queue holds it until it is written).
         del first
@@ -264,15 +308,28 @@ class Hub:
             if missed is not None:
                 return missed, seq
         state = await snapshot(room.session_id, viewer, seq)
-        frame = {
+        if state.own:
+            frame = self._snapshot_frame(room, seq, positions.epoch, state)
+            return [codec.encode_text({**frame, **state.own})], seq
+        # Encoded once per room state: every join of a storm at the same seq, between two
+        # ticks, gets the same text (the viewer and like counts change once a tick).
+        key = (seq, positions.epoch, state.version, room.viewers_total, room.likes_total)
+        cached = room.snapshot_text
+        if cached is None or cached[0] != key:
+            text = codec.encode_text(self._snapshot_frame(room, seq, positions.epoch, state))
+            cached = room.snapshot_text = (key, text)
+        return [cached[1]], seq
+
+    @staticmethod
+    def _snapshot_frame(room: Room, seq: int, epoch: str, state: Snapshot) -> dict[str, Any]:
+        return {
             "type": "snapshot",
             "seq": seq,
-            "epoch": positions.epoch,
-            **state,
+            "epoch": epoch,
+            **state.shared,
             "viewers": room.viewers_total,
             "likes": room.likes_total,
         }
-        return [codec.encode_text(frame)], seq
 
     def _refusal(
         self, room: Room, viewer: Viewer, *, kicked: bool

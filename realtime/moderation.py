@@ -44,9 +44,11 @@ class Moderation:
         await self._call(self._redis.sadd(keys.kicked(session_id), user_id))
         await self._bus.send_control(session_id, {"kind": "kick", "user_id": user_id})
 
-    async def is_kicked(self, session_id: str, user_id: str) -> bool:
-        """True when the user was kicked from the session."""
-        return bool(await self._call(self._redis.sismember(keys.kicked(session_id), user_id)))
+    async def kicked(self, session_id: str) -> set[str]:
+        """Everyone kicked from the session so far (a room loads it once, then follows the
+        ``kick`` control messages, so that a join needs no Redis call to be checked)."""
+        members = await self._call(self._redis.smembers(keys.kicked(session_id)))
+        return {m.decode() if isinstance(m, bytes) else str(m) for m in members}
 
     async def delete_comment(
         self, session_id: str, comment_id: str, *, started_ms: int | None

@@ -5,8 +5,9 @@ presence hash (field = node id, value = ``count|expires_ms``) and reads the tota
 same pipeline, with the room's like counter. A node that stops writing (killed) drops out of
 the total ``PRESENCE_TTL_MS`` after its last refresh; a room that empties on a node removes
 its field at once (`leave`). Joins and leaves never cause a message each, only a changed total
-per tick (no join or leave storms). About once a second the viewers present are also recorded
-with the time (``seen``): lucky draws "among viewers present" read it.
+per tick (no join or leave storms), sent to the room's viewers at most once a second (a
+joining viewer's snapshot has the latest total). About once a second the viewers present are
+also recorded with the time (``seen``): lucky draws "among viewers present" read it.
 """
 
 import asyncio
@@ -24,6 +25,8 @@ from realtime.room import Room
 log = logging.getLogger(__name__)
 
 PRESENCE_TTL_MS = 5_000
+#: The viewer count goes to the room's viewers at most this often.
+VIEWERS_EVERY_S = 1.0
 #: Who-was-present is recorded every this many ticks (about once a second), not every tick:
 #: it writes one entry per viewer.
 SEEN_EVERY_TICKS = 5
@@ -60,8 +63,12 @@ class Presence:
             except RedisError as exc:
                 log.warning("presence of %s not refreshed: %s", room.session_id, exc)
                 continue
-            if viewers != room.viewers_total:
-                room.viewers_total = viewers
+            room.viewers_total = viewers
+            now = time.monotonic()
+            if viewers != room.viewers_pushed and now - room.viewers_pushed_at >= VIEWERS_EVERY_S:
+                # At most once a second: in a join storm the count changes every tick, and
+                # a frame to every viewer every tick would cost the room more than the joins.
+                room.viewers_pushed, room.viewers_pushed_at = viewers, now
                 room.tick.set_viewers(viewers)
             if likes != room.likes_total:
                 room.likes_total = likes

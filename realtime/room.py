@@ -24,8 +24,17 @@ log = logging.getLogger(__name__)
 READ_BLOCK_MS = 1_000
 READ_COUNT = 1_000
 RETRY_S = 0.5
+#: Sockets closed per event-loop turn when a whole room closes (`Room.close_all`).
+CLOSE_BATCH = 100
 #: Roles whose sockets get the host channel: every comment, with author ids, and room stats.
 HOST_ROLES = frozenset({"host", "admin"})
+
+
+async def _close_in_batches(connections: tuple[Connection, ...], code: int, reason: str) -> None:
+    for n, connection in enumerate(connections, start=1):
+        connection.close(code, reason)
+        if n % CLOSE_BATCH == 0:
+            await asyncio.sleep(0)
 
 
 def _batch(frames: list[dict[str, object]]) -> str | None:
@@ -52,12 +61,21 @@ class Room:
         self.seq = 0
         self.comment_number = 0
         self.viewers_total = 0
+        #: The count last sent to the viewers, and when (`realtime.presence`).
+        self.viewers_pushed = 0
+        self.viewers_pushed_at = 0.0
         self.likes_total = 0
         self.control_id = "0-0"
         self.buckets: dict[str, TokenBucket] = {}
+        #: Users kicked from the session: loaded when the room opens, then kept by the ``kick``
+        #: control messages.
+        self.kicked: set[str] = set()
         self.ended = False
+        #: The snapshot text joins share, with the room state it was encoded for.
+        self.snapshot_text: tuple[object, str] | None = None
         self._bus = bus
         self._reader: asyncio.Task[None] | None = None
+        self._closing: set[asyncio.Task[None]] = set()
 
     def clock(self) -> tuple[int, int]:
         """``(ts, t_ms)`` for an event happening now."""
@@ -72,7 +90,8 @@ class Room:
         self._reader = asyncio.create_task(self._read_loop(), name=f"room-{self.session_id}")
 
     async def close(self) -> None:
-        """Stop the reader."""
+        """Finish closing its sockets (`close_all`), then stop the reader."""
+        await asyncio.gather(*self._closing, return_exceptions=True)
         if self._reader is not None:
             self._reader.cancel()
             await asyncio.gather(self._reader, return_exceptions=True)
@@ -128,6 +147,8 @@ class Room:
                 connection.offer(frame, wire=encoded, ephemeral=True)
             return
         user_id = message.get("user_id")
+        if kind == "kick" and isinstance(user_id, str):
+            self.kicked.add(user_id)
         for connection in tuple(self.connections):
             if connection.viewer.user_id != user_id:
                 continue
@@ -174,5 +195,16 @@ class Room:
             self.started_ms = int(codec.decode(frame).get("ts", 0)) or self.started_ms
         elif kind == "ended":
             self.ended = True
-            for connection in tuple(self.connections):
-                connection.close(1000, "session ended")
+            self.close_all(1000, "session ended")
+
+    def close_all(self, code: int, reason: str) -> None:
+        """Close every socket of the room (after its queued frames), a batch at a time.
+
+        Each close wakes a few tasks of its socket (the close frame, the reader, leaving the
+        room); ten thousand at once would put every request that arrives meanwhile behind all
+        of them. In batches of `CLOSE_BATCH`, each batch's first steps run before the next is
+        closed, so the loop's queue stays short and the node answers throughout an exodus.
+        """
+        closing = asyncio.create_task(_close_in_batches(tuple(self.connections), code, reason))
+        self._closing.add(closing)
+        closing.add_done_callback(self._closing.discard)

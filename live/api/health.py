@@ -36,7 +36,9 @@ async def healthz(request: Request) -> JSON:
 async def readyz(request: Request) -> JSON:
     """200 when the node may take traffic (`live.platform.readiness`), else 503 with checks."""
     ctx = req.context(request)
-    checks = await readiness.check(ctx.engine, ctx.redis, draining=ctx.draining.is_set())
+    checks = await readiness.check(
+        ctx.engine, ctx.redis, draining=ctx.draining.is_set(), joins=ctx.joins
+    )
     ok = readiness.ready(checks)
     body = {"status": "ready" if ok else "not_ready", "checks": checks}
     return JSON(body, status_code=200 if ok else 503)
@@ -99,7 +101,7 @@ def _hub_lines(hub: Hub) -> list[str]:
 
 
 def _node_lines(ctx: Context) -> list[str]:
-    answered = ctx.request_metrics
+    answered, joins = ctx.request_metrics, ctx.joins
     return [
         *_histogram(
             "live_order_admission_seconds",
@@ -112,6 +114,16 @@ def _node_lines(ctx: Context) -> list[str]:
             "Events numbered but not yet in the archive store, in sessions this node archives,"
             " at each session's last completed pass.",
             sum(ctx.archiver.lag_events.values()),
+        ),
+        *_metric(
+            "live_joins_waiting", "gauge", "Room sockets waiting for a turn to join.", joins.waiting
+        ),
+        *_metric("live_joins_active", "gauge", "Room sockets joining now.", joins.active),
+        *_metric(
+            "live_joins_refused_total",
+            "counter",
+            "Joins refused with busy (4103) because the join queue was full.",
+            joins.refused,
         ),
         *_metric(
             "live_stock_invariant_broken",

@@ -1,6 +1,7 @@
 """The room socket: authenticate, attribute the share code, then hand over to the hub."""
 
 import logging
+from collections.abc import Callable
 
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -114,10 +115,26 @@ async def room_socket(websocket: WebSocket) -> None:
         await _deny(websocket, exc)
         return
     try:
+        # Joins take turns (`realtime.admission`): a storm neither starves the host's requests
+        # nor builds a backlog that delays everyone; past the queue, the join comes back later.
+        ticket = await ctx.joins.enter()
         await websocket.accept()
-        await _join(ctx, websocket, caller)
+        if ticket is None:
+            await _busy(websocket, ctx.joins.retry_after_ms)
+            return
+        try:
+            await _join(ctx, websocket, caller, joined=ticket.release)
+        finally:
+            ticket.release()
     finally:
         slot.release()
+
+
+async def _busy(websocket: WebSocket, retry_after_ms: int) -> None:
+    """Refuse a join the node has no room for, saying when to come back."""
+    frame = protocol.error_frame(Code.BUSY, "this node is busy with other joins; retry later")
+    await websocket.send_text(codec.encode_text({**frame, "retry_after_ms": retry_after_ms}))
+    await websocket.close(CloseCode.BUSY, f"busy; retry_after_ms={retry_after_ms}")
 
 
 async def _read_session(ctx: Context, session_id: str) -> SessionRow | None:
@@ -136,7 +153,9 @@ async def _session(ctx: Context, brand: str, session_id: str) -> SessionRow:
     return row
 
 
-async def _join(ctx: Context, websocket: WebSocket, caller: tokens.Principal) -> None:
+async def _join(
+    ctx: Context, websocket: WebSocket, caller: tokens.Principal, *, joined: Callable[[], None]
+) -> None:
     session_id = websocket.path_params["session_id"]
     try:
         session = await _session(ctx, caller.brand, session_id)
@@ -162,6 +181,7 @@ async def _join(ctx: Context, websocket: WebSocket, caller: tokens.Principal) ->
         since=_since(websocket),
         epoch=websocket.query_params.get("epoch") or None,
         snapshot=snapshots.provider(ctx),
+        joined=joined,
     )
 
 

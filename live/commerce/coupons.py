@@ -1,5 +1,6 @@
 """Coupons: drops by the host, claims by viewers over the room socket, discounts at checkout."""
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -131,17 +132,34 @@ async def _announce_left(
 
 async def held_by(db: AsyncSession, session_id: str, viewer_id: str) -> list[dict[str, Any]]:
     """The viewer's unused claims in a session, oldest first: what it can still pay with."""
-    rows = await db.execute(
-        select(CouponClaimRow, CouponRow)
-        .join(CouponRow, CouponRow.id == CouponClaimRow.coupon_id)
-        .where(
-            CouponClaimRow.session_id == session_id,
-            CouponClaimRow.viewer_id == viewer_id,
-            CouponClaimRow.order_id.is_(None),
+    held = await held_by_many(db, [(session_id, viewer_id)])
+    return held.get((session_id, viewer_id), [])
+
+
+async def held_by_many(
+    db: AsyncSession, viewers: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """`held_by` of many ``(session_id, viewer_id)`` at once, in one query per session."""
+    by_session: dict[str, list[str]] = {}
+    for session_id, viewer_id in viewers:
+        by_session.setdefault(session_id, []).append(viewer_id)
+    held: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for session_id, viewer_ids in by_session.items():
+        rows = await db.execute(
+            select(CouponClaimRow, CouponRow)
+            .join(CouponRow, CouponRow.id == CouponClaimRow.coupon_id)
+            .where(
+                CouponClaimRow.session_id == session_id,
+                CouponClaimRow.viewer_id.in_(viewer_ids),
+                CouponClaimRow.order_id.is_(None),
+            )
+            .order_by(CouponClaimRow.claimed_ms, CouponClaimRow.id)
         )
-        .order_by(CouponClaimRow.claimed_ms)
-    )
-    return [{"claim_id": claim.id, **order_records.coupon_view(coupon)} for claim, coupon in rows]
+        for claim, coupon in rows:
+            held.setdefault((session_id, claim.viewer_id), []).append(
+                {"claim_id": claim.id, **order_records.coupon_view(coupon)}
+            )
+    return held
 
 
 async def discount_for(

@@ -3,7 +3,8 @@
 Contract: a forged, malformed, expired, other-brand or other-session code (or a clip code used for
 another clip) touches nobody; the viewer goes on, and the reason is logged. A valid code touches its
 guide under the brand's binding policy (`live.guides.attribution`); a touch that binds is recorded
-(``guide_bindings``, for viewers brought) and counted on the session's leaderboard.
+(``guide_bindings``, for viewers brought: written in batches by the node's `BindingWriter`, so a
+join never waits for the record) and counted on the session's leaderboard.
 """
 
 import logging
@@ -14,7 +15,7 @@ from sqlalchemy import select
 from live.auth.tokens import Principal
 from live.commerce.order_records import PAID
 from live.context import Context
-from live.db.models import GuideBindingRow, OrderRow
+from live.db.models import OrderRow
 from live.db.unit import transaction
 from live.guides import attribution, leaderboard, share_codes
 from live.platform import ids
@@ -53,17 +54,16 @@ async def from_share(
     )
     log.info("share code of guide %s touched viewer %s: %s", code.guide_id, caller.sub, outcome)
     if outcome == "bound":
-        async with transaction(ctx.db) as db:
-            db.add(
-                GuideBindingRow(
-                    id=ids.new_id("bnd"),
-                    brand=caller.brand,
-                    guide_id=code.guide_id,
-                    viewer_id=caller.sub,
-                    session_id=session_id,
-                    bound_ms=binding.touch_ms,
-                )
-            )
+        ctx.bindings.add(
+            {
+                "id": ids.new_id("bnd"),
+                "brand": caller.brand,
+                "guide_id": code.guide_id,
+                "viewer_id": caller.sub,
+                "session_id": session_id,
+                "bound_ms": binding.touch_ms,
+            }
+        )
         await leaderboard.count_viewer(ctx.redis, ctx.bus, session_id, code.guide_id)
     return outcome
 

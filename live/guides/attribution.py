@@ -16,7 +16,6 @@ policy in its own transaction, so a paid order's attribution never depends on Re
 docs/attribution.md has worked examples.
 """
 
-import asyncio
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -32,6 +31,7 @@ from common.errors import ClientError, Code
 from live.db.models import AttributionPolicyRow
 from live.db.unit import transaction
 from live.platform import clock
+from live.platform.shared_reads import SharedReads
 
 LAST_TOUCH, FIRST_TOUCH = "last_touch", "first_touch"
 KINDS = (LAST_TOUCH, FIRST_TOUCH)
@@ -164,24 +164,24 @@ async def lookup(
 
 
 class Policies:
-    """Every brand's binding policy, read from the record and kept `POLICY_TTL_S` per node."""
+    """Every brand's binding policy, read from the record and kept `POLICY_TTL_S` per node; one
+    read in flight per brand (a join storm through guides' links asks thousands of times)."""
 
     def __init__(self, db: async_sessionmaker[AsyncSession], *, default: Policy) -> None:
         self._db = db
         self._default = default
-        self._cached: dict[str, tuple[float, Policy]] = {}
+        self._policies = SharedReads(max_age_s=POLICY_TTL_S)
+        #: Bumped by every `put`: reads made before it are not reused after it.
+        self._generation = 0
 
     async def get(self, brand: str) -> Policy:
         """The brand's policy (the default one until the brand sets its own)."""
-        now = asyncio.get_running_loop().time()
-        cached = self._cached.get(brand)
-        if cached is not None and now - cached[0] < POLICY_TTL_S:
-            return cached[1]
+        return await self._policies.get(brand, lambda: self._read(brand), version=self._generation)
+
+    async def _read(self, brand: str) -> Policy:
         async with transaction(self._db) as db:
             row = await db.get(AttributionPolicyRow, brand)
-        policy = self._default if row is None else _policy(row)
-        self._cached[brand] = (now, policy)
-        return policy
+        return self._default if row is None else _policy(row)
 
     async def put(self, brand: str, policy: Policy, *, now_ms: int) -> None:
         """Store the brand's policy; this node applies it at once, others within the TTL."""
@@ -198,7 +198,7 @@ class Policies:
             row.extend_on_order = policy.extend_on_order
             row.new_customers_only = policy.new_customers_only
             row.updated_ms = now_ms
-        self._cached[brand] = (asyncio.get_running_loop().time(), policy)
+        self._generation += 1
 
 
 def _policy(row: AttributionPolicyRow) -> Policy:

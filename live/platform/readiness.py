@@ -5,7 +5,9 @@
   (``SCRIPT EXISTS``); missing ones are loaded here, so the first reserve after a Redis restart
   does not pay a NOSCRIPT retry, and a server that refuses scripts (EVAL disabled, ACL) fails
   the check instead of the first sale;
-- draining: a node shutting down is not ready.
+- draining: a node shutting down is not ready;
+- joins: a node whose join queue is half full is saturated (`realtime.admission`): not ready,
+  so that the load balancer sends new viewers to another node while this one catches up.
 
 The archive store is left out on purpose: an archive outage delays the archive, it does not
 stop sales, so it must not take nodes out of the load balancer.
@@ -20,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inventory.scripts import Scripts
 from live.db.engine import ping
+from realtime.admission import JoinGate
 
 #: The Lua files loaded as they are (inventory's are composed by `Scripts`).
 _PLAIN_SCRIPTS = {
@@ -48,9 +51,13 @@ async def _scripts_loaded(redis: Redis) -> str:
     return f"ok ({len(scripts)} scripts, {len(missing)} loaded now)"
 
 
-async def check(engine: AsyncEngine, redis: Redis, *, draining: bool) -> dict[str, str]:
-    """``{check: "ok..." | reason}`` for database, redis, scripts and draining."""
+async def check(
+    engine: AsyncEngine, redis: Redis, *, draining: bool, joins: JoinGate
+) -> dict[str, str]:
+    """``{check: "ok..." | reason}`` for database, redis, scripts, draining and joins."""
     checks = {"draining": "yes" if draining else "ok"}
+    waiting = f"{joins.waiting} waiting, {joins.active} joining"
+    checks["joins"] = f"saturated ({waiting})" if joins.saturated else f"ok ({waiting})"
     try:
         await ping(engine)
         checks["database"] = "ok"

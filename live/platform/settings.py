@@ -82,6 +82,12 @@ class Settings:
     gc_sweep_s: float = 60.0
     #: Sweep when the frozen objects grew by this fraction since the last sweep.
     gc_sweep_growth: float = 0.5
+    #: Room sockets that join at once (token, session, snapshot); more wait their turn.
+    join_concurrency: int = 32
+    #: Joins that may wait for a turn; past that a join is refused (busy, with a retry hint).
+    join_queue: int = 2_000
+    #: The least retry hint given to a refused join.
+    join_retry_ms: int = 1_000
     #: Processes `live serve` runs on its port, each a full node (one per core; see operations).
     workers: int = 1
     node_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
@@ -113,6 +119,9 @@ _INTEGERS = {
     "db_pool_size": 1,
     "write_burst": 1,
     "workers": 1,
+    "join_concurrency": 1,
+    "join_queue": 0,
+    "join_retry_ms": 100,
 }
 #: Number settings read from ``LIVE_<NAME>``, and whether 0 (meaning "off") is accepted.
 _NUMBERS = {

@@ -1,34 +1,48 @@
 """The ``snapshot`` a viewer gets on joining: session state from the record and live levels.
 
-The session-wide part (the session row, its products, open coupons and sales) is read once per
-room ``seq`` and shared by the joins of the next second (`Context.session_states`): any durable
-event moves ``seq`` and forces a fresh read, so a snapshot is never older than the events that
+A join storm costs the record nothing per join. The session-wide part (the session row, its
+products with their stock levels, open coupons and sales) is read once per room ``seq`` and
+shared by the joins of the next second (`Context.session_states`); the hub encodes it once per
+room state (`realtime.hub.Snapshot`). Any durable event moves ``seq`` and forces a fresh read,
+and every stock change is announced by one, so a snapshot is never older than the events that
 follow it; record changes that announce no event are at most that second late, as they would be
-for a viewer who joined that much earlier. Stock levels and the viewer's own coupons are read
-for every join.
+for a viewer who joined that much earlier.
+
+The viewer's own unused coupon claims (``my_coupons``) are the only per-viewer part. Redis
+knows who ever claimed a coupon of the session (the claim counters): one auto-pipelined HMGET
+per join, and only viewers who did claim ask the record, in batches (`Context.held_coupons`)
+so that even a reconnect storm of claim holders costs a few queries, not one per viewer.
 """
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
+
+from sqlalchemy import select
 
 from common.errors import ClientError, Code
 from live.commerce import coupons, order_records
 from live.context import Context
-from live.db.models import ProductRow, SessionRow
+from live.db.models import CouponRow, SessionRow
 from live.db.unit import transaction
 from live.sessions import session_records
 from realtime.connection import Viewer
-from realtime.hub import SnapshotProvider
+from realtime.hub import Snapshot, SnapshotProvider
+
+#: Numbers the reads of session state, so the hub knows when its encoded snapshot is stale.
+_READS = itertools.count()
 
 
 @dataclass(frozen=True, slots=True)
 class SessionState:
-    """What every viewer of a session sees the same, as of one read of the record."""
+    """What every viewer of a session sees the same, as of one read of the record and Redis."""
 
-    row: SessionRow
-    products: list[ProductRow]
-    coupons: list[dict[str, Any]]
-    sales: list[dict[str, Any]]
+    brand: str
+    #: The snapshot's shared fields, ``my_coupons`` empty.
+    view: dict[str, Any]
+    #: Every coupon of the session, open or not: a claim of any may still be unused.
+    coupon_ids: list[str]
+    read: int
 
 
 async def _read(ctx: Context, session_id: str) -> SessionState:
@@ -36,47 +50,51 @@ async def _read(ctx: Context, session_id: str) -> SessionState:
         row = await db.get(SessionRow, session_id)
         if row is None:
             raise ClientError(Code.NOT_FOUND, f"no session {session_id}")
-        return SessionState(
-            row=row,
-            products=await session_records.products_of(db, session_id),
-            coupons=await coupons.open_coupons(ctx, db, session_id),
-            sales=await order_records.open_sales(db, session_id),
+        products = await session_records.products_of(db, session_id)
+        offered = await coupons.open_coupons(ctx, db, session_id)
+        sales = await order_records.open_sales(db, session_id)
+        coupon_ids = list(
+            await db.scalars(select(CouponRow.id).where(CouponRow.session_id == session_id))
         )
+    levels = await ctx.stock.levels(session_id)
+    view = {
+        "session_id": row.id,
+        "title": row.title,
+        "status": row.status,
+        "pinned_product_id": row.pinned_product_id,
+        "products": [
+            {
+                "product_id": p.id,
+                "title": p.title,
+                "price_cents": p.price_cents,
+                "stock": levels.get(p.id, 0),
+                "limit_per_viewer": p.limit_per_viewer,
+            }
+            for p in products
+        ],
+        "coupons": offered,
+        "my_coupons": [],
+        "sales": sales,
+        "started_at": row.started_ms,
+    }
+    return SessionState(row.brand, view, coupon_ids, next(_READS))
 
 
 def provider(ctx: Context) -> SnapshotProvider:
     """The hub's snapshot source for this app."""
 
-    async def snapshot(session_id: str, viewer: Viewer, seq: int) -> dict[str, Any]:
+    async def snapshot(session_id: str, viewer: Viewer, seq: int) -> Snapshot:
         state: SessionState = await ctx.session_states.get(
             session_id, lambda: _read(ctx, session_id), version=seq
         )
-        if state.row.brand != viewer.brand:
+        if state.brand != viewer.brand:
             # Shared across brands by id only: another brand's session does not exist.
             raise ClientError(Code.NOT_FOUND, f"no session {session_id}")
-        async with transaction(ctx.db) as db:
-            held = await coupons.held_by(db, session_id, viewer.user_id)
-        levels = await ctx.stock.levels(session_id)
-        row = state.row
-        return {
-            "session_id": row.id,
-            "title": row.title,
-            "status": row.status,
-            "pinned_product_id": row.pinned_product_id,
-            "products": [
-                {
-                    "product_id": p.id,
-                    "title": p.title,
-                    "price_cents": p.price_cents,
-                    "stock": levels.get(p.id, 0),
-                    "limit_per_viewer": p.limit_per_viewer,
-                }
-                for p in state.products
-            ],
-            "coupons": state.coupons,
-            "my_coupons": held,
-            "sales": state.sales,
-            "started_at": row.started_ms,
-        }
+        own: dict[str, Any] = {}
+        if await ctx.coupons.claimed_any(session_id, viewer.user_id, state.coupon_ids):
+            held = await ctx.held_coupons.get((session_id, viewer.user_id))
+            if held:
+                own["my_coupons"] = held
+        return Snapshot(shared=state.view, version=state.read, own=own)
 
     return snapshot

@@ -56,6 +56,7 @@
     kicked: "You have been removed from this room.",
     origin_not_allowed: "This website is not allowed to open the room.",
     too_many_connections: "This room is already open in too many windows. Close one.",
+    busy: "The live room is very busy right now. Joining again in a moment...",
     archive_pending: "The recording is still being saved. Try again in a minute.",
     archive_deleted: "The recording of this session was deleted.",
     sale_paused: "Sales are paused for a moment. Try again.",
@@ -123,6 +124,11 @@
     "snapshot", "started", "pin", "unpin", "coupon", "ended", "sold_out", "price",
     "sale_open", "sale_close", "comment_deleted", "draw_open", "draw_result",
   ]);
+
+  function retryHintMs(reason) {
+    const match = /retry_after_ms=(\d+)/.exec(reason || "");
+    return match ? Number(match[1]) : null;
+  }
 
   function backoffDelay(attempt, baseMs, maxMs, random) {
     const cap = Math.min(maxMs, baseMs * Math.pow(2, attempt));
@@ -255,9 +261,13 @@
         this._setState("closed", {code: code, reason: reason});
         return;
       }
-      const delay = backoffDelay(
+      let delay = backoffDelay(
         this.attempt, this.options.baseDelayMs, this.options.maxDelayMs, this.options.random,
       );
+      // 4103: the node is busy with a join storm and says when to come back; the hint is
+      // spread over one more hint's length so the refused do not return together.
+      const hinted = code === 4103 ? retryHintMs(reason) : null;
+      if (hinted !== null) delay = hinted + Math.floor((this.options.random || Math.random)() * hinted);
       this.attempt += 1;
       this.reconnects += 1;
       this._setState("waiting", {code: code, reason: reason, delayMs: delay});
@@ -468,6 +478,7 @@
     wxRequest: wxRequest,
     describe: describe,
     backoffDelay: backoffDelay,
+    retryHintMs: retryHintMs,
     newKey: newKey,
     LiveError: LiveError,
     MESSAGES: MESSAGES,

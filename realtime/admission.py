@@ -1,0 +1,105 @@
+"""Pacing joins: a node lets a bounded number of room sockets join at once, queues a bounded
+number more, and refuses the rest with a hint of when to come back.
+
+Why: a session's start (the brand's push: "we're live!"), a node's restart and a flash sale
+bring thousands of joins within seconds. Each join is a handful of awaits (token, session,
+snapshot, subscription); thousands in flight at once interleave with the host's requests and
+the room's fan-out on the same event loop, and every one of them waits for all the others.
+Paced, a join waits its turn before it starts, the host's actions and the durable events are
+served between a few joins at a time, and a node that cannot take more says so at once
+(`JoinGate.saturated` feeds ``/readyz``, so a load balancer sends new joins elsewhere).
+
+Contract: at most ``concurrency`` joins hold a `Ticket` at a time; at most ``queue`` more wait
+for one, in arrival order; a join arriving to a full queue is refused at once (`enter` returns
+None) and told `retry_after_ms`: how long the queue ahead of it takes to drain at the pace
+measured lately, never less than ``retry_min_ms``. A ticket is released once, however often
+`Ticket.release` is called. ``queue`` 0 refuses every join that cannot start at once.
+"""
+
+import asyncio
+import time
+from collections import deque
+
+#: Weight of the newest join in the measured join time (an exponential moving average).
+_SMOOTHING = 0.05
+#: The longest retry hint: past it, a client is better off trying another node anyway.
+MAX_RETRY_MS = 30_000
+
+
+class Ticket:
+    """A join's turn; `release` it once the viewer has its first frames."""
+
+    __slots__ = ("_gate", "_started", "released")
+
+    def __init__(self, gate: "JoinGate") -> None:
+        self._gate = gate
+        self._started = time.monotonic()
+        self.released = False
+
+    def release(self) -> None:
+        """End the join's turn (idempotent)."""
+        if not self.released:
+            self.released = True
+            self._gate._done(time.monotonic() - self._started)
+
+
+class JoinGate:
+    """Joins of one node: ``concurrency`` at a time, ``queue`` waiting."""
+
+    def __init__(self, *, concurrency: int, queue: int, retry_min_ms: int) -> None:
+        if concurrency < 1 or queue < 0:
+            raise ValueError("concurrency must be at least 1 and queue at least 0")
+        self.concurrency = concurrency
+        self.queue = queue
+        self.retry_min_ms = retry_min_ms
+        self.active = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        #: Seconds a join took lately (smoothed), for the retry hint.
+        self.join_s = 0.002
+        self.refused = 0
+
+    @property
+    def waiting(self) -> int:
+        """Joins waiting for a turn now."""
+        return len(self._waiters)
+
+    @property
+    def saturated(self) -> bool:
+        """True when half the queue is taken: new joins are better sent to another node."""
+        return self.waiting > 0 and self.waiting * 2 >= max(1, self.queue)
+
+    @property
+    def retry_after_ms(self) -> int:
+        """How long the joins queued now take to start, at the measured pace."""
+        drain_ms = (self.waiting + 1) * self.join_s * 1000 / self.concurrency
+        return int(min(MAX_RETRY_MS, max(self.retry_min_ms, drain_ms)))
+
+    async def enter(self) -> Ticket | None:
+        """Wait for a turn; None when the queue is full (the join is refused)."""
+        if self.active < self.concurrency and not self._waiters:
+            self.active += 1
+            return Ticket(self)
+        if len(self._waiters) >= self.queue:
+            self.refused += 1
+            return None
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self._done(None)  # the turn was handed over as the waiter went: pass it on
+            else:
+                self._waiters.remove(waiter)
+            raise
+        return Ticket(self)
+
+    def _done(self, took_s: float | None) -> None:
+        if took_s is not None:
+            self.join_s += _SMOOTHING * (took_s - self.join_s)
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the turn passes to it: `active` stays the same
+                return
+        self.active -= 1
