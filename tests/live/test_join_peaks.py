@@ -1,0 +1,226 @@
+"""A session's start at full size: joins ask the record nothing on their own, take turns, and
+are refused with a retry hint past the queue; the host's actions never wait behind them."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from common import codec
+from tests.harness import (
+    UNIT_S,
+    LiveServer,
+    Room,
+    eventually,
+    open_session,
+    settings_for,
+    start_server,
+    statements_with,
+)
+
+#: The node's own loops read and write the record on their own schedule, not per join.
+BACKGROUND = (
+    "hold-reaper",
+    "clip-order-reaper",
+    "sale-closer",
+    "redis-recovery",
+    "stock-invariant",
+    "archiver",
+)
+
+
+async def _share(server: LiveServer, session_id: str, guide: str) -> str:
+    async with server.client(server.token("guide", guide, store="s1")) as client:
+        answer = await client.get("/api/guides/me/share", params={"session_id": session_id})
+    assert answer.status_code == 200, answer.text
+    code: str = answer.json()["code"]
+    return code
+
+
+async def _join_all(urls: list[str]) -> list[Room]:
+    rooms = await asyncio.gather(*(Room.join(url) for url in urls))
+    await asyncio.gather(*(room.wait_type("snapshot", timeout_s=30 * UNIT_S) for room in rooms))
+    return list(rooms)
+
+
+async def test_a_join_storm_asks_the_record_nothing_per_join(server: LiveServer) -> None:
+    """Sixty viewers join at once, half through a guide's link (a binding each): the record
+    sees a few statements per storm, not one or more per join (the old code sent over 150)."""
+    opened = await open_session(server)
+    share = await _share(server, opened.session_id, "guide-1")
+    urls = [
+        server.ws_url(
+            opened.session_id,
+            server.token("viewer", f"storm-{n}"),
+            **({"share": share} if n % 2 else {}),
+        )
+        for n in range(60)
+    ]
+    with statements_with(server, except_tasks=BACKGROUND) as statements:
+        rooms = await _join_all(urls)
+
+        async def bindings_written() -> bool:
+            return server.context.bindings.written >= 30
+
+        await eventually(bindings_written)
+    # Per storm, not per join: the session row, the shared state (session, products, coupons,
+    # sales), the brand's two policies and the batched binding inserts, each with its BEGIN.
+    assert len(statements) <= 20, statements
+    assert sum("guide_bindings" in s for s in statements) <= 3  # batched inserts
+    async with server.client(server.token("guide", "guide-1", store="s1")) as guide:
+        summary = await guide.get("/api/guides/me/summary")
+    assert summary.status_code == 200, summary.text
+    assert summary.json()["viewers_brought"] == 30
+    for room in rooms:
+        await room.close()
+
+
+async def test_claim_holders_get_their_coupons_from_batched_reads(server: LiveServer) -> None:
+    """Viewers who claimed a coupon come back at once (a reconnect storm): each snapshot has
+    its own claim, and the record is asked for them in a batch or two, not once each."""
+    opened = await open_session(server)
+    async with server.client(opened.host_token) as host:
+        dropped = await host.post(
+            f"/api/sessions/{opened.session_id}/coupons",
+            json={"title": "10 off", "kind": "amount_off", "value": 1000, "quantity": 100},
+        )
+    assert dropped.status_code == 201, dropped.text
+    coupon_id = dropped.json()["coupon_id"]
+    viewers = [f"holder-{n}" for n in range(20)]
+    urls = [server.ws_url(opened.session_id, server.token("viewer", v)) for v in viewers]
+    rooms = await _join_all(urls)
+    for n, room in enumerate(rooms):
+        await room.send({"type": "claim", "coupon_id": coupon_id, "ref": f"c{n}"})
+    for room in rooms:
+        ack = await room.wait_type("ack")
+        assert ack["coupon_id"] == coupon_id
+        await room.close()
+    bystander = server.ws_url(opened.session_id, server.token("viewer", "never-claimed"))
+    with statements_with(server, "coupon_claims", except_tasks=BACKGROUND) as reads:
+        back = await asyncio.gather(*(Room.join(url) for url in [*urls, bystander]))
+        snapshots = [await room.wait_type("snapshot") for room in back]
+    for snapshot in snapshots[:-1]:
+        assert [c["coupon_id"] for c in snapshot["my_coupons"]] == [coupon_id]
+    assert snapshots[-1]["my_coupons"] == []
+    assert 1 <= len(reads) <= 4, reads
+    for room in back:
+        await room.close()
+
+
+async def test_joins_in_a_storm_share_one_encoded_snapshot(
+    server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Forty joins at one room state: the snapshot is encoded a handful of times (once per
+    state and tick), not forty."""
+    opened = await open_session(server)
+    warm = await Room.join(server.ws_url(opened.session_id, server.token("viewer", "warm")))
+    await warm.wait_type("snapshot")
+    encoded: list[str] = []
+    encode = codec.encode_text
+
+    def counting(value: object) -> str:
+        text = encode(value)
+        if '"type":"snapshot"' in text:
+            encoded.append(text)
+        return text
+
+    monkeypatch.setattr(codec, "encode_text", counting)
+    urls = [server.ws_url(opened.session_id, server.token("viewer", f"s{n}")) for n in range(40)]
+    rooms = await _join_all(urls)
+    # One encoding per (seq, viewers, likes) at most, and the viewer count changes once a tick
+    # (the warm viewer's join may have encoded this very state already); the old code: 40.
+    assert len(encoded) <= 10, len(encoded)
+    for room in [warm, *rooms]:
+        await room.close()
+
+
+@pytest.fixture
+async def tight(data_dir: Path, database_url: str, redis_url: str) -> AsyncIterator[LiveServer]:
+    """A node that lets one join in at a time and queues two more."""
+    settings = settings_for(
+        data_dir,
+        database_url=database_url,
+        redis_url=redis_url,
+        join_concurrency=1,
+        join_queue=2,
+        join_retry_ms=700,
+    )
+    live = await start_server(settings)
+    try:
+        yield live
+    finally:
+        await live.stop()
+
+
+async def test_host_actions_never_wait_behind_queued_joins(tight: LiveServer) -> None:
+    """With the node's only join turn taken and joins queued behind it, the host pins and the
+    pin answers while the joins still wait: host traffic does not queue with joins."""
+    opened = await open_session(tight)
+    gate = tight.context.joins
+    held = await gate.enter()
+    assert held is not None
+    waiting = [
+        asyncio.create_task(
+            Room.join(tight.ws_url(opened.session_id, tight.token("viewer", f"q{n}")))
+        )
+        for n in range(2)
+    ]
+
+    async def queued() -> bool:
+        return gate.waiting == 2
+
+    await eventually(queued)
+    async with tight.client(opened.host_token) as host:
+        pinned = await host.post(
+            f"/api/sessions/{opened.session_id}/pin", json={"product_id": opened.product_id}
+        )
+    assert pinned.status_code == 200, pinned.text
+    assert gate.waiting == 2  # the joins were still queued when the pin answered
+    held.release()
+    rooms = await asyncio.gather(*waiting)
+    for room in rooms:
+        snapshot = await room.wait_type("snapshot")
+        assert snapshot["pinned_product_id"] == opened.product_id
+        await room.close()
+
+
+async def test_a_join_past_the_queue_is_refused_busy_and_the_node_says_so(
+    tight: LiveServer,
+) -> None:
+    """Turn taken, queue full: the next join gets ``busy`` with a retry hint and close 4103,
+    and ``/readyz`` answers 503 (saturated) until the queue drains."""
+    opened = await open_session(tight)
+    gate = tight.context.joins
+    held = await gate.enter()
+    assert held is not None
+    queued = [
+        asyncio.create_task(
+            Room.join(tight.ws_url(opened.session_id, tight.token("viewer", f"w{n}")))
+        )
+        for n in range(2)
+    ]
+
+    async def full() -> bool:
+        return gate.waiting == 2
+
+    await eventually(full)
+    async with tight.client() as client:
+        ready = await client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["joins"].startswith("saturated")
+    refused = await Room.join(tight.ws_url(opened.session_id, tight.token("viewer", "late")))
+    error = await refused.wait_type("error")
+    assert error["code"] == "busy"
+    assert error["retry_after_ms"] >= 700
+    await refused.socket.wait_closed()
+    assert refused.socket.close_code == 4103
+    assert refused.socket.close_reason == f"busy; retry_after_ms={error['retry_after_ms']}"
+    held.release()
+    for room in await asyncio.gather(*queued):
+        await room.wait_type("snapshot")
+        await room.close()
+    async with tight.client() as client:
+        ready = await client.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"]["joins"].startswith("ok")
