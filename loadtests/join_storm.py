@@ -11,7 +11,8 @@ other (``--clients`` processes of `loadtests/storm_viewers.py`, each a share of 
    product every ``--pin-every-s`` from the first join: the latency of every ``POST .../pin``
    during the storm (p50 / p99 / max), then ``--after-s`` more seconds of pins and their
    delivery delay to every viewer (receive time - the frame's ``ts``).
-3. **reconnect**: the node the viewers are on is killed (``SIGKILL``); the viewers come back
+3. **reconnect**: the node the viewers are on is killed (``SIGKILL``, or ``--restart term``:
+   SIGTERM, it drains and tells its viewers to reconnect with 4101); the viewers come back
    with ``since`` and ``epoch`` after the SDK's back-off with full jitter, to the restarted node
    (``--database sqlite``, one node on embedded defaults) or to the surviving second node
    (``--database postgres``: two nodes over PostgreSQL and one private Valkey, the host on the
@@ -50,9 +51,11 @@ from loadtests.live_node import SECRET, pinned
 from loadtests.ports import free_ports
 from loadtests.server_processes import cpu_s
 
+HERE = Path(__file__).resolve().parent
 BRAND = "storm"
 SERVER_CORE, CLIENT_CORE = 0, 1
-#: What a viewer's host would deem normal: the target for a host action during a storm.
+CLIENT_NICENESS = 10
+#: Products the host pins in turn.
 PIN_PRODUCTS = 3
 
 
@@ -102,7 +105,7 @@ class Clients:
 
 @contextlib.asynccontextmanager
 async def clients(
-    count: int, port: int, paths: list[str], work: Path, in_flight: int
+    count: int, port: int, paths: list[str], work: Path, in_flight: int, target: str = "live"
 ) -> AsyncIterator[Clients]:
     """``count`` client processes on the client core, the paths dealt out between them."""
     processes = []
@@ -110,10 +113,13 @@ async def clients(
         for n in range(count):
             share = work / f"paths-{n}.txt"
             share.write_text("\n".join(paths[n::count]))
+            # Niced: on the shared client core the host's requests and the probe (this process)
+            # go first, so their latency is the server's, not the load generator's.
             command = pinned(
                 CLIENT_CORE,
-                [sys.executable, "-m", "loadtests.storm_viewers", "--port", str(port),
-                 "--paths", str(share), "--in-flight", str(in_flight)],
+                ["nice", "-n", str(CLIENT_NICENESS), sys.executable, "-m",
+                 "loadtests.storm_viewers", "--port", str(port), "--paths", str(share),
+                 "--in-flight", str(in_flight), *(["--sio"] if target == "node" else [])],
             )  # fmt: skip
             processes.append(
                 await asyncio.create_subprocess_exec(
@@ -193,12 +199,15 @@ async def _probe(
 
 
 class Node:
-    """One `live serve` process on the server core."""
+    """One server process on the server core: `live serve`, or a peer."""
 
-    def __init__(self, port: int, env: dict[str, str], log: Path) -> None:
+    def __init__(
+        self, port: int, env: dict[str, str], log: Path, command: list[str] | None = None
+    ) -> None:
         self.port = port
         self.env = env
         self.log = log
+        self.command = command or live_node.serve_command(port)
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -211,7 +220,7 @@ class Node:
         client core, so the server core runs the node alone."""
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(  # noqa: S603 - fixed command
-                pinned(SERVER_CORE, live_node.serve_command(self.port)),
+                pinned(SERVER_CORE, self.command),
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -226,10 +235,11 @@ class Node:
         assert self.process is not None
         return self.process.pid
 
-    def kill(self) -> None:
-        """SIGKILL, as a crashed or evicted node goes."""
+    def kill(self, how: str) -> None:
+        """``kill``: SIGKILL, as a crashed or evicted node goes; ``term``: SIGTERM, the node
+        drains (its viewers are told to reconnect, 4101) and exits."""
         assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
+        self.process.send_signal(signal.SIGKILL if how == "kill" else signal.SIGTERM)
         self.process.wait()
 
     def stop(self) -> None:
@@ -298,7 +308,7 @@ async def _join(group: Clients, node: Node) -> dict[str, Any]:
 async def _cost(
     args: argparse.Namespace, node: Node, paths: list[str], work: Path
 ) -> dict[str, Any]:
-    async with clients(args.clients, node.port, paths, work, args.in_flight) as group:
+    async with clients(args.clients, node.port, paths, work, args.in_flight, args.target) as group:
         return await _join(group, node)
 
 
@@ -334,7 +344,7 @@ async def _reconnect(
     stop = asyncio.Event()
     pinning = asyncio.create_task(host.pin_every(args.pin_every_s, stop))
     started = time.monotonic()
-    victim.kill()
+    await asyncio.to_thread(victim.kill, args.restart)
     if victim in survivors:
         await asyncio.to_thread(victim.start)  # a restart on the same data: embedded defaults
     settled = await group.ask({"cmd": "settle", "timeout_s": args.settle_s})
@@ -409,8 +419,16 @@ def _postgres(dsn: str) -> Iterator[str]:
         asyncio.run(live_node.drop_scratch_database(dsn, name))
 
 
+def _peer_command(target: str, port: int) -> list[str]:
+    if target == "starlette":
+        return [sys.executable, str(HERE / "peers" / "join_peer.py"), f"--port={port}"]
+    return ["node", str(HERE / "peers" / "join_peer.js"), str(port)]
+
+
 async def run(args: argparse.Namespace, env: dict[str, str], work: Path) -> dict[str, Any]:
-    """The four phases against fresh nodes; the figures as one dict."""
+    """The phases against fresh nodes; the figures as one dict."""
+    if args.target != "live":
+        return await _run_peer(args, env, work)
     count = 1 if args.database == "sqlite" else 2
     ports = free_ports(count)
     nodes = [
@@ -457,10 +475,44 @@ async def run(args: argparse.Namespace, env: dict[str, str], work: Path) -> dict
     return figures
 
 
+async def _run_peer(args: argparse.Namespace, env: dict[str, str], work: Path) -> dict[str, Any]:
+    """The join storm, the host's pins and the exodus against a peer (it keeps no history, so
+    there is no reconnect with ``since`` to audit)."""
+    (port,) = free_ports(1)
+    node_modules = HERE / ".peers" / "node" / "node_modules"
+    node = Node(
+        port,
+        env | {"NODE_PATH": str(node_modules)},
+        work / "peer.log",
+        _peer_command(args.target, port),
+    )
+    node.start()
+    path = "/socket.io/?EIO=4&transport=websocket" if args.target == "node" else "/ws/sessions/peer"
+    paths = [path] * args.viewers
+    figures: dict[str, Any] = {}
+    try:
+        if "cost" in args.phases:
+            figures["cost"] = await _cost(args, node, paths, work)
+            await asyncio.sleep(args.pause_s)
+        host = Host(node.base_url, "peer", [f"p{n}" for n in range(PIN_PRODUCTS)])
+        try:
+            async with clients(
+                args.clients, port, paths, work, args.in_flight, args.target
+            ) as group:
+                figures["storm"] = await _storm_and_after(args, group, node, host)
+                figures["exodus"] = await _exodus(group, node, host, args.settle_s)
+        finally:
+            await host.close()
+    finally:
+        node.stop()
+    return figures
+
+
 def main() -> None:
     """Parse the arguments, run once, print the figures as JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--viewers", type=int, default=2000)
+    parser.add_argument("--target", choices=("live", "starlette", "node"), default="live")
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--postgres-dsn", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--clients", type=int, default=2, help="client processes")
@@ -469,6 +521,9 @@ def main() -> None:
     parser.add_argument("--after-s", type=float, default=5)
     parser.add_argument("--pause-s", type=float, default=5, help="quiet between phases")
     parser.add_argument("--settle-s", type=float, default=60)
+    parser.add_argument(
+        "--restart", choices=("kill", "term"), default="kill", help="how the node goes down"
+    )
     parser.add_argument(
         "--phases",
         type=lambda raw: set(raw.split(",")),
@@ -483,7 +538,8 @@ def main() -> None:
         work = Path(tmp)
         with _engines(args, work) as env:
             figures = asyncio.run(run(args, env, work))
-    print(json.dumps({"viewers": args.viewers, "database": args.database, **figures}, indent=1))
+    setup = {"target": args.target, "viewers": args.viewers, "database": args.database}
+    print(json.dumps({**setup, **figures}, indent=1))
 
 
 if __name__ == "__main__":

@@ -38,6 +38,10 @@ BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 8.0
 KEY = "dGhlIHNhbXBsZSBub25jZQ=="
 _DURABLE_HINT = b'"seq"'
+# Engine.IO v4 (the socket.io peer): masked client frames with an all-zero mask carry their
+# payload as is: "3" answers a ping, "40" joins the default namespace.
+_SIO_PONG = b"\x81\x81\x00\x00\x00\x003"
+_SIO_CONNECT = b"\x81\x82\x00\x00\x00\x0040"
 
 
 @dataclass
@@ -61,8 +65,9 @@ class Record:
 class Viewer(asyncio.Protocol):
     """One room socket of a `Record`."""
 
-    def __init__(self, record: Record, ready: asyncio.Future[None]) -> None:
+    def __init__(self, record: Record, ready: asyncio.Future[None], *, sio: bool) -> None:
         self.record = record
+        self.sio = sio
         self.ready = ready
         self.transport: asyncio.Transport | None = None
         self.lost: asyncio.Future[None] = ready.get_loop().create_future()
@@ -133,6 +138,10 @@ class Viewer(asyncio.Protocol):
             return
         if opcode != 1:
             return
+        if self.sio:
+            payload = self._engine_io(payload)
+            if payload is None:
+                return
         now = time.time()
         first = not self.ready.done()
         if first or _DURABLE_HINT in payload:
@@ -144,6 +153,17 @@ class Viewer(asyncio.Protocol):
             if self.record.joined_s is None:
                 self.record.joined_s = now
             self.ready.set_result(None)
+
+    def _engine_io(self, payload: bytes) -> bytes | None:
+        """The socket.io event's data as a frame, or None for Engine.IO's own packets."""
+        assert self.transport is not None
+        if payload == b"2":
+            self.transport.write(_SIO_PONG)
+        elif payload.startswith(b"0"):
+            self.transport.write(_SIO_CONNECT)
+        elif payload.startswith(b"42"):
+            return orjson.dumps(orjson.loads(payload[2:])[1])
+        return None
 
     def _event(self, frame: dict[str, Any], now: float) -> None:
         record = self.record
@@ -172,6 +192,7 @@ class Client:
         lines = [line for line in open(args.paths).read().splitlines() if line]  # noqa: SIM115
         self.records = [Record(path, args.port) for path in lines]
         self.in_flight = args.in_flight
+        self.sio = args.sio
         self.timeout_s = args.timeout_s
         self.follow_ports: list[int] | None = None
         self.viewers: dict[int, Viewer] = {}
@@ -183,7 +204,7 @@ class Client:
         record = self.records[index]
         ready: asyncio.Future[None] = loop.create_future()
         _, viewer = await loop.create_connection(
-            lambda: Viewer(record, ready), "127.0.0.1", record.port
+            lambda: Viewer(record, ready, sio=self.sio), "127.0.0.1", record.port
         )
         self.viewers[index] = viewer
         await asyncio.wait_for(ready, self.timeout_s)
@@ -337,6 +358,7 @@ def main() -> None:
     parser.add_argument("--paths", required=True, help="a file with one room socket path a line")
     parser.add_argument("--in-flight", type=int, default=256)
     parser.add_argument("--timeout-s", type=float, default=60)
+    parser.add_argument("--sio", action="store_true", help="the peers' socket.io (Engine.IO v4)")
     args = parser.parse_args()
     asyncio.run(serve(Client(args)))
 
