@@ -2,22 +2,15 @@
 are refused with a retry hint past the queue; the host's actions never wait behind them."""
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from common import codec
-from tests.harness import (
-    UNIT_S,
-    LiveServer,
-    Room,
-    eventually,
-    open_session,
-    settings_for,
-    start_server,
-    statements_with,
-)
+from tests.support.clients import Room
+from tests.support.polling import eventually
+from tests.support.servers import LiveServer, ServerWith, statements_with
+from tests.support.sessions import open_session
+from tests.support.units import UNIT_S
 
 #: The node's own loops read and write the record on their own schedule, not per join.
 BACKGROUND = (
@@ -136,21 +129,9 @@ async def test_joins_in_a_storm_share_one_encoded_snapshot(
 
 
 @pytest.fixture
-async def tight(data_dir: Path, database_url: str, redis_url: str) -> AsyncIterator[LiveServer]:
+async def tight(server_with: ServerWith) -> LiveServer:
     """A node that lets one join in at a time and queues two more."""
-    settings = settings_for(
-        data_dir,
-        database_url=database_url,
-        redis_url=redis_url,
-        join_concurrency=1,
-        join_queue=2,
-        join_retry_ms=700,
-    )
-    live = await start_server(settings)
-    try:
-        yield live
-    finally:
-        await live.stop()
+    return await server_with(join_concurrency=1, join_queue=2, join_retry_ms=700)
 
 
 async def test_host_actions_never_wait_behind_queued_joins(tight: LiveServer) -> None:
