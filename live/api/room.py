@@ -118,11 +118,14 @@ async def room_socket(websocket: WebSocket) -> None:
         # Joins take turns (`realtime.admission`): a storm neither starves the host's requests
         # nor builds a backlog that delays everyone; past the queue, the join comes back later.
         ticket = await ctx.joins.enter()
-        await websocket.accept()
         if ticket is None:
+            await websocket.accept()
             await _busy(websocket, ctx.joins.retry_after_ms)
             return
         try:
+            # Inside: a client that went away while queued fails the accept, and its turn
+            # must still pass on.
+            await websocket.accept()
             await _join(ctx, websocket, caller, joined=ticket.release)
         finally:
             ticket.release()

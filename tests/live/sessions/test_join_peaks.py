@@ -205,3 +205,31 @@ async def test_a_join_past_the_queue_is_refused_busy_and_the_node_says_so(
         ready = await client.get("/readyz")
     assert ready.status_code == 200, ready.text
     assert ready.json()["checks"]["joins"].startswith("ok")
+
+
+async def test_a_join_that_gives_up_while_queued_loses_no_turn(tight: LiveServer) -> None:
+    """A viewer queued for a turn goes away before it comes: when the turn reaches it, the
+    accept fails and the turn passes on; the gate ends with nobody joining or waiting."""
+    opened = await open_session(tight)
+    gate = tight.context.joins
+    held = await gate.enter()
+    assert held is not None
+    impatient = asyncio.create_task(
+        Room.join(tight.ws_url(opened.session_id, tight.token("viewer", "impatient")))
+    )
+
+    async def queued() -> bool:
+        return gate.waiting == 1
+
+    await eventually(queued)
+    impatient.cancel()  # the client closes its connection before the upgrade is answered
+    await asyncio.gather(impatient, return_exceptions=True)
+    held.release()
+
+    async def idle() -> bool:
+        return gate.active == 0 and gate.waiting == 0
+
+    await eventually(idle)
+    late = await Room.join(tight.ws_url(opened.session_id, tight.token("viewer", "late")))
+    await late.wait_type("snapshot")
+    await late.close()
