@@ -17,7 +17,7 @@ from common import loops
 from inventory.coupons import CouponCounters
 from inventory.stock import Stock
 from live.clips import purchases
-from live.commerce import coupons, flash_sales, holds, stock_recovery
+from live.commerce import coupons, flash_sales, holds, room_orders, stock_recovery
 from live.commerce.order_writer import OrderWriter
 from live.commerce.stock_invariant import Watch
 from live.commerce.terms import TermsCache
@@ -65,6 +65,8 @@ def _hub(settings: Settings, engines: Engines) -> Hub:
         comment_burst=settings.comment_burst,
         backlog_soft_frames=settings.backlog_soft_frames,
         backlog_hard_frames=settings.backlog_hard_frames,
+        order_rate_per_s=settings.order_rate_per_s,
+        order_burst=settings.order_burst,
     )
 
 
@@ -125,6 +127,7 @@ def build_context(settings: Settings, engines: Engines, request_metrics: Request
     )
     on_archived.ctx = ctx
     ctx.hub.on_claim(coupons.claim_handler(ctx))
+    ctx.hub.on_buy(room_orders.buy_handler(ctx))
     ctx.hub.on_comment(draws.entry_listener(ctx))
     ctx.hub.filter_comments(ctx.policies.comment_filter())
     return ctx

@@ -20,7 +20,14 @@ from common import codec, loops
 from common.errors import ClientError, CloseCode, Code
 from realtime import keys, protocol
 from realtime.bus import BusUnavailable, EventBus
-from realtime.commands import ClaimHandler, Commands, CommentFilter, CommentListener
+from realtime.commands import (
+    BuyHandler,
+    ClaimHandler,
+    Commands,
+    CommentFilter,
+    CommentListener,
+    WaitlistHandler,
+)
 from realtime.connection import Connection, FrameSink, Viewer
 from realtime.moderation import Moderation
 from realtime.presence import Presence
@@ -68,12 +75,19 @@ class Hub:
         backlog_soft_frames: int,
         backlog_hard_frames: int,
         max_connections_per_viewer: int = 3,
+        order_rate_per_s: float = 2.0,
+        order_burst: int = 10,
     ) -> None:
         self.bus = EventBus(redis)
         self.moderation = Moderation(redis, self.bus)
         self.presence = Presence(redis, node_id=node_id)
         self.commands = Commands(
-            redis, self.bus, self.moderation, comment_max_chars=comment_max_chars
+            redis,
+            self.bus,
+            self.moderation,
+            comment_max_chars=comment_max_chars,
+            order_rate_per_s=order_rate_per_s,
+            order_burst=order_burst,
         )
         self._max_connections_per_viewer = max_connections_per_viewer
         self.rooms: dict[str, Room] = {}
@@ -93,6 +107,14 @@ class Hub:
     def on_claim(self, handler: ClaimHandler) -> None:
         """Register what answers a viewer's ``claim`` (coupon rules live in the app)."""
         self.commands.claim_handler = handler
+
+    def on_buy(self, handler: BuyHandler) -> None:
+        """Register what answers a viewer's ``buy`` (order rules live in the app)."""
+        self.commands.buy_handler = handler
+
+    def on_waitlist(self, handler: WaitlistHandler) -> None:
+        """Register what answers ``waitlist`` / ``leave_waitlist`` (the app's waitlist)."""
+        self.commands.waitlist_handler = handler
 
     def filter_comments(self, comment_filter: CommentFilter) -> None:
         """Register the brand rules every comment passes before it is published."""

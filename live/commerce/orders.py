@@ -48,17 +48,22 @@ STALE_TERMS_ATTEMPTS = 3
 
 @dataclass(frozen=True, slots=True)
 class OrderRequest:
-    """A validated ``POST /orders`` body plus its idempotency key."""
+    """A validated ``POST /orders`` body (or ``buy`` message) plus its idempotency key;
+    ``offer_id`` takes a waitlist offer."""
 
     product_id: str
     qty: int
     coupon_id: str | None
     idempotency_key: str
+    offer_id: str | None = None
 
     def fingerprint(self) -> str:
         """Hash of the body: the same key must come with the same body."""
-        body = codec.encode([self.product_id, self.qty, self.coupon_id])
-        return hashlib.sha256(body).hexdigest()
+        fields: list[object] = [self.product_id, self.qty, self.coupon_id]
+        if self.offer_id is not None:
+            # Only then: the fingerprints of orders placed before offers existed stay valid.
+            fields.append(self.offer_id)
+        return hashlib.sha256(codec.encode(fields)).hexdigest()
 
 
 def _refuse(reason: Refusal) -> ClientError:

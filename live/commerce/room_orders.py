@@ -1,0 +1,83 @@
+"""Buying on the room socket: the hub's handler for ``buy``, the same order as over HTTP.
+
+Contract: a ``buy`` is `live.commerce.orders.place` with the socket's viewer as the buyer and
+the message's ``key`` as the idempotency key, so the reserve script, the per-viewer limit, the
+flash sale's window and cap, the group-committed record with the attributed guide, and the
+answer are those of ``POST .../orders``; the same key over HTTP or the socket answers the same
+order. The ack carries the order as ``order``; a refusal is a `ClientError` from the one
+catalog. An engine outage answers ``unavailable`` and leaves the socket open. A buy goes on to
+its end when its socket drops meanwhile: the retry of its key finds what it did.
+"""
+
+import asyncio
+import time
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from common.errors import OUTAGES, ClientError, Code
+from live.auth.tokens import Principal, Role
+from live.commerce import orders
+from live.context import Context
+from realtime.commands import BuyHandler
+from realtime.connection import Viewer
+from realtime.protocol import Buy
+
+T = TypeVar("T")
+
+#: Buys whose socket stopped waiting for them; the event loop keeps only weak references.
+_ORPHANS: set[asyncio.Task[Any]] = set()
+
+
+async def uncancelled(work: Coroutine[Any, Any, T]) -> T:
+    """Await ``work`` in a task of its own that a cancel of the caller does not stop.
+
+    A socket's reader is cancelled when its peer goes away; a buy cancelled between its reserve
+    and its record would leave a hold that no order row explains, and the key's retry would
+    wait for that row until the hold lapsed.
+    """
+    task = asyncio.create_task(work)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        _ORPHANS.add(task)
+        task.add_done_callback(_forget)
+        raise
+
+
+def _forget(task: asyncio.Task[Any]) -> None:
+    _ORPHANS.discard(task)
+    if not task.cancelled():
+        task.exception()  # retrieved: a refusal nobody reads is no error
+
+
+def principal_of(viewer: Viewer) -> Principal:
+    """The buyer behind a room socket (its token was verified when the socket joined)."""
+    return Principal(
+        sub=viewer.user_id, role=Role(viewer.role), brand=viewer.brand, name=viewer.name
+    )
+
+
+def buy_handler(ctx: Context) -> BuyHandler:
+    """The hub's handler for a viewer's ``buy`` message."""
+
+    async def handle(session_id: str, viewer: Viewer, command: Buy) -> dict[str, Any]:
+        if viewer.role != Role.VIEWER:
+            raise ClientError(Code.FORBIDDEN, "only viewers buy")
+        request = orders.OrderRequest(
+            product_id=command.product_id,
+            qty=command.qty,
+            coupon_id=command.coupon_id,
+            idempotency_key=command.key,
+            offer_id=command.offer_id,
+        )
+        started = time.perf_counter()
+        try:
+            order = await uncancelled(orders.place(ctx, principal_of(viewer), session_id, request))
+        except OUTAGES as exc:
+            # HTTP answers an outage through the app's error boundary; a socket has none.
+            raise ClientError(Code.UNAVAILABLE, "sales are unavailable; retry") from exc
+        finally:
+            ctx.request_metrics.order_seconds.observe(time.perf_counter() - started)
+        return {"order": order}
+
+    return handle
