@@ -6,6 +6,7 @@
  *   room.on("pin", (event) => ...);            // one callback per frame type, batches flattened
  *   room.on("state", ({state}) => ...);        // connecting | open | waiting | closed
  *   await room.comment("666");                 // resolves with the ack, rejects with a LiveError
+ *   const order = await room.buy(productId, 1); // the order; the same key across reconnects
  *
  * Delivery (docs/protocol.md, section 6): durable events carry a per-session `seq`; the client
  * keeps the highest `seq` (and the snapshot's `epoch`) it applied and reconnects with
@@ -124,6 +125,10 @@
     "sale_open", "sale_close", "comment_deleted", "draw_open", "draw_result",
   ]);
 
+  // Answers after which a buy is sent again with the same key: the server was busy, paused or
+  // still writing the first attempt, or the socket dropped before the answer.
+  const BUY_RETRIED = new Set(["network", "sale_paused", "unavailable", "request_in_progress"]);
+
   function backoffDelay(attempt, baseMs, maxMs, random) {
     const cap = Math.min(maxMs, baseMs * Math.pow(2, attempt));
     return Math.floor((random || Math.random)() * cap);
@@ -133,7 +138,10 @@
     constructor(options) {
       if (!options || !options.wsUrl) throw new Error("LiveClient.connect needs wsUrl");
       this.options = Object.assign(
-        {baseDelayMs: 500, maxDelayMs: 15000, pingIntervalMs: 25000, ackTimeoutMs: 10000},
+        {
+          baseDelayMs: 500, maxDelayMs: 15000, pingIntervalMs: 25000, ackTimeoutMs: 10000,
+          buyTimeoutMs: 30000, buyRetryMs: 500,
+        },
         options,
       );
       this.transport = options.transport || browserTransport();
@@ -150,6 +158,8 @@
       this.pinger = null;
       this.lastFrameAt = 0;
       this.stopped = false;
+      this.opened = [];   // callbacks waiting for the socket to be open
+      this.buyKeys = {};  // intent -> idempotency key of a buy not answered for good yet
       this._open();
     }
 
@@ -182,6 +192,49 @@
     comment(text) { return this.send({type: "comment", text: text}); }
     like(count) { return this.send({type: "like", count: count || 1}); }
     claim(couponId) { return this.send({type: "claim", coupon_id: couponId}); }
+
+    /**
+     * Buy `qty` units: resolves with the order (as POST .../orders answers it), rejects with a
+     * LiveError carrying the catalog code (sold_out, limit_exceeded, ...). One idempotency key
+     * per purchase, kept until a final answer: a socket that drops before the answer is
+     * rejoined and the buy sent again with the same key (the server answers the order it
+     * already made), for up to buyTimeoutMs. A buy of the same product, qty, coupon and offer
+     * after a `network` failure reuses that key too, so a second tap never buys twice.
+     */
+    buy(productId, qty, options) {
+      const opts = options || {};
+      const message = {type: "buy", product_id: productId, qty: qty || 1};
+      if (opts.couponId) message.coupon_id = opts.couponId;
+      if (opts.offerId) message.offer_id = opts.offerId;
+      const intent = [productId, message.qty, opts.couponId || "", opts.offerId || ""].join("|");
+      message.key = opts.key || this.buyKeys[intent] || newKey();
+      this.buyKeys[intent] = message.key;
+      const deadline = Date.now() + this.options.buyTimeoutMs;
+      return new Promise((resolve, reject) => {
+        const settle = (err, order) => {
+          if (!err || err.code !== "network") delete this.buyKeys[intent];
+          if (err) reject(err);
+          else resolve(order);
+        };
+        const attempt = () => {
+          if (this.stopped) {
+            settle(new LiveError("network", "the room is closed"));
+          } else if (this.state !== "open") {
+            this._whenOpen(attempt, deadline - Date.now(), () =>
+              settle(new LiveError("network", "not connected")));
+          } else {
+            this.send(message).then((ack) => settle(null, ack.order), (err) => {
+              const left = deadline - Date.now();
+              if (!BUY_RETRIED.has(err.code) || left <= 0) settle(err);
+              else if (err.code === "network") attempt();
+              else setTimeout(attempt, Math.min(this.options.buyRetryMs, left));
+            });
+          }
+        };
+        attempt();
+      });
+    }
+
     mute(userId) { return this.send({type: "mute", user_id: userId}); }
     unmute(userId) { return this.send({type: "unmute", user_id: userId}); }
     kick(userId) { return this.send({type: "kick", user_id: userId}); }
@@ -194,6 +247,16 @@
       this._stopPinger();
       if (this.socket) this.socket.close(1000, "client closed");
       this._setState("closed", {code: 1000, reason: "client closed"});
+      this._expireWaiters();
+    }
+
+    _expireWaiters() {
+      const waiting = this.opened;
+      this.opened = [];
+      for (const waiter of waiting) {
+        clearTimeout(waiter.timer);
+        waiter.expired();
+      }
     }
 
     /** Drop the current socket and reconnect now (the network changed, the app came back). */
@@ -205,6 +268,16 @@
       } else if (this.socket) {
         this.socket.close(4999, "client reconnect"); // 4100-4999: reconnect after a back-off
       }
+    }
+
+    // Calls `callback` once the socket is open, or `expired` after `withinMs`.
+    _whenOpen(callback, withinMs, expired) {
+      const waiter = {callback: callback, expired: expired};
+      waiter.timer = setTimeout(() => {
+        this.opened = this.opened.filter((w) => w !== waiter);
+        expired();
+      }, Math.max(0, withinMs));
+      this.opened.push(waiter);
     }
 
     // Built by hand: mini programs have no URL class.
@@ -228,6 +301,12 @@
           this.lastFrameAt = Date.now();
           this._setState("open", {reconnects: this.reconnects});
           this._startPinger();
+          const waiting = this.opened;
+          this.opened = [];
+          for (const waiter of waiting) {
+            clearTimeout(waiter.timer);
+            waiter.callback();
+          }
         },
         onMessage: (text) => this._receive(text),
         onError: () => {},
@@ -253,6 +332,7 @@
       if (final) {
         this.stopped = true;
         this._setState("closed", {code: code, reason: reason});
+        this._expireWaiters();
         return;
       }
       const delay = backoffDelay(

@@ -197,8 +197,10 @@
     $("#buy").onclick = async (event) => {
       const productId = state.pinned;
       const couponId = $("#card-coupon").hidden ? null : $("#card-coupon").value || null;
+      // On the room socket: one frame each way, and the SDK keeps the purchase's key across
+      // reconnects, so a tap answered after a dropped connection never buys twice.
       const order = await act(event.currentTarget,
-        () => state.api.order(sessionId, productId, 1, couponId));
+        () => state.room.buy(productId, 1, {couponId: couponId}));
       if (!order) return;
       if (couponId) { delete state.mine[couponId]; renderCard(); }
       showOrder(order);
