@@ -16,8 +16,9 @@ from collections.abc import AsyncIterator, Mapping
 from common import loops
 from inventory.coupons import CouponCounters
 from inventory.stock import Stock
+from inventory.waitlists import Waitlists
 from live.clips import purchases
-from live.commerce import coupons, flash_sales, holds, room_orders, stock_recovery
+from live.commerce import coupons, flash_sales, holds, offers, room_orders, stock_recovery
 from live.commerce.order_writer import OrderWriter
 from live.commerce.stock_invariant import Watch
 from live.commerce.terms import TermsCache
@@ -111,6 +112,7 @@ def build_context(settings: Settings, engines: Engines, request_metrics: Request
         hub=_hub(settings, engines),
         stock=Stock(engines.redis, idempotency_ttl_s=settings.idempotency_ttl_s),
         coupons=CouponCounters(engines.redis),
+        waitlists=Waitlists(engines.redis),
         store=engines.store,
         policies=BrandPolicies(db),
         attribution=attribution.Policies(
@@ -128,6 +130,7 @@ def build_context(settings: Settings, engines: Engines, request_metrics: Request
     on_archived.ctx = ctx
     ctx.hub.on_claim(coupons.claim_handler(ctx))
     ctx.hub.on_buy(room_orders.buy_handler(ctx))
+    ctx.hub.on_waitlist(room_orders.waitlist_handler(ctx))
     ctx.hub.on_comment(draws.entry_listener(ctx))
     ctx.hub.filter_comments(ctx.policies.comment_filter())
     return ctx
@@ -137,6 +140,7 @@ def _transaction_loops(ctx: Context) -> list[asyncio.Task[None]]:
     """The loops that write the record: asked to end after their pass on shutdown."""
     return [
         asyncio.create_task(holds.run(ctx), name="hold-reaper"),
+        asyncio.create_task(offers.run(ctx), name="waitlist-offers"),
         asyncio.create_task(purchases.run(ctx), name="clip-order-reaper"),
         asyncio.create_task(flash_sales.run(ctx), name="sale-closer"),
         asyncio.create_task(stock_recovery.run(ctx), name="redis-recovery"),

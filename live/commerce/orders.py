@@ -71,9 +71,11 @@ def _refuse(reason: Refusal) -> ClientError:
     return ClientError(code, message)
 
 
-async def _answer_again(
+async def answer_again(
     ctx: Context, outcome: Repeated, request: OrderRequest, *, session_id: str, viewer_id: str
 ) -> dict[str, Any]:
+    """The answer to a key used before: its order, or the refusal it got (see section 4 of
+    docs/protocol.md)."""
     if outcome.request_hash != request.fingerprint():
         raise ClientError(
             Code.IDEMPOTENCY_KEY_REUSED, "this Idempotency-Key was used with another body"
@@ -189,7 +191,7 @@ async def place(
             ctx.terms.forget(session_id)
             continue
         if isinstance(outcome, Repeated):
-            return await _answer_again(
+            return await answer_again(
                 ctx, outcome, request, session_id=session_id, viewer_id=principal.sub
             )
         if isinstance(outcome, Refused):
@@ -215,7 +217,7 @@ async def _not_live(
         terms.session_id, viewer_id=principal.sub, idempotency_key=request.idempotency_key
     )
     if earlier is not None:
-        return await _answer_again(
+        return await answer_again(
             ctx, earlier, request, session_id=terms.session_id, viewer_id=principal.sub
         )
     ended = terms.session_status == session_records.ENDED

@@ -1,4 +1,5 @@
-"""Buying on the room socket: the hub's handler for ``buy``, the same order as over HTTP.
+"""Buying on the room socket: the hub's handlers for ``buy`` (the same order as over HTTP)
+and for waitlist joins and leaves.
 
 Contract: a ``buy`` is `live.commerce.orders.place` with the socket's viewer as the buyer and
 the message's ``key`` as the idempotency key, so the reserve script, the per-viewer limit, the
@@ -16,11 +17,11 @@ from typing import Any, TypeVar
 
 from common.errors import OUTAGES, ClientError, Code
 from live.auth.tokens import Principal, Role
-from live.commerce import orders
+from live.commerce import offers, orders, waitlists
 from live.context import Context
-from realtime.commands import BuyHandler
+from realtime.commands import BuyHandler, WaitlistHandler
 from realtime.connection import Viewer
-from realtime.protocol import Buy
+from realtime.protocol import Buy, Waitlist
 
 T = TypeVar("T")
 
@@ -72,12 +73,30 @@ def buy_handler(ctx: Context) -> BuyHandler:
         )
         started = time.perf_counter()
         try:
-            order = await uncancelled(orders.place(ctx, principal_of(viewer), session_id, request))
+            order = await uncancelled(
+                offers.purchase(ctx, principal_of(viewer), session_id, request)
+            )
         except OUTAGES as exc:
             # HTTP answers an outage through the app's error boundary; a socket has none.
             raise ClientError(Code.UNAVAILABLE, "sales are unavailable; retry") from exc
         finally:
             ctx.request_metrics.order_seconds.observe(time.perf_counter() - started)
         return {"order": order}
+
+    return handle
+
+
+def waitlist_handler(ctx: Context) -> WaitlistHandler:
+    """The hub's handler for ``waitlist`` and ``leave_waitlist``: the viewer's place (as
+    ``POST .../waitlist`` answers it), or ``{product_id, status}`` after leaving."""
+
+    async def handle(session_id: str, viewer: Viewer, command: Waitlist) -> dict[str, Any]:
+        if viewer.role != Role.VIEWER:
+            raise ClientError(Code.FORBIDDEN, "only viewers wait for products")
+        act = waitlists.join if command.join else waitlists.leave
+        try:
+            return await uncancelled(act(ctx, principal_of(viewer), session_id, command.product_id))
+        except OUTAGES as exc:
+            raise ClientError(Code.UNAVAILABLE, "waitlists are unavailable; retry") from exc
 
     return handle

@@ -51,6 +51,10 @@ class Settings:
     #: Token bucket of a user's ``buy`` and waitlist messages on a room socket, per node.
     order_rate_per_s: float = 2.0
     order_burst: int = 10
+    #: How long a waitlist offer holds its unit for the viewer it was made to.
+    offer_ttl_s: int = 120
+    #: Waitlists (products) a viewer may wait in at once, per session.
+    waitlist_max_per_viewer: int = 5
     comments_per_tick: int = 20
     backlog_soft_frames: int = 64
     backlog_hard_frames: int = 512
@@ -105,6 +109,8 @@ _INTEGERS = {
     "tick_ms": 10,
     "hold_ttl_s": 1,
     "order_burst": 1,
+    "offer_ttl_s": 1,
+    "waitlist_max_per_viewer": 1,
     "attribution_window_s": 1,
     "comments_per_tick": 1,
     "archive_segment_events": 1,
