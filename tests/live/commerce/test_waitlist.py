@@ -1,15 +1,18 @@
 """Waitlists: a viewer queues for a sold-out product; a unit that comes back is offered to the
 first in line as a private ``offer`` with its own hold, taken with a ``buy`` naming it."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
-from live.commerce import order_records
+from live.commerce import offers, order_records
+from live.commerce.stock_invariant import read
 from live.db.models import OrderRow, WaitlistEntryRow
 from live.db.unit import transaction
-from tests.harness import LiveServer, Room, settings_for, sign, start_server
+from tests.harness import LiveServer, Room, cluster, settings_for, sign, start_server
 from tests.live.commerce.waitlisting import answer, cancel, joined, sold_out
 
 
@@ -196,8 +199,8 @@ async def test_units_the_host_adds_and_restocked_refunds_go_to_the_queue_first(
             f"/api/sessions/{sale.session_id}/products/{sale.product_id}/stock", json={"stock": 0}
         )
         assert lowered.json()["error"]["code"] == "conflict"
-    offers = [await rooms[n].wait_type("offer") for n in range(2)]
-    assert len({o["offer_id"] for o in offers}) == 2
+    made = [await rooms[n].wait_type("offer") for n in range(2)]
+    assert len({o["offer_id"] for o in made}) == 2
     await host_room.wait_for(
         lambda f: f.get("type") == "waitlist" and f["lengths"].get(sale.product_id) == 1
     )
@@ -283,3 +286,46 @@ async def test_hosts_read_lengths_and_guides_read_their_own_customers(node: Live
         assert (await foreign.get(path)).status_code == 404
     for room in (hers, other):
         await room.close()
+
+
+async def test_three_nodes_offer_each_returned_unit_once_in_queue_order(
+    tmp_path: Path, database_url: str, redis_url: str
+) -> None:
+    """Twelve viewers wait on three nodes; eight units come back at once through all three
+    nodes (each pumping, plus every node's sweep): eight offers, to the first eight in line,
+    one each, the others still waiting in order."""
+    async with cluster(tmp_path, 3, database_url=database_url, redis_url=redis_url) as nodes:
+        sale = await sold_out(nodes[0], stock=8)
+        rooms = []
+        for n in range(12):
+            room = await joined(nodes[n % 3], sale.session_id, f"line{n}")
+            placed = await answer(room, {"type": "waitlist", "product_id": sale.product_id})
+            assert placed["ahead"] == n, placed
+            rooms.append(room)
+        await asyncio.gather(
+            *(cancel(nodes[n % 3], f"b{n}", sale.orders[f"b{n}"]) for n in range(8))
+        )
+        made = [await rooms[n].wait_type("offer") for n in range(8)]
+        assert len({o["offer_id"] for o in made}) == 8
+        async with transaction(nodes[0].context.db) as db:
+            entries = (
+                await db.scalars(
+                    select(WaitlistEntryRow)
+                    .where(WaitlistEntryRow.session_id == sale.session_id)
+                    .order_by(WaitlistEntryRow.id)
+                )
+            ).all()
+        assert [(e.viewer_id, e.status) for e in entries] == [
+            (f"line{n}", "offered" if n < 8 else "waiting") for n in range(12)
+        ]
+        assert {e.order_id for e in entries[:8]} == {o["offer_id"] for o in made}
+        # Every node's sweep passes again meanwhile: no unit may be offered a second time.
+        await asyncio.sleep(2 * offers.SWEEP_INTERVAL_S)
+        for room in rooms:
+            await room.send({"type": "ping", "ref": "after"})
+            await room.wait_type("pong")  # every frame sent before it has been read
+            assert not [f for f in room.frames if f.get("type") == "offer"]
+        lines = await read(nodes[1].context.db, nodes[1].context.redis, sale.session_id)
+        assert [(line.stock, line.held, line.sold) for line in lines] == [(0, 8, 0)]
+        for room in rooms:
+            await room.close()
