@@ -238,6 +238,11 @@
       });
     }
 
+    /** Wait for a sold-out product: resolves with the place ({position, ahead, status}). */
+    waitlist(productId) { return this.send({type: "waitlist", product_id: productId}); }
+    /** Leave its waitlist (declines an offer held). */
+    leaveWaitlist(productId) { return this.send({type: "leave_waitlist", product_id: productId}); }
+
     mute(userId) { return this.send({type: "mute", user_id: userId}); }
     unmute(userId) { return this.send({type: "unmute", user_id: userId}); }
     kick(userId) { return this.send({type: "kick", user_id: userId}); }
@@ -510,6 +515,14 @@
         {"Idempotency-Key": idempotencyKey || newKey()});
     }
     getOrder(orderId) { return this.call("GET", "/api/orders/" + orderId); }
+    waitlist(id) { return this.call("GET", "/api/sessions/" + id + "/waitlist"); }
+    joinWaitlist(id, productId) {
+      return this.call("POST", "/api/sessions/" + id + "/waitlist", {product_id: productId});
+    }
+    leaveWaitlist(id, productId) { return this.call("DELETE", "/api/sessions/" + id + "/waitlist/" + productId); }
+    setStock(id, productId, stock) {
+      return this.call("PUT", "/api/sessions/" + id + "/products/" + productId + "/stock", {stock: stock});
+    }
     cancelOrder(orderId) { return this.call("POST", "/api/orders/" + orderId + "/cancel"); }
 
     // guide
