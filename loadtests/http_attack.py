@@ -109,3 +109,35 @@ async def attack(port: int, requests: Sequence[bytes], concurrency: int) -> Atta
             connection.close()
     result.elapsed_s = time.perf_counter() - result.started_at
     return result
+
+
+async def burst(port: int, requests: Sequence[bytes], spread_s: float) -> Attack:
+    """Every request once, each on a connection of its own opened at its turn, the turns spread
+    evenly over ``spread_s`` (open loop: a tap does not wait for the others); latencies run
+    from opening the connection to the answer."""
+    loop = asyncio.get_running_loop()
+    result = Attack()
+    step = spread_s / max(1, len(requests))
+
+    async def tap(request: bytes) -> None:
+        sent = time.perf_counter()
+        _, connection = await loop.create_connection(KeepAlive, "127.0.0.1", port)
+        try:
+            status = await connection.exchange(request)
+        finally:
+            connection.close()
+        now = time.perf_counter()
+        result.latencies_s.append(now - sent)
+        result.statuses.append(status)
+        result.answered_at.append(now)
+
+    result.started_at = start = time.perf_counter()
+    taps = []
+    for n, request in enumerate(requests):
+        ahead = start + n * step - time.perf_counter()
+        if ahead > 0.001:
+            await asyncio.sleep(ahead)
+        taps.append(asyncio.create_task(tap(request)))
+    await asyncio.gather(*taps)
+    result.elapsed_s = max(result.answered_at, default=start) - start
+    return result

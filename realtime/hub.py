@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 
 from common import codec, loops
 from common.errors import ClientError, CloseCode, Code
-from realtime import keys, protocol
+from realtime import keys, protocol, wire
 from realtime.bus import BusUnavailable, EventBus
 from realtime.commands import (
     BuyHandler,
@@ -352,12 +352,19 @@ class Hub:
             try:
                 command = protocol.parse(text, max_frame_bytes=self._max_frame_bytes)
                 ref = command.ref
-                answer = await self.commands.answer(room, connection.viewer, command, bucket)
+                connection.answering = True
+                try:
+                    answer = await self.commands.answer(room, connection.viewer, command, bucket)
+                finally:
+                    connection.answering = False
             except protocol.ProtocolError as exc:
                 answer = protocol.error_frame(exc.code, exc.message, exc.ref)
             except ClientError as exc:
                 answer = protocol.error_frame(exc.code, exc.message, ref)
-            connection.offer(codec.encode_text(answer))
+            text = codec.encode_text(answer)
+            # Straight to the transport when it takes writes (as room frames go): through
+            # ASGI's send, an answer cost a task wake-up and the middleware's send wrappers.
+            connection.offer(text, wire=wire.text_frame(text))
 
     async def _tick(self) -> None:
         for room in tuple(self.rooms.values()):

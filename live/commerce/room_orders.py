@@ -7,13 +7,12 @@ flash sale's window and cap, the group-committed record with the attributed guid
 answer are those of ``POST .../orders``; the same key over HTTP or the socket answers the same
 order. The ack carries the order as ``order``; a refusal is a `ClientError` from the one
 catalog. An engine outage answers ``unavailable`` and leaves the socket open. A buy goes on to
-its end when its socket drops meanwhile: the retry of its key finds what it did.
+its end when its socket drops meanwhile (the hub lets a command being answered finish): the
+retry of its key finds what it did.
 """
 
-import asyncio
 import time
-from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import Any
 
 from common.errors import OUTAGES, ClientError, Code
 from live.auth.tokens import Principal, Role
@@ -22,33 +21,6 @@ from live.context import Context
 from realtime.commands import BuyHandler, WaitlistHandler
 from realtime.connection import Viewer
 from realtime.protocol import Buy, Waitlist
-
-T = TypeVar("T")
-
-#: Buys whose socket stopped waiting for them; the event loop keeps only weak references.
-_ORPHANS: set[asyncio.Task[Any]] = set()
-
-
-async def uncancelled(work: Coroutine[Any, Any, T]) -> T:
-    """Await ``work`` in a task of its own that a cancel of the caller does not stop.
-
-    A socket's reader is cancelled when its peer goes away; a buy cancelled between its reserve
-    and its record would leave a hold that no order row explains, and the key's retry would
-    wait for that row until the hold lapsed.
-    """
-    task = asyncio.create_task(work)
-    try:
-        return await asyncio.shield(task)
-    except asyncio.CancelledError:
-        _ORPHANS.add(task)
-        task.add_done_callback(_forget)
-        raise
-
-
-def _forget(task: asyncio.Task[Any]) -> None:
-    _ORPHANS.discard(task)
-    if not task.cancelled():
-        task.exception()  # retrieved: a refusal nobody reads is no error
 
 
 def principal_of(viewer: Viewer) -> Principal:
@@ -73,9 +45,7 @@ def buy_handler(ctx: Context) -> BuyHandler:
         )
         started = time.perf_counter()
         try:
-            order = await uncancelled(
-                offers.purchase(ctx, principal_of(viewer), session_id, request)
-            )
+            order = await offers.purchase(ctx, principal_of(viewer), session_id, request)
         except OUTAGES as exc:
             # HTTP answers an outage through the app's error boundary; a socket has none.
             raise ClientError(Code.UNAVAILABLE, "sales are unavailable; retry") from exc
@@ -95,7 +65,7 @@ def waitlist_handler(ctx: Context) -> WaitlistHandler:
             raise ClientError(Code.FORBIDDEN, "only viewers wait for products")
         act = waitlists.join if command.join else waitlists.leave
         try:
-            return await uncancelled(act(ctx, principal_of(viewer), session_id, command.product_id))
+            return await act(ctx, principal_of(viewer), session_id, command.product_id)
         except OUTAGES as exc:
             raise ClientError(Code.UNAVAILABLE, "waitlists are unavailable; retry") from exc
 
