@@ -7,7 +7,9 @@ limit 1 per viewer) for ``--units`` units, all on loopback, one design after the
   PostgreSQL (a scratch database created and dropped on the server of ``--dsn``), Redis a
   private Valkey;
 - ``socket``: ``live serve`` (record on PostgreSQL) with every viewer connected to the room
-  socket first, buying with ``buy`` (`loadtests.ws_attack`);
+  socket first, buying with ``buy`` (`loadtests.ws_attack`); next to it (``--via socket``),
+  ``postgresql`` has the same viewers connected to the room while they buy over HTTP, so both
+  pay the room's tick traffic;
 - ``naive``: the naive design behind the same HTTP stack (``loadtests/naive_shop.py``:
   Starlette on uvicorn, the same token check, one ``SELECT ... FOR UPDATE`` transaction per
   purchase);
@@ -210,22 +212,54 @@ def _named(name: str, workers: int) -> str:
     return name if workers == 1 else f"{name}, {workers} workers"
 
 
+async def _join_room(
+    server: Server, session_id: str, viewers: int, report: Callable[[str], None]
+) -> list[ws_attack.RoomSocket]:
+    """Every viewer on the room socket (the sale's viewers watch the room, whatever path they
+    buy through), before anything is timed."""
+    paths = [
+        f"/ws/sessions/{session_id}?token={sale_servers.viewer_token(n)}" for n in range(viewers)
+    ]
+    joining = time.perf_counter()
+    cpu_before = sum(server.cpu_s())
+    sockets = await ws_attack.connect_all(server.port, paths, at_once=JOINS_AT_ONCE)
+    join_cpu = sum(server.cpu_s()) - cpu_before
+    report(
+        f"{len(sockets):,} viewers joined the room in {time.perf_counter() - joining:.1f} s,"
+        f" server CPU {join_cpu / max(1, len(sockets)) * 1e3:.2f} ms per join"
+    )
+    # The joins' presence and tick traffic settles before the sale is timed.
+    await asyncio.sleep(2)
+    return sockets
+
+
 async def bench_http(
-    sizes: tuple[int, int, int], burst_s: float | None, *, database_url: str | None, workers: int
+    sizes: tuple[int, int, int],
+    burst_s: float | None,
+    *,
+    database_url: str | None,
+    workers: int,
+    watchers: int,
+    report: Callable[[str], None],
 ) -> Result:
     """This server over HTTP: terms from the node cache, Redis Lua reserve, group-committed
-    conditional SQL write."""
+    conditional SQL write; ``watchers`` viewers on the room socket meanwhile (they get its
+    ticks, as the socket design's buyers do)."""
     attempts, units, concurrency = sizes
     async with sale_servers.live_serve(database_url, workers) as server:
         session_id, product_id = await sale_servers.open_sale(server.http, units)
+        sockets = await _join_room(server, session_id, watchers, report) if watchers else []
         path = f"/api/sessions/{session_id}/orders"
         requests = _requests(server.port, path, {"product_id": product_id, "qty": 1}, attempts)
         run, cpu = await _http_run(server, requests, concurrency, burst_s)
         sold = await sale_servers.sold(server.http, session_id)
+        for socket in sockets:
+            socket.close()
     record = "PostgreSQL" if database_url else "SQLite"
-    return _result(
-        _named(f"this server over HTTP, record on {record}", workers), run, sold, units, cpu
-    )
+    name = f"this server over HTTP, record on {record}"
+    if watchers:
+        name += f", {watchers:,} viewers in the room"
+    return _result(_named(name, workers), run, sold, units, cpu)
 
 
 async def bench_socket(
@@ -239,21 +273,7 @@ async def bench_socket(
     attempts, units, concurrency = sizes
     async with sale_servers.live_serve(database_url, 1) as server:
         session_id, product_id = await sale_servers.open_sale(server.http, units)
-        paths = [
-            f"/ws/sessions/{session_id}?token={sale_servers.viewer_token(n)}"
-            for n in range(attempts)
-        ]
-        joining = time.perf_counter()
-        cpu_before = sum(server.cpu_s())
-        sockets = await ws_attack.connect_all(server.port, paths, at_once=JOINS_AT_ONCE)
-        joined_s = time.perf_counter() - joining
-        join_cpu = sum(server.cpu_s()) - cpu_before
-        report(
-            f"socket: {len(sockets):,} viewers joined in {joined_s:.1f} s,"
-            f" server CPU {join_cpu / len(sockets) * 1e3:.2f} ms per join"
-        )
-        # The joins' presence and tick traffic settles before the sale is timed.
-        await asyncio.sleep(2)
+        sockets = await _join_room(server, session_id, attempts, report)
         refs = [f"b{n}".encode() for n in range(attempts)]
         frames = [
             ws_attack.client_frame(
@@ -379,7 +399,11 @@ async def main() -> None:
     for design in designs:
         report(f"running {design} ...")
         if design == "sqlite":
-            results.append(await bench_http(sizes, burst_s, database_url=None, workers=1))
+            results.append(
+                await bench_http(
+                    sizes, burst_s, database_url=None, workers=1, watchers=0, report=report
+                )
+            )
         elif design in ("postgresql", "socket"):
             async with live_node.scratch_database(args.dsn) as database_url:
                 if design == "socket":
@@ -387,8 +411,17 @@ async def main() -> None:
                         await bench_socket(sizes, burst_s, database_url=database_url, report=report)
                     )
                 else:
+                    # Next to the socket design, its buyers watch the room here too.
+                    watchers = args.attempts if args.via == "socket" else 0
                     results.append(
-                        await bench_http(sizes, burst_s, database_url=database_url, workers=workers)
+                        await bench_http(
+                            sizes,
+                            burst_s,
+                            database_url=database_url,
+                            workers=workers,
+                            watchers=watchers,
+                            report=report,
+                        )
                     )
         elif design in ("naive", "floor"):
             results.append(
