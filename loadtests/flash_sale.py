@@ -75,6 +75,7 @@ class Result:
     #: CPU seconds per attempt answered after the last order (all refusals), when measured.
     refusal_cpu_s: float | None = None
     cpu_by_process: list[float] = field(default_factory=list)
+    retries: int = 0
 
     def row(self) -> str:
         """A markdown table row."""
@@ -179,6 +180,7 @@ def _result(
         sum(cpu.split) if cpu else None,
         refusal_cpu,
         cpu.split if cpu and len(cpu.split) > 1 else [],
+        getattr(run, "retries", 0),
     )
 
 
@@ -436,6 +438,9 @@ async def main() -> None:
     print(HEADER)
     for result in results:
         print(result.row())
+    for result in results:
+        if result.retries:
+            print(f"\n{result.name}: {result.retries:,} taps sent again after a refused connection")
     for result in results:
         if result.cpu_by_process:
             supervisor, *others = (f"{seconds:.2f}" for seconds in result.cpu_by_process)
