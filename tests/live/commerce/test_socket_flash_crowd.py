@@ -11,7 +11,9 @@ import orjson
 import pytest
 from sqlalchemy import func, select
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
+from common.errors import CloseCode
 from live.db.models import OrderRow, ProductRow
 from live.db.unit import transaction
 from tests.harness import UNIT_S, LiveServer, cluster, open_session
@@ -34,12 +36,26 @@ async def trio(
 
 
 async def _join(node: LiveServer, session_id: str, viewer: str) -> ClientConnection:
-    socket = await connect(
-        node.ws_url(session_id, node.token("viewer", viewer)), max_size=None, compression=None
-    )
-    while orjson.loads(await socket.recv()) is None:  # the first frame is the snapshot
-        pass
-    return socket
+    """The viewer's socket past its snapshot; a refusal with 4101 (an engine busy or away) is
+    followed by a new attempt after a back-off, as clients do."""
+    url = node.ws_url(session_id, node.token("viewer", viewer))
+    for _ in range(50):
+        socket = await connect(url, max_size=None, compression=None)
+        try:
+            first = orjson.loads(await socket.recv())
+        except ConnectionClosed as exc:
+            if exc.rcvd is None or exc.rcvd.code != CloseCode.SHUTTING_DOWN:
+                raise
+            await asyncio.sleep(0.1 * UNIT_S)  # the client's back-off
+            continue
+        if first.get("type") == "error" and first.get("code") == "unavailable":
+            # Sent before a 4101 close: the record was too busy to build the snapshot.
+            await socket.close()
+            await asyncio.sleep(0.1 * UNIT_S)  # the client's back-off
+            continue
+        assert first["type"] == "snapshot", first
+        return socket
+    raise AssertionError(f"{viewer} could not join")
 
 
 async def _answer(socket: ClientConnection, ref: str) -> dict[str, Any]:
