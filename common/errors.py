@@ -57,6 +57,9 @@ class Code(StrEnum):
     ARCHIVE_DELETED = "archive_deleted"
     SALE_PAUSED = "sale_paused"
     SALE_NOT_OPEN = "sale_not_open"
+    IN_STOCK = "in_stock"
+    WAITLIST_LIMIT_EXCEEDED = "waitlist_limit_exceeded"
+    OFFER_EXPIRED = "offer_expired"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal"
 
@@ -100,6 +103,9 @@ STATUS: dict[Code, int] = {
     Code.ARCHIVE_DELETED: 410,
     Code.SALE_PAUSED: 503,
     Code.SALE_NOT_OPEN: 409,
+    Code.IN_STOCK: 409,
+    Code.WAITLIST_LIMIT_EXCEEDED: 409,
+    Code.OFFER_EXPIRED: 409,
     Code.UNAVAILABLE: 503,
     Code.INTERNAL: 500,
 }

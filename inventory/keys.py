@@ -2,6 +2,8 @@
 
 #: Set of session ids that have (or had) holds; the hold reaper sweeps these.
 SESSIONS_WITH_HOLDS = "inv:sessions-with-holds"
+#: Set of session ids that have (or had) waitlists; the offer loop sweeps these.
+SESSIONS_WITH_WAITLISTS = "inv:sessions-with-waitlists"
 
 
 def stock(session_id: str) -> str:
@@ -80,3 +82,20 @@ def rebuild_lock(session_id: str) -> str:
 def sale_field(sale_id: str) -> str:
     """Field of the stock hash holding a flash sale's remaining cap."""
     return f"sale:{sale_id}"
+
+
+def waitlist(session_id: str, product_id: str) -> str:
+    """Sorted set viewer id -> position: the viewers waiting for a unit of a product, in queue
+    order (the position is the waitlist entry's id in the record)."""
+    return f"inv:{{{session_id}}}:wait:{product_id}"
+
+
+def waitlisted(session_id: str) -> str:
+    """Set of the session's product ids that have (or had) a waitlist."""
+    return f"inv:{{{session_id}}}:waitlisted"
+
+
+def waitlist_pushed(session_id: str) -> str:
+    """Marker of a ``waitlist`` frame to the hosts due within the second (see
+    `live.commerce.offers`)."""
+    return f"inv:{{{session_id}}}:waitlist:pushed"

@@ -45,7 +45,8 @@ class SessionState:
     ``stock``: field (product id, or ``sale:<id>`` for an open sale's cap) -> units available;
     ``bought``: ``product|viewer`` (``sale:<id>|viewer`` in a sale) -> units held or sold;
     ``idempotency``: (viewer, key) -> (recorded outcome, seconds left); ``generations``: product
-    id -> the rebuild generation the record is on; coupon maps as in `inventory.coupons`.
+    id -> the rebuild generation the record is on; coupon maps as in `inventory.coupons`;
+    ``queues``: product id -> (viewer -> position) of the viewers waiting for it.
     """
 
     stock: dict[str, int] = field(default_factory=dict)
@@ -56,6 +57,7 @@ class SessionState:
     coupons_left: dict[str, int] = field(default_factory=dict)
     coupons_claimed: dict[str, int] = field(default_factory=dict)
     coupon_expiry: dict[str, int] = field(default_factory=dict)
+    queues: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def _text(value: Any) -> str:
@@ -131,6 +133,8 @@ async def restore(redis: Redis, session_id: str, state: SessionState, *, epoch: 
         # Outside the MULTI: the global work list lives in another Cluster slot than the
         # session's keys. Listing the session first is harmless (the reaper finds no hold).
         await redis.sadd(keys.SESSIONS_WITH_HOLDS, sid)
+        if any(state.queues.values()):
+            await redis.sadd(keys.SESSIONS_WITH_WAITLISTS, sid)
         async with redis.pipeline(transaction=True) as pipe:
             pipe.delete(
                 keys.bought(sid),
@@ -162,6 +166,13 @@ async def restore(redis: Redis, session_id: str, state: SessionState, *, epoch: 
                 pipe.hset(keys.coupons_claimed(sid), mapping=_fields(state.coupons_claimed))
             if state.coupon_expiry:
                 pipe.hset(keys.coupon_expiry(sid), mapping=_fields(state.coupon_expiry))
+            # Every product's queue, also of products nobody waits for in the record now.
+            for product_id in {*state.generations, *state.queues}:
+                pipe.delete(keys.waitlist(sid, product_id))
+            for product_id, queue in state.queues.items():
+                if queue:
+                    pipe.zadd(keys.waitlist(sid, product_id), _fields(queue))
+                    pipe.sadd(keys.waitlisted(sid), product_id)
             pipe.delete(keys.generations(sid))
             if state.generations:
                 pipe.hset(keys.generations(sid), mapping=_fields(state.generations))

@@ -34,6 +34,8 @@ class Scripts:
     commit: AsyncScript
     claim_coupon: AsyncScript
     unclaim_coupon: AsyncScript
+    offer: AsyncScript
+    give_back: AsyncScript
 
     @classmethod
     def register(cls, redis: "Redis") -> "Scripts":
@@ -45,4 +47,6 @@ class Scripts:
             commit=redis.register_script(source("commit")),
             claim_coupon=redis.register_script(versioned("claim_coupon")),
             unclaim_coupon=redis.register_script(versioned("unclaim_coupon")),
+            offer=redis.register_script(versioned("offer")),
+            give_back=redis.register_script(versioned("give_back")),
         )

@@ -130,6 +130,9 @@ class Stock:
     ) -> ReserveOutcome:
         """Hold ``qty`` units for ``viewer_id`` until ``expires_ms``, or say why not.
 
+        One unit per viewer waiting for the product stays out of reach (``sold_out``): it is
+        theirs to be offered (`inventory.waitlists`).
+
         With ``sale_id`` the units also come out of that flash sale's cap, and the per-viewer
         limit counts the viewer's units in the sale instead of in the product.
         ``terms_version`` is the session's terms version the caller read its terms at
@@ -144,6 +147,7 @@ class Stock:
             keys.generations(session_id),
             keys.version(session_id),
             keys.terms(session_id),
+            keys.waitlist(session_id, product_id),
         ]
         args: list[str | int] = [
             product_id,
@@ -232,6 +236,42 @@ class Stock:
         return Released(
             product_id=_text(result[1]), stock_left=int(result[2]), version=int(result[3])
         )
+
+    async def give_back(
+        self,
+        session_id: str,
+        product_id: str,
+        units: int,
+        *,
+        counter: str = "",
+        sale_id: str | None = None,
+    ) -> Released:
+        """Put ``units`` into a product's stock outside any hold (a refund before shipping,
+        units the host added; negative to take some out), lowering the viewer ``counter``
+        (``product|viewer``) and the open sale's cap when given. A paused session stays paused.
+        """
+        script_keys = [keys.stock(session_id), keys.bought(session_id), keys.version(session_id)]
+        cap = keys.sale_field(sale_id) if sale_id else ""
+        with translated(into=InventoryUnavailable):
+            left, version = await self._scripts.give_back(
+                keys=script_keys, args=[product_id, units, counter, cap]
+            )
+        return Released(product_id=product_id, stock_left=int(left), version=int(version))
+
+    async def standing(self, session_id: str, product_id: str, counter: str) -> tuple[int, int]:
+        """The product's rebuild generation, and the units held or bought under a per-viewer
+        ``counter`` (``product|viewer``, or ``sale:<id>|viewer`` in a sale)."""
+        with translated(into=InventoryUnavailable):
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.hget(keys.generations(session_id), product_id)
+                pipe.hget(keys.bought(session_id), counter)
+                generation, units = await pipe.execute()
+        return int(generation or 0), int(units or 0)
+
+    async def rescore(self, session_id: str, order_id: str, expires_ms: int) -> None:
+        """Move a live hold's expiry to ``expires_ms`` (nothing when it is gone)."""
+        with translated(into=InventoryUnavailable):
+            await self._redis.zadd(keys.holds(session_id), {order_id: expires_ms}, xx=True)
 
     async def commit(self, session_id: str, order_id: str) -> bool:
         """Make a hold a sale; False when it was no longer held."""

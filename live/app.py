@@ -35,6 +35,7 @@ from live.api import (
     replay_socket,
     room,
     sessions,
+    waitlists,
 )
 from live.api.request_ids import RequestIds
 from live.api.responses import error
@@ -54,6 +55,7 @@ ROUTES = [
     *host_panel.routes,
     *sessions.routes,
     *flash_sales.routes,
+    *waitlists.routes,
     *guides.routes,
     *moderation.routes,
     *brands.routes,

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from inventory.coupons import CouponCounters
 from inventory.stock import Stock
+from inventory.waitlists import Waitlists
 from live.commerce.order_writer import OrderWriter
 from live.commerce.stock_invariant import Watch
 from live.commerce.terms import TermsCache
@@ -44,6 +45,7 @@ class Context:
     hub: Hub
     stock: Stock
     coupons: CouponCounters
+    waitlists: Waitlists
     store: ArchiveStore
     policies: BrandPolicies
     attribution: Policies

@@ -19,8 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from common import loops
 from inventory.coupons import CouponCounters
 from inventory.stock import Stock
+from inventory.waitlists import Waitlists
 from live.clips import purchases
-from live.commerce import coupons, flash_sales, holds, stock_recovery
+from live.commerce import coupons, flash_sales, holds, offers, room_orders, stock_recovery
 from live.commerce.order_writer import OrderWriter
 from live.commerce.stock_invariant import Watch
 from live.commerce.terms import TermsCache
@@ -72,6 +73,8 @@ def _hub(settings: Settings, engines: Engines) -> Hub:
         comment_burst=settings.comment_burst,
         backlog_soft_frames=settings.backlog_soft_frames,
         backlog_hard_frames=settings.backlog_hard_frames,
+        order_rate_per_s=settings.order_rate_per_s,
+        order_burst=settings.order_burst,
     )
 
 
@@ -116,6 +119,7 @@ def build_context(settings: Settings, engines: Engines, request_metrics: Request
         hub=_hub(settings, engines),
         stock=Stock(engines.redis, idempotency_ttl_s=settings.idempotency_ttl_s),
         coupons=CouponCounters(engines.redis),
+        waitlists=Waitlists(engines.redis),
         store=engines.store,
         policies=BrandPolicies(db),
         attribution=attribution.Policies(
@@ -139,6 +143,8 @@ def build_context(settings: Settings, engines: Engines, request_metrics: Request
     )
     on_archived.ctx = ctx
     ctx.hub.on_claim(coupons.claim_handler(ctx))
+    ctx.hub.on_buy(room_orders.buy_handler(ctx))
+    ctx.hub.on_waitlist(room_orders.waitlist_handler(ctx))
     ctx.hub.on_comment(draws.entry_listener(ctx))
     ctx.hub.filter_comments(ctx.policies.comment_filter())
     return ctx
@@ -160,6 +166,7 @@ def _transaction_loops(ctx: Context) -> list[asyncio.Task[None]]:
     """The loops that write the record: asked to end after their pass on shutdown."""
     return [
         asyncio.create_task(holds.run(ctx), name="hold-reaper"),
+        asyncio.create_task(offers.run(ctx), name="waitlist-offers"),
         asyncio.create_task(purchases.run(ctx), name="clip-order-reaper"),
         asyncio.create_task(flash_sales.run(ctx), name="sale-closer"),
         asyncio.create_task(stock_recovery.run(ctx), name="redis-recovery"),

@@ -1,58 +1,60 @@
 """Flash-sale admission: this server against a naive row-lock design, in the same run.
 
-Four designs, one after the other, each answering ``--attempts`` buy attempts (each from its
-own viewer with its own ``Idempotency-Key``) for ``--units`` units, ``--concurrency`` at a time,
-all on loopback:
+Each design answers ``--attempts`` buy attempts (each from its own viewer with its own key,
+limit 1 per viewer) for ``--units`` units, all on loopback, one design after the other:
 
-1. ``live serve`` in embedded mode (SQLite and a private Valkey in a temporary directory);
-2. ``live serve`` with its record on PostgreSQL (a scratch database created and dropped on the
-   server of ``--dsn``) and a private Valkey;
-3. the naive design behind the same HTTP stack (``loadtests/naive_shop.py``: Starlette on
-   uvicorn, the same token check, one ``SELECT ... FOR UPDATE`` transaction per purchase);
-4. the naive design as bare SQL from this process (no HTTP, no tokens): the database's own
-   ceiling, for reference.
+- ``sqlite`` / ``postgresql``: ``live serve`` over HTTP, its record on embedded SQLite / on
+  PostgreSQL (a scratch database created and dropped on the server of ``--dsn``), Redis a
+  private Valkey;
+- ``socket``: ``live serve`` (record on PostgreSQL) with every viewer connected to the room
+  socket first, buying with ``buy`` (`loadtests.ws_attack`); next to it (``--via socket``),
+  ``postgresql`` has the same viewers connected to the room while they buy over HTTP, so both
+  pay the room's tick traffic;
+- ``naive``: the naive design behind the same HTTP stack (``loadtests/naive_shop.py``:
+  Starlette on uvicorn, the same token check, one ``SELECT ... FOR UPDATE`` transaction per
+  purchase);
+- ``floor``: that stack's floor, every attempt refused after the token check;
+- ``sql``: the naive design as bare SQL from this process (the database's own ceiling).
 
-Reports attempts admitted (answered) per second, p50/p99 admission latency (request sent ->
-answer), units sold and oversold.
+``--via http`` (default) runs sqlite, postgresql, naive, floor and sql; ``--via socket`` runs
+socket, postgresql (HTTP) and naive in the same run. Attempts run in a closed loop,
+``--concurrency`` in flight, each answered before its lane sends the next; with ``--burst-s S``
+every attempt is tapped once instead, the taps spread evenly over S seconds whatever the
+answers (an HTTP tap opens a connection of its own; a socket tap goes out on the viewer's
+open socket). Reports attempts answered per second, admission p50/p99/max, the time until
+every attempt was answered, units sold by the record and oversold, and the server's CPU per
+attempt (and per refused attempt, after the last order).
 
     .venv/bin/python -m loadtests.flash_sale --attempts 10000 --units 500 --concurrency 200
+    .venv/bin/python -m loadtests.flash_sale --via socket --concurrency 200
+    .venv/bin/python -m loadtests.flash_sale --via socket --burst-s 1
 
-With ``--workers N`` (N > 1) both servers run N worker processes on their port: ``live serve
---workers N`` with its record on PostgreSQL, its Redis a Valkey this program starts (several
-workers need a shared Redis: ``live serve`` refuses them in embedded mode, so design 1 is
-skipped), and the naive server and the floor under uvicorn's ``--workers N``. Server CPU per
-attempt then sums every process of the server (supervisor and workers), never Valkey or
+With ``--workers N`` (N > 1) the HTTP servers run N worker processes on their port (``live
+serve --workers N`` with a Valkey this program starts, uvicorn's ``--workers N`` for the naive
+server and the floor); server CPU then sums every process of a server, never Valkey or
 PostgreSQL.
 """
 
 import argparse
 import asyncio
 import contextlib
-import os
-import secrets
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import aiohttp
 import asyncpg
 import orjson
 import uvloop
 
-from live.auth import tokens
-from live.platform.embedded_valkey import EmbeddedValkey
-from loadtests import http_attack, live_node, server_processes
-from loadtests.ports import free_port
+from loadtests import http_attack, live_node, sale_servers, ws_attack
+from loadtests.sale_servers import Server
 
-SECRET = secrets.token_urlsafe(32)
-PAYMENT_SECRET = secrets.token_urlsafe(32)
-BRAND = "bench"
+#: How often the server's CPU is sampled during a run (to split the selling phase off).
+CPU_SAMPLE_S = 0.05
+JOINS_AT_ONCE = 200
 
 
 @dataclass
@@ -60,44 +62,45 @@ class Result:
     """One design's figures."""
 
     name: str
-    elapsed_s: float
     latencies_s: list[float]
+    #: Seconds from the first attempt to the last answer.
+    elapsed_s: float
     sold: int
     units: int
-    #: Latencies of the attempts that got an order (the others were refused).
     order_latencies_s: list[float]
     #: Seconds from the first attempt to the last order answered: the selling phase.
     selling_s: float
-    #: CPU seconds the server's processes used during the attempts (None: no server process).
+    #: CPU seconds of the server's processes during the attempts (None: no server process).
     server_cpu_s: float | None
-    #: Of those, the seconds of each process (the supervisor first) when it has several.
+    #: CPU seconds per attempt answered after the last order (all refusals), when measured.
+    refusal_cpu_s: float | None = None
     cpu_by_process: list[float] = field(default_factory=list)
+    retries: int = 0
 
     def row(self) -> str:
         """A markdown table row."""
         ordered = sorted(self.latencies_s)
-        p50 = statistics.median(ordered) * 1000
         rate = len(ordered) / self.elapsed_s
-        oversold = max(0, self.sold - self.units)
         selling = self.sold / self.selling_s if self.selling_s else 0.0
-        cpu = "—"
+        cpu = refusal = "—"
         if self.server_cpu_s is not None:
             cpu = f"{self.server_cpu_s / len(ordered) * 1e6:,.0f} us"
+        if self.refusal_cpu_s is not None:
+            refusal = f"{self.refusal_cpu_s * 1e6:,.0f} us"
         return (
-            f"| {self.name} | {rate:,.0f} | {selling:,.0f} | {cpu} | {p50:.1f} ms | "
-            f"{_p99(ordered):.1f} ms | {_p99(sorted(self.order_latencies_s)):.1f} ms | "
-            f"{self.sold} | {oversold} |"
+            f"| {self.name} | {rate:,.0f} | {selling:,.0f} | {cpu} | {refusal} |"
+            f" {statistics.median(ordered) * 1000:.1f} ms | {_p99(ordered):.1f} ms |"
+            f" {ordered[-1] * 1000:.1f} ms | {_p99(sorted(self.order_latencies_s)):.1f} ms |"
+            f" {self.elapsed_s:.2f} s | {self.sold} | {max(0, self.sold - self.units)} |"
         )
 
 
-def _cpu_split(pids: list[int]) -> list[float]:
-    """CPU seconds each of ``pids`` has used so far."""
-    return [server_processes.cpu_s(pid) for pid in pids]
-
-
-def _cpu_since(pids: list[int], before: list[float]) -> list[float]:
-    """CPU seconds each of ``pids`` has used since ``before`` (from `_cpu_split`)."""
-    return [now - then for now, then in zip(_cpu_split(pids), before, strict=True)]
+HEADER = (
+    "| design | attempts answered/s | orders/s while selling | server CPU per attempt"
+    " | server CPU per refusal | p50 admission | p99 admission | max admission"
+    " | p99 of the orders | all answered after | sold | oversold |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|"
+)
 
 
 def _p99(ordered: list[float]) -> float:
@@ -107,237 +110,238 @@ def _p99(ordered: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
 
 
-async def _wait_healthy(session: aiohttp.ClientSession, deadline_s: float = 30) -> None:
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
+class CpuSampler:
+    """The server's CPU seconds sampled every `CPU_SAMPLE_S` while a run lasts."""
+
+    def __init__(self, server: Server) -> None:
+        self._server = server
+        self.samples: list[tuple[float, float]] = []
+        self.before: list[float] = []
+        self.split: list[float] = []
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Sample while the block runs."""
+        self.before = self._server.cpu_s()
+
+        async def sample() -> None:
+            while True:
+                self.samples.append((time.perf_counter(), sum(self._server.cpu_s())))
+                await asyncio.sleep(CPU_SAMPLE_S)
+
+        task = asyncio.create_task(sample())
         try:
-            async with session.get("/healthz") as answer:
-                if answer.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.2)
-    raise RuntimeError("server did not become healthy")
+            yield
+        finally:
+            task.cancel()
+            self.samples.append((time.perf_counter(), sum(self._server.cpu_s())))
+            self.split = [
+                now - then for now, then in zip(self._server.cpu_s(), self.before, strict=True)
+            ]
+
+    def since(self, moment: float) -> float:
+        """CPU seconds from the first sample at or after ``moment`` to the end."""
+        later = [cpu for at, cpu in self.samples if at >= moment]
+        return later[-1] - later[0] if len(later) > 1 else 0.0
 
 
-async def _open_sale(session: aiohttp.ClientSession, units: int) -> tuple[str, str]:
-    host = {"Authorization": f"Bearer {tokens.mint(SECRET, sub='h', role='host', brand=BRAND)}"}
-    async with session.post("/api/sessions", json={"title": "bench"}, headers=host) as answer:
-        session_id = str((await answer.json())["id"])
-    body = {"sku": "B", "title": "b", "price_cents": 100, "stock": units, "limit_per_viewer": 1}
-    async with session.post(
-        f"/api/sessions/{session_id}/products", json=body, headers=host
-    ) as answer:
-        product_id = str((await answer.json())["product_id"])
-    async with session.post(f"/api/sessions/{session_id}/start", headers=host) as answer:
-        assert answer.status == 200
-    return session_id, product_id
-
-
-async def _attack(
-    port: int,
-    path: str,
-    body: dict[str, object],
-    attempts: int,
-    concurrency: int,
-) -> tuple[http_attack.Attack, list[float], float]:
-    """``attempts`` buys, each from its own viewer and key, ``concurrency`` at a time:
-    (what the run saw, latencies of those answered 201, seconds until the last 201). Any answer
-    but 201 (order) or 409 (sold out) stops the benchmark: it is an error, not an admission."""
-    payload = orjson.dumps(body)
-    tokens = [tokens.mint(SECRET, sub=f"v{n}", role="viewer", brand=BRAND) for n in range(attempts)]
-    host = f"127.0.0.1:{port}"
-    requests = [
-        http_attack.post(
-            path, host, {"Authorization": f"Bearer {token}", "Idempotency-Key": f"k{n}"}, payload
-        )
-        for n, token in enumerate(tokens)
-    ]
-    run = await http_attack.attack(port, requests, concurrency)
-    failed = sorted({status for status in run.statuses if status not in (201, 409)})
+def _result(
+    name: str,
+    run: http_attack.Attack | ws_attack.Attack,
+    sold: int,
+    units: int,
+    cpu: CpuSampler | None,
+    *,
+    ordered_status: int = 201,
+    refused_status: int = 409,
+) -> Result:
+    """A design's figures from its run; any answer but an order or a refusal is an error."""
+    failed = sorted({s for s in run.statuses if s not in (ordered_status, refused_status)})
     if failed:
-        raise RuntimeError(f"attempts failed with statuses {failed}")
-    ordered = [
-        latency
-        for latency, status in zip(run.latencies_s, run.statuses, strict=True)
-        if status == 201
+        detail = getattr(run, "errors", [])[:3]
+        raise RuntimeError(f"{name}: attempts failed with {failed} {detail}")
+    answers = list(zip(run.latencies_s, run.statuses, run.answered_at, strict=True))
+    ordered = [latency for latency, status, _ in answers if status == ordered_status]
+    last_sale = max((at for _, s, at in answers if s == ordered_status), default=run.started_at)
+    refusal_cpu = None
+    if cpu is not None:
+        after = sum(1 for _, _, at in answers if at > last_sale)
+        # Only a refusal phase long enough for a few CPU samples says anything.
+        if after >= 100:
+            refusal_cpu = cpu.since(last_sale) / after
+    return Result(
+        name,
+        run.latencies_s,
+        run.elapsed_s,
+        sold,
+        units,
+        ordered,
+        last_sale - run.started_at,
+        sum(cpu.split) if cpu else None,
+        refusal_cpu,
+        cpu.split if cpu and len(cpu.split) > 1 else [],
+        getattr(run, "retries", 0),
+    )
+
+
+def _requests(port: int, path: str, body: dict[str, object], attempts: int) -> list[bytes]:
+    payload = orjson.dumps(body)
+    host = f"127.0.0.1:{port}"
+    return [
+        http_attack.post(
+            path,
+            host,
+            {"Authorization": f"Bearer {sale_servers.viewer_token(n)}", "Idempotency-Key": f"k{n}"},
+            payload,
+        )
+        for n in range(attempts)
     ]
-    last_sale = max(
-        (at for at, status in zip(run.answered_at, run.statuses, strict=True) if status == 201),
-        default=run.started_at,
-    )
-    return run, ordered, last_sale - run.started_at
 
 
-@contextlib.contextmanager
-def _child(command: list[str], env: dict[str, str]) -> Iterator[int]:
-    """A server child process (its pid), terminated (and waited for) when the block ends."""
-    server = subprocess.Popen(  # noqa: S603 - our own programs, started once
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        yield server.pid
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
-
-
-@contextlib.contextmanager
-def _shared_valkey(data_dir: str, workers: int) -> Iterator[dict[str, str]]:
-    """With several workers, a Valkey started here, configured as the embedded one (append-only
-    file, fsync every second), and the settings that point the workers at it; else nothing."""
-    if workers == 1:
-        yield {}
-        return
-    valkey = EmbeddedValkey(Path(data_dir) / "valkey", persistent=True)
-    valkey.start()
-    try:
-        # Text lines, as the embedded mode logs by default: the same cost per access line.
-        yield {"LIVE_REDIS_URL": valkey.url, "LIVE_LOG_FORMAT": "text"}
-    finally:
-        valkey.stop()
-
-
-async def _server_pids(port: int, pid: int, workers: int) -> list[int]:
-    """The server's processes: ``pid``, then (with several workers, once every one of them
-    answers) its children: the workers and the supervisor's multiprocessing helper."""
-    if workers == 1:
-        return [pid]
-    await server_processes.wait_workers(port, pid, workers)
-    return [pid, *server_processes.children(pid)]
+async def _http_run(
+    server: Server, requests: list[bytes], concurrency: int, burst_s: float | None
+) -> tuple[http_attack.Attack, CpuSampler]:
+    cpu = CpuSampler(server)
+    async with cpu.running():
+        if burst_s is None:
+            run = await http_attack.attack(server.port, requests, concurrency)
+        else:
+            run = await http_attack.burst(server.port, requests, burst_s)
+    return run, cpu
 
 
 def _named(name: str, workers: int) -> str:
     return name if workers == 1 else f"{name}, {workers} workers"
 
 
-async def bench_server(
-    attempts: int,
-    units: int,
-    concurrency: int,
-    *,
-    database_url: str | None = None,
-    workers: int = 1,
-) -> Result:
-    """This server: terms from the node cache, Redis Lua reserve, conditional SQL write.
-
-    Embedded SQLite by default; with ``database_url`` the record is on PostgreSQL (schema
-    applied with ``live db upgrade`` first). Redis is a private Valkey either way: the embedded
-    one with one worker, one started by `_shared_valkey` for several.
-    """
-    port = free_port()
-    with tempfile.TemporaryDirectory() as data_dir, _shared_valkey(data_dir, workers) as shared:
-        env = {
-            **os.environ,
-            "LIVE_DATA_DIR": data_dir,
-            "LIVE_SECRET": SECRET,
-            "LIVE_PAYMENT_SECRET": PAYMENT_SECRET,
-        }
-        for name in ("LIVE_DATABASE_URL", "LIVE_REDIS_URL", "LIVE_ARCHIVE_URL", "LIVE_WORKERS"):
-            env.pop(name, None)
-        env.update(shared)
-        if database_url:
-            env["LIVE_DATABASE_URL"] = database_url
-            live_node.upgrade(env, database_url)
-        command = live_node.serve_command(port)
-        if workers > 1:
-            command += ["--workers", str(workers)]
-        with _child(command, env) as pid:
-            async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{port}") as session:
-                await _wait_healthy(session)
-                pids = await _server_pids(port, pid, workers)
-                session_id, product_id = await _open_sale(session, units)
-                cpu_before = _cpu_split(pids)
-                run, ordered, selling_s = await _attack(
-                    port,
-                    f"/api/sessions/{session_id}/orders",
-                    {"product_id": product_id, "qty": 1},
-                    attempts,
-                    concurrency,
-                )
-                split = _cpu_since(pids, cpu_before)
-    record = "PostgreSQL" if database_url else "SQLite"
-    name = _named(f"this server, record on {record}", workers)
-    return Result(
-        name,
-        run.elapsed_s,
-        run.latencies_s,
-        len(ordered),
-        units,
-        ordered,
-        selling_s,
-        sum(split),
-        split if workers > 1 else [],
-    )
-
-
-async def bench_naive_server(
-    dsn: str, attempts: int, units: int, concurrency: int, *, floor: bool = False, workers: int = 1
-) -> Result:
-    """The naive design behind the same HTTP stack (``loadtests/naive_shop.py``, ``workers``
-    processes); with ``floor``, that stack's floor instead: every attempt refused after the
-    token check."""
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "loadtests.naive_shop",
-        "--port",
-        str(port),
-        "--dsn",
-        dsn,
-        "--secret",
-        SECRET,
-        "--units",
-        str(units),
+async def _join_room(
+    server: Server, session_id: str, viewers: int, report: Callable[[str], None]
+) -> list[ws_attack.RoomSocket]:
+    """Every viewer on the room socket (the sale's viewers watch the room, whatever path they
+    buy through), before anything is timed."""
+    paths = [
+        f"/ws/sessions/{session_id}?token={sale_servers.viewer_token(n)}" for n in range(viewers)
     ]
-    if workers > 1:
-        command += ["--workers", str(workers)]
-    with _child(command, dict(os.environ)) as pid:
-        async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{port}") as session:
-            await _wait_healthy(session)
-            pids = await _server_pids(port, pid, workers)
-            cpu_before = _cpu_split(pids)
-            path = "/refuse" if floor else "/buy"
-            run, ordered, selling_s = await _attack(port, path, {"qty": 1}, attempts, concurrency)
-            split = _cpu_since(pids, cpu_before)
-            shown = split if workers > 1 else []
-            if floor:
-                name = _named("stack floor: token check, then 409 without any engine", workers)
-                return Result(
-                    name, run.elapsed_s, run.latencies_s, 0, units, [], 0.0, sum(split), shown
-                )
-            async with session.get("/sold") as answer:
-                sold = int((await answer.json())["sold"])
-    name = _named("naive server: SELECT ... FOR UPDATE per purchase", workers)
-    return Result(
-        name, run.elapsed_s, run.latencies_s, sold, units, ordered, selling_s, sum(split), shown
+    joining = time.perf_counter()
+    cpu_before = sum(server.cpu_s())
+    sockets = await ws_attack.connect_all(server.port, paths, at_once=JOINS_AT_ONCE)
+    join_cpu = sum(server.cpu_s()) - cpu_before
+    report(
+        f"{len(sockets):,} viewers joined the room in {time.perf_counter() - joining:.1f} s,"
+        f" server CPU {join_cpu / max(1, len(sockets)) * 1e3:.2f} ms per join"
     )
+    # The joins' presence and tick traffic settles before the sale is timed.
+    await asyncio.sleep(2)
+    return sockets
 
 
-async def bench_row_lock(dsn: str, attempts: int, units: int, concurrency: int) -> Result:
-    """The naive design: one PostgreSQL transaction with a row lock per purchase."""
+async def bench_http(
+    sizes: tuple[int, int, int],
+    burst_s: float | None,
+    *,
+    database_url: str | None,
+    workers: int,
+    watchers: int,
+    report: Callable[[str], None],
+) -> Result:
+    """This server over HTTP: terms from the node cache, Redis Lua reserve, group-committed
+    conditional SQL write; ``watchers`` viewers on the room socket meanwhile (they get its
+    ticks, as the socket design's buyers do)."""
+    attempts, units, concurrency = sizes
+    async with sale_servers.live_serve(database_url, workers) as server:
+        session_id, product_id = await sale_servers.open_sale(server.http, units)
+        sockets = await _join_room(server, session_id, watchers, report) if watchers else []
+        path = f"/api/sessions/{session_id}/orders"
+        requests = _requests(server.port, path, {"product_id": product_id, "qty": 1}, attempts)
+        run, cpu = await _http_run(server, requests, concurrency, burst_s)
+        sold = await sale_servers.sold(server.http, session_id)
+        for socket in sockets:
+            socket.close()
+    record = "PostgreSQL" if database_url else "SQLite"
+    name = f"this server over HTTP, record on {record}"
+    if watchers:
+        name += f", {watchers:,} viewers in the room"
+    return _result(_named(name, workers), run, sold, units, cpu)
+
+
+async def bench_socket(
+    sizes: tuple[int, int, int],
+    burst_s: float | None,
+    *,
+    database_url: str | None,
+    report: Callable[[str], None],
+) -> Result:
+    """This server over the room socket: every viewer joins first, then buys with ``buy``."""
+    attempts, units, concurrency = sizes
+    async with sale_servers.live_serve(database_url, 1) as server:
+        session_id, product_id = await sale_servers.open_sale(server.http, units)
+        sockets = await _join_room(server, session_id, attempts, report)
+        refs = [f"b{n}".encode() for n in range(attempts)]
+        frames = [
+            ws_attack.client_frame(
+                orjson.dumps(
+                    {
+                        "type": "buy",
+                        "ref": ref.decode(),
+                        "product_id": product_id,
+                        "qty": 1,
+                        "key": f"k{n}",
+                    }
+                )
+            )
+            for n, ref in enumerate(refs)
+        ]
+        cpu = CpuSampler(server)
+        async with cpu.running():
+            if burst_s is None:
+                run = await ws_attack.closed_loop(sockets, frames, refs, concurrency)
+            else:
+                run = await ws_attack.burst(sockets, frames, refs, burst_s)
+        sold = await sale_servers.sold(server.http, session_id)
+        for socket in sockets:
+            socket.close()
+    record = "PostgreSQL" if database_url else "SQLite"
+    return _result(f"this server over the room socket, record on {record}", run, sold, units, cpu)
+
+
+async def bench_naive(
+    dsn: str, sizes: tuple[int, int, int], burst_s: float | None, *, floor: bool, workers: int
+) -> Result:
+    """The naive design behind the same HTTP stack; with ``floor``, that stack's floor: every
+    attempt refused after the token check."""
+    attempts, units, concurrency = sizes
+    async with sale_servers.naive_shop(dsn, units, workers) as server:
+        path = "/refuse" if floor else "/buy"
+        requests = _requests(server.port, path, {"qty": 1}, attempts)
+        run, cpu = await _http_run(server, requests, concurrency, burst_s)
+        sold = 0
+        if not floor:
+            async with server.http.get("/sold") as answer:
+                sold = int((await answer.json())["sold"])
+    if floor:
+        name = "stack floor: token check, then 409 without any engine"
+    else:
+        name = "naive server: SELECT ... FOR UPDATE per purchase"
+    return _result(_named(name, workers), run, sold, units, cpu)
+
+
+async def bench_row_lock(dsn: str, sizes: tuple[int, int, int]) -> Result:
+    """The naive design: one PostgreSQL transaction with a row lock per purchase, bare SQL."""
+    attempts, units, concurrency = sizes
     # The table name is ours (a random suffix), never input: formatting it in is safe.
     table = f"flash_bench_{uuid.uuid4().hex[:8]}"
-    create_stock = f"CREATE TABLE {table}_stock (id int PRIMARY KEY, stock int)"
-    create_orders = f"CREATE TABLE {table}_orders (viewer text PRIMARY KEY)"
-    fill = f"INSERT INTO {table}_stock VALUES (1, $1)"  # noqa: S608
     lock = f"SELECT stock FROM {table}_stock WHERE id = 1 FOR UPDATE"  # noqa: S608
     take = f"UPDATE {table}_stock SET stock = stock - 1 WHERE id = 1"  # noqa: S608
     record = f"INSERT INTO {table}_orders VALUES ($1)"  # noqa: S608
-    count = f"SELECT count(*) FROM {table}_orders"  # noqa: S608
-    drop = f"DROP TABLE IF EXISTS {table}_stock, {table}_orders"
     pool = await asyncpg.create_pool(dsn, min_size=20, max_size=20)
     assert pool is not None
+    run = http_attack.Attack()
     try:
         async with pool.acquire() as conn:
-            await conn.execute(create_stock)
-            await conn.execute(create_orders)
-            await conn.execute(fill, units)
+            await conn.execute(f"CREATE TABLE {table}_stock (id int PRIMARY KEY, stock int)")
+            await conn.execute(f"CREATE TABLE {table}_orders (viewer text PRIMARY KEY)")
+            await conn.execute(f"INSERT INTO {table}_stock VALUES (1, $1)", units)  # noqa: S608
         gate = asyncio.Semaphore(concurrency)
-        latencies: list[float] = []
-        ordered: list[float] = []
-        last_sale = [0.0]
 
         async def buy(n: int) -> None:
             async with gate:
@@ -347,73 +351,96 @@ async def bench_row_lock(dsn: str, attempts: int, units: int, concurrency: int) 
                     if stock > 0:
                         await conn.execute(take)
                         await conn.execute(record, f"v{n}")
-                latencies.append(time.perf_counter() - sent)
-                if stock > 0:
-                    ordered.append(latencies[-1])
-                    last_sale[0] = time.perf_counter()
+                now = time.perf_counter()
+                run.latencies_s.append(now - sent)
+                run.statuses.append(201 if stock > 0 else 409)
+                run.answered_at.append(now)
 
-        started = time.perf_counter()
+        run.started_at = time.perf_counter()
         await asyncio.gather(*(buy(n) for n in range(attempts)))
-        elapsed = time.perf_counter() - started
-        selling_s = max(0.0, last_sale[0] - started)
+        run.elapsed_s = time.perf_counter() - run.started_at
         async with pool.acquire() as conn:
-            sold = int(await conn.fetchval(count))
+            sold = int(await conn.fetchval(f"SELECT count(*) FROM {table}_orders"))  # noqa: S608
     finally:
         async with pool.acquire() as conn:
-            await conn.execute(drop)
+            await conn.execute(f"DROP TABLE IF EXISTS {table}_stock, {table}_orders")
         await pool.close()
-    name = "bare SQL, no HTTP: SELECT ... FOR UPDATE per purchase"
-    return Result(name, elapsed, latencies, sold, units, ordered, selling_s, None)
+    return _result("bare SQL, no HTTP: SELECT ... FOR UPDATE per purchase", run, sold, units, None)
+
+
+DEFAULT_DESIGNS = {"http": "sqlite,postgresql,naive,floor,sql", "socket": "socket,postgresql,naive"}
 
 
 async def main() -> None:
-    """Run every design, one after the other, and print the table."""
+    """Run the designs, one after the other, and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--attempts", type=int, default=10_000)
     parser.add_argument("--units", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=200)
     parser.add_argument("--dsn", default="postgresql://postgres@127.0.0.1:5432/test")
-    parser.add_argument(
-        "--designs",
-        default="sqlite,postgresql,naive,floor,sql",
-        help="which designs to run, comma-separated (default: all five)",
-    )
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=1,
-        help="worker processes of each server (this one, the naive one, the floor); default 1",
-    )
+    parser.add_argument("--via", choices=sorted(DEFAULT_DESIGNS), default="http")
+    parser.add_argument("--designs", help="comma-separated designs (default: those of --via)")
+    parser.add_argument("--burst-s", type=float, help="tap every attempt once within this time")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes of HTTP servers")
     args = parser.parse_args()
     if args.workers < 1:
         parser.error(f"--workers must be at least 1, not {args.workers}")
-    designs = set(args.designs.split(","))
+    designs = (args.designs or DEFAULT_DESIGNS[args.via]).split(",")
     sizes = (args.attempts, args.units, args.concurrency)
-    workers = args.workers
+    workers, burst_s = args.workers, args.burst_s
     if workers > 1 and "sqlite" in designs:
         print(
             "skipping sqlite: live serve refuses several workers in embedded mode", file=sys.stderr
         )
-        designs.discard("sqlite")
+        designs.remove("sqlite")
+
+    def report(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
     results = []
-    if "sqlite" in designs:
-        results.append(await bench_server(*sizes))
-    if "postgresql" in designs:
-        async with live_node.scratch_database(args.dsn) as database_url:
-            results.append(await bench_server(*sizes, database_url=database_url, workers=workers))
-    if "naive" in designs:
-        results.append(await bench_naive_server(args.dsn, *sizes, workers=workers))
-    if "floor" in designs:
-        results.append(await bench_naive_server(args.dsn, *sizes, floor=True, workers=workers))
-    if "sql" in designs:
-        results.append(await bench_row_lock(args.dsn, *sizes))
-    print(
-        "| design | attempts answered/s | orders/s while selling | server CPU per attempt"
-        " | p50 admission | p99 admission | p99 of the orders | sold | oversold |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|")
+    for design in designs:
+        report(f"running {design} ...")
+        if design == "sqlite":
+            results.append(
+                await bench_http(
+                    sizes, burst_s, database_url=None, workers=1, watchers=0, report=report
+                )
+            )
+        elif design in ("postgresql", "socket"):
+            async with live_node.scratch_database(args.dsn) as database_url:
+                if design == "socket":
+                    results.append(
+                        await bench_socket(sizes, burst_s, database_url=database_url, report=report)
+                    )
+                else:
+                    # Next to the socket design, its buyers watch the room here too.
+                    watchers = args.attempts if args.via == "socket" else 0
+                    results.append(
+                        await bench_http(
+                            sizes,
+                            burst_s,
+                            database_url=database_url,
+                            workers=workers,
+                            watchers=watchers,
+                            report=report,
+                        )
+                    )
+        elif design in ("naive", "floor"):
+            results.append(
+                await bench_naive(
+                    args.dsn, sizes, burst_s, floor=design == "floor", workers=workers
+                )
+            )
+        elif design == "sql":
+            results.append(await bench_row_lock(args.dsn, sizes))
+        else:
+            parser.error(f"unknown design {design!r}")
+    print(HEADER)
     for result in results:
         print(result.row())
+    for result in results:
+        if result.retries:
+            print(f"\n{result.name}: {result.retries:,} taps sent again after a refused connection")
     for result in results:
         if result.cpu_by_process:
             supervisor, *others = (f"{seconds:.2f}" for seconds in result.cpu_by_process)

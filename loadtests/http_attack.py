@@ -23,6 +23,8 @@ class Attack:
     #: ``time.perf_counter()`` at each answer, to find when the last unit sold.
     answered_at: list[float] = field(default_factory=list)
     started_at: float = 0.0
+    #: Taps sent again after their connection was refused or reset (burst only).
+    retries: int = 0
 
 
 def post(path: str, host: str, headers: dict[str, str], body: bytes) -> bytes:
@@ -108,4 +110,52 @@ async def attack(port: int, requests: Sequence[bytes], concurrency: int) -> Atta
         for connection in connections:
             connection.close()
     result.elapsed_s = time.perf_counter() - result.started_at
+    return result
+
+
+#: Connections a burst's tap tries before the run fails, and the pause between two.
+TAP_ATTEMPTS = 50
+TAP_RETRY_S = 0.1
+
+
+async def burst(port: int, requests: Sequence[bytes], spread_s: float) -> Attack:
+    """Every request once, each on a connection of its own opened at its turn, the turns spread
+    evenly over ``spread_s`` (open loop: a tap does not wait for the others); a connection
+    refused or reset is tried again (counted in ``retries``); latencies run from the first
+    try to the answer."""
+    loop = asyncio.get_running_loop()
+    result = Attack()
+    step = spread_s / max(1, len(requests))
+
+    async def tap(request: bytes) -> None:
+        sent = time.perf_counter()
+        for _ in range(TAP_ATTEMPTS):
+            try:
+                _, connection = await loop.create_connection(KeepAlive, "127.0.0.1", port)
+                try:
+                    status = await connection.exchange(request)
+                finally:
+                    connection.close()
+                break
+            except ConnectionError:
+                # The server's accept queue overflowed: a client sends the same request (the
+                # same key) again after a moment, as a phone would.
+                result.retries += 1
+                await asyncio.sleep(TAP_RETRY_S)
+        else:
+            raise ConnectionError(f"a tap failed {TAP_ATTEMPTS} times")
+        now = time.perf_counter()
+        result.latencies_s.append(now - sent)
+        result.statuses.append(status)
+        result.answered_at.append(now)
+
+    result.started_at = start = time.perf_counter()
+    taps = []
+    for n, request in enumerate(requests):
+        ahead = start + n * step - time.perf_counter()
+        if ahead > 0.001:
+            await asyncio.sleep(ahead)
+        taps.append(asyncio.create_task(tap(request)))
+    await asyncio.gather(*taps)
+    result.elapsed_s = max(result.answered_at, default=start) - start
     return result

@@ -1,11 +1,14 @@
-"""Answering what a viewer sends on the room socket: comments, likes, moderation, claims.
+"""Answering what a viewer sends on the room socket: comments, likes, moderation, claims,
+buys and waitlist joins.
 
 Contract: each command gets one answer frame (``ack`` with the command's ``ref``, or ``pong``);
 a refusal raises `ClientError` with its catalog code, which the pump sends as an ``error``
 frame. Comments pass, in order: non-empty, the length limit, the session not ended, the
 viewer's rate limit, then the brand's rules (`CommentFilter`) before they are published;
 listeners hear about each published comment afterwards and cannot refuse it. The realtime
-package knows no commerce rules: claims go to the handler the app registers.
+package knows no commerce rules: claims, buys and waitlist joins go to the handlers the app
+registers; buys and waitlist messages share one token bucket per user on each node (the order
+budget), apart from the comments' so that a muted or chatty viewer can still buy.
 """
 
 import logging
@@ -25,6 +28,10 @@ from realtime.room import Room
 log = logging.getLogger(__name__)
 
 ClaimHandler = Callable[[str, Viewer, protocol.Claim], Awaitable[dict[str, Any]]]
+#: Answers a ``buy`` with the ack's fields (``{"order": ...}``) or raises `ClientError`.
+BuyHandler = Callable[[str, Viewer, protocol.Buy], Awaitable[dict[str, Any]]]
+#: Answers a ``waitlist`` / ``leave_waitlist`` with the ack's fields or raises `ClientError`.
+WaitlistHandler = Callable[[str, Viewer, protocol.Waitlist], Awaitable[dict[str, Any]]]
 #: Checks a comment's text for the brand's rules; returns the text to publish (maybe masked)
 #: or raises `ClientError`.
 CommentFilter = Callable[[Viewer, str], Awaitable[str]]
@@ -32,19 +39,33 @@ CommentFilter = Callable[[Viewer, str], Awaitable[str]]
 #: enter keyword senders; the seq lets them cache what only a durable event changes).
 CommentListener = Callable[[str, int, Viewer, str], Awaitable[None]]
 MODERATOR_ROLES = frozenset({"host", "admin"})
+#: Order budgets kept per node before the full ones (users quiet for a while) are dropped.
+BUDGETS_KEPT = 50_000
 
 
 class Commands:
     """The answers to client commands of one node's rooms."""
 
     def __init__(
-        self, redis: Redis, bus: EventBus, moderation: Moderation, *, comment_max_chars: int
+        self,
+        redis: Redis,
+        bus: EventBus,
+        moderation: Moderation,
+        *,
+        comment_max_chars: int,
+        order_rate_per_s: float = 2.0,
+        order_burst: int = 10,
     ) -> None:
         self._redis = redis
         self._bus = bus
         self._moderation = moderation
         self._comment_max_chars = comment_max_chars
+        self._order_rate_per_s = order_rate_per_s
+        self._order_burst = order_burst
+        self._order_budgets: dict[tuple[str, str], TokenBucket] = {}
         self.claim_handler: ClaimHandler | None = None
+        self.buy_handler: BuyHandler | None = None
+        self.waitlist_handler: WaitlistHandler | None = None
         self.comment_filter: CommentFilter | None = None
         self.comment_listeners: list[CommentListener] = []
 
@@ -61,10 +82,40 @@ class Commands:
             return protocol.ack_frame(command.ref, {"likes": int(total)})
         if isinstance(command, protocol.Moderate):
             return await self._moderate(room, viewer, command)
+        if isinstance(command, protocol.Buy | protocol.Waitlist):
+            return await self._commerce(room, viewer, command)
         if self.claim_handler is None:
             raise ClientError(Code.UNKNOWN_TYPE, "claims are not handled here")
         result = await self.claim_handler(room.session_id, viewer, command)
         return protocol.ack_frame(command.ref, result)
+
+    async def _commerce(
+        self, room: Room, viewer: Viewer, command: protocol.Buy | protocol.Waitlist
+    ) -> dict[str, Any]:
+        if not self._order_budget(room.session_id, viewer.user_id).take():
+            raise ClientError(Code.RATE_LIMITED, "too many orders at once; slow down")
+        if isinstance(command, protocol.Buy):
+            if self.buy_handler is None:
+                raise ClientError(Code.UNKNOWN_TYPE, "buying is not handled here")
+            result = await self.buy_handler(room.session_id, viewer, command)
+        else:
+            if self.waitlist_handler is None:
+                raise ClientError(Code.UNKNOWN_TYPE, "waitlists are not handled here")
+            result = await self.waitlist_handler(room.session_id, viewer, command)
+        return protocol.ack_frame(command.ref, result)
+
+    def _order_budget(self, session_id: str, user_id: str) -> TokenBucket:
+        """The user's order budget on this node (shared by their sockets in the session)."""
+        budget = self._order_budgets.get((session_id, user_id))
+        if budget is None:
+            if len(self._order_budgets) >= BUDGETS_KEPT:
+                # A full bucket is what a new one would be: forgetting it changes nothing.
+                full = [key for key, kept in self._order_budgets.items() if kept.full()]
+                for key in full:
+                    del self._order_budgets[key]
+            budget = TokenBucket(rate_per_s=self._order_rate_per_s, burst=self._order_burst)
+            self._order_budgets[(session_id, user_id)] = budget
+        return budget
 
     async def _comment(
         self, room: Room, viewer: Viewer, command: protocol.Comment, bucket: TokenBucket

@@ -73,6 +73,7 @@ class Connection:
         "_soft_limit",
         "_stats",
         "_writer",
+        "answering",
         "skipped",
         "viewer",
     )
@@ -105,6 +106,9 @@ class Connection:
         self._writer: asyncio.Task[None] | None = None
         self._reader: asyncio.Task[Any] | None = None
         self._reader_stopped = False
+        #: True while the reader answers a client command: a close then lets it finish (a
+        #: buy cut between its reserve and its record would hold stock nobody bought).
+        self.answering = False
         self.skipped = 0
 
     @property
@@ -142,6 +146,9 @@ class Connection:
         return self._closing is not None and self._writer is None
 
     def _stop_reader(self) -> None:
+        if self.answering:
+            # The reader sees the close once its answer is out, and returns by itself.
+            return
         if self._reader is not None and not self._reader_stopped:
             self._reader_stopped = True
             self._reader.cancel()

@@ -19,9 +19,16 @@ from redis.exceptions import RedisError
 
 from common import codec, loops
 from common.errors import ClientError, CloseCode, Code
-from realtime import keys, protocol
+from realtime import keys, protocol, wire
 from realtime.bus import BusUnavailable, EventBus
-from realtime.commands import ClaimHandler, Commands, CommentFilter, CommentListener
+from realtime.commands import (
+    BuyHandler,
+    ClaimHandler,
+    Commands,
+    CommentFilter,
+    CommentListener,
+    WaitlistHandler,
+)
 from realtime.connection import Connection, FrameSink, Viewer
 from realtime.moderation import Moderation
 from realtime.presence import Presence
@@ -81,12 +88,19 @@ class Hub:
         backlog_soft_frames: int,
         backlog_hard_frames: int,
         max_connections_per_viewer: int = 3,
+        order_rate_per_s: float = 2.0,
+        order_burst: int = 10,
     ) -> None:
         self.bus = EventBus(redis)
         self.moderation = Moderation(redis, self.bus)
         self.presence = Presence(redis, node_id=node_id)
         self.commands = Commands(
-            redis, self.bus, self.moderation, comment_max_chars=comment_max_chars
+            redis,
+            self.bus,
+            self.moderation,
+            comment_max_chars=comment_max_chars,
+            order_rate_per_s=order_rate_per_s,
+            order_burst=order_burst,
         )
         self._max_connections_per_viewer = max_connections_per_viewer
         self.rooms: dict[str, Room] = {}
@@ -106,6 +120,14 @@ class Hub:
     def on_claim(self, handler: ClaimHandler) -> None:
         """Register what answers a viewer's ``claim`` (coupon rules live in the app)."""
         self.commands.claim_handler = handler
+
+    def on_buy(self, handler: BuyHandler) -> None:
+        """Register what answers a viewer's ``buy`` (order rules live in the app)."""
+        self.commands.buy_handler = handler
+
+    def on_waitlist(self, handler: WaitlistHandler) -> None:
+        """Register what answers ``waitlist`` / ``leave_waitlist`` (the app's waitlist)."""
+        self.commands.waitlist_handler = handler
 
     def filter_comments(self, comment_filter: CommentFilter) -> None:
         """Register the brand rules every comment passes before it is published."""
@@ -387,12 +409,19 @@ class Hub:
             try:
                 command = protocol.parse(text, max_frame_bytes=self._max_frame_bytes)
                 ref = command.ref
-                answer = await self.commands.answer(room, connection.viewer, command, bucket)
+                connection.answering = True
+                try:
+                    answer = await self.commands.answer(room, connection.viewer, command, bucket)
+                finally:
+                    connection.answering = False
             except protocol.ProtocolError as exc:
                 answer = protocol.error_frame(exc.code, exc.message, exc.ref)
             except ClientError as exc:
                 answer = protocol.error_frame(exc.code, exc.message, ref)
-            connection.offer(codec.encode_text(answer))
+            text = codec.encode_text(answer)
+            # Straight to the transport when it takes writes (as room frames go): through
+            # ASGI's send, an answer cost a task wake-up and the middleware's send wrappers.
+            connection.offer(text, wire=wire.text_frame(text))
 
     async def _tick(self) -> None:
         for room in tuple(self.rooms.values()):

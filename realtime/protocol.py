@@ -4,6 +4,7 @@ Nothing here touches a socket or awaits. Client -> server messages are JSON obje
 ``type`` and an optional ``ref`` (a string of at most 64 characters echoed in the answer).
 """
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,11 @@ COALESCED_TYPES = frozenset({"stock", "coupon_left", "purchase"})
 
 MAX_REF_CHARS = 64
 MAX_LIKES_PER_MESSAGE = 100
+#: Units one ``buy`` may ask for, as ``POST .../orders`` allows.
+MAX_BUY_QTY = 100
+MAX_ID_CHARS = 64
+#: An idempotency key, on the socket (``key``) as in the ``Idempotency-Key`` header.
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +71,29 @@ class Moderate:
     ref: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Buy:
+    """``{"type": "buy", "product_id", "qty", "key", "coupon_id"?, "offer_id"?}``: an order,
+    ``key`` being the client's idempotency key; ``offer_id`` takes a waitlist offer."""
+
+    product_id: str
+    qty: int
+    key: str
+    coupon_id: str | None = None
+    offer_id: str | None = None
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Waitlist:
+    """``{"type": "waitlist" | "leave_waitlist", "product_id"}``: join or leave a product's
+    waitlist (``join`` True for ``waitlist``)."""
+
+    product_id: str
+    join: bool
+    ref: str | None = None
+
+
 MODERATION_ACTIONS = {
     "mute": "user_id",
     "unmute": "user_id",
@@ -72,7 +101,7 @@ MODERATION_ACTIONS = {
     "delete_comment": "comment_id",
 }
 
-Command = Comment | Like | Claim | Ping | Moderate
+Command = Comment | Like | Claim | Ping | Moderate | Buy | Waitlist
 
 
 class ProtocolError(Exception):
@@ -104,6 +133,38 @@ def _string(message: dict[str, Any], name: str, ref: str | None) -> str:
     return value
 
 
+def _identifier(message: dict[str, Any], name: str, ref: str | None) -> str:
+    value = _string(message, name, ref)
+    if len(value) > MAX_ID_CHARS:
+        raise ProtocolError(Code.INVALID_REQUEST, f"{name} is limited to {MAX_ID_CHARS} chars", ref)
+    return value
+
+
+def _optional_identifier(message: dict[str, Any], name: str, ref: str | None) -> str | None:
+    return None if message.get(name) is None else _identifier(message, name, ref)
+
+
+def _buy(message: dict[str, Any], ref: str | None) -> Buy:
+    qty = message.get("qty", 1)
+    if isinstance(qty, bool) or not isinstance(qty, int) or not 1 <= qty <= MAX_BUY_QTY:
+        raise ProtocolError(Code.INVALID_REQUEST, f"qty must be an integer 1..{MAX_BUY_QTY}", ref)
+    key = message.get("key")
+    if key is None:
+        raise ProtocolError(Code.IDEMPOTENCY_KEY_REQUIRED, "a buy needs its key", ref)
+    if not isinstance(key, str) or not IDEMPOTENCY_KEY.match(key):
+        raise ProtocolError(
+            Code.INVALID_REQUEST, "key must be 1-128 characters of A-Z a-z 0-9 . _ : -", ref
+        )
+    return Buy(
+        product_id=_identifier(message, "product_id", ref),
+        qty=qty,
+        key=key,
+        coupon_id=_optional_identifier(message, "coupon_id", ref),
+        offer_id=_optional_identifier(message, "offer_id", ref),
+        ref=ref,
+    )
+
+
 def parse(data: str | bytes, *, max_frame_bytes: int) -> Command:
     """Parse one client frame into a `Command`; raises `ProtocolError` for anything else."""
     size = len(data.encode() if isinstance(data, str) else data)
@@ -132,6 +193,11 @@ def parse(data: str | bytes, *, max_frame_bytes: int) -> Command:
         return Claim(coupon_id=_string(message, "coupon_id", ref), ref=ref)
     if kind == "ping":
         return Ping(ref=ref)
+    if kind == "buy":
+        return _buy(message, ref)
+    if kind in ("waitlist", "leave_waitlist"):
+        product_id = _identifier(message, "product_id", ref)
+        return Waitlist(product_id=product_id, join=kind == "waitlist", ref=ref)
     if isinstance(kind, str) and kind in MODERATION_ACTIONS:
         field_name = MODERATION_ACTIONS[kind]
         return Moderate(action=kind, target=_string(message, field_name, ref), ref=ref)

@@ -1,8 +1,10 @@
 -- Reserve units of a product for a viewer: one atomic step over stock, the per-viewer limit,
 -- the idempotency record and the hold. During a flash sale the units also come out of the
 -- sale's own cap (a second field of the stock hash) and the limit counts sale purchases.
+-- Units that came back while viewers wait for the product are theirs (the offer loop hands them
+-- out in queue order): a reserve takes only what is left beyond one unit per waiting viewer.
 -- KEYS: 1 stock hash, 2 bought hash, 3 holds zset, 4 hold hash, 5 idempotency key,
---       6 generations hash, 7 version key, 8 terms version key
+--       6 generations hash, 7 version key, 8 terms version key, 9 the product's waitlist zset
 -- ARGV: 1 product_id, 2 viewer_id, 3 qty, 4 limit (0 = none), 5 order_id, 6 expires_ms,
 --       7 idempotency ttl seconds, 8 request hash, 9 cap field ('' = none),
 --       10 limit counter prefix ('' = the product id), 11 terms version the caller read
@@ -36,7 +38,8 @@ local function refuse(code)
   redis.call('SET', KEYS[5], 'err|' .. code .. '|' .. ARGV[8], 'EX', ARGV[7])
   return {'err', code}
 end
-if available < qty or (cap and tonumber(cap) < qty) then
+local waiting = redis.call('ZCARD', KEYS[9])
+if available - waiting < qty or (cap and tonumber(cap) - waiting < qty) then
   return refuse('sold_out')
 end
 local prefix = ARGV[10] or ''

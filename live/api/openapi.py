@@ -75,14 +75,44 @@ PATHS: dict[str, dict[str, Schema]] = {
         "post": op(
             "Place an order (reserve stock)",
             ["viewer"],
-            body=content(obj({"product_id": ID, "qty": integer(1, 1000)}, {"coupon_id": ID})),
+            body=content(
+                obj({"product_id": ID, "qty": integer(1, 1000)}, {"coupon_id": ID, "offer_id": ID})
+            ),
             headers=IDEMPOTENCY,
             ok=201,
         )
     },
     "/api/orders/{order_id}": {"get": op("An order", ["viewer", "admin"])},
     "/api/orders/{order_id}/cancel": {"post": op("Cancel an order", ["viewer", "host", "admin"])},
-    "/api/orders/{order_id}/refund": {"post": op("Refund a paid order", ["admin"])},
+    "/api/orders/{order_id}/refund": {
+        "post": op(
+            "Refund a paid order (restock: its units back into stock)",
+            ["admin"],
+            body=content(obj({}, {"restock": {"type": "boolean"}})),
+        )
+    },
+    "/api/sessions/{session_id}/waitlist": {
+        "get": op(
+            "Waitlists: lengths (hosts), customers' places (guide), own places (viewer)",
+            ["host", "admin", "guide", "viewer"],
+        ),
+        "post": op(
+            "Join a sold-out product's waitlist",
+            ["viewer"],
+            body=content(obj({"product_id": ID})),
+            ok=201,
+        ),
+    },
+    "/api/sessions/{session_id}/waitlist/{product_id}": {
+        "delete": op("Leave a waitlist (declines an offer held)", ["viewer"])
+    },
+    "/api/sessions/{session_id}/products/{product_id}/stock": {
+        "put": op(
+            "Set a product's stock (units added go to its waitlist first)",
+            HOSTS,
+            body=content(obj({"stock": integer(0, 10_000_000)})),
+        )
+    },
     "/api/payments/notify": {
         "post": op(
             "Payment provider callback (HMAC-signed body)",

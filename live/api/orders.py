@@ -7,11 +7,9 @@ from common.errors import ClientError, Code
 from live.api import request as req
 from live.api.responses import JSON
 from live.auth.tokens import Role
-from live.commerce import holds, order_records, orders, payments
+from live.commerce import holds, offers, order_records, orders, payments, restocks
 from live.db.models import OrderRow
 from live.db.unit import transaction
-from live.guides import commission
-from live.platform.clock import now_ms
 
 MAX_QTY = 100
 
@@ -26,9 +24,10 @@ async def place_order(request: Request) -> JSON:
         qty=req.integer(body, "qty", minimum=1, maximum=MAX_QTY),
         coupon_id=req.optional_text(body, "coupon_id", max_chars=64),
         idempotency_key=key,
+        offer_id=req.optional_text(body, "offer_id", max_chars=64),
     )
     session_id = request.path_params["session_id"]
-    placed = await orders.place(req.context(request), caller, session_id, order)
+    placed = await offers.purchase(req.context(request), caller, session_id, order)
     return JSON(placed, status_code=201)
 
 
@@ -53,12 +52,16 @@ async def cancel_order(request: Request) -> JSON:
 
 
 async def refund_order(request: Request) -> JSON:
-    """``POST /api/orders/{id}/refund`` (admin): a paid order refunded, its commission reversed."""
+    """``POST /api/orders/{id}/refund`` {restock?} (admin): a paid order refunded, its
+    commission reversed; ``restock`` (not shipped) puts its units back into stock."""
     caller = req.principal(request, Role.ADMIN)
-    async with transaction(req.context(request).db) as db:
-        row = await commission.refund(
-            db, caller.brand, request.path_params["order_id"], now_ms=now_ms()
-        )
+    body = await req.json_object(request)
+    restock = body.get("restock", False)
+    if not isinstance(restock, bool):
+        raise ClientError(Code.INVALID_REQUEST, "restock must be true or false")
+    row = await restocks.refund(
+        req.context(request), caller, request.path_params["order_id"], restock=restock
+    )
     return JSON(order_records.order_view(row))
 
 

@@ -1,6 +1,5 @@
 """Reading requests: the caller's token, the JSON body and its fields, with catalog errors."""
 
-import re
 from typing import Any
 
 from starlette.requests import HTTPConnection, Request
@@ -10,9 +9,9 @@ from common.errors import ClientError, Code
 from live.auth import tokens
 from live.auth.tokens import Principal, Role
 from live.context import Context
+from realtime.protocol import IDEMPOTENCY_KEY
 
 MAX_BODY_BYTES = 65_536
-IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
 def context(connection: HTTPConnection) -> Context:

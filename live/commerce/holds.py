@@ -1,5 +1,6 @@
 """Holds given back: a reserved order cancelled by its buyer (or a host or admin of its brand),
-and the reaper of expired holds, exactly once, on any number of nodes.
+a waitlist offer declined, and the reaper of expired holds and lapsed offers, exactly once, on
+any number of nodes.
 
 Contract: for each expired hold the record is settled first (reserved -> expired in one
 conditional update, which also returns the units to ``committed_qty`` and frees the coupon);
@@ -13,19 +14,21 @@ be cancelled.
 import logging
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import true, update
 
 from common import loops
 from common.errors import ClientError, Code
 from inventory import keys as inventory_keys
 from live.auth.tokens import Principal, Role
-from live.commerce import order_records
+from live.commerce import offers, order_records, waitlist_records
 from live.commerce.order_records import (
     CANCELLED,
     EXPIRED,
+    HOLDING,
+    OFFERED,
     PAID,
+    PASSED,
     REFUND_REQUIRED,
-    RESERVED,
     return_units,
 )
 from live.context import Context
@@ -61,30 +64,48 @@ async def cancel(ctx: Context, principal: Principal, order_id: str) -> dict[str,
     return order_records.order_view(settled)
 
 
-async def expire(ctx: Context, session_id: str, order_id: str) -> bool:
-    """Settle one expired hold; True when its units went back to stock now."""
-    return await settle(ctx, session_id, order_id, status=EXPIRED)
+async def expire(ctx: Context, session_id: str, order_id: str, *, due_only: bool = False) -> bool:
+    """Settle one expired hold; True when its units went back to stock now. With
+    ``due_only`` (the reaper, which found the hold by its expiry in Redis) only when its time
+    has come in the record too: an offer taken since holds on."""
+    return await settle(ctx, session_id, order_id, status=EXPIRED, due_only=due_only)
 
 
-async def settle(ctx: Context, session_id: str, order_id: str, *, status: str) -> bool:
-    """End a reserved order with ``status`` (expired or cancelled) and give its hold back.
+async def settle(
+    ctx: Context, session_id: str, order_id: str, *, status: str, due_only: bool = False
+) -> bool:
+    """End a reserved order with ``status`` (expired or cancelled), or a waitlist offer
+    (``passed``, whether it lapsed or was declined), and give its hold back: its unit goes to
+    the next waiting viewer, if any.
 
-    True when this call returned the units to Redis stock; calling it again is harmless.
+    With ``due_only``, only a hold whose time has come in the record ends: an offer taken
+    meanwhile holds on, and its hold's expiry in Redis is moved to the record's. A holding
+    order that changed meanwhile (paid, say) keeps its units. True when this call returned the
+    units to Redis stock; calling it again is harmless.
     """
+    now = now_ms()
     async with transaction(ctx.db) as db:
         session = await db.get(SessionRow, session_id)
         order = await db.get(OrderRow, order_id)
-        if order is not None and order.status == RESERVED:
+        if order is not None and order.status in HOLDING:
+            was = order.status
+            final = PASSED if was == OFFERED else status
+            due = OrderRow.expires_ms <= now if due_only else true()
             changed = await db.execute(
                 update(OrderRow)
-                .where(OrderRow.id == order_id, OrderRow.status == RESERVED)
-                .values(status=status)
+                .where(OrderRow.id == order_id, OrderRow.status == was, due)
+                .values(status=final)
             )
             if changed.rowcount == 1:  # type: ignore[attr-defined]
                 await return_units(db, order)
-                order.status = status
+                if was == OFFERED:
+                    await waitlist_records.end_offer(db, order_id, status=PASSED, now_ms=now)
+                order.status = final
     if order is not None and order.status == PAID:
         await ctx.stock.commit(session_id, order_id)
+        return False
+    if order is not None and order.status in HOLDING:
+        await ctx.stock.rescore(session_id, order_id, order.expires_ms)
         return False
     released = await ctx.stock.release(session_id, order_id)
     if released is None:
@@ -103,6 +124,8 @@ async def settle(ctx: Context, session_id: str, order_id: str, *, status: str) -
         )
     except BusUnavailable as exc:
         log.warning("stock of %s not announced: %s", session_id, exc)
+    if order is not None:
+        offers.pump_soon(ctx, order.brand, session_id, released.product_id)
     return True
 
 
@@ -113,7 +136,7 @@ async def sweep(ctx: Context) -> int:
     for member in members:
         session_id = member.decode() if isinstance(member, bytes) else str(member)
         for order_id in await ctx.stock.expired_holds(session_id, now_ms=now_ms()):
-            if await expire(ctx, session_id, order_id):
+            if await expire(ctx, session_id, order_id, due_only=True):
                 released += 1
     return released
 

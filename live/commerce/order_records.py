@@ -15,12 +15,22 @@ from live.db.models import CouponClaimRow, CouponRow, OrderRow, ProductRow, Sale
 
 #: An order is ``reserved`` (its units held) until it is ``paid``, ``expired`` (its hold ran
 #: out) or ``cancelled``; a payment for an expired or cancelled order makes it
-#: ``refund_required``; a paid order may be ``refunded``.
+#: ``refund_required``; a paid order may be ``refunded``. A waitlist offer is an order of
+#: status ``offered`` (a unit held for the waiting viewer) until the viewer takes it
+#: (``reserved``) or lets it pass (``passed``: its unit goes to the next viewer).
 RESERVED, PAID, EXPIRED = "reserved", "paid", "expired"
 CANCELLED, REFUND_REQUIRED, REFUNDED = "cancelled", "refund_required", "refunded"
-ORDER_STATUSES = frozenset({RESERVED, PAID, EXPIRED, CANCELLED, REFUND_REQUIRED, REFUNDED})
-#: Statuses whose units count in ``products.committed_qty`` (held or sold).
-COMMITTED = (RESERVED, PAID)
+OFFERED, PASSED = "offered", "passed"
+ORDER_STATUSES = frozenset(
+    {RESERVED, PAID, EXPIRED, CANCELLED, REFUND_REQUIRED, REFUNDED, OFFERED, PASSED}
+)
+#: Statuses whose units count in ``products.committed_qty`` (held, offered or sold), and in
+#: the buyer's per-viewer limit.
+COMMITTED = (RESERVED, PAID, OFFERED)
+#: Statuses whose units are held in Redis until ``expires_ms``.
+HOLDING = (RESERVED, OFFERED)
+#: Orders a buyer placed that hold or took stock (offers not taken are not orders yet).
+PLACED = (RESERVED, PAID)
 
 #: A flash sale is ``open`` from the host's open until its end, its close or its sell-out.
 SALE_OPEN, SALE_CLOSED = "open", "closed"

@@ -136,7 +136,7 @@ async def _check_terms(db: AsyncSession, orders: list[OrderRow]) -> dict[str, Cl
     return refused
 
 
-async def _fill_upstream(db: AsyncSession, orders: list[OrderRow]) -> None:
+async def fill_upstream(db: AsyncSession, orders: list[OrderRow]) -> None:
     """Write each attributed order's upstream guide, as the organisation has it now."""
     wanted = {(order.brand, order.guide_id) for order in orders if order.guide_id is not None}
     if not wanted:
@@ -161,47 +161,51 @@ async def record(
 ) -> None:
     """Write one order in its own transaction, or raise `ClientError` saying why not."""
     async with transaction(factory) as db:
-        refused = await _check_terms(db, [order])
-        if order.id in refused:
-            raise refused[order.id]
-        await _fill_upstream(db, [order])
-        taken = await db.execute(
-            update(ProductRow)
-            .where(
-                ProductRow.id == order.product_id,
-                ProductRow.stock_generation == generation,
-                ProductRow.committed_qty + order.qty <= ProductRow.stock,
-            )
-            .values(committed_qty=ProductRow.committed_qty + order.qty)
+        await record_in(db, order, claim, generation=generation)
+
+
+async def record_in(
+    db: AsyncSession, order: OrderRow, claim: CouponClaimRow | None, *, generation: int
+) -> None:
+    """`record` within the caller's transaction (a waitlist offer writes its entry with it);
+    the caller rolls back on the `ClientError`."""
+    refused = await _check_terms(db, [order])
+    if order.id in refused:
+        raise refused[order.id]
+    await fill_upstream(db, [order])
+    taken = await db.execute(
+        update(ProductRow)
+        .where(
+            ProductRow.id == order.product_id,
+            ProductRow.stock_generation == generation,
+            ProductRow.committed_qty + order.qty <= ProductRow.stock,
         )
-        if taken.rowcount != 1:  # type: ignore[attr-defined]
-            current = await db.scalar(
-                select(ProductRow.stock_generation).where(ProductRow.id == order.product_id)
-            )
-            if current != generation:
-                raise ClientError(
-                    Code.SALE_PAUSED, "sales of this session are paused; retry shortly"
-                )
-            raise ClientError(Code.SOLD_OUT, "the product is sold out")
-        if order.sale_id is not None:
-            capped = await db.execute(
-                update(SaleRow)
-                .where(
-                    SaleRow.id == order.sale_id, SaleRow.sold_qty + order.qty <= SaleRow.stock_cap
-                )
-                .values(sold_qty=SaleRow.sold_qty + order.qty)
-            )
-            if capped.rowcount != 1:  # type: ignore[attr-defined]
-                raise ClientError(Code.SOLD_OUT, "the flash sale is sold out")
-        if claim is not None:
-            used = await db.execute(
-                update(CouponClaimRow)
-                .where(CouponClaimRow.id == claim.id, CouponClaimRow.order_id.is_(None))
-                .values(order_id=order.id)
-            )
-            if used.rowcount != 1:  # type: ignore[attr-defined]
-                raise ClientError(Code.COUPON_NOT_CLAIMED, "the coupon was used meanwhile")
-        await db.execute(_INSERT_ORDERS, [_row(order)])
+        .values(committed_qty=ProductRow.committed_qty + order.qty)
+    )
+    if taken.rowcount != 1:  # type: ignore[attr-defined]
+        current = await db.scalar(
+            select(ProductRow.stock_generation).where(ProductRow.id == order.product_id)
+        )
+        if current != generation:
+            raise ClientError(Code.SALE_PAUSED, "sales of this session are paused; retry shortly")
+        raise ClientError(Code.SOLD_OUT, "the product is sold out")
+    if order.sale_id is not None:
+        capped = await db.execute(
+            update(SaleRow)
+            .where(SaleRow.id == order.sale_id, SaleRow.sold_qty + order.qty <= SaleRow.stock_cap)
+            .values(sold_qty=SaleRow.sold_qty + order.qty)
+        )
+        if capped.rowcount != 1:  # type: ignore[attr-defined]
+            raise ClientError(Code.SOLD_OUT, "the flash sale is sold out")
+    if claim is not None:
+        used = await db.execute(
+            update(CouponClaimRow)
+            .where(CouponClaimRow.id == claim.id, CouponClaimRow.order_id.is_(None))
+            .values(order_id=order.id)
+        )
+        if used.rowcount != 1:  # type: ignore[attr-defined]
+            raise ClientError(Code.COUPON_NOT_CLAIMED, "the coupon was used meanwhile")
+    await db.execute(_INSERT_ORDERS, [_row(order)])
 
 
 @dataclass(slots=True)
@@ -268,7 +272,7 @@ class OrderWriter:
         plus the inserts: under a flood each statement waits a turn of a busy event loop."""
         async with transaction(self._factory) as db:
             orders = [pending.order for pending in batch]
-            await _fill_upstream(db, orders)
+            await fill_upstream(db, orders)
             units: dict[tuple[str, int, str | None], int] = defaultdict(int)
             capped: dict[str, int] = defaultdict(int)
             for pending in batch:

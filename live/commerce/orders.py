@@ -48,17 +48,22 @@ STALE_TERMS_ATTEMPTS = 3
 
 @dataclass(frozen=True, slots=True)
 class OrderRequest:
-    """A validated ``POST /orders`` body plus its idempotency key."""
+    """A validated ``POST /orders`` body (or ``buy`` message) plus its idempotency key;
+    ``offer_id`` takes a waitlist offer."""
 
     product_id: str
     qty: int
     coupon_id: str | None
     idempotency_key: str
+    offer_id: str | None = None
 
     def fingerprint(self) -> str:
         """Hash of the body: the same key must come with the same body."""
-        body = codec.encode([self.product_id, self.qty, self.coupon_id])
-        return hashlib.sha256(body).hexdigest()
+        fields: list[object] = [self.product_id, self.qty, self.coupon_id]
+        if self.offer_id is not None:
+            # Only then: the fingerprints of orders placed before offers existed stay valid.
+            fields.append(self.offer_id)
+        return hashlib.sha256(codec.encode(fields)).hexdigest()
 
 
 def _refuse(reason: Refusal) -> ClientError:
@@ -66,9 +71,11 @@ def _refuse(reason: Refusal) -> ClientError:
     return ClientError(code, message)
 
 
-async def _answer_again(
+async def answer_again(
     ctx: Context, outcome: Repeated, request: OrderRequest, *, session_id: str, viewer_id: str
 ) -> dict[str, Any]:
+    """The answer to a key used before: its order, or the refusal it got (see section 4 of
+    docs/protocol.md)."""
     if outcome.request_hash != request.fingerprint():
         raise ClientError(
             Code.IDEMPOTENCY_KEY_REUSED, "this Idempotency-Key was used with another body"
@@ -184,7 +191,7 @@ async def place(
             ctx.terms.forget(session_id)
             continue
         if isinstance(outcome, Repeated):
-            return await _answer_again(
+            return await answer_again(
                 ctx, outcome, request, session_id=session_id, viewer_id=principal.sub
             )
         if isinstance(outcome, Refused):
@@ -210,7 +217,7 @@ async def _not_live(
         terms.session_id, viewer_id=principal.sub, idempotency_key=request.idempotency_key
     )
     if earlier is not None:
-        return await _answer_again(
+        return await answer_again(
             ctx, earlier, request, session_id=terms.session_id, viewer_id=principal.sub
         )
     ended = terms.session_status == session_records.ENDED

@@ -1,11 +1,12 @@
 """The stock invariant: Redis stock + held + sold == allocation, for every product of a session
 and for the cap of every open flash sale.
 
-Contract: ``stock`` is the product's Redis level, ``held`` the units of its live holds in Redis,
-``sold`` the units of its paid orders in the record (not those bought from a clip after the
-end, which never touch Redis), ``allocation`` the product's ``stock`` in
-the record. A reserve moves units from stock to held, a payment from held to sold, an expiry or
-cancel from held back to stock, so the sum never changes. Between two of those steps (a payment
+Contract: ``stock`` is the product's Redis level, ``held`` the units of its live holds in Redis
+(waitlist offers included), ``sold`` the units of its paid orders in the record (and of refunded
+ones whose units were shipped, not put back; not those bought from a clip after the end, which
+never touch Redis), ``allocation`` the product's ``stock`` in the record. A reserve (or an
+offer) moves units from stock to held, a payment from held to sold, an expiry or cancel from
+held back to stock, so the sum never changes. Between two of those steps (a payment
 committed in the record whose hold Redis has not dropped yet) the sum is briefly off, so a
 product counts as inconsistent only when two readings a moment apart agree on a difference.
 `watch` checks the live sessions periodically, logs a warning and keeps the count for
@@ -20,14 +21,14 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common import loops
 from inventory import recovery
 from inventory.keys import sale_field
 from inventory.stock import Stock
-from live.commerce.order_records import PAID, SALE_OPEN
+from live.commerce.order_records import PAID, REFUNDED, SALE_OPEN
 from live.db.models import OrderRow, SaleRow, SessionRow
 from live.db.unit import transaction
 from live.sessions import session_records
@@ -87,7 +88,11 @@ async def read(
             # Orders bought from a clip after the end never touched Redis (`live.clips.purchases`).
             .where(
                 OrderRow.session_id == session_id,
-                OrderRow.status == PAID,
+                # A refund shipped units do not come back from: they stay sold.
+                or_(
+                    OrderRow.status == PAID,
+                    and_(OrderRow.status == REFUNDED, OrderRow.restocked_ms.is_(None)),
+                ),
                 OrderRow.clip_id.is_(None),
             )
             .group_by(OrderRow.product_id, OrderRow.sale_id)

@@ -5,9 +5,10 @@ every `FULL_CHECK_INTERVAL_S` anyway) the node compares, for every session not e
 epoch (the server's ``run_id`` the counters were built on) and the products' stock fields with
 the record. A mismatch pauses the session's sales (reserves answer ``sale_paused``), then one
 node rebuilds stock (``products.stock - committed_qty``), per-viewer counters, holds (reserved
-orders with their ``expires_ms``), idempotency records and coupon counters from the database,
-and sales resume. The database's conditional ``committed_qty`` update stays the final judge, so
-a stale Redis can refuse a sale but never oversell.
+orders and waitlist offers with their ``expires_ms``), idempotency records, coupon counters and
+waitlist queues (the waiting entries, by position) from the database, and sales resume. The
+database's conditional ``committed_qty`` update stays the final judge, so a stale Redis can
+refuse a sale but never oversell.
 
 An order reserved before the pause may still be writing its row while the rebuild reads the
 record. Rather than wait a while and hope, the rebuild first bumps the products'
@@ -30,7 +31,8 @@ from inventory import keys as inventory_keys
 from inventory import recovery
 from inventory.errors import InventoryUnavailable
 from inventory.recovery import HoldState, SessionState
-from live.commerce.order_records import COMMITTED, RESERVED, SALE_OPEN
+from live.commerce import waitlist_records
+from live.commerce.order_records import COMMITTED, HOLDING, SALE_OPEN
 from live.context import Context
 from live.db.models import CouponClaimRow, CouponRow, OrderRow, ProductRow, SaleRow, SessionRow
 from live.db.unit import transaction
@@ -69,9 +71,11 @@ async def state_of(ctx: Context, session_id: str) -> SessionState:
         )
         bought: dict[str, int] = defaultdict(int)
         for order in orders:
-            recorded = f"ok|{order.id}|{order.request_hash}"
-            ttl_s = max(1, (order.created_ms + ttl_ms - now) // 1000)
-            state.idempotency[(order.viewer_id, order.idempotency_key)] = (recorded, ttl_s)
+            if not order.idempotency_key.startswith(waitlist_records.OFFER_KEY_PREFIX):
+                # An offer not taken answers no key of its viewer's.
+                recorded = f"ok|{order.id}|{order.request_hash}"
+                ttl_s = max(1, (order.created_ms + ttl_ms - now) // 1000)
+                state.idempotency[(order.viewer_id, order.idempotency_key)] = (recorded, ttl_s)
             hold = HoldState(
                 order.id,
                 order.product_id,
@@ -82,13 +86,14 @@ async def state_of(ctx: Context, session_id: str) -> SessionState:
             )
             if order.status in COMMITTED:
                 bought[hold.counter] += order.qty
-            if order.status == RESERVED:
+            if order.status in HOLDING:
                 state.holds.append(hold)
         state.bought = dict(bought)
         for sale in await db.scalars(
             select(SaleRow).where(SaleRow.session_id == session_id, SaleRow.status == SALE_OPEN)
         ):
             state.stock[inventory_keys.sale_field(sale.id)] = sale.stock_cap - sale.sold_qty
+        state.queues = await waitlist_records.waiting_queues(db, session_id)
         coupons = await db.scalars(select(CouponRow).where(CouponRow.session_id == session_id))
         claims = await db.execute(
             select(CouponClaimRow.coupon_id, CouponClaimRow.viewer_id, func.count())

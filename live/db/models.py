@@ -130,6 +130,8 @@ class OrderRow(Base):
     attribution_policy: Mapped[str | None] = mapped_column(String(16), default=None)
     #: The clip the order was bought from after its session ended (None: in the live room).
     clip_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    #: When a refund before shipping put the order's units back into stock (None: it did not).
+    restocked_ms: Mapped[int | None] = mapped_column(BigInteger, default=None)
 
 
 class SaleRow(Base):
@@ -291,3 +293,36 @@ class ClipViewRow(Base):
     brand: Mapped[str] = mapped_column(String(64))
     session_id: Mapped[str] = mapped_column(String(32))
     first_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class WaitlistEntryRow(Base):
+    """A viewer waiting for a unit of a sold-out product; ``id`` is its place in the queue.
+
+    ``status``: ``waiting`` -> ``offered`` (a unit is held for the viewer: the order
+    ``order_id``, status ``offered``) -> ``taken`` or ``passed``; or ``left`` (the viewer left
+    the queue) or ``skipped`` (its per-viewer limit left no room for the unit). ``active`` is 1
+    while waiting or offered and NULL afterwards, so a viewer waits once per product (unique
+    product, viewer, active); ``slot`` numbers a viewer's active entries in a session from 1 to
+    ``LIVE_WAITLIST_MAX_PER_VIEWER`` (unique session, viewer, slot), so concurrent joins cannot
+    pass the limit. ``guide_id`` is the guide the viewer was bound to when joining.
+    """
+
+    __tablename__ = "waitlist_entries"
+    __table_args__ = (
+        UniqueConstraint("product_id", "viewer_id", "active"),
+        UniqueConstraint("session_id", "viewer_id", "slot"),
+        Index("ix_waitlist_entries_session", "session_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    brand: Mapped[str] = mapped_column(String(64))
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id"))
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id"))
+    viewer_id: Mapped[str] = mapped_column(String(64))
+    guide_id: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    active: Mapped[int | None] = mapped_column(Integer)
+    slot: Mapped[int | None] = mapped_column(Integer)
+    order_id: Mapped[str | None] = mapped_column(String(32))
+    joined_ms: Mapped[int] = mapped_column(BigInteger)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)

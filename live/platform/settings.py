@@ -48,6 +48,13 @@ class Settings:
     comment_max_chars: int = 300
     comment_rate_per_s: float = 1.0
     comment_burst: int = 3
+    #: Token bucket of a user's ``buy`` and waitlist messages on a room socket, per node.
+    order_rate_per_s: float = 2.0
+    order_burst: int = 10
+    #: How long a waitlist offer holds its unit for the viewer it was made to.
+    offer_ttl_s: int = 120
+    #: Waitlists (products) a viewer may wait in at once, per session.
+    waitlist_max_per_viewer: int = 5
     comments_per_tick: int = 20
     backlog_soft_frames: int = 64
     backlog_hard_frames: int = 512
@@ -107,6 +114,9 @@ class Settings:
 _INTEGERS = {
     "tick_ms": 10,
     "hold_ttl_s": 1,
+    "order_burst": 1,
+    "offer_ttl_s": 1,
+    "waitlist_max_per_viewer": 1,
     "attribution_window_s": 1,
     "comments_per_tick": 1,
     "archive_segment_events": 1,
@@ -126,6 +136,7 @@ _INTEGERS = {
 #: Number settings read from ``LIVE_<NAME>``, and whether 0 (meaning "off") is accepted.
 _NUMBERS = {
     "write_rate_per_s": False,
+    "order_rate_per_s": False,
     "shutdown_drain_s": False,
     "gc_freeze_s": True,
     "gc_sweep_s": True,

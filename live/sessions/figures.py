@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from sqlalchemy import distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from live.commerce.order_records import COMMITTED, PAID
+from live.commerce.order_records import PAID, PLACED
 from live.db.models import OrderRow, ProductRow
 from realtime import keys as realtime_keys
 
@@ -24,7 +24,7 @@ RATE_WINDOW_MS = 60_000
 
 async def orders_of(db: AsyncSession, session_id: str, *, now_ms: int) -> dict[str, int]:
     """Counts and sums of the session's orders that hold or took stock (reserved or paid)."""
-    live_orders = (OrderRow.session_id == session_id) & OrderRow.status.in_(COMMITTED)
+    live_orders = (OrderRow.session_id == session_id) & OrderRow.status.in_(PLACED)
     placed, recent = (
         await db.execute(
             select(

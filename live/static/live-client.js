@@ -6,6 +6,7 @@
  *   room.on("pin", (event) => ...);            // one callback per frame type, batches flattened
  *   room.on("state", ({state}) => ...);        // connecting | open | waiting | closed
  *   await room.comment("666");                 // resolves with the ack, rejects with a LiveError
+ *   const order = await room.buy(productId, 1); // the order; the same key across reconnects
  *
  * Delivery (docs/protocol.md, section 6): durable events carry a per-session `seq`; the client
  * keeps the highest `seq` (and the snapshot's `epoch`) it applied and reconnects with
@@ -61,6 +62,9 @@
     archive_deleted: "The recording of this session was deleted.",
     sale_paused: "Sales are paused for a moment. Try again.",
     sale_not_open: "The flash sale is not open right now.",
+    in_stock: "It is in stock: buy it now.",
+    waitlist_limit_exceeded: "You are already on as many waitlists as allowed in this room.",
+    offer_expired: "Sorry, the unit kept for you was released.",
     unavailable: "The server is busy or unreachable. Try again in a moment.",
     internal: "Something went wrong on the server. Try again.",
     network: "No connection to the server. Check the network and try again.",
@@ -130,6 +134,10 @@
     return match ? Number(match[1]) : null;
   }
 
+  // Answers after which a buy is sent again with the same key: the server was busy, paused or
+  // still writing the first attempt, or the socket dropped before the answer.
+  const BUY_RETRIED = new Set(["network", "sale_paused", "unavailable", "request_in_progress"]);
+
   function backoffDelay(attempt, baseMs, maxMs, random) {
     const cap = Math.min(maxMs, baseMs * Math.pow(2, attempt));
     return Math.floor((random || Math.random)() * cap);
@@ -139,7 +147,10 @@
     constructor(options) {
       if (!options || !options.wsUrl) throw new Error("LiveClient.connect needs wsUrl");
       this.options = Object.assign(
-        {baseDelayMs: 500, maxDelayMs: 15000, pingIntervalMs: 25000, ackTimeoutMs: 10000},
+        {
+          baseDelayMs: 500, maxDelayMs: 15000, pingIntervalMs: 25000, ackTimeoutMs: 10000,
+          buyTimeoutMs: 30000, buyRetryMs: 500,
+        },
         options,
       );
       this.transport = options.transport || browserTransport();
@@ -156,6 +167,8 @@
       this.pinger = null;
       this.lastFrameAt = 0;
       this.stopped = false;
+      this.opened = [];   // callbacks waiting for the socket to be open
+      this.buyKeys = {};  // intent -> idempotency key of a buy not answered for good yet
       this._open();
     }
 
@@ -188,6 +201,54 @@
     comment(text) { return this.send({type: "comment", text: text}); }
     like(count) { return this.send({type: "like", count: count || 1}); }
     claim(couponId) { return this.send({type: "claim", coupon_id: couponId}); }
+
+    /**
+     * Buy `qty` units: resolves with the order (as POST .../orders answers it), rejects with a
+     * LiveError carrying the catalog code (sold_out, limit_exceeded, ...). One idempotency key
+     * per purchase, kept until a final answer: a socket that drops before the answer is
+     * rejoined and the buy sent again with the same key (the server answers the order it
+     * already made), for up to buyTimeoutMs. A buy of the same product, qty, coupon and offer
+     * after a `network` failure reuses that key too, so a second tap never buys twice.
+     */
+    buy(productId, qty, options) {
+      const opts = options || {};
+      const message = {type: "buy", product_id: productId, qty: qty || 1};
+      if (opts.couponId) message.coupon_id = opts.couponId;
+      if (opts.offerId) message.offer_id = opts.offerId;
+      const intent = [productId, message.qty, opts.couponId || "", opts.offerId || ""].join("|");
+      message.key = opts.key || this.buyKeys[intent] || newKey();
+      this.buyKeys[intent] = message.key;
+      const deadline = Date.now() + this.options.buyTimeoutMs;
+      return new Promise((resolve, reject) => {
+        const settle = (err, order) => {
+          if (!err || err.code !== "network") delete this.buyKeys[intent];
+          if (err) reject(err);
+          else resolve(order);
+        };
+        const attempt = () => {
+          if (this.stopped) {
+            settle(new LiveError("network", "the room is closed"));
+          } else if (this.state !== "open") {
+            this._whenOpen(attempt, deadline - Date.now(), () =>
+              settle(new LiveError("network", "not connected")));
+          } else {
+            this.send(message).then((ack) => settle(null, ack.order), (err) => {
+              const left = deadline - Date.now();
+              if (!BUY_RETRIED.has(err.code) || left <= 0) settle(err);
+              else if (err.code === "network") attempt();
+              else setTimeout(attempt, Math.min(this.options.buyRetryMs, left));
+            });
+          }
+        };
+        attempt();
+      });
+    }
+
+    /** Wait for a sold-out product: resolves with the place ({position, ahead, status}). */
+    waitlist(productId) { return this.send({type: "waitlist", product_id: productId}); }
+    /** Leave its waitlist (declines an offer held). */
+    leaveWaitlist(productId) { return this.send({type: "leave_waitlist", product_id: productId}); }
+
     mute(userId) { return this.send({type: "mute", user_id: userId}); }
     unmute(userId) { return this.send({type: "unmute", user_id: userId}); }
     kick(userId) { return this.send({type: "kick", user_id: userId}); }
@@ -200,6 +261,16 @@
       this._stopPinger();
       if (this.socket) this.socket.close(1000, "client closed");
       this._setState("closed", {code: 1000, reason: "client closed"});
+      this._expireWaiters();
+    }
+
+    _expireWaiters() {
+      const waiting = this.opened;
+      this.opened = [];
+      for (const waiter of waiting) {
+        clearTimeout(waiter.timer);
+        waiter.expired();
+      }
     }
 
     /** Drop the current socket and reconnect now (the network changed, the app came back). */
@@ -211,6 +282,16 @@
       } else if (this.socket) {
         this.socket.close(4999, "client reconnect"); // 4100-4999: reconnect after a back-off
       }
+    }
+
+    // Calls `callback` once the socket is open, or `expired` after `withinMs`.
+    _whenOpen(callback, withinMs, expired) {
+      const waiter = {callback: callback, expired: expired};
+      waiter.timer = setTimeout(() => {
+        this.opened = this.opened.filter((w) => w !== waiter);
+        expired();
+      }, Math.max(0, withinMs));
+      this.opened.push(waiter);
     }
 
     // Built by hand: mini programs have no URL class.
@@ -234,6 +315,12 @@
           this.lastFrameAt = Date.now();
           this._setState("open", {reconnects: this.reconnects});
           this._startPinger();
+          const waiting = this.opened;
+          this.opened = [];
+          for (const waiter of waiting) {
+            clearTimeout(waiter.timer);
+            waiter.callback();
+          }
         },
         onMessage: (text) => this._receive(text),
         onError: () => {},
@@ -259,6 +346,7 @@
       if (final) {
         this.stopped = true;
         this._setState("closed", {code: code, reason: reason});
+        this._expireWaiters();
         return;
       }
       let delay = backoffDelay(
@@ -437,6 +525,14 @@
         {"Idempotency-Key": idempotencyKey || newKey()});
     }
     getOrder(orderId) { return this.call("GET", "/api/orders/" + orderId); }
+    waitlist(id) { return this.call("GET", "/api/sessions/" + id + "/waitlist"); }
+    joinWaitlist(id, productId) {
+      return this.call("POST", "/api/sessions/" + id + "/waitlist", {product_id: productId});
+    }
+    leaveWaitlist(id, productId) { return this.call("DELETE", "/api/sessions/" + id + "/waitlist/" + productId); }
+    setStock(id, productId, stock) {
+      return this.call("PUT", "/api/sessions/" + id + "/products/" + productId + "/stock", {stock: stock});
+    }
     cancelOrder(orderId) { return this.call("POST", "/api/orders/" + orderId + "/cancel"); }
 
     // guide

@@ -12,7 +12,7 @@
   const share = new URLSearchParams(location.search).get("share");
   const state = {
     api: null, room: null, products: {}, levels: {}, pinned: null, offered: {}, mine: {},
-    sales: {}, ended: false, tickerTimer: null, bannerTimer: null,
+    sales: {}, ended: false, tickerTimer: null, bannerTimer: null, offers: {}, waiting: {},
   };
 
   // A share code is `base64url(JSON).signature`; its payload names the brand (`b`): the
@@ -101,6 +101,13 @@
       : "Lucky draw closed: nobody entered.", 8000));
     room.on("draw_won", (d) => toast("You won " + (d.prize || "the lucky draw") + "!", "ok"));
     room.on("private", (m) => toast(m.from + ": " + m.text, "ok"));
+    // A unit came back and is kept for this viewer until expires_at (the waitlist).
+    room.on("offer", (o) => {
+      state.offers[o.product_id] = o;
+      delete state.waiting[o.product_id];
+      toast("Good news: one is kept for you for " + LiveUI.countdown(o.expires_at) + ".", "ok");
+      renderCard();
+    });
     room.on("started", () => banner("The session has started!", 4000));
     room.on("ended", () => {
       state.ended = true;
@@ -153,8 +160,11 @@
     stock.className = "stock" + (left === 0 ? " out" : left <= 5 ? " low" : "");
     stock.dataset.left = left;
     const buy = $("#buy");
-    buy.disabled = left === 0 || state.ended;
-    buy.textContent = left === 0 ? "Sold out" : "Buy";
+    const offer = state.offers[p.product_id];
+    const waiting = state.waiting[p.product_id];
+    buy.disabled = state.ended || (left === 0 && !offer && waiting);
+    buy.textContent = offer ? "Buy: kept for you" : left > 0 ? "Buy"
+      : waiting ? "On the waitlist" : "Sold out: join the waitlist";
     renderCouponChoice(price.cents);
   }
 
@@ -196,9 +206,21 @@
     };
     $("#buy").onclick = async (event) => {
       const productId = state.pinned;
+      const offer = state.offers[productId];
+      const left = state.levels[productId];
+      if (!offer && left === 0) {
+        const place = await act(event.currentTarget, () => state.room.waitlist(productId),
+          (p) => "You are on the waitlist" + (p.ahead ? " (" + p.ahead + " ahead)." : "."));
+        if (place) { state.waiting[productId] = place; renderCard(); }
+        return;
+      }
       const couponId = $("#card-coupon").hidden ? null : $("#card-coupon").value || null;
+      // On the room socket: one frame each way, and the SDK keeps the purchase's key across
+      // reconnects, so a tap answered after a dropped connection never buys twice.
       const order = await act(event.currentTarget,
-        () => state.api.order(sessionId, productId, 1, couponId));
+        () => state.room.buy(productId, 1, offer ? {offerId: offer.offer_id} : {couponId: couponId}));
+      delete state.offers[productId];
+      renderCard();
       if (!order) return;
       if (couponId) { delete state.mine[couponId]; renderCard(); }
       showOrder(order);
