@@ -17,6 +17,7 @@ from live.api.openapi_schema import (
     HOSTS,
     ID,
     IDEMPOTENCY,
+    IMAGE_BODY,
     MS,
     NAME,
     ORDER_LIST_QUERY,
@@ -54,13 +55,33 @@ PATHS: dict[str, dict[str, Schema]] = {
             ),
         )
     },
-    "/api/sessions/{session_id}": {"get": op("A session with its products", ANYONE)},
+    "/api/sessions/{session_id}": {
+        "get": op("A session with its products", ANYONE),
+        "patch": op(
+            "Change a session's title, cover or recorded video",
+            HOSTS,
+            body=content(
+                obj({}, {"title": text(), "cover_url": text(1000), "video_url": text(1000)})
+            ),
+        ),
+    },
     "/api/sessions/{session_id}/products": {
-        "post": op("Add a product", HOSTS, body=content(PRODUCT), ok=201)
+        "post": op("Add a product (or a variant of one)", HOSTS, body=content(PRODUCT), ok=201)
     },
     "/api/sessions/{session_id}/products/{product_id}": {
-        "patch": op("Change a price", HOSTS, body=content(obj({"price_cents": integer(0)})))
+        "patch": op(
+            "Change a price or an image",
+            HOSTS,
+            body=content(obj({}, {"price_cents": integer(0), "image_url": text(1000)})),
+        )
     },
+    "/api/sessions/{session_id}/products/{product_id}/image": {
+        "post": {**op("Upload a product's image", HOSTS), "requestBody": IMAGE_BODY}
+    },
+    "/api/sessions/{session_id}/cover": {
+        "post": {**op("Upload a session's cover", HOSTS), "requestBody": IMAGE_BODY}
+    },
+    "/media/{brand}/{name}": {"get": op("A stored image", None, media="image/*")},
     "/api/sessions/{session_id}/start": {"post": op("Start the session", HOSTS)},
     "/api/sessions/{session_id}/end": {"post": op("End the session", HOSTS)},
     "/api/sessions/{session_id}/pin": {

@@ -24,6 +24,10 @@ class SessionRow(Base):
     ended_ms: Mapped[int | None] = mapped_column(BigInteger)
     #: Set when the session's archive was deleted (data lifecycle); replay answers 410 then.
     archive_deleted_ms: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    #: The session's cover image (an ``http(s)://`` URL or an upload under ``/media/``).
+    cover_url: Mapped[str | None] = mapped_column(String(1000), default=None)
+    #: The recorded video of the session, shown beside its replay.
+    video_url: Mapped[str | None] = mapped_column(String(1000), default=None)
 
 
 class ProductRow(Base):
@@ -34,10 +38,17 @@ class ProductRow(Base):
     counts the rebuilds of the product's Redis counters: an order reserved on an older
     generation is refused by the record, so a rebuild never misses an order that commits
     after it read the record.
+
+    A variant (a size, a colour) is a product of its own, with its own SKU, stock and limit,
+    reserved like any product; ``group_id`` (the id of the group's first product) gathers the
+    variants of one item and ``options`` (a JSON object, ``{"size": "M"}``) tells them apart.
     """
 
     __tablename__ = "products"
-    __table_args__ = (UniqueConstraint("session_id", "sku"),)
+    __table_args__ = (
+        UniqueConstraint("session_id", "sku"),
+        Index("ix_products_group", "group_id"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id"), index=True)
@@ -55,6 +66,10 @@ class ProductRow(Base):
     #: The price the product was added with (``price_cents`` follows later changes); replays
     #: show it until the first archived ``price`` event. None for products added before 0012.
     opening_price_cents: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    #: The product's image (an ``http(s)://`` URL or an upload under ``/media/``).
+    image_url: Mapped[str | None] = mapped_column(String(1000), default=None)
+    group_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    options: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class CouponRow(Base):

@@ -58,25 +58,21 @@ def provider(ctx: Context) -> SnapshotProvider:
             held = await coupons.held_by(db, session_id, viewer.user_id)
         levels = await ctx.stock.levels(session_id)
         row = state.row
+        sales = session_records.with_left(state.sales, levels)
+        # Products Redis has no level of show 0 here (the HTTP view shows the allocation).
+        shown = {p.id: levels.get(p.id, 0) for p in state.products}
         return {
             "session_id": row.id,
             "title": row.title,
             "status": row.status,
             "pinned_product_id": row.pinned_product_id,
-            "products": [
-                {
-                    "product_id": p.id,
-                    "title": p.title,
-                    "price_cents": p.price_cents,
-                    "stock": levels.get(p.id, 0),
-                    "limit_per_viewer": p.limit_per_viewer,
-                }
-                for p in state.products
-            ],
+            "products": session_records.catalog(state.products, shown, sales),
             "coupons": state.coupons,
             "my_coupons": held,
-            "sales": state.sales,
+            "sales": sales,
             "started_at": row.started_ms,
+            "cover_url": row.cover_url,
+            "video_url": row.video_url,
         }
 
     return snapshot
