@@ -56,6 +56,7 @@ class Code(StrEnum):
     ARCHIVE_DELETED = "archive_deleted"
     SALE_PAUSED = "sale_paused"
     SALE_NOT_OPEN = "sale_not_open"
+    PAYMENT_UNAVAILABLE = "payment_unavailable"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal"
 
@@ -98,6 +99,7 @@ STATUS: dict[Code, int] = {
     Code.ARCHIVE_DELETED: 410,
     Code.SALE_PAUSED: 503,
     Code.SALE_NOT_OPEN: 409,
+    Code.PAYMENT_UNAVAILABLE: 409,
     Code.UNAVAILABLE: 503,
     Code.INTERNAL: 500,
 }

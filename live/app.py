@@ -21,6 +21,7 @@ from live import node
 from live.api import (
     archive,
     brands,
+    checkout,
     clip_sales,
     dev_signin,
     flash_sales,
@@ -52,6 +53,7 @@ _HTTP_CODES = {404: Code.NOT_FOUND, 405: Code.METHOD_NOT_ALLOWED}
 # (including 404 and 405) is the same in any order.
 ROUTES = [
     *orders.routes,
+    *checkout.routes,
     *host_panel.routes,
     *sessions.routes,
     *flash_sales.routes,

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from inventory.coupons import CouponCounters
 from inventory.stock import Stock
 from live.commerce.order_writer import OrderWriter
+from live.commerce.payment_providers import PaymentProvider
 from live.commerce.stock_invariant import Watch
 from live.commerce.terms import TermsCache
 from live.guides.attribution import Policies
@@ -62,6 +63,8 @@ class Context:
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     #: Set when the node starts draining (SIGTERM): ``/readyz`` answers 503 from then on.
     draining: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Who takes viewers' payments (``LIVE_PAYMENT_PROVIDER``); None: the brand's own backend.
+    payments: PaymentProvider | None = None
 
     @property
     def bus(self) -> EventBus:

@@ -18,9 +18,12 @@ from inventory.coupons import CouponCounters
 from inventory.stock import Stock
 from live.clips import purchases
 from live.commerce import coupons, flash_sales, holds, stock_recovery
+from live.commerce.dev_pay import DevProvider
 from live.commerce.order_writer import OrderWriter
+from live.commerce.payment_providers import PaymentProvider
 from live.commerce.stock_invariant import Watch
 from live.commerce.terms import TermsCache
+from live.commerce.wechat_pay import WeChatPayProvider
 from live.context import Context
 from live.db.engine import session_factory
 from live.guides import attribution
@@ -97,6 +100,15 @@ def _archiver(settings: Settings, engines: Engines, on_archived: OnArchived) -> 
     )
 
 
+def _payment_provider(settings: Settings) -> PaymentProvider | None:
+    """The provider ``LIVE_PAYMENT_PROVIDER`` names (None: the brand's backend notifies)."""
+    if settings.payment_provider == "dev":
+        return DevProvider()
+    if settings.payment_provider == "wechat" and settings.wechatpay is not None:
+        return WeChatPayProvider(settings.wechatpay)
+    return None
+
+
 def build_context(settings: Settings, engines: Engines, request_metrics: RequestMetrics) -> Context:
     """The node's context over open ``engines``, its hub wired to the app's handlers."""
     db = session_factory(engines.engine)
@@ -122,6 +134,7 @@ def build_context(settings: Settings, engines: Engines, request_metrics: Request
         archiver=_archiver(settings, engines, on_archived),
         stock_watch=Watch(db, engines.redis),
         request_metrics=request_metrics,
+        payments=_payment_provider(settings),
     )
     on_archived.ctx = ctx
     ctx.hub.on_claim(coupons.claim_handler(ctx))
@@ -175,4 +188,6 @@ async def running(settings: Settings, request_metrics: RequestMetrics) -> AsyncI
         await loops.stop(passes, ctx.stopping, wait_s=settings.shutdown_drain_s)
         await asyncio.gather(archiving, *([collector] if collector else []), return_exceptions=True)
         await ctx.hub.stop()
+        if ctx.payments is not None:
+            await ctx.payments.aclose()
         await engines.aclose()

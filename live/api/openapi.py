@@ -101,7 +101,31 @@ PATHS: dict[str, dict[str, Schema]] = {
             ok=201,
         )
     },
-    "/api/orders/{order_id}": {"get": op("An order", ["viewer", "admin"])},
+    "/api/orders/{order_id}": {
+        "get": op(
+            "An order; `mine`: the viewer's own orders",
+            ["viewer", "admin"],
+            query={
+                "session_id": {"type": "string"},
+                "status": {"type": "string"},
+                "limit": integer(1, 100),
+                "cursor": {"type": "string"},
+            },
+        )
+    },
+    "/api/orders/{order_id}/pay": {
+        "post": op(
+            "Start paying a reserved order",
+            ["viewer"],
+            body=content(obj({}, {"openid": text(128)})),
+        )
+    },
+    "/api/dev/payments/{order_id}": {
+        "post": op("Pay with the development provider (LIVE_PAYMENT_PROVIDER=dev)", ["viewer"])
+    },
+    "/api/payments/wechat/notify": {
+        "post": op("WeChat Pay's callback (platform-signed, AES-GCM resource)", None)
+    },
     "/api/orders/{order_id}/cancel": {"post": op("Cancel an order", ["viewer", "host", "admin"])},
     "/api/orders/{order_id}/refund": {"post": op("Refund a paid order", ["admin"])},
     "/api/payments/notify": {
@@ -308,6 +332,7 @@ PATHS: dict[str, dict[str, Schema]] = {
     "/host": {"get": op("The host panel", None, media="text/html")},
     "/guide": {"get": op("The guide workspace", None, media="text/html")},
     "/watch/{session_id}": {"get": op("The viewer demo page", None, media="text/html")},
+    "/pay/{order_id}": {"get": op("The development provider's pay page", None, media="text/html")},
 }
 
 

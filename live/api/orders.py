@@ -4,14 +4,14 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from common.errors import ClientError, Code
+from live.api import checkout
 from live.api import request as req
 from live.api.responses import JSON
 from live.auth.tokens import Role
-from live.commerce import holds, order_records, orders, payments
-from live.db.models import OrderRow
+from live.commerce import checkout as commerce_checkout
+from live.commerce import holds, orders, payments
+from live.db.models import OrderRow, ProductRow
 from live.db.unit import transaction
-from live.guides import commission
-from live.platform.clock import now_ms
 
 MAX_QTY = 100
 
@@ -33,16 +33,21 @@ async def place_order(request: Request) -> JSON:
 
 
 async def get_order(request: Request) -> JSON:
-    """``GET /api/orders/{id}``: the buyer's own order (or any order of the brand for admins)."""
+    """``GET /api/orders/{id}``: the buyer's own order (or any order of the brand for admins);
+    ``GET /api/orders/mine``: the viewer's own orders (`live.api.checkout.my_orders`)."""
+    if request.path_params["order_id"] == "mine":
+        # One route for both: "mine" is no order id, and a second route would shadow this one.
+        return await checkout.my_orders(request)
     caller = req.principal(request, Role.VIEWER, Role.ADMIN)
     async with transaction(req.context(request).db) as db:
         row = await db.get(OrderRow, request.path_params["order_id"])
+        product = await db.get(ProductRow, row.product_id) if row is not None else None
     visible = row is not None and row.brand == caller.brand
     if visible and caller.role == Role.VIEWER:
         visible = row is not None and row.viewer_id == caller.sub
     if row is None or not visible:
         raise ClientError(Code.NOT_FOUND, "no such order")
-    return JSON(order_records.order_view(row))
+    return JSON(commerce_checkout.bought_view(row, product))
 
 
 async def cancel_order(request: Request) -> JSON:
@@ -53,13 +58,11 @@ async def cancel_order(request: Request) -> JSON:
 
 
 async def refund_order(request: Request) -> JSON:
-    """``POST /api/orders/{id}/refund`` (admin): a paid order refunded, its commission reversed."""
+    """``POST /api/orders/{id}/refund`` (admin): a paid order refunded through the provider
+    that took the money, its commission reversed."""
     caller = req.principal(request, Role.ADMIN)
-    async with transaction(req.context(request).db) as db:
-        row = await commission.refund(
-            db, caller.brand, request.path_params["order_id"], now_ms=now_ms()
-        )
-    return JSON(order_records.order_view(row))
+    ctx = req.context(request)
+    return JSON(await commerce_checkout.refund(ctx, caller, request.path_params["order_id"]))
 
 
 async def payment_notify(request: Request) -> JSON:

@@ -32,6 +32,11 @@ async def watch(_request: Request) -> HTMLResponse:
     return _page("watch.html")
 
 
+async def pay(_request: Request) -> HTMLResponse:
+    """``GET /pay/{order_id}``: the development payment provider's pay page."""
+    return _page("pay.html")
+
+
 async def home(_request: Request) -> RedirectResponse:
     """``GET /``: to the host panel."""
     return RedirectResponse("/host")
@@ -42,5 +47,6 @@ routes = [
     Route("/host", host, methods=["GET"]),
     Route("/guide", guide, methods=["GET"]),
     Route("/watch/{session_id}", watch, methods=["GET"]),
+    Route("/pay/{order_id}", pay, methods=["GET"]),
     Mount("/static", StaticFiles(packages=[("live", "static")]), name="static"),
 ]

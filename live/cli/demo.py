@@ -350,7 +350,10 @@ async def _run(
 
 def run(settings: Settings, *, host: str, port: int, viewers: int, seed: int | None = None) -> int:
     """Run the demo until interrupted; 0 after a clean stop, 2 when seeding failed."""
-    settings = dataclasses.replace(settings, dev_signin=True)
+    # The development payment provider lets a viewer pay from the page (unless the environment
+    # names a real one), so the guide sees commission from a real click-through.
+    provider = "dev" if settings.payment_provider == "none" else settings.payment_provider
+    settings = dataclasses.replace(settings, dev_signin=True, payment_provider=provider)
     # Uvicorn handles SIGINT/SIGTERM itself, then re-raises the signal to the previous handler
     # once it has shut down; that handler must not raise inside the event loop, so the viewers
     # are stopped and the demo returns 0 after a graceful shutdown.

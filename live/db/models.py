@@ -113,6 +113,7 @@ class OrderRow(Base):
         UniqueConstraint("session_id", "viewer_id", "idempotency_key"),
         Index("ix_orders_guide", "brand", "guide_id", "created_ms", "id"),
         Index("ix_orders_clip", "clip_id"),
+        Index("ix_orders_viewer", "brand", "viewer_id", "created_ms"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -182,6 +183,10 @@ class PaymentRow(Base):
     provider_txn_id: Mapped[str] = mapped_column(String(128), unique=True)
     paid_amount_cents: Mapped[int] = mapped_column(BigInteger)
     received_ms: Mapped[int] = mapped_column(BigInteger)
+    #: Who took the money: ``notify`` (the brand's backend), ``dev`` or ``wechat``.
+    provider: Mapped[str] = mapped_column(String(16), default="notify", server_default="notify")
+    #: The provider's refund, once one was asked for (``POST /api/orders/{id}/refund``).
+    refund_id: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class BrandPolicyRow(Base):

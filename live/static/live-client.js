@@ -60,6 +60,7 @@
     archive_deleted: "The recording of this session was deleted.",
     sale_paused: "Sales are paused for a moment. Try again.",
     sale_not_open: "The flash sale is not open right now.",
+    payment_unavailable: "Payment is not available here: pay in the brand's app.",
     unavailable: "The server is busy or unreachable. Try again in a moment.",
     internal: "Something went wrong on the server. Try again.",
     network: "No connection to the server. Check the network and try again.",
@@ -121,7 +122,7 @@
 
   const DURABLE_KEEPS_SEQ = new Set([
     "snapshot", "started", "pin", "unpin", "coupon", "ended", "sold_out", "price",
-    "sale_open", "sale_close", "comment_deleted", "draw_open", "draw_result",
+    "sale_open", "sale_close", "comment_deleted", "draw_open", "draw_result", "product",
   ]);
 
   function backoffDelay(attempt, baseMs, maxMs, random) {
@@ -339,6 +340,126 @@
     return new Room(options);
   }
 
+  // ---- the shop: every product of the session, as a product bag shows it ----
+
+  /**
+   * The session's products kept up to date from the room's frames: each product (a variant
+   * is a product of its own, `group_id` gathers a group), its live stock, its price now (a
+   * flash sale's within its window) and the sale's units left. `on("change", fn)` after each
+   * frame that changed something. Seed it with the session from `api.session(id)`.
+   */
+  class Shop {
+    constructor(room, session) {
+      this.products = {};   // product_id -> product (title, price_cents, image_url, options...)
+      this.ids = [];        // product ids, in the order they were added
+      this.levels = {};     // product_id -> units left; "sale:<sale_id>" -> sale units left
+      this.sales = {};      // product_id -> open sale
+      this.pinned = null;
+      this.listeners = [];
+      if (session) this._products(session.products, session.sales, session.pinned_product_id);
+      const on = (type, fn) => room.on(type, (frame) => { fn(frame); this._changed(); });
+      on("snapshot", (s) => this._products(s.products, s.sales, s.pinned_product_id));
+      on("product", (e) => this._add(e.product));
+      on("stock", (e) => Object.assign(this.levels, e.levels));
+      on("sold_out", (e) => { this.levels[e.product_id] = 0; });
+      on("price", (e) => { if (this.products[e.product_id]) this.products[e.product_id].price_cents = e.price_cents; });
+      on("pin", (e) => { this.pinned = e.product_id; });
+      on("unpin", () => { this.pinned = null; });
+      on("sale_open", (sale) => {
+        this.sales[sale.product_id] = sale;
+        if (this.levels["sale:" + sale.sale_id] === undefined) this.levels["sale:" + sale.sale_id] = sale.stock_cap;
+      });
+      on("sale_close", (e) => { delete this.sales[e.product_id]; });
+    }
+
+    on(type, callback) {
+      if (type === "change") this.listeners.push(callback);
+      return () => { this.listeners = this.listeners.filter((f) => f !== callback); };
+    }
+
+    /** Products grouped as a bag lists them: [{id, products: [...], pinned}], in order. */
+    groups() {
+      const groups = [];
+      const byId = {};
+      for (const id of this.ids) {
+        const p = this.products[id];
+        const key = p.group_id || p.product_id;
+        if (!byId[key]) { byId[key] = {id: key, products: []}; groups.push(byId[key]); }
+        byId[key].products.push(p);
+      }
+      for (const g of groups) g.pinned = g.products.some((p) => p.product_id === this.pinned);
+      return groups;
+    }
+
+    /** The variants of a product's group (the product alone when it has none). */
+    variants(productId) {
+      const p = this.products[productId];
+      if (!p) return [];
+      const key = p.group_id || p.product_id;
+      return this.ids.map((id) => this.products[id]).filter((v) => (v.group_id || v.product_id) === key);
+    }
+
+    stock(productId) {
+      const level = this.levels[productId];
+      return level === undefined ? (this.products[productId] || {}).stock || 0 : level;
+    }
+
+    /** The open sale of a product with its `left` units, or null. */
+    sale(productId) {
+      const sale = this.sales[productId];
+      if (!sale) return null;
+      const left = this.levels["sale:" + sale.sale_id];
+      return Object.assign({}, sale, {left: left === undefined ? sale.left : left});
+    }
+
+    /** {cents, was, sale}: what one unit costs at `nowMs` (a sale's price within its window). */
+    price(productId, nowMs) {
+      const p = this.products[productId];
+      const sale = this.sale(productId);
+      const now = nowMs || Date.now();
+      if (sale && sale.starts_at <= now && now < sale.ends_at && sale.left > 0) {
+        return {cents: sale.sale_price_cents, was: p.price_cents, sale: sale};
+      }
+      return {cents: p ? p.price_cents : 0, was: null, sale: sale};
+    }
+
+    _products(products, sales, pinned) {
+      this.pinned = pinned === undefined ? this.pinned : pinned;
+      for (const p of products || []) {
+        this._add(p);
+        this.levels[p.product_id] = p.stock;
+      }
+      this.sales = {};
+      for (const sale of sales || []) {
+        this.sales[sale.product_id] = sale;
+        if (sale.left !== undefined) this.levels["sale:" + sale.sale_id] = sale.left;
+      }
+    }
+
+    _add(product) {
+      if (!product) return;
+      if (!this.products[product.product_id]) this.ids.push(product.product_id);
+      this.products[product.product_id] = Object.assign(this.products[product.product_id] || {}, product);
+      if (product.stock !== undefined && this.levels[product.product_id] === undefined) {
+        this.levels[product.product_id] = product.stock;
+      }
+    }
+
+    _changed() {
+      for (const callback of this.listeners.slice()) {
+        try {
+          callback(this);
+        } catch (e) {
+          if (typeof console !== "undefined") console.error(e);
+        }
+      }
+    }
+  }
+
+  function shop(room, session) {
+    return new Shop(room, session);
+  }
+
   // ---- HTTP ----
   // request(method, url, headers, bodyText) -> Promise<{status, text}>
 
@@ -428,6 +549,12 @@
     }
     getOrder(orderId) { return this.call("GET", "/api/orders/" + orderId); }
     cancelOrder(orderId) { return this.call("POST", "/api/orders/" + orderId + "/cancel"); }
+    /** The viewer's own orders, newest first ({session_id?, status?, limit?, cursor?}). */
+    viewerOrders(query) { return this.call("GET", "/api/orders/mine" + toQuery(query)); }
+    /** Start paying a reserved order: the provider's answer ({pay_url} or {request_payment}). */
+    pay(orderId, details) { return this.call("POST", "/api/orders/" + orderId + "/pay", details || {}); }
+    /** The development provider's Pay button (servers with LIVE_PAYMENT_PROVIDER=dev). */
+    devPay(orderId) { return this.call("POST", "/api/dev/payments/" + orderId); }
 
     // guide
     share(sessionId, clipId) {
@@ -461,6 +588,7 @@
 
   return {
     connect: connect,
+    shop: shop,
     api: api,
     browserTransport: browserTransport,
     wxTransport: wxTransport,

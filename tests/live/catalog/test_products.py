@@ -103,7 +103,8 @@ async def test_an_uploaded_image_is_checked_stored_and_served(server: LiveServer
         traversal = await anyone.get(f"/media/{server.brand}/..%2Fsecrets.json")
     assert uploaded.status_code == 200, uploaded.text
     url = uploaded.json()["image_url"]
-    assert url.startswith(f"/media/{server.brand}/") and url.endswith(".png")
+    assert url.startswith(f"/media/{server.brand}/")
+    assert url.endswith(".png")
     assert (served.status_code, served.content) == (200, image)
     assert served.headers["content-type"] == "image/png"
     assert not_image.status_code == 422
