@@ -49,7 +49,7 @@ MAX_PAGE = 100
 def _share_url(request: Request, session_id: str, code: str, *, clip_id: str | None) -> str:
     base = f"{request.url.scheme}://{request.url.netloc}"
     if clip_id is not None:
-        return f"{base}/api/sessions/{session_id}/clips/{clip_id}?share={code}"
+        return f"{base}/clips/{clip_id}?share={code}"
     return f"{base}/watch/{session_id}?share={code}"
 
 

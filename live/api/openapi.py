@@ -333,6 +333,11 @@ PATHS: dict[str, dict[str, Schema]] = {
     "/guide": {"get": op("The guide workspace", None, media="text/html")},
     "/watch/{session_id}": {"get": op("The viewer demo page", None, media="text/html")},
     "/pay/{order_id}": {"get": op("The development provider's pay page", None, media="text/html")},
+    "/replay/{session_id}": {"get": op("The replay page", None, media="text/html")},
+    "/clips/{clip_id}": {"get": op("A clip's page", None, media="text/html")},
+    "/api/clips/{clip_id}": {
+        "get": op("A clip by its id, with its product", ANYONE, query={"share": {"type": "string"}})
+    },
 }
 
 

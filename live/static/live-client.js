@@ -539,6 +539,17 @@
     stats(id) { return this.call("GET", "/api/sessions/" + id + "/stats"); }
     leaderboard(id) { return this.call("GET", "/api/sessions/" + id + "/leaderboard"); }
     clips(id) { return this.call("GET", "/api/sessions/" + id + "/clips"); }
+    /** A clip by its id (a shared clip link), with its session's title and its product. */
+    clip(clipId, share) {
+      return this.call("GET", "/api/clips/" + encodeURIComponent(clipId) + (share ? "?share=" + encodeURIComponent(share) : ""));
+    }
+    /** Buy a clip's product after the session ended (credited to the guide of `share`). */
+    clipOrder(sessionId, clipId, qty, share, idempotencyKey) {
+      const body = {qty: qty || 1};
+      if (share) body.share = share;
+      return this.call("POST", "/api/sessions/" + sessionId + "/clips/" + encodeURIComponent(clipId) + "/orders",
+        body, {"Idempotency-Key": idempotencyKey || newKey()});
+    }
 
     // viewer
     order(id, productId, qty, couponId, idempotencyKey) {
