@@ -149,6 +149,7 @@ def _transaction_loops(ctx: Context) -> list[asyncio.Task[None]]:
         asyncio.create_task(holds.run(ctx), name="hold-reaper"),
         asyncio.create_task(purchases.run(ctx), name="clip-order-reaper"),
         asyncio.create_task(flash_sales.run(ctx), name="sale-closer"),
+        asyncio.create_task(draws.run(ctx), name="draw-closer"),
         asyncio.create_task(stock_recovery.run(ctx), name="redis-recovery"),
         asyncio.create_task(ctx.stock_watch.run(ctx.stopping), name="stock-invariant"),
     ]

@@ -100,10 +100,23 @@ async def close_draw(request: Request) -> JSON:
     return JSON(result)
 
 
+async def list_draws(request: Request) -> JSON:
+    """``GET /api/sessions/{id}/draws`` (any role of the brand): the session's draws, oldest
+    first, each with its ``status`` and, once closed, its ``result``."""
+    caller = req.principal(request)
+    session_id = request.path_params["session_id"]
+    async with transaction(req.context(request).db) as db:
+        await session_records.load(db, caller.brand, session_id)
+    return JSON(
+        {"session_id": session_id, "items": await draws.listed(req.context(request), session_id)}
+    )
+
+
 routes = [
     Route("/api/sessions/{session_id}/moderation", moderate, methods=["POST"]),
     Route("/api/sessions/{session_id}/comments/{comment_id}", delete_comment, methods=["DELETE"]),
     Route("/api/sessions/{session_id}/messages", private_message, methods=["POST"]),
     Route("/api/sessions/{session_id}/draws", open_draw, methods=["POST"]),
+    Route("/api/sessions/{session_id}/draws", list_draws, methods=["GET"]),
     Route("/api/sessions/{session_id}/draws/{draw_id}/close", close_draw, methods=["POST"]),
 ]

@@ -197,6 +197,7 @@ PATHS: dict[str, dict[str, Schema]] = {
         )
     },
     "/api/sessions/{session_id}/draws": {
+        "get": op("The session's draws with their results", ANYONE),
         "post": op(
             "Open a lucky draw",
             HOSTS,
@@ -207,7 +208,7 @@ PATHS: dict[str, dict[str, Schema]] = {
                 )
             ),
             ok=201,
-        )
+        ),
     },
     "/api/sessions/{session_id}/draws/{draw_id}/close": {"post": op("Close a draw", HOSTS)},
     "/api/brands/me/attribution": {

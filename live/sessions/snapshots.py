@@ -16,7 +16,7 @@ from live.commerce import coupons, order_records
 from live.context import Context
 from live.db.models import ProductRow, SessionRow
 from live.db.unit import transaction
-from live.sessions import session_records
+from live.sessions import draws, session_records
 from realtime.connection import Viewer
 from realtime.hub import SnapshotProvider
 
@@ -29,6 +29,7 @@ class SessionState:
     products: list[ProductRow]
     coupons: list[dict[str, Any]]
     sales: list[dict[str, Any]]
+    draws: list[dict[str, Any]]
 
 
 async def _read(ctx: Context, session_id: str) -> SessionState:
@@ -41,6 +42,7 @@ async def _read(ctx: Context, session_id: str) -> SessionState:
             products=await session_records.products_of(db, session_id),
             coupons=await coupons.open_coupons(ctx, db, session_id),
             sales=await order_records.open_sales(db, session_id),
+            draws=await draws.open_draws(ctx, session_id),
         )
 
 
@@ -73,6 +75,7 @@ def provider(ctx: Context) -> SnapshotProvider:
             "started_at": row.started_ms,
             "cover_url": row.cover_url,
             "video_url": row.video_url,
+            "draws": state.draws,
         }
 
     return snapshot

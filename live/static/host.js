@@ -67,6 +67,12 @@
     refreshStats();
     state.statsTimer = setInterval(refreshStats, STATS_EVERY_MS);
     act(null, () => state.api.leaderboard(sessionId)).then((b) => b && renderLeaderboard(b.guides));
+    state.api.draws(sessionId).then((listed) => {
+      for (const d of listed.items) {
+        state.draws[d.draw_id] = Object.assign({}, d, d.result || {}, {done: d.status === "closed"});
+      }
+      renderDraws();
+    }).catch(() => {});
   }
 
   function applySession(session) {
@@ -103,6 +109,8 @@
       if (s.likes !== undefined) $("#stat-likes").textContent = s.likes;
       for (const c of s.coupons || []) addCoupon(c);
       for (const sale of s.sales || []) addSale(sale);
+      for (const d of s.draws || []) state.draws[d.draw_id] = Object.assign(state.draws[d.draw_id] || {}, d);
+      renderDraws();
       renderProducts();
     });
     room.on("pin", (e) => { state.pinned = e.product_id; renderProducts(); });
@@ -111,7 +119,7 @@
       if (state.products[e.product_id]) state.products[e.product_id].price_cents = e.price_cents;
       renderProducts();
     });
-    room.on("stock", (e) => { Object.assign(state.levels, e.levels); renderProducts(); });
+    room.on("stock", (e) => { Object.assign(state.levels, e.levels); renderProducts(); renderSales(); });
     room.on("viewers", (e) => { $("#stat-viewers").textContent = e.count; });
     room.on("likes", (e) => { $("#stat-likes").textContent = e.total; });
     room.on("comments", (e) => e.items.forEach(addComment));
@@ -130,7 +138,15 @@
       if (state.coupons[e.coupon_id]) { state.coupons[e.coupon_id].left = e.left; renderCoupons(); }
     });
     room.on("sale_open", addSale);
-    room.on("sale_close", (e) => { delete state.sales[e.sale_id]; renderSales(); });
+    room.on("sale_close", (e) => {
+      const sale = state.sales[e.sale_id];
+      delete state.sales[e.sale_id];
+      renderSales();
+      if (sale && e.reason === "sold_out") {
+        const p = state.products[sale.product_id];
+        toast("Flash sale sold out: " + (p ? p.title : "") + " is back at its regular price.", "ok");
+      }
+    });
     room.on("draw_open", (e) => { state.draws[e.draw_id] = e; renderDraws(); });
     room.on("draw_result", (e) => {
       state.draws[e.draw_id] = Object.assign(state.draws[e.draw_id] || {}, e, {done: true});
@@ -273,14 +289,22 @@
         el("span", {class: "muted", text: c.left + " of " + c.quantity + " left"})])));
   }
 
-  function addSale(s) { state.sales[s.sale_id] = s; renderSales(); }
+  function addSale(s) {
+    state.sales[s.sale_id] = s;
+    const field = "sale:" + s.sale_id;
+    if (state.levels[field] === undefined) state.levels[field] = s.left === undefined ? s.stock_cap : s.left;
+    renderSales();
+  }
 
   function renderSales() {
     $("#sales").replaceChildren(...Object.values(state.sales).map((s) => {
       const p = state.products[s.product_id];
-      return el("li", {}, [
-        el("span", {class: "grow", text: (p ? p.title : s.product_id) + " at " + money(s.sale_price_cents) +
-          " until " + new Date(s.ends_at).toLocaleTimeString()}),
+      const left = state.levels["sale:" + s.sale_id];
+      const claimed = Math.round((100 * (s.stock_cap - left)) / s.stock_cap);
+      const when = s.starts_at > Date.now() ? ["starts in ", LiveUI.until(s.starts_at)] : ["ends in ", LiveUI.until(s.ends_at)];
+      return el("li", {"data-sale-id": s.sale_id}, [
+        el("span", {class: "grow"}, [el("b", {text: (p ? p.title : s.product_id) + " at " + money(s.sale_price_cents)}),
+          el("br"), ...when, " · ", el("span", {class: "claimed", text: left + " of " + s.stock_cap + " left (" + claimed + "% claimed)"})]),
         el("button", {class: "small", text: "Close sale",
           onclick: (e) => act(e.currentTarget, () => state.api.closeSale(state.sessionId, s.sale_id),
             "Flash sale closed").then((r) => { if (r) { delete state.sales[s.sale_id]; renderSales(); } })}),
@@ -290,11 +314,11 @@
 
   function renderDraws() {
     $("#draws").replaceChildren(...Object.values(state.draws).map((d) => el("li", {}, [
-      el("span", {class: "grow", text: d.done
+      el("span", {class: "grow"}, d.done
         ? (d.prize || "Draw") + ": " + (d.winners.length ? "won by " + d.winners.join(", ") : "nobody entered") +
           " (" + d.entrants + " entered)"
-        : (d.prize || "Draw") + (d.keyword ? ": viewers comment " + d.keyword : ": everyone present") +
-          ", ends " + new Date(d.ends_at).toLocaleTimeString()}),
+        : [(d.prize || "Draw") + (d.keyword ? ": viewers comment " + d.keyword : ": everyone present") +
+          ", closes in ", LiveUI.until(d.ends_at)]),
       d.done ? null : el("button", {class: "small", text: "Draw now",
         onclick: (e) => act(e.currentTarget, () => state.api.closeDraw(state.sessionId, d.draw_id))
           .then((r) => { if (r) { state.draws[d.draw_id] = Object.assign(d, r, {done: true}); renderDraws(); } })}),

@@ -532,6 +532,7 @@
     closeSale(id, saleId) { return this.call("POST", "/api/sessions/" + id + "/sales/" + saleId + "/close"); }
     openDraw(id, draw) { return this.call("POST", "/api/sessions/" + id + "/draws", draw); }
     closeDraw(id, drawId) { return this.call("POST", "/api/sessions/" + id + "/draws/" + drawId + "/close"); }
+    draws(id) { return this.call("GET", "/api/sessions/" + id + "/draws"); }
     moderate(id, action, userId) {
       return this.call("POST", "/api/sessions/" + id + "/moderation", {action: action, user_id: userId});
     }

@@ -22,18 +22,7 @@
 
   for (const button of document.querySelectorAll("[data-close]")) button.onclick = closeSheets;
 
-  // ---- countdowns: every element with data-until counts down to it ----
-
-  function tick() {
-    for (const node of document.querySelectorAll("[data-until]")) {
-      node.textContent = LiveUI.countdown(Number(node.dataset.until));
-    }
-  }
-  setInterval(tick, 1000);
-
-  function until(ms) {
-    return el("span", {class: "countdown", "data-until": ms, text: LiveUI.countdown(ms)});
-  }
+  const until = LiveUI.until;
 
   // "Flash sale ¥49.00 · ends in 4:59 · 40% claimed", or before the start "starts in".
   function saleLine(sale) {
