@@ -57,6 +57,7 @@ class Code(StrEnum):
     SALE_PAUSED = "sale_paused"
     SALE_NOT_OPEN = "sale_not_open"
     PAYMENT_UNAVAILABLE = "payment_unavailable"
+    LINK_REVOKED = "link_revoked"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal"
 
@@ -100,6 +101,7 @@ STATUS: dict[Code, int] = {
     Code.SALE_PAUSED: 503,
     Code.SALE_NOT_OPEN: 409,
     Code.PAYMENT_UNAVAILABLE: 409,
+    Code.LINK_REVOKED: 410,
     Code.UNAVAILABLE: 503,
     Code.INTERNAL: 500,
 }

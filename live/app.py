@@ -38,6 +38,7 @@ from live.api import (
     replay_socket,
     room,
     sessions,
+    sharing,
 )
 from live.api.request_ids import RequestIds
 from live.api.responses import error
@@ -59,6 +60,7 @@ ROUTES = [
     *sessions.routes,
     *flash_sales.routes,
     *guides.routes,
+    *sharing.routes,
     *moderation.routes,
     *brands.routes,
     *organisation.routes,

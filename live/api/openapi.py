@@ -161,6 +161,17 @@ PATHS: dict[str, dict[str, Schema]] = {
             media="image/png",
         )
     },
+    "/api/guides/me/poster.png": {
+        "get": op(
+            "A guide's share poster (title, picture, guide, QR of the short link)",
+            ["guide"],
+            query={"session_id": {"type": "string"}, "clip_id": {"type": "string"}},
+            media="image/png",
+        )
+    },
+    "/api/guides/me/share/{code}": {"delete": op("Revoke one of my short links", ["guide"])},
+    "/api/share/{code}": {"get": op("What a short link stands for (mini-program scene)", None)},
+    "/s/{code}": {"get": op("Open a short link", None, ok=302, media="text/html")},
     "/api/guides/me/orders": {
         "get": op("A guide's attributed orders", ["guide"], query=ORDER_LIST_QUERY)
     },

@@ -311,3 +311,22 @@ class ClipViewRow(Base):
     brand: Mapped[str] = mapped_column(String(64))
     session_id: Mapped[str] = mapped_column(String(32))
     first_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class ShortLinkRow(Base):
+    """A guide's short share link: ``code`` (at most 32 characters, as a mini-program code's
+    ``scene`` holds) stands for the signed ``share_code`` of one session or clip until it
+    expires with that code or the guide revokes it."""
+
+    __tablename__ = "short_links"
+    __table_args__ = (Index("ix_short_links_guide", "brand", "guide_id", "session_id"),)
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    brand: Mapped[str] = mapped_column(String(64))
+    guide_id: Mapped[str] = mapped_column(String(64))
+    session_id: Mapped[str] = mapped_column(String(32))
+    clip_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    share_code: Mapped[str] = mapped_column(Text)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    expires_ms: Mapped[int] = mapped_column(BigInteger)
+    revoked_ms: Mapped[int | None] = mapped_column(BigInteger, default=None)

@@ -61,6 +61,7 @@
     sale_paused: "Sales are paused for a moment. Try again.",
     sale_not_open: "The flash sale is not open right now.",
     payment_unavailable: "Payment is not available here: pay in the brand's app.",
+    link_revoked: "This link was withdrawn or has expired. Ask your shopping guide for a new one.",
     unavailable: "The server is busy or unreachable. Try again in a moment.",
     internal: "Something went wrong on the server. Try again.",
     network: "No connection to the server. Check the network and try again.",
@@ -577,6 +578,11 @@
       return this.baseUrl + "/api/guides/me/share.png?session_id=" + encodeURIComponent(sessionId) +
         "&scale=" + (scale || 12);
     }
+    posterUrl(sessionId, clipId) {
+      return this.baseUrl + "/api/guides/me/poster.png?session_id=" + encodeURIComponent(sessionId) +
+        (clipId ? "&clip_id=" + encodeURIComponent(clipId) : "");
+    }
+    revokeShare(shortCode) { return this.call("DELETE", "/api/guides/me/share/" + encodeURIComponent(shortCode)); }
     myOrders(query) { return this.call("GET", "/api/guides/me/orders" + toQuery(query)); }
     mySummary(query) { return this.call("GET", "/api/guides/me/summary" + toQuery(query)); }
 
