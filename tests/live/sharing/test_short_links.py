@@ -112,7 +112,9 @@ async def test_the_poster_shows_the_cover_and_the_short_links_qr(server: LiveSer
     assert image.size == (posters.WIDTH, posters.HEIGHT)
     assert image.getpixel((375, 260)) == (200, 40, 90)  # the cover, scaled to fill
     title_band = image.crop((40, posters.PICTURE_HEIGHT + 30, 700, posters.PICTURE_HEIGHT + 100))
-    assert title_band.convert("L").getextrema()[0] < 80  # dark text on white
+    darkest, _ = title_band.convert("L").getextrema()
+    assert isinstance(darkest, int)
+    assert darkest < 80  # dark text on white
     qr_top = posters.HEIGHT - posters.QR_SIZE - 90
     drawn = image.crop((40, qr_top, 40 + posters.QR_SIZE, qr_top + posters.QR_SIZE))
     expected = posters._qr(shared["short_url"])
