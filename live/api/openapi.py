@@ -190,13 +190,17 @@ PATHS: dict[str, dict[str, Schema]] = {
         )
     },
     "/api/sessions/{session_id}/moderation": {
+        "get": op("The session's muted viewers", HOSTS),
         "post": op(
             "Mute, unmute or kick a viewer",
             HOSTS,
             body=content(
-                obj({"action": {"enum": ["mute", "unmute", "kick"]}, "user_id": text(64)})
+                obj(
+                    {"action": {"enum": ["mute", "unmute", "kick"]}, "user_id": text(64)},
+                    {"name": text(64)},
+                )
             ),
-        )
+        ),
     },
     "/api/sessions/{session_id}/comments/{comment_id}": {"delete": op("Delete a comment", HOSTS)},
     "/api/sessions/{session_id}/messages": {

@@ -13,7 +13,7 @@ from live.api.responses import JSON
 from live.auth.tokens import Role
 from live.commerce import coupons, order_records
 from live.db.unit import transaction
-from live.guides import commission, leaderboard
+from live.guides import commission, leaderboard, organisation
 from live.sessions import images, lifecycle, session_records
 
 HOSTS = (Role.HOST, Role.ADMIN)
@@ -195,6 +195,10 @@ async def get_leaderboard(request: Request) -> JSON:
         guides = await leaderboard.read(ctx.redis, session_id)
     except RedisError as exc:
         raise ClientError(Code.UNAVAILABLE, "the leaderboard is unavailable") from exc
+    async with transaction(ctx.db) as db:
+        names = await organisation.names(db, caller.brand, [g["guide_id"] for g in guides])
+    for guide in guides:
+        guide["name"] = names.get(guide["guide_id"], guide["guide_id"])
     return JSON({"session_id": session_id, "guides": guides})
 
 

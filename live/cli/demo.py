@@ -28,6 +28,8 @@ from websockets.exceptions import WebSocketException
 
 from common import codec
 from live.auth import tokens
+from live.cli import startup
+from live.platform import data_lock
 from live.platform.settings import Settings
 from live.platform.ws_protocol import websocket_options
 
@@ -357,6 +359,10 @@ def run(settings: Settings, *, host: str, port: int, viewers: int, seed: int | N
     # Uvicorn handles SIGINT/SIGTERM itself, then re-raises the signal to the previous handler
     # once it has shut down; that handler must not raise inside the event loop, so the viewers
     # are stopped and the demo returns 0 after a graceful shutdown.
+    lock, refusal = startup.claim(settings, host, port)
+    if refusal is not None:
+        print(f"live: error: {refusal}", file=sys.stderr)
+        return 2
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _ignore)
     try:
@@ -364,4 +370,7 @@ def run(settings: Settings, *, host: str, port: int, viewers: int, seed: int | N
     except DemoError as exc:
         print(f"live: error: the demo could not seed the server: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if lock is not None:
+            data_lock.release(lock)
     return 0

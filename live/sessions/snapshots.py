@@ -58,6 +58,7 @@ def provider(ctx: Context) -> SnapshotProvider:
             raise ClientError(Code.NOT_FOUND, f"no session {session_id}")
         async with transaction(ctx.db) as db:
             held = await coupons.held_by(db, session_id, viewer.user_id)
+            claims = await coupons.claims_by(db, session_id, viewer.user_id)
         levels = await ctx.stock.levels(session_id)
         row = state.row
         sales = session_records.with_left(state.sales, levels)
@@ -71,6 +72,7 @@ def provider(ctx: Context) -> SnapshotProvider:
             "products": session_records.catalog(state.products, shown, sales),
             "coupons": state.coupons,
             "my_coupons": held,
+            "my_claims": claims,
             "sales": sales,
             "started_at": row.started_ms,
             "cover_url": row.cover_url,

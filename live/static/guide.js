@@ -98,12 +98,13 @@
     for (const o of items) {
       const p = state.products[o.product_id];
       body.append(el("tr", {"data-order-id": o.order_id, "data-status": o.status}, [
-        el("td", {text: new Date(o.ts).toLocaleTimeString()}),
-        el("td", {text: p ? p.title : o.product_id}),
-        el("td", {text: o.qty}),
-        el("td", {text: money(o.amount_cents)}),
-        el("td", {text: STATUS_WORDS[o.status] || o.status}),
-        el("td", {text: o.commission_cents === null ? "-" : money(o.commission_cents)}),
+        el("td", {"data-label": "Time", text: new Date(o.ts).toLocaleTimeString()}),
+        el("td", {"data-label": "Product", text: p ? p.title : o.product_id}),
+        el("td", {"data-label": "Qty", text: o.qty}),
+        el("td", {"data-label": "Amount", text: money(o.amount_cents)}),
+        el("td", {"data-label": "Status", class: "status", text: STATUS_WORDS[o.status] || o.status}),
+        el("td", {"data-label": "Commission", class: "commission",
+          text: o.commission_cents === null ? "-" : money(o.commission_cents)}),
       ]));
     }
   }

@@ -12,7 +12,25 @@
     api: null, token: null, sessionId: null, session: null, room: null,
     products: {}, order: [], rows: {}, levels: {}, allocated: {}, pinned: null,
     coupons: {}, sales: {}, draws: {}, comments: 0, statsTimer: null, statsSoon: null,
+    guideNames: {}, namesAsked: {},
   };
+
+  // On a phone every section but the session and its products folds to its title: the panel
+  // fits a screen or two, and a tap on a title opens that section.
+  function foldOnPhones() {
+    if (!window.matchMedia("(max-width: 600px)").matches) return;
+    for (const card of document.querySelectorAll("#panel > .card")) {
+      card.classList.add("foldable");
+      if (!["session-card", "products-card"].includes(card.id)) card.classList.add("folded");
+      const title = card.querySelector("h2");
+      title.setAttribute("role", "button");
+      title.setAttribute("aria-expanded", String(!card.classList.contains("folded")));
+      title.onclick = () => {
+        card.classList.toggle("folded");
+        title.setAttribute("aria-expanded", String(!card.classList.contains("folded")));
+      };
+    }
+  }
 
   async function main() {
     const {token, claims} = await LiveUI.signIn({page: "host", roles: ["host", "admin"],
@@ -22,6 +40,7 @@
     $("#who").textContent = (claims.name || claims.sub) + " · " + claims.brand;
     $("#signout").onclick = () => LiveUI.signOut("host");
     $("#panel").hidden = false;
+    foldOnPhones();
     wireForms();
     const sessions = await loadSessions();
     const wanted = new URLSearchParams(location.search).get("session");
@@ -67,6 +86,8 @@
     refreshStats();
     state.statsTimer = setInterval(refreshStats, STATS_EVERY_MS);
     act(null, () => state.api.leaderboard(sessionId)).then((b) => b && renderLeaderboard(b.guides));
+    state.namesAsked = {};
+    loadMuted();
     state.api.draws(sessionId).then((listed) => {
       for (const d of listed.items) {
         state.draws[d.draw_id] = Object.assign({}, d, d.result || {}, {done: d.status === "closed"});
@@ -248,16 +269,38 @@
     renderProducts();
   }
 
+  // Pushed leaderboards name guides by id; the HTTP one names them as the organisation does.
   function renderLeaderboard(guides) {
+    for (const g of guides) if (g.name) state.guideNames[g.guide_id] = g.name;
+    const unknown = guides.filter((g) => !state.guideNames[g.guide_id] && !state.namesAsked[g.guide_id]);
+    if (unknown.length) {
+      for (const g of unknown) state.namesAsked[g.guide_id] = true;
+      state.api.leaderboard(state.sessionId).then((b) => renderLeaderboard(b.guides)).catch(() => {});
+    }
     const body = $("#leaderboard");
     body.replaceChildren();
     if (!guides.length) {
       body.append(el("tr", {}, el("td", {colspan: 4, class: "muted", text: "No guide traffic yet."})));
     }
     for (const g of guides) {
-      body.append(el("tr", {}, [el("td", {text: g.guide_id}), el("td", {text: g.viewers}),
+      body.append(el("tr", {"data-guide-id": g.guide_id}, [
+        el("td", {text: state.guideNames[g.guide_id] || g.guide_id}), el("td", {text: g.viewers}),
         el("td", {text: g.orders}), el("td", {text: money(g.gmv_cents)})]));
     }
+  }
+
+  // ---- muted viewers ----
+
+  async function loadMuted() {
+    const listed = await state.api.muted(state.sessionId).catch(() => null);
+    if (!listed) return;
+    const box = $("#muted");
+    box.replaceChildren(...(listed.muted.length ? listed.muted.map((u) => el("li", {"data-user-id": u.user_id}, [
+      el("span", {class: "grow", text: u.name}),
+      el("button", {class: "small ghost", text: "Unmute",
+        onclick: (e) => act(e.currentTarget, () => state.api.moderate(state.sessionId, "unmute", u.user_id),
+          u.name + " may comment again").then((r) => r && loadMuted())}),
+    ])) : [el("li", {class: "muted", text: "Nobody is muted."})]));
   }
 
   // ---- comments ----
@@ -269,8 +312,8 @@
       el("span", {class: "grow"}, [el("b", {text: c.user + ": "}), c.text,
         c.count > 1 ? el("span", {class: "muted", text: " ×" + c.count}) : null]),
       who && c.role === "viewer" ? el("button", {class: "small ghost", text: "Mute",
-        onclick: (e) => act(e.currentTarget, () => state.api.moderate(state.sessionId, "mute", who),
-          c.user + " is muted")}) : null,
+        onclick: (e) => act(e.currentTarget, () => state.api.moderate(state.sessionId, "mute", who, c.user),
+          c.user + " is muted").then((r) => r && loadMuted())}) : null,
       el("button", {class: "small ghost", text: "Delete",
         onclick: (e) => act(e.currentTarget, () => state.api.deleteComment(state.sessionId, c.id))
           .then((r) => r && item.remove())}),

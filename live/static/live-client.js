@@ -534,9 +534,12 @@
     openDraw(id, draw) { return this.call("POST", "/api/sessions/" + id + "/draws", draw); }
     closeDraw(id, drawId) { return this.call("POST", "/api/sessions/" + id + "/draws/" + drawId + "/close"); }
     draws(id) { return this.call("GET", "/api/sessions/" + id + "/draws"); }
-    moderate(id, action, userId) {
-      return this.call("POST", "/api/sessions/" + id + "/moderation", {action: action, user_id: userId});
+    moderate(id, action, userId, name) {
+      const body = {action: action, user_id: userId};
+      if (name) body.name = name;
+      return this.call("POST", "/api/sessions/" + id + "/moderation", body);
     }
+    muted(id) { return this.call("GET", "/api/sessions/" + id + "/moderation"); }
     deleteComment(id, commentId) { return this.call("DELETE", "/api/sessions/" + id + "/comments/" + commentId); }
     stats(id) { return this.call("GET", "/api/sessions/" + id + "/stats"); }
     leaderboard(id) { return this.call("GET", "/api/sessions/" + id + "/leaderboard"); }
