@@ -91,7 +91,8 @@ async def share(request: Request) -> JSON:
         "url": _base(request) + _target(link),
         "short_code": link.code,
         "short_url": short_url,
-        "qr_svg": segno.make(short_url, error="m").svg_inline(scale=4),
+        # No fixed size (a viewBox only): pages scale the code to their layout.
+        "qr_svg": segno.make(short_url, error="m").svg_inline(scale=4, omitsize=True),
         "session_id": session.id,
     }
     if link.clip_id is not None:

@@ -209,6 +209,12 @@
     return row;
   }
 
+  // A variant shows its options beside its title ("Wool coat · size M").
+  function nameOf(p) {
+    const options = Object.entries(p.options || {}).map(([k, v]) => k + " " + v).join(", ");
+    return p.title + (options ? " · " + options : "");
+  }
+
   function renderProducts() {
     const empty = $("#products-empty");
     empty.hidden = state.order.length > 0;
@@ -220,7 +226,7 @@
       const total = Math.max(state.allocated[id] || 0, left, 1);
       const pinned = state.pinned === id;
       row.node.classList.toggle("pinned", pinned);
-      row.name.textContent = p.title;
+      row.name.textContent = nameOf(p);
       row.price.textContent = money(p.price_cents);
       row.left.textContent = left + " left";
       row.total.textContent = " of " + total;
@@ -235,7 +241,7 @@
       if (select.options.length === state.order.length) continue;
       const value = select.value;
       select.replaceChildren(...state.order.map((pid) =>
-        el("option", {value: pid, text: state.products[pid].title})));
+        el("option", {value: pid, text: nameOf(state.products[pid])})));
       if (value) select.value = value;
     }
   }

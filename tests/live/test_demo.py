@@ -76,7 +76,7 @@ def test_demo_serves_seeded_pages_with_live_viewers_and_stops_cleanly(tmp_path: 
                     break
                 assert time.monotonic() < deadline, f"the simulated viewers did nothing: {stats}"
                 time.sleep(0.2)  # polling the demo's figures
-            assert len(stats["stock"]) == 4
+            assert len(stats["stock"]) == 6  # the coat in three sizes, three more products
             signed_in = client.post(
                 f"http://127.0.0.1:{port}/api/dev/signin", json={"role": "host", "sub": "x"}
             )
