@@ -109,12 +109,14 @@ def main() -> int:
         coupon = {"title": "¥50 off ¥300", "kind": "amount_off", "value": 5000,
                   "min_spend_cents": 30000, "quantity": 200}  # fmt: skip
         _call(f"{base}/coupons", host_token, coupon)
-        scarf = next(p for p in _call(base, host_token)["products"] if p["title"] == "Cashmere scarf")
+        products = _call(base, host_token)["products"]
+        scarf = next(p for p in products if p["title"] == "Cashmere scarf")
         sale = {"product_id": scarf["product_id"], "sale_price_cents": 12900, "stock_cap": 30,
                 "duration_s": 900}  # fmt: skip
         _call(f"{base}/sales", host_token, sale)
         time.sleep(WARM_UP_S / 2)
-        pages = {**urls, "clip": f"{_clip_link(root, host_token, guide_token)}&token={viewer_token}"}
+        clip = _clip_link(root, host_token, guide_token)
+        pages = {**urls, "clip": f"{clip}&token={viewer_token}"}
         OUT.mkdir(parents=True, exist_ok=True)
         poster = _call(f"{root}/api/guides/me/poster.png?session_id={session}", guide_token)
         (OUT / "poster.png").write_bytes(poster)
