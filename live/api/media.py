@@ -31,10 +31,10 @@ async def upload_product_image(request: Request) -> JSON:
     body: stored, and shown for the product (a live room gets ``product``)."""
     caller = req.principal(request, *HOSTS)
     ctx = req.context(request)
+    session_id, product_id = request.path_params["session_id"], request.path_params["product_id"]
+    await images.check_target(ctx, caller, session_id, product_id)
     url = await images.store_upload(ctx, caller.brand, await _upload(request))
-    row = await images.set_product_image(
-        ctx, caller, request.path_params["session_id"], request.path_params["product_id"], url
-    )
+    row = await images.set_product_image(ctx, caller, session_id, product_id, url)
     return JSON(session_records.product_view(row))
 
 
@@ -43,8 +43,9 @@ async def upload_cover(request: Request) -> JSON:
     cover, for its pages and the guides' posters."""
     caller = req.principal(request, *HOSTS)
     ctx = req.context(request)
-    url = await images.store_upload(ctx, caller.brand, await _upload(request))
     session_id = request.path_params["session_id"]
+    await images.check_target(ctx, caller, session_id)
+    url = await images.store_upload(ctx, caller.brand, await _upload(request))
     await images.set_cover(ctx, caller, session_id, url)
     return JSON({"session_id": session_id, "cover_url": url})
 

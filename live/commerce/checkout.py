@@ -125,8 +125,8 @@ def _payable(order: OrderRow) -> None:
 
 async def pay(ctx: Context, principal: Principal, order_id: str, payer: Payer) -> dict[str, Any]:
     """Start paying the viewer's reserved order: what the client needs, from the provider."""
-    provider = _provider(ctx)
     order, product = await _own(ctx, principal, order_id)
+    provider = _provider(ctx)
     _payable(order)
     answer = await provider.prepay(order, title=product.title, payer=payer)
     return {

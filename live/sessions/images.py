@@ -92,6 +92,19 @@ async def read(ctx: Context, brand: str, name: str) -> tuple[bytes, str]:
     return data, MEDIA_TYPES[name.rsplit(".", 1)[1]]
 
 
+async def check_target(
+    ctx: Context, principal: Principal, session_id: str, product_id: str | None = None
+) -> None:
+    """Refuse an upload for a session (or product) the caller's brand does not have, before
+    anything is stored."""
+    async with transaction(ctx.db) as db:
+        await load(db, principal.brand, session_id)
+        if product_id is not None:
+            product = await db.get(ProductRow, product_id)
+            if product is None or product.session_id != session_id:
+                raise ClientError(Code.NOT_FOUND, f"no product {product_id} in this session")
+
+
 async def set_product_image(
     ctx: Context, principal: Principal, session_id: str, product_id: str, image_url: str
 ) -> ProductRow:
