@@ -74,7 +74,11 @@ def _wrap(draw: ImageDraw.ImageDraw, text: str, font: Font, width: int, lines: i
         out.append(current.rstrip())
     if len(out) > lines:
         out = out[:lines]
-        out[-1] = out[-1][: max(0, len(out[-1]) - 1)] + "…"
+        last = out[-1]
+        # The ellipsis may be wider than the character it replaces: make room for it.
+        while last and draw.textlength(last + "…", font=font) > width:
+            last = last[:-1]
+        out[-1] = last.rstrip() + "…"
     return out
 
 
