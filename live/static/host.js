@@ -237,6 +237,11 @@
       row.pin.disabled = !live || pinned;
     }
     $("#unpin").disabled = !live || !state.pinned;
+    const variants = $(".variant-select");
+    if (variants.options.length !== state.order.length + 1) {
+      variants.replaceChildren(el("option", {value: "", text: "(a new item)"}),
+        ...state.order.map((pid) => el("option", {value: pid, text: nameOf(state.products[pid])})));
+    }
     for (const select of document.querySelectorAll(".product-select")) {
       if (select.options.length === state.order.length) continue;
       const value = select.value;
@@ -434,8 +439,19 @@
       if (price === null) return toast("The price must be a number, like 199 or 19.90.", "error");
       const product = {title: f.title.value, sku: f.sku.value, price_cents: price,
         stock: Number(f.stock.value), limit_per_viewer: f.limit.value ? Number(f.limit.value) : null};
-      const added = await act(event.submitter, () => state.api.addProduct(state.sessionId, product),
-        product.title + " added");
+      if (f.variant_of.value) product.variant_of = f.variant_of.value;
+      const options = {};
+      for (const pair of f.options.value.split(",")) {
+        const [name, value] = pair.split("=").map((part) => (part || "").trim());
+        if (name && value) options[name] = value;
+      }
+      if (Object.keys(options).length) product.options = options;
+      const image = f.image.files[0];
+      const added = await act(event.submitter, async () => {
+        const made = await state.api.addProduct(state.sessionId, product);
+        if (image) await state.api.uploadImage(state.sessionId, made.product_id, image);
+        return made;
+      }, product.title + " added");
       if (added) { event.target.reset(); refreshSession(); }
     };
     $("#coupon-form").onsubmit = async (event) => {

@@ -524,6 +524,16 @@
     createSession(title) { return this.call("POST", "/api/sessions", {title: title}); }
     session(id) { return this.call("GET", "/api/sessions/" + id); }
     addProduct(id, product) { return this.call("POST", "/api/sessions/" + id + "/products", product); }
+    /** Upload a product's image (a browser File or Blob: PNG, JPEG or WebP, at most 2 MiB). */
+    uploadImage(id, productId, image) {
+      const url = this.baseUrl + "/api/sessions/" + id + "/products/" + productId + "/image";
+      const headers = {"Content-Type": image.type || "application/octet-stream"};
+      if (this.token) headers.Authorization = "Bearer " + this.token;
+      return fetch(url, {method: "POST", headers: headers, body: image}).then((r) => r.json().then((data) => {
+        if (r.status >= 400) throw new LiveError(data.error.code, data.error.message, r.status);
+        return data;
+      }));
+    }
     start(id) { return this.call("POST", "/api/sessions/" + id + "/start"); }
     end(id) { return this.call("POST", "/api/sessions/" + id + "/end"); }
     pin(id, productId) { return this.call("POST", "/api/sessions/" + id + "/pin", {product_id: productId}); }
