@@ -250,6 +250,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run_server(args: argparse.Namespace, settings: Settings) -> int:
+    # Ctrl-C is Python's KeyboardInterrupt again (`live.cli` quits at once while importing).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if args.command == "serve":
         return _serve(settings, args.host, args.port, args.workers or settings.workers)
     from live.cli import demo
@@ -261,7 +263,6 @@ def _run_server(args: argparse.Namespace, settings: Settings) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``live`` console script."""
-    signal.signal(signal.SIGINT, signal.default_int_handler)
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
