@@ -60,6 +60,8 @@ class Code(StrEnum):
     IN_STOCK = "in_stock"
     WAITLIST_LIMIT_EXCEEDED = "waitlist_limit_exceeded"
     OFFER_EXPIRED = "offer_expired"
+    PAYMENT_UNAVAILABLE = "payment_unavailable"
+    LINK_REVOKED = "link_revoked"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal"
 
@@ -106,6 +108,8 @@ STATUS: dict[Code, int] = {
     Code.IN_STOCK: 409,
     Code.WAITLIST_LIMIT_EXCEEDED: 409,
     Code.OFFER_EXPIRED: 409,
+    Code.PAYMENT_UNAVAILABLE: 409,
+    Code.LINK_REVOKED: 410,
     Code.UNAVAILABLE: 503,
     Code.INTERNAL: 500,
 }

@@ -92,14 +92,20 @@ class CouponCounters:
             raw = await self._redis.hgetall(keys.coupons_left(session_id))
         return {(k.decode() if isinstance(k, bytes) else str(k)): int(v) for k, v in raw.items()}
 
-    async def claimed_any(self, session_id: str, viewer_id: str, coupon_ids: list[str]) -> bool:
-        """True when the viewer ever claimed one of ``coupon_ids`` (used or not): only then is
-        the record worth asking which claims it still holds. Auto-pipelined (every join asks)."""
+    async def claims_of(
+        self, session_id: str, viewer_id: str, coupon_ids: list[str]
+    ) -> dict[str, int]:
+        """How many times the viewer claimed each of ``coupon_ids`` (used or not; coupons never
+        claimed are left out): one auto-pipelined HMGET, since every join asks."""
         if not coupon_ids:
-            return False
+            return {}
         fields = [f"{coupon_id}|{viewer_id}" for coupon_id in coupon_ids]
         with translated(into=InventoryUnavailable):
             counts = await pipeline_of(self._redis).execute(
                 "HMGET", keys.coupons_claimed(session_id), *fields
             )
-        return any(counts)
+        return {
+            coupon_id: int(count)
+            for coupon_id, count in zip(coupon_ids, counts, strict=True)
+            if count is not None and int(count) > 0
+        }

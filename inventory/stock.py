@@ -39,6 +39,8 @@ class Reserved:
     stock_left: int
     generation: int
     version: int
+    #: Units left under the flash sale's cap after this hold (None: not in a sale).
+    cap_left: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,11 +174,13 @@ class Stock:
             result = await self._reserve(keys=script_keys, args=args)
         status = _text(result[0])
         if status == "ok":
+            cap_left = int(result[5]) if len(result) > 5 else -1
             return Reserved(
                 order_id=_text(result[1]),
                 stock_left=int(result[2]),
                 generation=int(result[3]),
                 version=int(result[4]),
+                cap_left=None if cap_left < 0 else cap_left,
             )
         if status == "err":
             return Refused(reason=Refusal(_text(result[1])))

@@ -16,6 +16,7 @@ from inventory.coupons import CouponCounters
 from inventory.stock import Stock
 from inventory.waitlists import Waitlists
 from live.commerce.order_writer import OrderWriter
+from live.commerce.payment_providers import PaymentProvider
 from live.commerce.stock_invariant import Watch
 from live.commerce.terms import TermsCache
 from live.guides.attribution import Policies
@@ -74,6 +75,8 @@ class Context:
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     #: Set when the node starts draining (SIGTERM): ``/readyz`` answers 503 from then on.
     draining: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Who takes viewers' payments (``LIVE_PAYMENT_PROVIDER``); None: the brand's own backend.
+    payments: PaymentProvider | None = None
 
     @property
     def bus(self) -> EventBus:

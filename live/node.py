@@ -22,9 +22,12 @@ from inventory.stock import Stock
 from inventory.waitlists import Waitlists
 from live.clips import purchases
 from live.commerce import coupons, flash_sales, holds, offers, room_orders, stock_recovery
+from live.commerce.dev_pay import DevProvider
 from live.commerce.order_writer import OrderWriter
+from live.commerce.payment_providers import PaymentProvider
 from live.commerce.stock_invariant import Watch
 from live.commerce.terms import TermsCache
+from live.commerce.wechat_pay import WeChatPayProvider
 from live.context import Context
 from live.db.engine import session_factory
 from live.db.unit import transaction
@@ -107,6 +110,15 @@ def _archiver(settings: Settings, engines: Engines, on_archived: OnArchived) -> 
     )
 
 
+def _payment_provider(settings: Settings) -> PaymentProvider | None:
+    """The provider ``LIVE_PAYMENT_PROVIDER`` names (None: the brand's backend notifies)."""
+    if settings.payment_provider == "dev":
+        return DevProvider()
+    if settings.payment_provider == "wechat" and settings.wechatpay is not None:
+        return WeChatPayProvider(settings.wechatpay)
+    return None
+
+
 def build_context(settings: Settings, engines: Engines, request_metrics: RequestMetrics) -> Context:
     """The node's context over open ``engines``, its hub wired to the app's handlers."""
     db = session_factory(engines.engine)
@@ -140,6 +152,7 @@ def build_context(settings: Settings, engines: Engines, request_metrics: Request
         ),
         held_coupons=BatchedReads(_held_coupons_loader(db), default=[]),
         bindings=BindingWriter(db),
+        payments=_payment_provider(settings),
     )
     on_archived.ctx = ctx
     ctx.hub.on_claim(coupons.claim_handler(ctx))
@@ -169,6 +182,7 @@ def _transaction_loops(ctx: Context) -> list[asyncio.Task[None]]:
         asyncio.create_task(offers.run(ctx), name="waitlist-offers"),
         asyncio.create_task(purchases.run(ctx), name="clip-order-reaper"),
         asyncio.create_task(flash_sales.run(ctx), name="sale-closer"),
+        asyncio.create_task(draws.run(ctx), name="draw-closer"),
         asyncio.create_task(stock_recovery.run(ctx), name="redis-recovery"),
         asyncio.create_task(ctx.stock_watch.run(ctx.stopping), name="stock-invariant"),
     ]
@@ -209,4 +223,6 @@ async def running(settings: Settings, request_metrics: RequestMetrics) -> AsyncI
         await asyncio.gather(archiving, *([collector] if collector else []), return_exceptions=True)
         await ctx.hub.stop()
         await ctx.bindings.flush()
+        if ctx.payments is not None:
+            await ctx.payments.aclose()
         await engines.aclose()

@@ -9,7 +9,7 @@
 --       7 idempotency ttl seconds, 8 request hash, 9 cap field ('' = none),
 --       10 limit counter prefix ('' = the product id), 11 terms version the caller read
 -- Returns {"repeat", recorded} | {"err", code}
---       | {"ok", order_id, stock_left, generation, version}
+--       | {"ok", order_id, stock_left, generation, version, cap_left (-1 = no cap)}
 local recorded = redis.call('GET', KEYS[5])
 if recorded then
   return {'repeat', recorded}
@@ -50,8 +50,9 @@ if limit > 0 and already + qty > limit then
   return refuse('limit_exceeded')
 end
 local left = redis.call('HINCRBY', KEYS[1], ARGV[1], -qty)
+local cap_left = -1
 if cap then
-  redis.call('HINCRBY', KEYS[1], cap_field, -qty)
+  cap_left = redis.call('HINCRBY', KEYS[1], cap_field, -qty)
 end
 redis.call('HINCRBY', KEYS[2], field, qty)
 redis.call('ZADD', KEYS[3], ARGV[6], ARGV[5])
@@ -61,4 +62,4 @@ redis.call('SET', KEYS[5], 'ok|' .. ARGV[5] .. '|' .. ARGV[8], 'EX', ARGV[7])
 -- The generation is read in the same step as the units, so the order carries the generation
 -- of the counters it was taken from.
 local generation = tonumber(redis.call('HGET', KEYS[6], ARGV[1]) or '0')
-return {'ok', ARGV[5], left, generation, next_version(KEYS[7])}
+return {'ok', ARGV[5], left, generation, next_version(KEYS[7]), cap_left}

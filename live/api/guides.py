@@ -1,13 +1,11 @@
-"""Guide endpoints: a share code for a session; the attributed orders of a guide, of a store's
-guides (store manager) or of all guides (admin), as pages or CSV; a guide's summary."""
+"""Guide endpoints: the attributed orders of a guide, of a store's guides (store manager) or of
+all guides (admin), as pages or CSV; a guide's summary. Sharing is `live.api.sharing`."""
 
 import base64
 import csv
 import io
-import time
 from typing import Any
 
-import segno
 from sqlalchemy import and_, distinct, func, or_, select
 from starlette.requests import Request
 from starlette.responses import Response
@@ -17,14 +15,10 @@ from common.errors import ClientError, Code
 from live.api import request as req
 from live.api.responses import JSON
 from live.auth.tokens import Principal, Role
-from live.clips import library
 from live.commerce import order_records
 from live.commerce.order_records import CANCELLED, EXPIRED, PAID, REFUND_REQUIRED, RESERVED
-from live.context import Context
-from live.db.models import GuideBindingRow, GuideRow, OrderRow, SessionRow
+from live.db.models import GuideBindingRow, GuideRow, OrderRow
 from live.db.unit import transaction
-from live.guides import share_codes
-from live.sessions import session_records
 
 ORDER_STATUSES = frozenset(
     {RESERVED, PAID, EXPIRED, CANCELLED, REFUND_REQUIRED, order_records.REFUNDED}
@@ -44,70 +38,6 @@ CSV_FIELDS = [
 ]
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
-
-
-def _share_url(request: Request, session_id: str, code: str, *, clip_id: str | None) -> str:
-    base = f"{request.url.scheme}://{request.url.netloc}"
-    if clip_id is not None:
-        return f"{base}/api/sessions/{session_id}/clips/{clip_id}?share={code}"
-    return f"{base}/watch/{session_id}?share={code}"
-
-
-async def _check_clip(ctx: Context, session: SessionRow, clip_id: str) -> None:
-    """Refuse a ``clip_id`` that is not a clip of the (ended) session."""
-    if session.status != session_records.ENDED:
-        raise ClientError(Code.NOT_FOUND, "a session has clips once it ended")
-    if session.archive_deleted_ms is not None:
-        raise ClientError(Code.ARCHIVE_DELETED, "the archive of this session was deleted")
-    if clip_id not in {row.id for row in await library.of_session(ctx, session)}:
-        raise ClientError(Code.NOT_FOUND, f"no clip {clip_id} in this session")
-
-
-async def _issue(request: Request) -> tuple[str, str, str]:
-    """A fresh share code of the calling guide for ``?session_id=`` (and ``clip_id=``):
-    (session, code, url)."""
-    caller = req.principal(request, Role.GUIDE)
-    session_id = request.query_params.get("session_id", "")
-    if not session_id:
-        raise ClientError(Code.INVALID_REQUEST, "session_id is required")
-    clip_id = request.query_params.get("clip_id") or None
-    ctx = req.context(request)
-    async with transaction(ctx.db) as db:
-        session = await session_records.load(db, caller.brand, session_id)
-    if clip_id is not None:
-        await _check_clip(ctx, session, clip_id)
-    code = share_codes.issue(
-        ctx.settings.secret,
-        share_codes.ShareCode(
-            guide_id=caller.sub,
-            brand=caller.brand,
-            session_id=session_id,
-            store=caller.store,
-            expires_s=int(time.time()) + ctx.settings.share_code_ttl_s,
-            clip_id=clip_id,
-        ),
-    )
-    return session_id, code, _share_url(request, session_id, code, clip_id=clip_id)
-
-
-async def share(request: Request) -> JSON:
-    """``GET /api/guides/me/share?session_id=`` -> {code, url, qr_svg}."""
-    session_id, code, url = await _issue(request)
-    qr_svg = segno.make(url, error="m").svg_inline(scale=4)
-    body = {"code": code, "url": url, "qr_svg": qr_svg, "session_id": session_id}
-    if clip_id := request.query_params.get("clip_id"):
-        body["clip_id"] = clip_id
-    return JSON(body)
-
-
-async def share_png(request: Request) -> Response:
-    """``GET /api/guides/me/share.png?session_id=&scale=``: the share URL's QR code as a PNG
-    for a poster (``scale`` pixels per module, 4-40, default 12; a 4-module quiet zone)."""
-    scale = req.query_integer(request, "scale", minimum=4, maximum=40) or 12
-    _, _, url = await _issue(request)
-    image = io.BytesIO()
-    segno.make(url, error="m").save(image, kind="png", scale=scale, border=4)
-    return Response(image.getvalue(), media_type="image/png")
 
 
 def _encode_cursor(created_ms: int, order_id: str) -> str:
@@ -302,8 +232,6 @@ async def my_summary(request: Request) -> JSON:
 
 
 routes = [
-    Route("/api/guides/me/share", share, methods=["GET"]),
-    Route("/api/guides/me/share.png", share_png, methods=["GET"]),
     Route("/api/guides/me/orders", my_orders, methods=["GET"]),
     Route("/api/guides/me/summary", my_summary, methods=["GET"]),
     Route("/api/guides/orders", team_orders, methods=["GET"]),

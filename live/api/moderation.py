@@ -9,7 +9,7 @@ from live.api.responses import JSON
 from live.auth.tokens import Role
 from live.db.unit import transaction
 from live.platform.clock import now_ms
-from live.sessions import draws, session_records
+from live.sessions import draws, muted, session_records
 
 HOSTS = (Role.HOST, Role.ADMIN)
 ACTIONS = ("mute", "unmute", "kick")
@@ -24,21 +24,33 @@ async def _live_session(request: Request) -> tuple[str, int | None]:
 
 
 async def moderate(request: Request) -> JSON:
-    """``POST /api/sessions/{id}/moderation`` {action: mute|unmute|kick, user_id}."""
+    """``POST /api/sessions/{id}/moderation`` {action: mute|unmute|kick, user_id, name?}."""
     session_id, _ = await _live_session(request)
     body = await req.json_object(request)
     action = body.get("action")
     if action not in ACTIONS:
         raise ClientError(Code.INVALID_REQUEST, "action must be mute, unmute or kick")
     user_id = req.text(body, "user_id", max_chars=64)
-    moderation = req.context(request).hub.moderation
+    ctx = req.context(request)
+    moderation = ctx.hub.moderation
     if action == "mute":
         await moderation.mute(session_id, user_id)
+        name = req.optional_text(body, "name", max_chars=64)
+        await muted.remember(ctx.redis, session_id, user_id, name)
     elif action == "unmute":
         await moderation.unmute(session_id, user_id)
+        await muted.forget(ctx.redis, session_id, user_id)
     else:
         await moderation.kick(session_id, user_id)
     return JSON({"session_id": session_id, "action": action, "user_id": user_id})
+
+
+async def muted_users(request: Request) -> JSON:
+    """``GET /api/sessions/{id}/moderation`` (host, admin): the session's muted users, by the
+    name the host saw them by."""
+    session_id, _ = await _live_session(request)
+    listed = await muted.listed(req.context(request).redis, session_id)
+    return JSON({"session_id": session_id, "muted": listed})
 
 
 async def delete_comment(request: Request) -> JSON:
@@ -100,10 +112,24 @@ async def close_draw(request: Request) -> JSON:
     return JSON(result)
 
 
+async def list_draws(request: Request) -> JSON:
+    """``GET /api/sessions/{id}/draws`` (any role of the brand): the session's draws, oldest
+    first, each with its ``status`` and, once closed, its ``result``."""
+    caller = req.principal(request)
+    session_id = request.path_params["session_id"]
+    async with transaction(req.context(request).db) as db:
+        await session_records.load(db, caller.brand, session_id)
+    return JSON(
+        {"session_id": session_id, "items": await draws.listed(req.context(request), session_id)}
+    )
+
+
 routes = [
     Route("/api/sessions/{session_id}/moderation", moderate, methods=["POST"]),
+    Route("/api/sessions/{session_id}/moderation", muted_users, methods=["GET"]),
     Route("/api/sessions/{session_id}/comments/{comment_id}", delete_comment, methods=["DELETE"]),
     Route("/api/sessions/{session_id}/messages", private_message, methods=["POST"]),
     Route("/api/sessions/{session_id}/draws", open_draw, methods=["POST"]),
+    Route("/api/sessions/{session_id}/draws", list_draws, methods=["GET"]),
     Route("/api/sessions/{session_id}/draws/{draw_id}/close", close_draw, methods=["POST"]),
 ]

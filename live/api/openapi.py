@@ -17,6 +17,7 @@ from live.api.openapi_schema import (
     HOSTS,
     ID,
     IDEMPOTENCY,
+    IMAGE_BODY,
     MS,
     NAME,
     ORDER_LIST_QUERY,
@@ -54,13 +55,33 @@ PATHS: dict[str, dict[str, Schema]] = {
             ),
         )
     },
-    "/api/sessions/{session_id}": {"get": op("A session with its products", ANYONE)},
+    "/api/sessions/{session_id}": {
+        "get": op("A session with its products", ANYONE),
+        "patch": op(
+            "Change a session's title, cover or recorded video",
+            HOSTS,
+            body=content(
+                obj({}, {"title": text(), "cover_url": text(1000), "video_url": text(1000)})
+            ),
+        ),
+    },
     "/api/sessions/{session_id}/products": {
-        "post": op("Add a product", HOSTS, body=content(PRODUCT), ok=201)
+        "post": op("Add a product (or a variant of one)", HOSTS, body=content(PRODUCT), ok=201)
     },
     "/api/sessions/{session_id}/products/{product_id}": {
-        "patch": op("Change a price", HOSTS, body=content(obj({"price_cents": integer(0)})))
+        "patch": op(
+            "Change a price or an image",
+            HOSTS,
+            body=content(obj({}, {"price_cents": integer(0), "image_url": text(1000)})),
+        )
     },
+    "/api/sessions/{session_id}/products/{product_id}/image": {
+        "post": {**op("Upload a product's image", HOSTS), "requestBody": IMAGE_BODY}
+    },
+    "/api/sessions/{session_id}/cover": {
+        "post": {**op("Upload a session's cover", HOSTS), "requestBody": IMAGE_BODY}
+    },
+    "/media/{brand}/{name}": {"get": op("A stored image", None, media="image/*")},
     "/api/sessions/{session_id}/start": {"post": op("Start the session", HOSTS)},
     "/api/sessions/{session_id}/end": {"post": op("End the session", HOSTS)},
     "/api/sessions/{session_id}/pin": {
@@ -82,7 +103,31 @@ PATHS: dict[str, dict[str, Schema]] = {
             ok=201,
         )
     },
-    "/api/orders/{order_id}": {"get": op("An order", ["viewer", "admin"])},
+    "/api/orders/{order_id}": {
+        "get": op(
+            "An order; `mine`: the viewer's own orders",
+            ["viewer", "admin"],
+            query={
+                "session_id": {"type": "string"},
+                "status": {"type": "string"},
+                "limit": integer(1, 100),
+                "cursor": {"type": "string"},
+            },
+        )
+    },
+    "/api/orders/{order_id}/pay": {
+        "post": op(
+            "Start paying a reserved order",
+            ["viewer"],
+            body=content(obj({}, {"openid": text(128)})),
+        )
+    },
+    "/api/dev/payments/{order_id}": {
+        "post": op("Pay with the development provider (LIVE_PAYMENT_PROVIDER=dev)", ["viewer"])
+    },
+    "/api/payments/wechat/notify": {
+        "post": op("WeChat Pay's callback (platform-signed, AES-GCM resource)", None)
+    },
     "/api/orders/{order_id}/cancel": {"post": op("Cancel an order", ["viewer", "host", "admin"])},
     "/api/orders/{order_id}/refund": {
         "post": op(
@@ -146,6 +191,17 @@ PATHS: dict[str, dict[str, Schema]] = {
             media="image/png",
         )
     },
+    "/api/guides/me/poster.png": {
+        "get": op(
+            "A guide's share poster (title, picture, guide, QR of the short link)",
+            ["guide"],
+            query={"session_id": {"type": "string"}, "clip_id": {"type": "string"}},
+            media="image/png",
+        )
+    },
+    "/api/guides/me/share/{code}": {"delete": op("Revoke one of my short links", ["guide"])},
+    "/api/share/{code}": {"get": op("What a short link stands for (mini-program scene)", None)},
+    "/s/{code}": {"get": op("Open a short link", None, ok=302, media="text/html")},
     "/api/guides/me/orders": {
         "get": op("A guide's attributed orders", ["guide"], query=ORDER_LIST_QUERY)
     },
@@ -164,13 +220,17 @@ PATHS: dict[str, dict[str, Schema]] = {
         )
     },
     "/api/sessions/{session_id}/moderation": {
+        "get": op("The session's muted viewers", HOSTS),
         "post": op(
             "Mute, unmute or kick a viewer",
             HOSTS,
             body=content(
-                obj({"action": {"enum": ["mute", "unmute", "kick"]}, "user_id": text(64)})
+                obj(
+                    {"action": {"enum": ["mute", "unmute", "kick"]}, "user_id": text(64)},
+                    {"name": text(64)},
+                )
             ),
-        )
+        ),
     },
     "/api/sessions/{session_id}/comments/{comment_id}": {"delete": op("Delete a comment", HOSTS)},
     "/api/sessions/{session_id}/messages": {
@@ -182,6 +242,7 @@ PATHS: dict[str, dict[str, Schema]] = {
         )
     },
     "/api/sessions/{session_id}/draws": {
+        "get": op("The session's draws with their results", ANYONE),
         "post": op(
             "Open a lucky draw",
             HOSTS,
@@ -192,7 +253,7 @@ PATHS: dict[str, dict[str, Schema]] = {
                 )
             ),
             ok=201,
-        )
+        ),
     },
     "/api/sessions/{session_id}/draws/{draw_id}/close": {"post": op("Close a draw", HOSTS)},
     "/api/brands/me/attribution": {
@@ -317,6 +378,12 @@ PATHS: dict[str, dict[str, Schema]] = {
     "/host": {"get": op("The host panel", None, media="text/html")},
     "/guide": {"get": op("The guide workspace", None, media="text/html")},
     "/watch/{session_id}": {"get": op("The viewer demo page", None, media="text/html")},
+    "/pay/{order_id}": {"get": op("The development provider's pay page", None, media="text/html")},
+    "/replay/{session_id}": {"get": op("The replay page", None, media="text/html")},
+    "/clips/{clip_id}": {"get": op("A clip's page", None, media="text/html")},
+    "/api/clips/{clip_id}": {
+        "get": op("A clip by its id, with its product", ANYONE, query={"share": {"type": "string"}})
+    },
 }
 
 

@@ -80,8 +80,26 @@ PRODUCT = obj(
         "price_cents": integer(0),
         "stock": integer(0, 10**7),
     },
-    {"limit_per_viewer": integer(1), "commission_bp": integer(0, 10_000)},
+    {
+        "limit_per_viewer": integer(1),
+        "commission_bp": integer(0, 10_000),
+        "image_url": text(1000),
+        "variant_of": ID,
+        "options": {
+            "type": "object",
+            "maxProperties": 4,
+            "additionalProperties": {"type": "string", "minLength": 1, "maxLength": 40},
+        },
+    },
 )
+#: An image upload: the image itself as the body.
+IMAGE_BODY = {
+    "required": True,
+    "content": {
+        media: {"schema": {"type": "string", "format": "binary"}}
+        for media in ("image/png", "image/jpeg", "image/webp")
+    },
+}
 COUPON = obj(
     {
         "title": text(),

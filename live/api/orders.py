@@ -4,11 +4,13 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from common.errors import ClientError, Code
+from live.api import checkout
 from live.api import request as req
 from live.api.responses import JSON
 from live.auth.tokens import Role
-from live.commerce import holds, offers, order_records, orders, payments, restocks
-from live.db.models import OrderRow
+from live.commerce import checkout as commerce_checkout
+from live.commerce import holds, offers, orders, payments
+from live.db.models import OrderRow, ProductRow
 from live.db.unit import transaction
 
 MAX_QTY = 100
@@ -32,16 +34,21 @@ async def place_order(request: Request) -> JSON:
 
 
 async def get_order(request: Request) -> JSON:
-    """``GET /api/orders/{id}``: the buyer's own order (or any order of the brand for admins)."""
+    """``GET /api/orders/{id}``: the buyer's own order (or any order of the brand for admins);
+    ``GET /api/orders/mine``: the viewer's own orders (`live.api.checkout.my_orders`)."""
+    if request.path_params["order_id"] == "mine":
+        # One route for both: "mine" is no order id, and a second route would shadow this one.
+        return await checkout.my_orders(request)
     caller = req.principal(request, Role.VIEWER, Role.ADMIN)
     async with transaction(req.context(request).db) as db:
         row = await db.get(OrderRow, request.path_params["order_id"])
+        product = await db.get(ProductRow, row.product_id) if row is not None else None
     visible = row is not None and row.brand == caller.brand
     if visible and caller.role == Role.VIEWER:
         visible = row is not None and row.viewer_id == caller.sub
     if row is None or not visible:
         raise ClientError(Code.NOT_FOUND, "no such order")
-    return JSON(order_records.order_view(row))
+    return JSON(commerce_checkout.bought_view(row, product))
 
 
 async def cancel_order(request: Request) -> JSON:
@@ -52,17 +59,17 @@ async def cancel_order(request: Request) -> JSON:
 
 
 async def refund_order(request: Request) -> JSON:
-    """``POST /api/orders/{id}/refund`` {restock?} (admin): a paid order refunded, its
-    commission reversed; ``restock`` (not shipped) puts its units back into stock."""
+    """``POST /api/orders/{id}/refund`` {restock?} (admin): a paid order refunded through the
+    provider that took the money, its commission reversed; ``restock`` (not shipped) puts its
+    units back into stock."""
     caller = req.principal(request, Role.ADMIN)
     body = await req.json_object(request)
     restock = body.get("restock", False)
     if not isinstance(restock, bool):
         raise ClientError(Code.INVALID_REQUEST, "restock must be true or false")
-    row = await restocks.refund(
-        req.context(request), caller, request.path_params["order_id"], restock=restock
-    )
-    return JSON(order_records.order_view(row))
+    ctx = req.context(request)
+    order_id = request.path_params["order_id"]
+    return JSON(await commerce_checkout.refund(ctx, caller, order_id, restock=restock))
 
 
 async def payment_notify(request: Request) -> JSON:

@@ -32,6 +32,17 @@ async def watch(_request: Request) -> HTMLResponse:
     return _page("watch.html")
 
 
+async def replay(_request: Request) -> HTMLResponse:
+    """``GET /replay/{session_id}`` and ``GET /clips/{clip_id}``: an ended session's replay, or
+    one clip of it, with its product to buy."""
+    return _page("replay.html")
+
+
+async def pay(_request: Request) -> HTMLResponse:
+    """``GET /pay/{order_id}``: the development payment provider's pay page."""
+    return _page("pay.html")
+
+
 async def home(_request: Request) -> RedirectResponse:
     """``GET /``: to the host panel."""
     return RedirectResponse("/host")
@@ -42,5 +53,8 @@ routes = [
     Route("/host", host, methods=["GET"]),
     Route("/guide", guide, methods=["GET"]),
     Route("/watch/{session_id}", watch, methods=["GET"]),
+    Route("/pay/{order_id}", pay, methods=["GET"]),
+    Route("/replay/{session_id}", replay, methods=["GET"]),
+    Route("/clips/{clip_id}", replay, methods=["GET"]),
     Mount("/static", StaticFiles(packages=[("live", "static")]), name="static"),
 ]

@@ -6,16 +6,21 @@ from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.routing import Route
 
+from common import codec
 from common.errors import ClientError, Code
 from live.api import request as req
 from live.api.responses import JSON
 from live.auth.tokens import Role
 from live.commerce import coupons, order_records
 from live.db.unit import transaction
-from live.guides import commission, leaderboard
-from live.sessions import lifecycle, session_records
+from live.guides import commission, leaderboard, organisation
+from live.sessions import images, lifecycle, session_records
 
 HOSTS = (Role.HOST, Role.ADMIN)
+#: Options that tell variants apart: at most this many, short names and values.
+MAX_OPTIONS = 4
+MAX_OPTION_NAME_CHARS = 20
+MAX_OPTION_VALUE_CHARS = 40
 
 
 def ws_url(request: Request, session_id: str) -> str:
@@ -32,8 +37,9 @@ async def _session_body(request: Request, session_id: str, brand: str) -> dict[s
     async with transaction(ctx.db) as db:
         row = await session_records.load(db, brand, session_id)
         products = await session_records.products_of(db, session_id)
+        sales = await order_records.open_sales(db, session_id)
     levels = await ctx.stock.levels(session_id)
-    return session_records.view(row, products, levels, ws_url(request, session_id))
+    return session_records.view(row, products, levels, ws_url(request, session_id), sales)
 
 
 async def create_session(request: Request) -> JSON:
@@ -63,24 +69,70 @@ async def add_product(request: Request) -> JSON:
         "commission_bp": req.optional_integer(
             body, "commission_bp", minimum=0, maximum=commission.BASIS_POINTS
         ),
+        "image_url": (
+            images.check_url(body["image_url"], "image_url")
+            if body.get("image_url") is not None
+            else None
+        ),
+        "options": _options(body),
     }
+    variant_of = req.optional_text(body, "variant_of", max_chars=64)
     session_id = request.path_params["session_id"]
-    row = await lifecycle.add_product(req.context(request), caller, session_id, fields)
+    row = await lifecycle.add_product(
+        req.context(request), caller, session_id, fields, variant_of=variant_of
+    )
     return JSON(session_records.product_view(row), status_code=201)
 
 
-async def change_price(request: Request) -> JSON:
-    """``PATCH /api/sessions/{id}/products/{product_id}`` {price_cents} (host, admin)."""
+def _options(body: dict[str, Any]) -> str | None:
+    """The ``options`` of a variant (``{"size": "M"}``) as stored JSON, or None."""
+    options = body.get("options")
+    if options is None:
+        return None
+    if not isinstance(options, dict) or len(options) > MAX_OPTIONS:
+        raise ClientError(
+            Code.INVALID_REQUEST, f"options must be an object of at most {MAX_OPTIONS} entries"
+        )
+    cleaned = {}
+    for name, value in options.items():
+        entry = {"name": name, "value": value}
+        cleaned[req.text(entry, "name", max_chars=MAX_OPTION_NAME_CHARS)] = req.text(
+            entry, "value", max_chars=MAX_OPTION_VALUE_CHARS
+        )
+    return codec.encode_text(cleaned) if cleaned else None
+
+
+async def edit_product(request: Request) -> JSON:
+    """``PATCH /api/sessions/{id}/products/{product_id}`` {price_cents?, image_url?} (host,
+    admin): a new price, a new image, or both."""
     caller = req.principal(request, *HOSTS)
     body = await req.json_object(request)
-    row = await lifecycle.change_price(
-        req.context(request),
-        caller,
-        request.path_params["session_id"],
-        request.path_params["product_id"],
-        req.integer(body, "price_cents", minimum=0),
-    )
+    if body.get("price_cents") is None and body.get("image_url") is None:
+        raise ClientError(Code.INVALID_REQUEST, "send price_cents, image_url or both")
+    ctx = req.context(request)
+    session_id, product_id = request.path_params["session_id"], request.path_params["product_id"]
+    if body.get("image_url") is not None:
+        image_url = images.check_url(body["image_url"], "image_url")
+        row = await images.set_product_image(ctx, caller, session_id, product_id, image_url)
+    if body.get("price_cents") is not None:
+        price = req.integer(body, "price_cents", minimum=0)
+        row = await lifecycle.change_price(ctx, caller, session_id, product_id, price)
     return JSON(session_records.product_view(row))
+
+
+async def edit_session(request: Request) -> JSON:
+    """``PATCH /api/sessions/{id}`` {title?, cover_url?, video_url?} (host, admin)."""
+    caller = req.principal(request, *HOSTS)
+    body = await req.json_object(request)
+    fields: dict[str, Any] = {}
+    if body.get("title") is not None:
+        fields["title"] = req.text(body, "title")
+    for name in ("cover_url", "video_url"):
+        if body.get(name) is not None:
+            fields[name] = images.check_url(body[name], name)
+    session_id = request.path_params["session_id"]
+    await lifecycle.edit(req.context(request), caller, session_id, fields)
+    return JSON(await _session_body(request, session_id, caller.brand))
 
 
 async def start_session(request: Request) -> JSON:
@@ -143,6 +195,10 @@ async def get_leaderboard(request: Request) -> JSON:
         guides = await leaderboard.read(ctx.redis, session_id)
     except RedisError as exc:
         raise ClientError(Code.UNAVAILABLE, "the leaderboard is unavailable") from exc
+    async with transaction(ctx.db) as db:
+        names = await organisation.names(db, caller.brand, [g["guide_id"] for g in guides])
+    for guide in guides:
+        guide["name"] = names.get(guide["guide_id"], guide["guide_id"])
     return JSON({"session_id": session_id, "guides": guides})
 
 
@@ -150,8 +206,9 @@ routes = [
     Route("/api/sessions/{session_id}/leaderboard", get_leaderboard, methods=["GET"]),
     Route("/api/sessions", create_session, methods=["POST"]),
     Route("/api/sessions/{session_id}", get_session, methods=["GET"]),
+    Route("/api/sessions/{session_id}", edit_session, methods=["PATCH"]),
     Route("/api/sessions/{session_id}/products", add_product, methods=["POST"]),
-    Route("/api/sessions/{session_id}/products/{product_id}", change_price, methods=["PATCH"]),
+    Route("/api/sessions/{session_id}/products/{product_id}", edit_product, methods=["PATCH"]),
     Route("/api/sessions/{session_id}/start", start_session, methods=["POST"]),
     Route("/api/sessions/{session_id}/end", end_session, methods=["POST"]),
     Route("/api/sessions/{session_id}/pin", pin, methods=["POST", "DELETE"]),

@@ -12,8 +12,9 @@ rate. Why keyed by the token's hash rather than its verified ``sub``: verifying 
 12 us per request on this machine (the handler verifies anyway), hashing about 1 us; a token
 is one user's credential for its lifetime, and only the brand's login mints more.
 
-Not limited: ``POST /api/payments/notify``, the payment provider's callback. Refusing it would
-leave money taken and orders unpaid; its body is HMAC-checked before any work is done.
+Not limited: ``POST /api/payments/notify`` and WeChat Pay's callback, the payment providers'.
+Refusing them would leave money taken and orders unpaid; their bodies are signature-checked
+before any work is done.
 """
 
 import hashlib
@@ -28,7 +29,7 @@ from live.api.responses import error
 from realtime.ratelimit import TokenBucket
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-EXEMPT_PATHS = frozenset({"/api/payments/notify"})
+EXEMPT_PATHS = frozenset({"/api/payments/notify", "/api/payments/wechat/notify"})
 #: Buckets kept at most; idle (refilled) ones go first when the table is full.
 MAX_BUCKETS = 100_000
 

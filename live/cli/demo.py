@@ -28,6 +28,8 @@ from websockets.exceptions import WebSocketException
 
 from common import codec
 from live.auth import tokens
+from live.cli import demo_pictures, startup
+from live.platform import data_lock
 from live.platform.settings import Settings
 from live.platform.ws_protocol import websocket_options
 
@@ -42,11 +44,22 @@ GUIDES = [
     ("wei", "Wei", "sh-01", "lin"),
     ("zhou", "Zhou", "bj-01", None),
 ]
-PRODUCTS = [
-    ("COAT-01", "Wool coat", 59_900, 40, 2),
-    ("SCARF-01", "Cashmere scarf", 19_900, 80, 3),
-    ("BOOT-01", "Leather boots", 89_900, 25, 1),
-    ("BAG-01", "Canvas tote", 9_900, 150, None),
+#: (sku, title, price, stock, per-viewer limit, options); a product right after one of the
+#: same title is a variant of it.
+PRODUCTS: list[tuple[str, str, int, int, int | None, dict[str, str] | None]] = [
+    ("COAT-01-S", "Wool coat", 59_900, 10, 2, {"size": "S"}),
+    ("COAT-01-M", "Wool coat", 59_900, 18, 2, {"size": "M"}),
+    ("COAT-01-L", "Wool coat", 59_900, 12, 2, {"size": "L"}),
+    ("SCARF-01", "Cashmere scarf", 19_900, 80, 3, None),
+    ("BOOT-01", "Leather boots", 89_900, 25, 1, None),
+    ("BAG-01", "Canvas tote", 9_900, 150, None, None),
+]
+#: The demo's earlier session, ended, so its replay and clips can be opened and shared.
+PAST_TITLE = "Summer preview"
+PAST_EXPLAIN_S = 5.0
+PAST_COMMENTS = [
+    ["Love the linen!", "Is it lined?", "Size M please"],
+    ["So soft", "Does it come in blue?", "666"],
 ]
 COMMENTS = [
     "666",
@@ -167,21 +180,12 @@ async def seed(api: Api) -> Seeded:
     plan = {"rate_bp": 1000, "upstream_rate_bp": 200}
     await api.ok("PUT", "/api/brands/me/commission", token=admin, body=plan)
     host = api.token("host", HOST[0], name=HOST[1])
+    await _past_session(api, host)
     session = await api.ok("POST", "/api/sessions", token=host, body={"title": "Autumn drop live"})
     session_id = session["id"]
-    product_ids = []
-    for sku, title, price, stock, limit in PRODUCTS:
-        product = {
-            "sku": sku,
-            "title": title,
-            "price_cents": price,
-            "stock": stock,
-            "limit_per_viewer": limit,
-        }
-        added = await api.ok(
-            "POST", f"/api/sessions/{session_id}/products", token=host, body=product
-        )
-        product_ids.append(added["product_id"])
+    product_ids = await _products(api, host, session_id, PRODUCTS)
+    cover = demo_pictures.picture("COVER", "Autumn drop", width=750, height=520)
+    await api.ok("POST", f"/api/sessions/{session_id}/cover", token=host, raw=cover)
     await api.ok("POST", f"/api/sessions/{session_id}/start", token=host)
     await api.ok(
         "POST", f"/api/sessions/{session_id}/pin", token=host, body={"product_id": product_ids[0]}
@@ -202,6 +206,69 @@ async def seed(api: Api) -> Seeded:
         viewer_token=api.token("viewer", "you", name="You"),
         share_codes=share_codes,
     )
+
+
+async def _products(
+    api: Api,
+    host: str,
+    session_id: str,
+    products: list[tuple[str, str, int, int, int | None, dict[str, str] | None]],
+) -> list[str]:
+    """Add the products, each group with its picture (uploaded once, shared by its variants);
+    their ids in order."""
+    ids: list[str] = []
+    first_of: dict[str, str] = {}
+    images: dict[str, str] = {}
+    path = f"/api/sessions/{session_id}/products"
+    for sku, title, price, stock, limit, options in products:
+        product: dict[str, Any] = {
+            "sku": sku,
+            "title": title,
+            "price_cents": price,
+            "stock": stock,
+            "limit_per_viewer": limit,
+            "options": options,
+        }
+        if title in first_of:
+            product["variant_of"] = first_of[title]
+            product["image_url"] = images[title]
+        added = await api.ok("POST", path, token=host, body=product)
+        ids.append(added["product_id"])
+        if title not in first_of:
+            first_of[title] = added["product_id"]
+            picture = demo_pictures.picture(sku.split("-")[0], title)
+            shown = await api.ok(
+                "POST", f"{path}/{added['product_id']}/image", token=host, raw=picture
+            )
+            images[title] = shown["image_url"]
+    return ids
+
+
+async def _past_session(api: Api, host: str) -> None:
+    """An ended session with two products explained, so replays and clips have something."""
+    session = await api.ok("POST", "/api/sessions", token=host, body={"title": PAST_TITLE})
+    session_id = session["id"]
+    ids = await _products(
+        api,
+        host,
+        session_id,
+        [
+            ("COAT-P1", "Linen coat", 49_900, 20, 2, None),
+            ("SCARF-P1", "Silk scarf", 15_900, 40, 3, None),
+        ],
+    )
+    await api.ok("POST", f"/api/sessions/{session_id}/start", token=host)
+    viewer = api.token("viewer", "mei", name="Mei")
+    url = api.base_url.replace("http", "ws", 1) + f"/ws/sessions/{session_id}?token={viewer}"
+    async with connect(url, compression=None) as socket:
+        for product_id, said in zip(ids, PAST_COMMENTS, strict=True):
+            pin = {"product_id": product_id}
+            await api.ok("POST", f"/api/sessions/{session_id}/pin", token=host, body=pin)
+            for text in said:
+                await socket.send(codec.encode_text({"type": "comment", "text": text}))
+                # Each clip needs some length of session time, with comments along it.
+                await asyncio.sleep(PAST_EXPLAIN_S / len(said))
+    await api.ok("POST", f"/api/sessions/{session_id}/end", token=host)
 
 
 class Viewer:
@@ -350,10 +417,17 @@ async def _run(
 
 def run(settings: Settings, *, host: str, port: int, viewers: int, seed: int | None = None) -> int:
     """Run the demo until interrupted; 0 after a clean stop, 2 when seeding failed."""
-    settings = dataclasses.replace(settings, dev_signin=True)
+    # The development payment provider lets a viewer pay from the page (unless the environment
+    # names a real one), so the guide sees commission from a real click-through.
+    provider = "dev" if settings.payment_provider == "none" else settings.payment_provider
+    settings = dataclasses.replace(settings, dev_signin=True, payment_provider=provider)
     # Uvicorn handles SIGINT/SIGTERM itself, then re-raises the signal to the previous handler
     # once it has shut down; that handler must not raise inside the event loop, so the viewers
     # are stopped and the demo returns 0 after a graceful shutdown.
+    lock, refusal = startup.claim(settings, host, port)
+    if refusal is not None:
+        print(f"live: error: {refusal}", file=sys.stderr)
+        return 2
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _ignore)
     try:
@@ -361,4 +435,7 @@ def run(settings: Settings, *, host: str, port: int, viewers: int, seed: int | N
     except DemoError as exc:
         print(f"live: error: the demo could not seed the server: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if lock is not None:
+            data_lock.release(lock)
     return 0

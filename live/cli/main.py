@@ -15,13 +15,13 @@ from common.errors import ClientError
 from inventory.errors import InventoryUnavailable
 from live.auth import tokens
 from live.auth.tokens import Role
-from live.cli import workers
+from live.cli import startup, workers
 from live.commerce import stock_invariant
 from live.db import migrate
 from live.db.engine import create_engine, session_factory
 from live.guides import organisation
 from live.guides.organisation import CSV_COLUMNS
-from live.platform import logs
+from live.platform import data_lock, logs
 from live.platform.clock import now_ms
 from live.platform.engines import EngineError, open_engines
 from live.platform.settings import Settings, SettingsError, load_settings
@@ -68,6 +68,9 @@ def _serve(settings: Settings, host: str, port: int, processes: int) -> int:
             f"--workers {processes} needs shared engines: set LIVE_REDIS_URL (and, for write "
             "throughput, LIVE_DATABASE_URL=postgresql+asyncpg://...)"
         )
+    lock, refusal = startup.claim(settings, host, port)
+    if refusal is not None:
+        return _fail(refusal)
     try:
         asyncio.run(_preflight(settings))
     except EngineError as exc:
@@ -75,7 +78,7 @@ def _serve(settings: Settings, host: str, port: int, processes: int) -> int:
     if settings.redis_url is None:
         print(
             f"live: embedded mode, data in {settings.data_dir}\n"
-            "live: mint a token with: live token --role host --brand demo --sub alice",
+            f"live: mint a token with: {startup.token_hint(settings)}",
             file=sys.stderr,
         )
     # Several workers each build their own app (and node id) from the factory, in their process.
@@ -101,6 +104,8 @@ def _serve(settings: Settings, host: str, port: int, processes: int) -> int:
     if processes > 1:
         return workers.serve(config, workers=processes, drain_s=settings.shutdown_drain_s)
     GracefulServer(config, drain_s=settings.shutdown_drain_s).run()
+    if lock is not None:
+        data_lock.release(lock)
     return 0
 
 
@@ -244,6 +249,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run_server(args: argparse.Namespace, settings: Settings) -> int:
+    # Ctrl-C is Python's KeyboardInterrupt again (`live.cli` quits at once while importing).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    if args.command == "serve":
+        return _serve(settings, args.host, args.port, args.workers or settings.workers)
+    from live.cli import demo
+
+    return demo.run(
+        settings, host=args.host, port=args.port, viewers=max(0, args.viewers), seed=args.seed
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``live`` console script."""
     args = _parser().parse_args(argv)
@@ -252,14 +269,14 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
     except SettingsError as exc:
         return _fail(str(exc))
-    if args.command == "serve":
-        return _serve(settings, args.host, args.port, args.workers or settings.workers)
-    if args.command == "demo":
-        from live.cli import demo
-
-        return demo.run(
-            settings, host=args.host, port=args.port, viewers=max(0, args.viewers), seed=args.seed
-        )
+    if args.command in ("serve", "demo"):
+        try:
+            return _run_server(args, settings)
+        except KeyboardInterrupt:
+            # Ctrl-C before the server took over its signals (engines starting, migrations):
+            # a stop asked for, not a failure. What had started stops with the process.
+            print("live: stopped", file=sys.stderr)
+            return 0
     if args.command == "token":
         print(
             tokens.mint(

@@ -67,6 +67,19 @@ async def of_session(ctx: Context, session: SessionRow) -> list[ClipRow]:
         return await _rows(db, session.id)
 
 
+async def find(ctx: Context, brand: str, clip_id: str) -> tuple[SessionRow, ClipRow]:
+    """A clip of ``brand`` by its id alone (a shared clip link names no session), with its
+    session; ``not_found`` for another brand's, ``archive_deleted`` once its archive went."""
+    async with transaction(ctx.db) as db:
+        clip = await db.get(ClipRow, clip_id)
+        session = await db.get(SessionRow, clip.session_id) if clip is not None else None
+    if clip is None or session is None or clip.brand != brand or session.brand != brand:
+        raise ClientError(Code.NOT_FOUND, f"no clip {clip_id}")
+    if session.archive_deleted_ms is not None:
+        raise ClientError(Code.ARCHIVE_DELETED, "the archive of this session was deleted")
+    return session, clip
+
+
 async def _rows(db: AsyncSession, session_id: str) -> list[ClipRow]:
     return list(
         await db.scalars(

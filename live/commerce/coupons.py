@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.errors import ClientError, Code
@@ -160,6 +160,17 @@ async def held_by_many(
                 {"claim_id": claim.id, **order_records.coupon_view(coupon)}
             )
     return held
+
+
+async def claims_by(db: AsyncSession, session_id: str, viewer_id: str) -> dict[str, int]:
+    """How many times the viewer claimed each coupon of the session, used or not: a coupon
+    claimed up to its ``per_viewer_limit`` is not offered again."""
+    rows = await db.execute(
+        select(CouponClaimRow.coupon_id, func.count())
+        .where(CouponClaimRow.session_id == session_id, CouponClaimRow.viewer_id == viewer_id)
+        .group_by(CouponClaimRow.coupon_id)
+    )
+    return {coupon_id: int(count) for coupon_id, count in rows}
 
 
 async def discount_for(

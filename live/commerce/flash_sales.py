@@ -2,8 +2,12 @@
 closes it; orders of that product during the window use the sale's terms.
 
 Contract: opening writes the sale, loads its cap into Redis (`Stock.open_sale`) and publishes
-``sale_open``; closing (by the host, or by every node's `run` once ``ends_at`` has passed) marks
-it closed, drops the cap and publishes ``sale_close``, once whoever races for it. While
+``sale_open``; closing (by the host, by every node's `run` once ``ends_at`` has passed, or as
+soon as the record says every unit of the cap is held or sold) marks it closed, drops the cap
+and publishes ``sale_close`` with its ``reason`` (``host``, ``ended``, ``sold_out``), once
+whoever races for it. A sold-out sale closes only once the record counts its whole cap
+(``sold_qty``): every order that took a unit of it is written by then, so closing refuses none
+of them, and the product goes back to its regular price for the units it has left. While
 a sale of a product is open, orders of the product before ``starts_ms`` or from ``ends_ms`` on
 are refused with ``sale_not_open``; within the window they pay ``sale_price_cents``, count
 against ``per_viewer_limit`` (units bought in the sale) and take units from both the product's
@@ -14,7 +18,7 @@ update of ``sales.sold_qty``.
 import logging
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from common import loops
 from common.errors import ClientError, Code
@@ -32,6 +36,8 @@ log = logging.getLogger(__name__)
 
 #: How often each node looks for sales past ``ends_at``: the close lags the end by at most this.
 CLOSE_INTERVAL_S = 1.0
+#: Why a sale closed (``sale_close.reason``).
+HOST, ENDED, SOLD_OUT = "host", "ended", "sold_out"
 
 
 async def open_sale(
@@ -73,21 +79,23 @@ async def close_sale(ctx: Context, principal: Principal, session_id: str, sale_i
         row = await db.get(SaleRow, sale_id)
         if row is None or row.session_id != session_id:
             raise ClientError(Code.NOT_FOUND, f"no sale {sale_id} in this session")
-    await _close(ctx, row, now_ms())
+    await _close(ctx, row, now_ms(), reason=HOST)
     async with transaction(ctx.db) as db:
         closed = await db.get(SaleRow, sale_id)
     assert closed is not None  # sales are never deleted
     return closed
 
 
-async def _close(ctx: Context, row: SaleRow, ts: int) -> bool:
+async def _close(ctx: Context, row: SaleRow, ts: int, *, reason: str) -> bool:
     """Close an open sale: record, Redis cap, terms version, ``sale_close``. True when this call
-    closed it: the conditional update lets one caller win, whatever the number of nodes."""
+    closed it: the conditional update lets one caller win, whatever the number of nodes. A
+    ``sold_out`` close happens only while the record counts the whole cap."""
+    condition = [SaleRow.id == row.id, SaleRow.status == SALE_OPEN]
+    if reason == SOLD_OUT:
+        condition.append(SaleRow.sold_qty >= SaleRow.stock_cap)
     async with transaction(ctx.db) as db:
         changed = await db.execute(
-            update(SaleRow)
-            .where(SaleRow.id == row.id, SaleRow.status == SALE_OPEN)
-            .values(status=SALE_CLOSED, closed_ms=ts)
+            update(SaleRow).where(*condition).values(status=SALE_CLOSED, closed_ms=ts)
         )
         if changed.rowcount != 1:  # type: ignore[attr-defined]
             return False
@@ -98,21 +106,38 @@ async def _close(ctx: Context, row: SaleRow, ts: int) -> bool:
     await ctx.bus.publish(
         row.session_id,
         "sale_close",
-        {"sale_id": row.id, "product_id": row.product_id, **clock},
+        {"sale_id": row.id, "product_id": row.product_id, "reason": reason, **clock},
     )
     return True
 
 
+async def close_if_sold_out(ctx: Context, sale_id: str) -> bool:
+    """Close the sale if the record counts its whole cap (an order just took its last unit)."""
+    async with transaction(ctx.db) as db:
+        row = await db.get(SaleRow, sale_id)
+    if row is None or row.status != SALE_OPEN or row.sold_qty < row.stock_cap:
+        return False
+    return await _close(ctx, row, now_ms(), reason=SOLD_OUT)
+
+
 async def close_due(ctx: Context) -> int:
-    """Close every open sale whose window has ended; returns how many this node closed."""
+    """Close every open sale whose window has ended or whose cap is sold; returns how many this
+    node closed."""
     now = now_ms()
     async with transaction(ctx.db) as db:
         due = list(
             await db.scalars(
-                select(SaleRow).where(SaleRow.status == SALE_OPEN, SaleRow.ends_ms <= now)
+                select(SaleRow).where(
+                    SaleRow.status == SALE_OPEN,
+                    or_(SaleRow.ends_ms <= now, SaleRow.sold_qty >= SaleRow.stock_cap),
+                )
             )
         )
-    return sum([await _close(ctx, row, now) for row in due])
+    closed = 0
+    for row in due:
+        reason = ENDED if row.ends_ms <= now else SOLD_OUT
+        closed += await _close(ctx, row, now, reason=reason)
+    return closed
 
 
 async def run(ctx: Context) -> None:

@@ -17,10 +17,11 @@ from redis.exceptions import RedisError
 
 from common import codec, loops
 from common.errors import ClientError, Code
+from inventory import keys as inventory_keys
 from inventory.errors import InventoryUnavailable
 from inventory.stock import Refusal, Refused, Repeated, Reserved
 from live.auth.tokens import Principal
-from live.commerce import coupons, order_records
+from live.commerce import coupons, flash_sales, order_records
 from live.commerce.terms import ProductTerms, current_version
 from live.context import Context
 from live.db.models import CouponClaimRow, OrderRow
@@ -305,12 +306,13 @@ async def _announce(
                 ctx.redis, order.brand, order.viewer_id, order.guide_id, policy, now_ms=ts
             )
     user = principal.name or principal.sub
+    levels = {order.product_id: outcome.stock_left}
+    if order.sale_id is not None and outcome.cap_left is not None:
+        # The sale's units left, for the countdowns' "x% claimed" (archived, never folded).
+        levels[inventory_keys.sale_field(order.sale_id)] = outcome.cap_left
     events: list[tuple[str, dict[str, Any]]] = [
         ("purchase", {"product_id": order.product_id, "user": user, "qty": order.qty, **clock}),
-        (
-            "stock",
-            {"levels": {order.product_id: outcome.stock_left}, "version": outcome.version, **clock},
-        ),
+        ("stock", {"levels": levels, "version": outcome.version, **clock}),
     ]
     if outcome.stock_left == 0:
         # Only the reserve that took the last unit sees 0, so the event is sent once per
@@ -322,3 +324,8 @@ async def _announce(
         # The order is recorded; the ticker is best effort and the next stock event corrects
         # the levels viewers see.
         log.warning("order %s recorded but not announced: %s", order.id, exc)
+    if order.sale_id is not None and outcome.cap_left == 0:
+        # The last unit of the sale: it closes once every order of its cap is recorded (now,
+        # or at the sale closer's next pass).
+        with contextlib.suppress(ClientError):
+            await flash_sales.close_if_sold_out(ctx, order.sale_id)

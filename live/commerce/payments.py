@@ -41,9 +41,16 @@ def check_signature(secret: str, body: bytes, given: str | None) -> None:
 
 
 async def notify(
-    ctx: Context, *, order_id: str, paid_amount_cents: int, provider_txn_id: str
+    ctx: Context,
+    *,
+    order_id: str,
+    paid_amount_cents: int,
+    provider_txn_id: str,
+    provider: str = "notify",
 ) -> dict[str, Any]:
-    """Mark an order paid and commit its hold; returns ``{order_id, status, duplicate}``."""
+    """Mark an order paid and commit its hold; returns ``{order_id, status, duplicate}``.
+
+    ``provider`` names who took the money (``notify``: the brand's backend), for refunds."""
     async with transaction(ctx.db) as db:
         seen = await db.scalar(
             select(PaymentRow).where(PaymentRow.provider_txn_id == provider_txn_id)
@@ -89,6 +96,7 @@ async def notify(
                 provider_txn_id=provider_txn_id,
                 paid_amount_cents=paid_amount_cents,
                 received_ms=now_ms(),
+                provider=provider,
             )
         )
     if status == REFUND_REQUIRED:

@@ -24,6 +24,10 @@ class SessionRow(Base):
     ended_ms: Mapped[int | None] = mapped_column(BigInteger)
     #: Set when the session's archive was deleted (data lifecycle); replay answers 410 then.
     archive_deleted_ms: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    #: The session's cover image (an ``http(s)://`` URL or an upload under ``/media/``).
+    cover_url: Mapped[str | None] = mapped_column(String(1000), default=None)
+    #: The recorded video of the session, shown beside its replay.
+    video_url: Mapped[str | None] = mapped_column(String(1000), default=None)
 
 
 class ProductRow(Base):
@@ -34,10 +38,17 @@ class ProductRow(Base):
     counts the rebuilds of the product's Redis counters: an order reserved on an older
     generation is refused by the record, so a rebuild never misses an order that commits
     after it read the record.
+
+    A variant (a size, a colour) is a product of its own, with its own SKU, stock and limit,
+    reserved like any product; ``group_id`` (the id of the group's first product) gathers the
+    variants of one item and ``options`` (a JSON object, ``{"size": "M"}``) tells them apart.
     """
 
     __tablename__ = "products"
-    __table_args__ = (UniqueConstraint("session_id", "sku"),)
+    __table_args__ = (
+        UniqueConstraint("session_id", "sku"),
+        Index("ix_products_group", "group_id"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id"), index=True)
@@ -55,6 +66,10 @@ class ProductRow(Base):
     #: The price the product was added with (``price_cents`` follows later changes); replays
     #: show it until the first archived ``price`` event. None for products added before 0012.
     opening_price_cents: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    #: The product's image (an ``http(s)://`` URL or an upload under ``/media/``).
+    image_url: Mapped[str | None] = mapped_column(String(1000), default=None)
+    group_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    options: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class CouponRow(Base):
@@ -98,6 +113,7 @@ class OrderRow(Base):
         UniqueConstraint("session_id", "viewer_id", "idempotency_key"),
         Index("ix_orders_guide", "brand", "guide_id", "created_ms", "id"),
         Index("ix_orders_clip", "clip_id"),
+        Index("ix_orders_viewer", "brand", "viewer_id", "created_ms"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -169,6 +185,10 @@ class PaymentRow(Base):
     provider_txn_id: Mapped[str] = mapped_column(String(128), unique=True)
     paid_amount_cents: Mapped[int] = mapped_column(BigInteger)
     received_ms: Mapped[int] = mapped_column(BigInteger)
+    #: Who took the money: ``notify`` (the brand's backend), ``dev`` or ``wechat``.
+    provider: Mapped[str] = mapped_column(String(16), default="notify", server_default="notify")
+    #: The provider's refund, once one was asked for (``POST /api/orders/{id}/refund``).
+    refund_id: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class BrandPolicyRow(Base):
@@ -326,3 +346,22 @@ class WaitlistEntryRow(Base):
     order_id: Mapped[str | None] = mapped_column(String(32))
     joined_ms: Mapped[int] = mapped_column(BigInteger)
     updated_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class ShortLinkRow(Base):
+    """A guide's short share link: ``code`` (at most 32 characters, as a mini-program code's
+    ``scene`` holds) stands for the signed ``share_code`` of one session or clip until it
+    expires with that code or the guide revokes it."""
+
+    __tablename__ = "short_links"
+    __table_args__ = (Index("ix_short_links_guide", "brand", "guide_id", "session_id"),)
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    brand: Mapped[str] = mapped_column(String(64))
+    guide_id: Mapped[str] = mapped_column(String(64))
+    session_id: Mapped[str] = mapped_column(String(32))
+    clip_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    share_code: Mapped[str] = mapped_column(Text)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    expires_ms: Mapped[int] = mapped_column(BigInteger)
+    revoked_ms: Mapped[int | None] = mapped_column(BigInteger, default=None)

@@ -18,7 +18,7 @@ from common.errors import ClientError, Code
 from live.db.models import CommissionPlanRow, OrderRow, ProductRow
 
 BASIS_POINTS = 10_000
-PAID, REFUNDED = "paid", "refunded"
+PAID, REFUNDED, REFUND_REQUIRED = "paid", "refunded", "refund_required"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +76,8 @@ async def earn(db: AsyncSession, order: OrderRow) -> None:
 
 
 async def refund(db: AsyncSession, brand: str, order_id: str, *, now_ms: int) -> OrderRow:
-    """Mark a paid order refunded (its commission reversed); refunding twice changes nothing."""
+    """Mark a paid order refunded (its commission reversed), or a refund-required one (paid
+    after its hold lapsed, it earned none); refunding twice changes nothing."""
     order = await db.get(OrderRow, order_id)
     if order is None or order.brand != brand:
         raise ClientError(Code.NOT_FOUND, f"no order {order_id}")
@@ -84,12 +85,10 @@ async def refund(db: AsyncSession, brand: str, order_id: str, *, now_ms: int) ->
         return order
     changed = await db.execute(
         update(OrderRow)
-        .where(OrderRow.id == order_id, OrderRow.status == PAID)
+        .where(OrderRow.id == order_id, OrderRow.status.in_((PAID, REFUND_REQUIRED)))
         .values(status=REFUNDED, refunded_ms=now_ms)
     )
     if changed.rowcount != 1:  # type: ignore[attr-defined]
-        raise ClientError(
-            Code.CONFLICT, f"only a paid order can be refunded, not a {order.status} one"
-        )
+        raise ClientError(Code.CONFLICT, f"only a paid order is refunded, not a {order.status} one")
     await db.refresh(order)
     return order

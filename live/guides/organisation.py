@@ -103,6 +103,21 @@ class Problems(ClientError):
         self.problems = problems
 
 
+async def names(db: AsyncSession, brand: str, guide_ids: list[str]) -> dict[str, str]:
+    """The names of the brand's guides among ``guide_ids`` (those the organisation knows)."""
+    if not guide_ids:
+        return {}
+    rows = await db.execute(
+        select(GuideRow.id, GuideRow.name).where(
+            GuideRow.brand == brand, GuideRow.id.in_(guide_ids)
+        )
+    )
+    found: dict[str, str] = {}
+    for guide_id, name in rows:
+        found[guide_id] = name
+    return found
+
+
 async def apply(
     factory: async_sessionmaker[AsyncSession],
     brand: str,

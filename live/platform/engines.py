@@ -182,6 +182,9 @@ async def open_engines(settings: Settings) -> Engines:
             valkey.start()
         except (EmbeddedValkeyError, OSError) as exc:
             raise EngineError(f"embedded Valkey (LIVE_REDIS_URL unset): {exc}") from exc
+        except BaseException:
+            valkey.kill()  # interrupted while it started: it must not outlive this start-up
+            raise
         redis_url = valkey.url
     opened: list[object] = []
     try:
@@ -202,5 +205,11 @@ async def open_engines(settings: Settings) -> Engines:
                 await resource.dispose()
         if valkey is not None:
             await asyncio.to_thread(valkey.stop)
+        raise
+    except BaseException:
+        # Interrupted (Ctrl-C during start-up): nothing may await any more, but the private
+        # Valkey must not outlive the start-up that launched it.
+        if valkey is not None:
+            valkey.stop()
         raise
     return Engines(redis=redis, engine=engine, store=store, valkey=valkey)

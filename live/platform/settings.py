@@ -27,6 +27,31 @@ class SettingsError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
 
 
+#: ``LIVE_PAYMENT_PROVIDER`` values: no provider (the brand's own backend sends signed
+#: notifications), the development provider (`live demo`), WeChat Pay API v3.
+PAYMENT_PROVIDERS = frozenset({"none", "dev", "wechat"})
+#: WeChat Pay's API gateway; ``LIVE_WECHATPAY_GATEWAY`` points elsewhere (a proxy, a sandbox).
+WECHATPAY_GATEWAY = "https://api.mch.weixin.qq.com"
+
+
+@dataclass(frozen=True, slots=True)
+class WeChatPaySettings:
+    """A merchant's WeChat Pay API v3 credentials (``LIVE_WECHATPAY_*``)."""
+
+    mchid: str
+    appid: str
+    #: Serial number of the merchant's API certificate, which signs our requests.
+    cert_serial_no: str
+    #: The merchant's API private key (PEM), read from ``LIVE_WECHATPAY_PRIVATE_KEY_FILE``.
+    private_key: str = field(repr=False)
+    #: The APIv3 key (32 characters): decrypts callbacks' resources and platform certificates.
+    apiv3_key: str = field(repr=False)
+    notify_url: str
+    gateway: str = WECHATPAY_GATEWAY
+    #: Where downloaded platform certificates are kept between starts (None: memory only).
+    cert_dir: Path | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Frozen configuration of one app process. ``None`` engine URLs mean "embedded"."""
@@ -97,6 +122,10 @@ class Settings:
     join_retry_ms: int = 1_000
     #: Processes `live serve` runs on its port, each a full node (one per core; see operations).
     workers: int = 1
+    #: Who takes viewers' payments: ``none``, ``dev`` or ``wechat`` (`PAYMENT_PROVIDERS`).
+    payment_provider: str = "none"
+    #: The WeChat Pay merchant, set exactly when ``payment_provider`` is ``wechat``.
+    wechatpay: WeChatPaySettings | None = None
     node_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     @property
@@ -321,6 +350,55 @@ def _embedded_secrets(data_dir: Path) -> dict[str, str]:
     return generated
 
 
+def _wechatpay(env: Mapping[str, str], provider: str) -> WeChatPaySettings | None:
+    """The WeChat Pay merchant settings; all are read (and documented) whatever the provider,
+    and required only by ``LIVE_PAYMENT_PROVIDER=wechat``."""
+    names = ["mchid", "appid", "cert_serial_no", "private_key_file", "apiv3_key", "notify_url"]
+    given = {name: (env.get(f"LIVE_WECHATPAY_{name.upper()}") or "").strip() for name in names}
+    gateway = (env.get("LIVE_WECHATPAY_GATEWAY") or WECHATPAY_GATEWAY).rstrip("/")
+    cert_dir = env.get("LIVE_WECHATPAY_CERT_DIR") or None
+    if provider != "wechat":
+        return None
+    missing = [f"LIVE_WECHATPAY_{name.upper()}" for name in names if not given[name]]
+    if missing:
+        raise SettingsError(f"LIVE_PAYMENT_PROVIDER=wechat needs {', '.join(missing)}")
+    if len(given["apiv3_key"].encode()) != 32:
+        raise SettingsError("LIVE_WECHATPAY_APIV3_KEY must be the 32-character APIv3 key")
+    for variable, url in (
+        ("LIVE_WECHATPAY_NOTIFY_URL", given["notify_url"]),
+        ("LIVE_WECHATPAY_GATEWAY", gateway),
+    ):
+        if urlparse(url).scheme not in {"http", "https"} or not urlparse(url).netloc:
+            raise SettingsError(f"{variable}={url!r} must be an http(s):// URL")
+    key_file = Path(given["private_key_file"])
+    try:
+        private_key = key_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(
+            f"LIVE_WECHATPAY_PRIVATE_KEY_FILE: cannot read {key_file}: {exc}"
+        ) from None
+    if "PRIVATE KEY" not in private_key:
+        raise SettingsError(f"LIVE_WECHATPAY_PRIVATE_KEY_FILE: {key_file} holds no PEM private key")
+    return WeChatPaySettings(
+        mchid=given["mchid"],
+        appid=given["appid"],
+        cert_serial_no=given["cert_serial_no"],
+        private_key=private_key,
+        apiv3_key=given["apiv3_key"],
+        notify_url=given["notify_url"],
+        gateway=gateway,
+        cert_dir=Path(cert_dir).resolve() if cert_dir else None,
+    )
+
+
+def _payment_provider(env: Mapping[str, str]) -> str:
+    provider = (env.get("LIVE_PAYMENT_PROVIDER") or "none").strip().lower()
+    if provider not in PAYMENT_PROVIDERS:
+        known = ", ".join(sorted(PAYMENT_PROVIDERS))
+        raise SettingsError(f"LIVE_PAYMENT_PROVIDER={provider!r} must be one of {known}")
+    return provider
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build settings from the environment (or ``env``); raise `SettingsError` when one is bad."""
     env = os.environ if env is None else env
@@ -349,6 +427,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError("LIVE_SECRET must be at least 32 characters")
     if len(payment_secret) < 32:
         raise SettingsError("LIVE_PAYMENT_SECRET must be at least 32 characters")
+    payment_provider = _payment_provider(env)
+    wechatpay = _wechatpay(env, payment_provider)
     numbers: dict[str, Any] = {
         **{name: _int(env, name, minimum=least) for name, least in _INTEGERS.items()},
         **{name: _float(env, name, zero_ok=zero) for name, zero in _NUMBERS.items()},
@@ -366,5 +446,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         allowed_origins=_origins(env.get("LIVE_ALLOWED_ORIGINS") or ""),
         log_format=_log_format(env.get("LIVE_LOG_FORMAT"), shared=redis_url is not None),
         access_log=_bool(env, "access_log"),
+        payment_provider=payment_provider,
+        wechatpay=wechatpay,
         **numbers,
     )

@@ -3,25 +3,31 @@ window (or, for a draw without keyword, by being present in the room during it),
 closes it and winners are drawn fairly and auditably.
 
 Contract: an entry counts only if its comment was published inside the window; each user
-enters once. Presence is what the nodes record about once a second, so a viewer who stayed
-less than a second may be missed. Winners are
+enters once. A draw closes when the host says so or, at the latest, within a second of its
+``ends_at`` (every node's `run` looks for due draws): exactly once whoever races for it, under
+a close lease in Redis, so one seed draws the winners and one ``draw_result`` is published.
+Presence is what the nodes record about once a second, so a viewer who stayed less than a
+second may be missed. Winners are
 ``random.Random(seed).sample(sorted(entrants), n)`` with a fresh ``seed`` that is published
 in ``draw_result`` together with the entrants' sha256, and the full sorted entrant list goes
 into the archive as ``draw_audit`` (not sent to viewers), so anyone holding the archive can
 recompute the result. Winners get a private ``draw_won`` message.
 """
 
+import asyncio
 import hashlib
+import logging
 import random
 import secrets
 from typing import Any
 
 from redis.exceptions import RedisError
 
-from common import codec
+from common import codec, loops
 from common.errors import ClientError, Code
 from live.auth.tokens import Principal
 from live.context import Context
+from live.db.models import SessionRow
 from live.db.unit import transaction
 from live.platform import ids
 from live.platform.clock import now_ms
@@ -30,7 +36,18 @@ from live.sessions import session_records
 from realtime import keys as realtime_keys
 from realtime.connection import Viewer
 
+log = logging.getLogger(__name__)
+
 OPEN, CLOSED = "open", "closed"
+#: Draws of every session by ``ends_at``: ``<session_id>|<draw_id>`` (global, like the other
+#: work lists: it holds ids only), read by every node's closer.
+DUE = "live:draws:due"
+#: How often each node looks for draws past ``ends_at``.
+CLOSE_INTERVAL_S = 1.0
+#: A node closing a draw holds its lease this long; a node that died mid-close hands it on.
+CLOSE_LEASE_MS = 30_000
+#: How long a racing closer waits for the winner's result before answering ``unavailable``.
+RESULT_WAIT_S = 5.0
 
 
 def _draw_key(session_id: str, draw_id: str) -> str:
@@ -43,6 +60,18 @@ def _entrants_key(session_id: str, draw_id: str) -> str:
 
 def _open_key(session_id: str) -> str:
     return f"live:{{{session_id}}}:draws:open"
+
+
+def _all_key(session_id: str) -> str:
+    return f"live:{{{session_id}}}:draws:all"
+
+
+def _lease_key(session_id: str, draw_id: str) -> str:
+    return f"live:{{{session_id}}}:draw:{draw_id}:closing"
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def pick_winners(entrants: list[str], count: int, seed: str) -> list[str]:
@@ -83,13 +112,44 @@ async def open_draw(
                 },
             )
             pipe.sadd(_open_key(session_id), draw["draw_id"])
+            pipe.zadd(_all_key(session_id), {draw["draw_id"]: ts})
             await pipe.execute()
+        # Not in the transaction: the global list lives in another Cluster slot.
+        await ctx.redis.zadd(DUE, {f"{session_id}|{draw['draw_id']}": draw["ends_at"]})
     except RedisError as exc:
         raise ClientError(Code.UNAVAILABLE, "draws are unavailable; retry") from exc
     await ctx.bus.publish(
         session_id, "draw_open", {**draw, "ts": ts, "t_ms": session_records.t_ms(session, ts)}
     )
     return draw
+
+
+async def listed(ctx: Context, session_id: str) -> list[dict[str, Any]]:
+    """The session's draws, oldest first: each as opened, with ``status`` and, once closed,
+    ``result``."""
+    try:
+        draw_ids = [
+            raw.decode() if isinstance(raw, bytes) else str(raw)
+            for raw in await ctx.redis.zrange(_all_key(session_id), 0, -1)
+        ]
+        items = []
+        for draw_id in draw_ids:
+            stored = await ctx.redis.hgetall(_draw_key(session_id, draw_id))
+            if not stored:
+                continue
+            status = stored[b"status"]
+            item = {**codec.decode(stored[b"json"]), "status": _text(status)}
+            if b"result" in stored:
+                item["result"] = codec.decode(stored[b"result"])
+            items.append(item)
+    except RedisError as exc:
+        raise ClientError(Code.UNAVAILABLE, "draws are unavailable; retry") from exc
+    return items
+
+
+async def open_draws(ctx: Context, session_id: str) -> list[dict[str, Any]]:
+    """The session's open draws (for the joining snapshot)."""
+    return [draw for draw in await listed(ctx, session_id) if draw["status"] == OPEN]
 
 
 async def _open_draws(ctx: Context, session_id: str) -> list[dict[str, Any]]:
@@ -129,15 +189,51 @@ async def close_draw(
     """Draw the winners, publish ``draw_audit`` and ``draw_result``, tell the winners."""
     async with transaction(ctx.db) as db:
         session = await session_records.load(db, principal.brand, session_id)
+    return await _close_once(ctx, session, draw_id)
+
+
+async def _result(ctx: Context, session_id: str, draw_id: str) -> dict[str, Any] | None:
+    stored = await ctx.redis.hgetall(_draw_key(session_id, draw_id))
+    if not stored:
+        raise ClientError(Code.NOT_FOUND, f"no draw {draw_id}")
+    if stored.get(b"status") == CLOSED.encode():
+        result: dict[str, Any] = codec.decode(stored[b"result"])
+        return result
+    return None
+
+
+async def _close_once(ctx: Context, session: SessionRow, draw_id: str) -> dict[str, Any]:
+    """The draw's result, drawing it under the close lease unless another closer did."""
+    session_id = session.id
+    deadline = asyncio.get_running_loop().time() + RESULT_WAIT_S
+    try:
+        while True:
+            if (done := await _result(ctx, session_id, draw_id)) is not None:
+                return done
+            lease = _lease_key(session_id, draw_id)
+            if await ctx.redis.set(lease, ctx.settings.node_id, nx=True, px=CLOSE_LEASE_MS):
+                try:
+                    return await _close(ctx, session, draw_id)
+                finally:
+                    await ctx.redis.delete(lease)
+            if asyncio.get_running_loop().time() > deadline:
+                raise ClientError(Code.UNAVAILABLE, "the draw is being closed; retry")
+            await asyncio.sleep(0.05)  # another closer holds the lease: wait for its result
+    except RedisError as exc:
+        raise ClientError(Code.UNAVAILABLE, "draws are unavailable; retry") from exc
+
+
+async def _close(ctx: Context, session: SessionRow, draw_id: str) -> dict[str, Any]:
+    """Draw and publish, holding the close lease (the draw is not closed yet)."""
+    session_id = session.id
     key = _draw_key(session_id, draw_id)
     try:
-        stored = await ctx.redis.hgetall(key)
-        if not stored:
+        if (done := await _result(ctx, session_id, draw_id)) is not None:
+            return done
+        raw = await ctx.redis.hget(key, "json")
+        if raw is None:
             raise ClientError(Code.NOT_FOUND, f"no draw {draw_id}")
-        if stored.get(b"status") == CLOSED.encode():
-            result: dict[str, Any] = codec.decode(stored[b"result"])
-            return result
-        draw = codec.decode(stored[b"json"])
+        draw = codec.decode(raw)
         members: list[Any]
         if draw["keyword"]:
             members = list(await ctx.redis.smembers(_entrants_key(session_id, draw_id)))
@@ -162,15 +258,49 @@ async def close_draw(
         "entrants_sha256": entrants_digest(entrants),
         "prize": draw["prize"],
     }
+    # Recorded before it is announced: a closer that dies in between loses the announcement,
+    # never draws a second time.
+    await ctx.redis.hset(key, mapping={"status": CLOSED, "result": codec.encode(result)})
+    await ctx.redis.srem(_open_key(session_id), draw_id)
+    await ctx.redis.zrem(DUE, f"{session_id}|{draw_id}")
+    if session.status == session_records.ENDED:
+        # The room is closed and its archive complete: the result stays on record only.
+        return result
     await ctx.bus.publish(
         session_id,
         "draw_audit",
         {"draw_id": draw_id, "entrant_ids": entrants, "seed": seed, **clock},
     )
     await ctx.bus.publish(session_id, "draw_result", {**result, **clock})
-    await ctx.redis.hset(key, mapping={"status": CLOSED, "result": codec.encode(result)})
-    await ctx.redis.srem(_open_key(session_id), draw_id)
     for winner in winners:
         frame = {"type": "draw_won", "draw_id": draw_id, "prize": draw["prize"]}
         await ctx.hub.moderation.private(session_id, winner, frame)
     return result
+
+
+async def close_due(ctx: Context) -> int:
+    """Close every draw past its ``ends_at``; returns how many this pass closed."""
+    due = await ctx.redis.zrangebyscore(DUE, "-inf", now_ms(), start=0, num=100)
+    closed = 0
+    for member in due:
+        name = _text(member)
+        session_id, _, draw_id = name.partition("|")
+        async with transaction(ctx.db) as db:
+            session = await db.get(SessionRow, session_id)
+        if session is None or not await ctx.redis.exists(_draw_key(session_id, draw_id)):
+            await ctx.redis.zrem(DUE, name)  # a draw Redis lost: nothing left to draw
+            continue
+        await _close_once(ctx, session, draw_id)
+        closed += 1
+    return closed
+
+
+async def run(ctx: Context) -> None:
+    """Close draws at ``ends_at`` until the app stops; an outage only delays the next pass."""
+    await loops.forever(
+        lambda: close_due(ctx),
+        every_s=CLOSE_INTERVAL_S,
+        doing="closing ended draws",
+        log=log,
+        stopping=ctx.stopping,
+    )

@@ -10,7 +10,7 @@ from live.db.models import ProductRow, SessionRow
 from live.db.unit import transaction
 from live.platform import ids
 from live.platform.clock import now_ms
-from live.sessions.session_records import DRAFT, ENDED, LIVE, load, t_ms
+from live.sessions.session_records import DRAFT, ENDED, LIVE, load, product_view, t_ms
 from realtime import keys as realtime_keys
 from replay.archiver import track as track_archive
 
@@ -31,13 +31,28 @@ async def create(ctx: Context, principal: Principal, title: str) -> SessionRow:
 
 
 async def add_product(
-    ctx: Context, principal: Principal, session_id: str, fields: dict[str, Any]
+    ctx: Context,
+    principal: Principal,
+    session_id: str,
+    fields: dict[str, Any],
+    *,
+    variant_of: str | None = None,
 ) -> ProductRow:
-    """Add a product with its stock; the stock is loaded into Redis at once."""
+    """Add a product with its stock; the stock is loaded into Redis at once. With
+    ``variant_of`` (a product of the session) the new product joins that product's group of
+    variants; a live room gets ``product`` and ``stock``."""
     async with transaction(ctx.db) as db:
         session = await load(db, principal.brand, session_id)
         if session.status == ENDED:
             raise ClientError(Code.SESSION_ENDED, "the session has ended")
+        group_id = None
+        if variant_of is not None:
+            parent = await db.get(ProductRow, variant_of)
+            if parent is None or parent.session_id != session_id:
+                raise ClientError(Code.NOT_FOUND, f"no product {variant_of} in this session")
+            # The group is named after its first product, which needs no change of its own to
+            # join it: a client groups products by ``group_id or product_id``.
+            parent.group_id = group_id = parent.group_id or parent.id
         row = ProductRow(
             id=ids.new_id("prd"),
             session_id=session_id,
@@ -46,6 +61,7 @@ async def add_product(
             stock_generation=0,
             created_ms=now_ms(),
             opening_price_cents=fields["price_cents"],
+            group_id=group_id,
             **fields,
         )
         db.add(row)
@@ -53,15 +69,12 @@ async def add_product(
         version = await ctx.stock.load(session_id, row.id, row.stock)
     if session.status == LIVE:
         ts = now_ms()
+        clock = {"ts": ts, "t_ms": t_ms(session, ts)}
+        await ctx.bus.publish(session_id, "product", {"product": product_view(row), **clock})
         await ctx.bus.publish(
             session_id,
             "stock",
-            {
-                "levels": {row.id: row.stock},
-                "version": version,
-                "ts": ts,
-                "t_ms": t_ms(session, ts),
-            },
+            {"levels": {row.id: row.stock}, "version": version, **clock},
         )
     return row
 
@@ -94,6 +107,17 @@ async def change_price(
             },
         )
     return product
+
+
+async def edit(
+    ctx: Context, principal: Principal, session_id: str, fields: dict[str, Any]
+) -> SessionRow:
+    """Change a session's ``title``, ``cover_url`` or ``video_url`` (those given)."""
+    async with transaction(ctx.db) as db:
+        row = await load(db, principal.brand, session_id)
+        for name, value in fields.items():
+            setattr(row, name, value)
+    return row
 
 
 async def start(ctx: Context, principal: Principal, session_id: str) -> SessionRow:

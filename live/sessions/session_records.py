@@ -10,7 +10,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from common import codec
 from common.errors import ClientError, Code
+from inventory import keys as inventory_keys
 from live.db.models import ProductRow, SessionRow
 
 #: A session's statuses: ``draft`` -> ``live`` -> ``ended``, never back.
@@ -53,8 +55,17 @@ def t_ms(row: SessionRow, ts: int) -> int:
     return ts - row.started_ms if row.started_ms is not None else 0
 
 
-def product_view(row: ProductRow, *, stock: int | None = None) -> dict[str, Any]:
-    """A product; ``stock`` is the live level when known, the allocation otherwise."""
+def options_of(row: ProductRow) -> dict[str, str]:
+    """The options that tell a variant from the others of its group (``{}`` for none)."""
+    options: dict[str, str] = codec.decode(row.options) if row.options else {}
+    return options
+
+
+def product_view(
+    row: ProductRow, *, stock: int | None = None, sale: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A product; ``stock`` is the live level when known, the allocation otherwise; ``sale``
+    its open flash sale (with the units ``left`` under the sale's cap), if any."""
     return {
         "product_id": row.id,
         "sku": row.sku,
@@ -62,13 +73,40 @@ def product_view(row: ProductRow, *, stock: int | None = None) -> dict[str, Any]
         "price_cents": row.price_cents,
         "stock": row.stock if stock is None else stock,
         "limit_per_viewer": row.limit_per_viewer,
+        "image_url": row.image_url,
+        "group_id": row.group_id,
+        "options": options_of(row),
+        "sale": sale,
     }
 
 
+def with_left(sales: list[dict[str, Any]], levels: dict[str, int]) -> list[dict[str, Any]]:
+    """Open sales with ``left``: the units still sold at the sale price (Redis's count under
+    the sale's cap; the whole cap when Redis has none)."""
+    return [
+        {**sale, "left": levels.get(inventory_keys.sale_field(sale["sale_id"]), sale["stock_cap"])}
+        for sale in sales
+    ]
+
+
+def catalog(
+    products: list[ProductRow], levels: dict[str, int], sales: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Every product of a session with its live level (its allocation when Redis has none)
+    and its open sale (``sales`` from `with_left`)."""
+    by_product = {sale["product_id"]: sale for sale in sales}
+    return [product_view(p, stock=levels.get(p.id), sale=by_product.get(p.id)) for p in products]
+
+
 def view(
-    row: SessionRow, products: list[ProductRow], levels: dict[str, int], ws_url: str
+    row: SessionRow,
+    products: list[ProductRow],
+    levels: dict[str, int],
+    ws_url: str,
+    sales: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """A session with its products and live stock levels."""
+    """A session with its products, live stock levels and open flash sales."""
+    open_sales = with_left(sales or [], levels)
     return {
         "id": row.id,
         "title": row.title,
@@ -76,7 +114,10 @@ def view(
         "host_id": row.host_id,
         "ws_url": ws_url,
         "pinned_product_id": row.pinned_product_id,
-        "products": [product_view(p, stock=levels.get(p.id)) for p in products],
+        "products": catalog(products, levels, open_sales),
+        "sales": open_sales,
+        "cover_url": row.cover_url,
+        "video_url": row.video_url,
         "created_at": row.created_ms,
         "started_at": row.started_ms,
         "ended_at": row.ended_ms,

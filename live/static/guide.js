@@ -45,10 +45,7 @@
     if (!session) return;
     for (const p of session.products) state.products[p.product_id] = p;
     const shared = await act(null, () => state.api.share(sessionId));
-    if (shared) {
-      $("#share-url").value = shared.url;
-      $("#qr").innerHTML = shared.qr_svg; // SVG drawn by the server (segno) from our own URL
-    }
+    if (shared) showShare(shared);
     // The guide's own socket: any role may join; purchases in the room refresh my orders.
     const room = LiveClient.connect({wsUrl: session.ws_url, token: state.token});
     state.room = room;
@@ -56,6 +53,12 @@
     room.on("purchase", refreshSoon);
     room.on("stock", refreshSoon);
     refresh();
+  }
+
+  function showShare(shared) {
+    state.shortCode = shared.short_code;
+    $("#share-url").value = shared.short_url;
+    $("#qr").innerHTML = shared.qr_svg; // SVG drawn by the server (segno) from our own URL
   }
 
   function refreshSoon() {
@@ -95,12 +98,13 @@
     for (const o of items) {
       const p = state.products[o.product_id];
       body.append(el("tr", {"data-order-id": o.order_id, "data-status": o.status}, [
-        el("td", {text: new Date(o.ts).toLocaleTimeString()}),
-        el("td", {text: p ? p.title : o.product_id}),
-        el("td", {text: o.qty}),
-        el("td", {text: money(o.amount_cents)}),
-        el("td", {text: STATUS_WORDS[o.status] || o.status}),
-        el("td", {text: o.commission_cents === null ? "-" : money(o.commission_cents)}),
+        el("td", {"data-label": "Time", text: new Date(o.ts).toLocaleTimeString()}),
+        el("td", {"data-label": "Product", text: p ? p.title : o.product_id}),
+        el("td", {"data-label": "Qty", text: o.qty}),
+        el("td", {"data-label": "Amount", text: money(o.amount_cents)}),
+        el("td", {"data-label": "Status", class: "status", text: STATUS_WORDS[o.status] || o.status}),
+        el("td", {"data-label": "Commission", class: "commission",
+          text: o.commission_cents === null ? "-" : money(o.commission_cents)}),
       ]));
     }
   }
@@ -125,7 +129,7 @@
             onclick: (e) => act(e.currentTarget, () => state.api.share(s.id, c.clip_id)).then((shared) => {
               if (!shared) return;
               $("#clip-share").hidden = false;
-              $("#clip-url").value = shared.url;
+              $("#clip-url").value = shared.short_url;
               $("#clip-qr").innerHTML = shared.qr_svg;
             })}),
         ]));
@@ -142,10 +146,15 @@
 
   function wire() {
     $("#copy").onclick = () => copy($("#share-url"));
+    $("#revoke").onclick = (e) => {
+      if (!confirm("Withdraw this link? Customers who open it will no longer reach the room through you.")) return;
+      act(e.currentTarget, () => state.api.revokeShare(state.shortCode), "Link withdrawn: here is a new one")
+        .then((r) => r && act(null, () => state.api.share(state.sessionId)).then((s) => s && showShare(s)));
+    };
     $("#clip-copy").onclick = () => copy($("#clip-url"));
     $("#poster").onclick = (e) => act(e.currentTarget, async () => {
       // The PNG needs the guide's token: fetch it, then hand the browser a local file.
-      const answer = await fetch(state.api.sharePngUrl(state.sessionId, 16),
+      const answer = await fetch(state.api.posterUrl(state.sessionId),
         {headers: {Authorization: "Bearer " + state.token}});
       if (!answer.ok) throw new LiveClient.LiveError("unavailable", "poster", answer.status);
       const link = el("a", {href: URL.createObjectURL(await answer.blob()),

@@ -12,7 +12,25 @@
     api: null, token: null, sessionId: null, session: null, room: null,
     products: {}, order: [], rows: {}, levels: {}, allocated: {}, pinned: null,
     coupons: {}, sales: {}, draws: {}, comments: 0, statsTimer: null, statsSoon: null,
+    guideNames: {}, namesAsked: {},
   };
+
+  // On a phone every section but the session and its products folds to its title: the panel
+  // fits a screen or two, and a tap on a title opens that section.
+  function foldOnPhones() {
+    if (!window.matchMedia("(max-width: 600px)").matches) return;
+    for (const card of document.querySelectorAll("#panel > .card")) {
+      card.classList.add("foldable");
+      if (!["session-card", "products-card"].includes(card.id)) card.classList.add("folded");
+      const title = card.querySelector("h2");
+      title.setAttribute("role", "button");
+      title.setAttribute("aria-expanded", String(!card.classList.contains("folded")));
+      title.onclick = () => {
+        card.classList.toggle("folded");
+        title.setAttribute("aria-expanded", String(!card.classList.contains("folded")));
+      };
+    }
+  }
 
   async function main() {
     const {token, claims} = await LiveUI.signIn({page: "host", roles: ["host", "admin"],
@@ -22,6 +40,7 @@
     $("#who").textContent = (claims.name || claims.sub) + " · " + claims.brand;
     $("#signout").onclick = () => LiveUI.signOut("host");
     $("#panel").hidden = false;
+    foldOnPhones();
     wireForms();
     const sessions = await loadSessions();
     const wanted = new URLSearchParams(location.search).get("session");
@@ -67,6 +86,14 @@
     refreshStats();
     state.statsTimer = setInterval(refreshStats, STATS_EVERY_MS);
     act(null, () => state.api.leaderboard(sessionId)).then((b) => b && renderLeaderboard(b.guides));
+    state.namesAsked = {};
+    loadMuted();
+    state.api.draws(sessionId).then((listed) => {
+      for (const d of listed.items) {
+        state.draws[d.draw_id] = Object.assign({}, d, d.result || {}, {done: d.status === "closed"});
+      }
+      renderDraws();
+    }).catch(() => {});
   }
 
   function applySession(session) {
@@ -103,6 +130,8 @@
       if (s.likes !== undefined) $("#stat-likes").textContent = s.likes;
       for (const c of s.coupons || []) addCoupon(c);
       for (const sale of s.sales || []) addSale(sale);
+      for (const d of s.draws || []) state.draws[d.draw_id] = Object.assign(state.draws[d.draw_id] || {}, d);
+      renderDraws();
       renderProducts();
     });
     room.on("pin", (e) => { state.pinned = e.product_id; renderProducts(); });
@@ -111,7 +140,7 @@
       if (state.products[e.product_id]) state.products[e.product_id].price_cents = e.price_cents;
       renderProducts();
     });
-    room.on("stock", (e) => { Object.assign(state.levels, e.levels); renderProducts(); });
+    room.on("stock", (e) => { Object.assign(state.levels, e.levels); renderProducts(); renderSales(); });
     room.on("viewers", (e) => { $("#stat-viewers").textContent = e.count; });
     room.on("likes", (e) => { $("#stat-likes").textContent = e.total; });
     room.on("comments", (e) => e.items.forEach(addComment));
@@ -130,7 +159,15 @@
       if (state.coupons[e.coupon_id]) { state.coupons[e.coupon_id].left = e.left; renderCoupons(); }
     });
     room.on("sale_open", addSale);
-    room.on("sale_close", (e) => { delete state.sales[e.sale_id]; renderSales(); });
+    room.on("sale_close", (e) => {
+      const sale = state.sales[e.sale_id];
+      delete state.sales[e.sale_id];
+      renderSales();
+      if (sale && e.reason === "sold_out") {
+        const p = state.products[sale.product_id];
+        toast("Flash sale sold out: " + (p ? p.title : "") + " is back at its regular price.", "ok");
+      }
+    });
     room.on("draw_open", (e) => { state.draws[e.draw_id] = e; renderDraws(); });
     room.on("draw_result", (e) => {
       state.draws[e.draw_id] = Object.assign(state.draws[e.draw_id] || {}, e, {done: true});
@@ -172,6 +209,12 @@
     return row;
   }
 
+  // A variant shows its options beside its title ("Wool coat · size M").
+  function nameOf(p) {
+    const options = Object.entries(p.options || {}).map(([k, v]) => k + " " + v).join(", ");
+    return p.title + (options ? " · " + options : "");
+  }
+
   function renderProducts() {
     const empty = $("#products-empty");
     empty.hidden = state.order.length > 0;
@@ -183,7 +226,7 @@
       const total = Math.max(state.allocated[id] || 0, left, 1);
       const pinned = state.pinned === id;
       row.node.classList.toggle("pinned", pinned);
-      row.name.textContent = p.title;
+      row.name.textContent = nameOf(p);
       row.price.textContent = money(p.price_cents);
       row.left.textContent = left + " left";
       row.total.textContent = " of " + total;
@@ -194,11 +237,16 @@
       row.pin.disabled = !live || pinned;
     }
     $("#unpin").disabled = !live || !state.pinned;
+    const variants = $(".variant-select");
+    if (variants.options.length !== state.order.length + 1) {
+      variants.replaceChildren(el("option", {value: "", text: "(a new item)"}),
+        ...state.order.map((pid) => el("option", {value: pid, text: nameOf(state.products[pid])})));
+    }
     for (const select of document.querySelectorAll(".product-select")) {
       if (select.options.length === state.order.length) continue;
       const value = select.value;
       select.replaceChildren(...state.order.map((pid) =>
-        el("option", {value: pid, text: state.products[pid].title})));
+        el("option", {value: pid, text: nameOf(state.products[pid])})));
       if (value) select.value = value;
     }
   }
@@ -232,16 +280,38 @@
     renderProducts();
   }
 
+  // Pushed leaderboards name guides by id; the HTTP one names them as the organisation does.
   function renderLeaderboard(guides) {
+    for (const g of guides) if (g.name) state.guideNames[g.guide_id] = g.name;
+    const unknown = guides.filter((g) => !state.guideNames[g.guide_id] && !state.namesAsked[g.guide_id]);
+    if (unknown.length) {
+      for (const g of unknown) state.namesAsked[g.guide_id] = true;
+      state.api.leaderboard(state.sessionId).then((b) => renderLeaderboard(b.guides)).catch(() => {});
+    }
     const body = $("#leaderboard");
     body.replaceChildren();
     if (!guides.length) {
       body.append(el("tr", {}, el("td", {colspan: 4, class: "muted", text: "No guide traffic yet."})));
     }
     for (const g of guides) {
-      body.append(el("tr", {}, [el("td", {text: g.guide_id}), el("td", {text: g.viewers}),
+      body.append(el("tr", {"data-guide-id": g.guide_id}, [
+        el("td", {text: state.guideNames[g.guide_id] || g.guide_id}), el("td", {text: g.viewers}),
         el("td", {text: g.orders}), el("td", {text: money(g.gmv_cents)})]));
     }
+  }
+
+  // ---- muted viewers ----
+
+  async function loadMuted() {
+    const listed = await state.api.muted(state.sessionId).catch(() => null);
+    if (!listed) return;
+    const box = $("#muted");
+    box.replaceChildren(...(listed.muted.length ? listed.muted.map((u) => el("li", {"data-user-id": u.user_id}, [
+      el("span", {class: "grow", text: u.name}),
+      el("button", {class: "small ghost", text: "Unmute",
+        onclick: (e) => act(e.currentTarget, () => state.api.moderate(state.sessionId, "unmute", u.user_id),
+          u.name + " may comment again").then((r) => r && loadMuted())}),
+    ])) : [el("li", {class: "muted", text: "Nobody is muted."})]));
   }
 
   // ---- comments ----
@@ -253,8 +323,8 @@
       el("span", {class: "grow"}, [el("b", {text: c.user + ": "}), c.text,
         c.count > 1 ? el("span", {class: "muted", text: " ×" + c.count}) : null]),
       who && c.role === "viewer" ? el("button", {class: "small ghost", text: "Mute",
-        onclick: (e) => act(e.currentTarget, () => state.api.moderate(state.sessionId, "mute", who),
-          c.user + " is muted")}) : null,
+        onclick: (e) => act(e.currentTarget, () => state.api.moderate(state.sessionId, "mute", who, c.user),
+          c.user + " is muted").then((r) => r && loadMuted())}) : null,
       el("button", {class: "small ghost", text: "Delete",
         onclick: (e) => act(e.currentTarget, () => state.api.deleteComment(state.sessionId, c.id))
           .then((r) => r && item.remove())}),
@@ -273,14 +343,22 @@
         el("span", {class: "muted", text: c.left + " of " + c.quantity + " left"})])));
   }
 
-  function addSale(s) { state.sales[s.sale_id] = s; renderSales(); }
+  function addSale(s) {
+    state.sales[s.sale_id] = s;
+    const field = "sale:" + s.sale_id;
+    if (state.levels[field] === undefined) state.levels[field] = s.left === undefined ? s.stock_cap : s.left;
+    renderSales();
+  }
 
   function renderSales() {
     $("#sales").replaceChildren(...Object.values(state.sales).map((s) => {
       const p = state.products[s.product_id];
-      return el("li", {}, [
-        el("span", {class: "grow", text: (p ? p.title : s.product_id) + " at " + money(s.sale_price_cents) +
-          " until " + new Date(s.ends_at).toLocaleTimeString()}),
+      const left = state.levels["sale:" + s.sale_id];
+      const claimed = Math.round((100 * (s.stock_cap - left)) / s.stock_cap);
+      const when = s.starts_at > Date.now() ? ["starts in ", LiveUI.until(s.starts_at)] : ["ends in ", LiveUI.until(s.ends_at)];
+      return el("li", {"data-sale-id": s.sale_id}, [
+        el("span", {class: "grow"}, [el("b", {text: (p ? p.title : s.product_id) + " at " + money(s.sale_price_cents)}),
+          el("br"), ...when, " · ", el("span", {class: "claimed", text: left + " of " + s.stock_cap + " left (" + claimed + "% claimed)"})]),
         el("button", {class: "small", text: "Close sale",
           onclick: (e) => act(e.currentTarget, () => state.api.closeSale(state.sessionId, s.sale_id),
             "Flash sale closed").then((r) => { if (r) { delete state.sales[s.sale_id]; renderSales(); } })}),
@@ -290,11 +368,11 @@
 
   function renderDraws() {
     $("#draws").replaceChildren(...Object.values(state.draws).map((d) => el("li", {}, [
-      el("span", {class: "grow", text: d.done
+      el("span", {class: "grow"}, d.done
         ? (d.prize || "Draw") + ": " + (d.winners.length ? "won by " + d.winners.join(", ") : "nobody entered") +
           " (" + d.entrants + " entered)"
-        : (d.prize || "Draw") + (d.keyword ? ": viewers comment " + d.keyword : ": everyone present") +
-          ", ends " + new Date(d.ends_at).toLocaleTimeString()}),
+        : [(d.prize || "Draw") + (d.keyword ? ": viewers comment " + d.keyword : ": everyone present") +
+          ", closes in ", LiveUI.until(d.ends_at)]),
       d.done ? null : el("button", {class: "small", text: "Draw now",
         onclick: (e) => act(e.currentTarget, () => state.api.closeDraw(state.sessionId, d.draw_id))
           .then((r) => { if (r) { state.draws[d.draw_id] = Object.assign(d, r, {done: true}); renderDraws(); } })}),
@@ -361,8 +439,19 @@
       if (price === null) return toast("The price must be a number, like 199 or 19.90.", "error");
       const product = {title: f.title.value, sku: f.sku.value, price_cents: price,
         stock: Number(f.stock.value), limit_per_viewer: f.limit.value ? Number(f.limit.value) : null};
-      const added = await act(event.submitter, () => state.api.addProduct(state.sessionId, product),
-        product.title + " added");
+      if (f.variant_of.value) product.variant_of = f.variant_of.value;
+      const options = {};
+      for (const pair of f.options.value.split(",")) {
+        const [name, value] = pair.split("=").map((part) => (part || "").trim());
+        if (name && value) options[name] = value;
+      }
+      if (Object.keys(options).length) product.options = options;
+      const image = f.image.files[0];
+      const added = await act(event.submitter, async () => {
+        const made = await state.api.addProduct(state.sessionId, product);
+        if (image) await state.api.uploadImage(state.sessionId, made.product_id, image);
+        return made;
+      }, product.title + " added");
       if (added) { event.target.reset(); refreshSession(); }
     };
     $("#coupon-form").onsubmit = async (event) => {

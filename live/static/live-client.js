@@ -65,6 +65,8 @@
     in_stock: "It is in stock: buy it now.",
     waitlist_limit_exceeded: "You are already on as many waitlists as allowed in this room.",
     offer_expired: "Sorry, the unit kept for you was released.",
+    payment_unavailable: "Payment is not available here: pay in the brand's app.",
+    link_revoked: "This link was withdrawn or has expired. Ask your shopping guide for a new one.",
     unavailable: "The server is busy or unreachable. Try again in a moment.",
     internal: "Something went wrong on the server. Try again.",
     network: "No connection to the server. Check the network and try again.",
@@ -126,7 +128,7 @@
 
   const DURABLE_KEEPS_SEQ = new Set([
     "snapshot", "started", "pin", "unpin", "coupon", "ended", "sold_out", "price",
-    "sale_open", "sale_close", "comment_deleted", "draw_open", "draw_result",
+    "sale_open", "sale_close", "comment_deleted", "draw_open", "draw_result", "product",
   ]);
 
   function retryHintMs(reason) {
@@ -437,6 +439,126 @@
     return new Room(options);
   }
 
+  // ---- the shop: every product of the session, as a product bag shows it ----
+
+  /**
+   * The session's products kept up to date from the room's frames: each product (a variant
+   * is a product of its own, `group_id` gathers a group), its live stock, its price now (a
+   * flash sale's within its window) and the sale's units left. `on("change", fn)` after each
+   * frame that changed something. Seed it with the session from `api.session(id)`.
+   */
+  class Shop {
+    constructor(room, session) {
+      this.products = {};   // product_id -> product (title, price_cents, image_url, options...)
+      this.ids = [];        // product ids, in the order they were added
+      this.levels = {};     // product_id -> units left; "sale:<sale_id>" -> sale units left
+      this.sales = {};      // product_id -> open sale
+      this.pinned = null;
+      this.listeners = [];
+      if (session) this._products(session.products, session.sales, session.pinned_product_id);
+      const on = (type, fn) => room.on(type, (frame) => { fn(frame); this._changed(); });
+      on("snapshot", (s) => this._products(s.products, s.sales, s.pinned_product_id));
+      on("product", (e) => this._add(e.product));
+      on("stock", (e) => Object.assign(this.levels, e.levels));
+      on("sold_out", (e) => { this.levels[e.product_id] = 0; });
+      on("price", (e) => { if (this.products[e.product_id]) this.products[e.product_id].price_cents = e.price_cents; });
+      on("pin", (e) => { this.pinned = e.product_id; });
+      on("unpin", () => { this.pinned = null; });
+      on("sale_open", (sale) => {
+        this.sales[sale.product_id] = sale;
+        if (this.levels["sale:" + sale.sale_id] === undefined) this.levels["sale:" + sale.sale_id] = sale.stock_cap;
+      });
+      on("sale_close", (e) => { delete this.sales[e.product_id]; });
+    }
+
+    on(type, callback) {
+      if (type === "change") this.listeners.push(callback);
+      return () => { this.listeners = this.listeners.filter((f) => f !== callback); };
+    }
+
+    /** Products grouped as a bag lists them: [{id, products: [...], pinned}], in order. */
+    groups() {
+      const groups = [];
+      const byId = {};
+      for (const id of this.ids) {
+        const p = this.products[id];
+        const key = p.group_id || p.product_id;
+        if (!byId[key]) { byId[key] = {id: key, products: []}; groups.push(byId[key]); }
+        byId[key].products.push(p);
+      }
+      for (const g of groups) g.pinned = g.products.some((p) => p.product_id === this.pinned);
+      return groups;
+    }
+
+    /** The variants of a product's group (the product alone when it has none). */
+    variants(productId) {
+      const p = this.products[productId];
+      if (!p) return [];
+      const key = p.group_id || p.product_id;
+      return this.ids.map((id) => this.products[id]).filter((v) => (v.group_id || v.product_id) === key);
+    }
+
+    stock(productId) {
+      const level = this.levels[productId];
+      return level === undefined ? (this.products[productId] || {}).stock || 0 : level;
+    }
+
+    /** The open sale of a product with its `left` units, or null. */
+    sale(productId) {
+      const sale = this.sales[productId];
+      if (!sale) return null;
+      const left = this.levels["sale:" + sale.sale_id];
+      return Object.assign({}, sale, {left: left === undefined ? sale.left : left});
+    }
+
+    /** {cents, was, sale}: what one unit costs at `nowMs` (a sale's price within its window). */
+    price(productId, nowMs) {
+      const p = this.products[productId];
+      const sale = this.sale(productId);
+      const now = nowMs || Date.now();
+      if (sale && sale.starts_at <= now && now < sale.ends_at && sale.left > 0) {
+        return {cents: sale.sale_price_cents, was: p.price_cents, sale: sale};
+      }
+      return {cents: p ? p.price_cents : 0, was: null, sale: sale};
+    }
+
+    _products(products, sales, pinned) {
+      this.pinned = pinned === undefined ? this.pinned : pinned;
+      for (const p of products || []) {
+        this._add(p);
+        this.levels[p.product_id] = p.stock;
+      }
+      this.sales = {};
+      for (const sale of sales || []) {
+        this.sales[sale.product_id] = sale;
+        if (sale.left !== undefined) this.levels["sale:" + sale.sale_id] = sale.left;
+      }
+    }
+
+    _add(product) {
+      if (!product) return;
+      if (!this.products[product.product_id]) this.ids.push(product.product_id);
+      this.products[product.product_id] = Object.assign(this.products[product.product_id] || {}, product);
+      if (product.stock !== undefined && this.levels[product.product_id] === undefined) {
+        this.levels[product.product_id] = product.stock;
+      }
+    }
+
+    _changed() {
+      for (const callback of this.listeners.slice()) {
+        try {
+          callback(this);
+        } catch (e) {
+          if (typeof console !== "undefined") console.error(e);
+        }
+      }
+    }
+  }
+
+  function shop(room, session) {
+    return new Shop(room, session);
+  }
+
   // ---- HTTP ----
   // request(method, url, headers, bodyText) -> Promise<{status, text}>
 
@@ -500,6 +622,16 @@
     createSession(title) { return this.call("POST", "/api/sessions", {title: title}); }
     session(id) { return this.call("GET", "/api/sessions/" + id); }
     addProduct(id, product) { return this.call("POST", "/api/sessions/" + id + "/products", product); }
+    /** Upload a product's image (a browser File or Blob: PNG, JPEG or WebP, at most 2 MiB). */
+    uploadImage(id, productId, image) {
+      const url = this.baseUrl + "/api/sessions/" + id + "/products/" + productId + "/image";
+      const headers = {"Content-Type": image.type || "application/octet-stream"};
+      if (this.token) headers.Authorization = "Bearer " + this.token;
+      return fetch(url, {method: "POST", headers: headers, body: image}).then((r) => r.json().then((data) => {
+        if (r.status >= 400) throw new LiveError(data.error.code, data.error.message, r.status);
+        return data;
+      }));
+    }
     start(id) { return this.call("POST", "/api/sessions/" + id + "/start"); }
     end(id) { return this.call("POST", "/api/sessions/" + id + "/end"); }
     pin(id, productId) { return this.call("POST", "/api/sessions/" + id + "/pin", {product_id: productId}); }
@@ -509,13 +641,28 @@
     closeSale(id, saleId) { return this.call("POST", "/api/sessions/" + id + "/sales/" + saleId + "/close"); }
     openDraw(id, draw) { return this.call("POST", "/api/sessions/" + id + "/draws", draw); }
     closeDraw(id, drawId) { return this.call("POST", "/api/sessions/" + id + "/draws/" + drawId + "/close"); }
-    moderate(id, action, userId) {
-      return this.call("POST", "/api/sessions/" + id + "/moderation", {action: action, user_id: userId});
+    draws(id) { return this.call("GET", "/api/sessions/" + id + "/draws"); }
+    moderate(id, action, userId, name) {
+      const body = {action: action, user_id: userId};
+      if (name) body.name = name;
+      return this.call("POST", "/api/sessions/" + id + "/moderation", body);
     }
+    muted(id) { return this.call("GET", "/api/sessions/" + id + "/moderation"); }
     deleteComment(id, commentId) { return this.call("DELETE", "/api/sessions/" + id + "/comments/" + commentId); }
     stats(id) { return this.call("GET", "/api/sessions/" + id + "/stats"); }
     leaderboard(id) { return this.call("GET", "/api/sessions/" + id + "/leaderboard"); }
     clips(id) { return this.call("GET", "/api/sessions/" + id + "/clips"); }
+    /** A clip by its id (a shared clip link), with its session's title and its product. */
+    clip(clipId, share) {
+      return this.call("GET", "/api/clips/" + encodeURIComponent(clipId) + (share ? "?share=" + encodeURIComponent(share) : ""));
+    }
+    /** Buy a clip's product after the session ended (credited to the guide of `share`). */
+    clipOrder(sessionId, clipId, qty, share, idempotencyKey) {
+      const body = {qty: qty || 1};
+      if (share) body.share = share;
+      return this.call("POST", "/api/sessions/" + sessionId + "/clips/" + encodeURIComponent(clipId) + "/orders",
+        body, {"Idempotency-Key": idempotencyKey || newKey()});
+    }
 
     // viewer
     order(id, productId, qty, couponId, idempotencyKey) {
@@ -534,6 +681,12 @@
       return this.call("PUT", "/api/sessions/" + id + "/products/" + productId + "/stock", {stock: stock});
     }
     cancelOrder(orderId) { return this.call("POST", "/api/orders/" + orderId + "/cancel"); }
+    /** The viewer's own orders, newest first ({session_id?, status?, limit?, cursor?}). */
+    viewerOrders(query) { return this.call("GET", "/api/orders/mine" + toQuery(query)); }
+    /** Start paying a reserved order: the provider's answer ({pay_url} or {request_payment}). */
+    pay(orderId, details) { return this.call("POST", "/api/orders/" + orderId + "/pay", details || {}); }
+    /** The development provider's Pay button (servers with LIVE_PAYMENT_PROVIDER=dev). */
+    devPay(orderId) { return this.call("POST", "/api/dev/payments/" + orderId); }
 
     // guide
     share(sessionId, clipId) {
@@ -544,6 +697,11 @@
       return this.baseUrl + "/api/guides/me/share.png?session_id=" + encodeURIComponent(sessionId) +
         "&scale=" + (scale || 12);
     }
+    posterUrl(sessionId, clipId) {
+      return this.baseUrl + "/api/guides/me/poster.png?session_id=" + encodeURIComponent(sessionId) +
+        (clipId ? "&clip_id=" + encodeURIComponent(clipId) : "");
+    }
+    revokeShare(shortCode) { return this.call("DELETE", "/api/guides/me/share/" + encodeURIComponent(shortCode)); }
     myOrders(query) { return this.call("GET", "/api/guides/me/orders" + toQuery(query)); }
     mySummary(query) { return this.call("GET", "/api/guides/me/summary" + toQuery(query)); }
 
@@ -567,6 +725,7 @@
 
   return {
     connect: connect,
+    shop: shop,
     api: api,
     browserTransport: browserTransport,
     wxTransport: wxTransport,

@@ -194,9 +194,20 @@
     return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
   }
 
+  // A live countdown: every element made by until() counts down to its time, once a second.
+  function until(ms) {
+    return el("span", {class: "countdown", "data-until": ms, text: countdown(ms)});
+  }
+
+  setInterval(() => {
+    for (const node of document.querySelectorAll("[data-until]")) {
+      node.textContent = countdown(Number(node.dataset.until));
+    }
+  }, 1000);
+
   window.LiveUI = {
     $: $, el: el, money: money, cents: cents, toast: toast, fail: fail, act: act,
     signIn: signIn, signOut: signOut, claimsOf: claimsOf, connectionBadge: connectionBadge,
-    countdown: countdown,
+    countdown: countdown, until: until,
   };
 })();

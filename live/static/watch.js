@@ -1,18 +1,20 @@
 /*
- * The viewer demo: what the mini-program room does, in a browser. The pinned product card with
- * live stock and a buy button, the comments overlay, coupon drops to claim, the purchase ticker,
- * flash sales and lucky draws. Viewers come with ?token= (and a guide's ?share= code).
+ * The viewer demo: what the mini-program room does, in a browser. The pinned product card, the
+ * product bag with every product of the session (variants, quantity, coupon), my orders with
+ * pay and cancel, the comments overlay, coupon drops to claim, the purchase ticker, flash
+ * sales and lucky draws with their countdowns; after the end, links to the replay and clips.
+ * Viewers come with ?token= (and a guide's ?share= code).
  */
 (function () {
   "use strict";
   const {$, el, money, toast, act} = LiveUI;
-  const ORDER_POLL_MS = 2000;
 
   const sessionId = decodeURIComponent(location.pathname.split("/").pop());
   const share = new URLSearchParams(location.search).get("share");
   const state = {
-    api: null, room: null, products: {}, levels: {}, pinned: null, offered: {}, mine: {},
-    sales: {}, ended: false, tickerTimer: null, bannerTimer: null, offers: {}, waiting: {},
+    api: null, room: null, shop: null, detail: null, orders: null, offered: {}, mine: {},
+    claimed: {}, ended: false, tickerTimer: null, bannerTimer: null, draw: null,
+    offers: {}, waiting: {},
   };
 
   // A share code is `base64url(JSON).signature`; its payload names the brand (`b`): the
@@ -34,40 +36,41 @@
     if (!session) return;
     $("#title").textContent = session.title;
     document.title = session.title + " · Live";
-    for (const p of session.products) state.products[p.product_id] = p;
     const room = LiveClient.connect({wsUrl: session.ws_url, token: token, share: share});
     state.room = room;
+    state.shop = LiveClient.shop(room, session);
+    state.orders = new LiveShop.Orders({api: state.api, title: titleOf, query: {session_id: sessionId}});
+    state.detail = new LiveShop.Detail({
+      shop: state.shop, orders: state.orders, coupons: () => Object.values(state.mine),
+      canBuy: () => !state.ended, buy: buy,
+    });
+    state.shop.on("change", render);
     LiveUI.connectionBadge(room, $("#connection"));
     listen(room);
     wire();
+    render();
+    state.orders.load();
+    if (session.status === "ended") showEnded();
+  }
+
+  function titleOf(order) {
+    const p = state.shop.products[order.product_id];
+    if (!p) return "Your order";
+    const options = LiveShop.optionWords(p.options);
+    return p.title + (options ? " (" + options + ")" : "");
   }
 
   function listen(room) {
     room.on("snapshot", (s) => {
       $("#title").textContent = s.title;
-      for (const p of s.products) {
-        state.products[p.product_id] = Object.assign(state.products[p.product_id] || {}, p);
-        state.levels[p.product_id] = p.stock;
-      }
-      state.pinned = s.pinned_product_id;
       state.offered = {};
       for (const c of s.coupons || []) state.offered[c.coupon_id] = c;
       state.mine = {};
       for (const c of s.my_coupons || []) state.mine[c.coupon_id] = c;
-      state.sales = {};
-      for (const sale of s.sales || []) state.sales[sale.product_id] = sale;
+      state.claimed = Object.assign({}, s.my_claims || {});
       setViewers(s.viewers);
-      renderCard();
       renderCoupon();
     });
-    room.on("pin", (e) => { state.pinned = e.product_id; renderCard(); });
-    room.on("unpin", () => { state.pinned = null; renderCard(); });
-    room.on("price", (e) => {
-      if (state.products[e.product_id]) state.products[e.product_id].price_cents = e.price_cents;
-      renderCard();
-    });
-    room.on("stock", (e) => { Object.assign(state.levels, e.levels); renderCard(); });
-    room.on("sold_out", (e) => { state.levels[e.product_id] = 0; renderCard(); });
     room.on("viewers", (e) => setViewers(e.count));
     room.on("comments", (e) => e.items.forEach(addComment));
     room.on("comment_deleted", (e) => {
@@ -75,7 +78,7 @@
       if (item) item.remove();
     });
     room.on("purchase", (e) => {
-      const p = state.products[e.product_id];
+      const p = state.shop.products[e.product_id];
       const ticker = $("#ticker");
       ticker.textContent = e.user + " just bought " + (p ? p.title : "this");
       ticker.hidden = false;
@@ -87,18 +90,25 @@
       if (state.offered[e.coupon_id]) { state.offered[e.coupon_id].left = e.left; renderCoupon(); }
     });
     room.on("sale_open", (s) => {
-      state.sales[s.product_id] = s;
-      const p = state.products[s.product_id];
+      const p = state.shop.products[s.product_id];
       banner("Flash sale: " + (p ? p.title : "") + " at " + money(s.sale_price_cents) + "!", 8000);
-      renderCard();
     });
-    room.on("sale_close", (e) => { delete state.sales[e.product_id]; renderCard(); });
-    room.on("draw_open", (d) => banner(d.keyword
-      ? "Lucky draw: comment “" + d.keyword + "” to win " + (d.prize || "a prize") + "!"
-      : "Lucky draw for " + (d.prize || "a prize") + ": stay in the room to take part!", 15000));
-    room.on("draw_result", (d) => banner(d.winners.length
-      ? "Lucky draw: " + d.winners.length + " winner(s) drawn among " + d.entrants + "!"
-      : "Lucky draw closed: nobody entered.", 8000));
+    room.on("sale_close", (e) => {
+      const p = state.shop.products[e.product_id];
+      if (e.reason === "sold_out" && p) banner("The flash sale of " + p.title + " is sold out.", 6000);
+    });
+    room.on("draw_open", (d) => {
+      state.draw = d;
+      banner([d.keyword ? "Lucky draw: comment “" + d.keyword + "” to win " + (d.prize || "a prize") + "! "
+        : "Lucky draw for " + (d.prize || "a prize") + ": stay in the room to take part! ",
+      "Closes in ", LiveShop.until(d.ends_at)], 0);
+    });
+    room.on("draw_result", (d) => {
+      state.draw = null;
+      banner(d.winners.length
+        ? "Lucky draw: " + d.winners.length + " winner(s) drawn among " + d.entrants + "!"
+        : "Lucky draw closed: nobody entered.", 8000);
+    });
     room.on("draw_won", (d) => toast("You won " + (d.prize || "the lucky draw") + "!", "ok"));
     room.on("private", (m) => toast(m.from + ": " + m.text, "ok"));
     // A unit came back and is kept for this viewer until expires_at (the waitlist).
@@ -109,21 +119,17 @@
       renderCard();
     });
     room.on("started", () => banner("The session has started!", 4000));
-    room.on("ended", () => {
-      state.ended = true;
-      banner("The session has ended. Thank you for watching!", 0);
-      renderCard();
-    });
+    room.on("ended", () => showEnded());
     room.on("error", (e) => { if (!e.ref) toast(LiveClient.describe(e.code, e.message), "error"); });
   }
 
   function setViewers(count) {
-    $("#viewers").textContent = count + " watching";
+    if (!state.ended) $("#viewers").textContent = count + " watching";
   }
 
-  function banner(text, forMs) {
+  function banner(content, forMs) {
     const box = $("#banner");
-    box.textContent = text;
+    box.replaceChildren(...[].concat(content));
     box.hidden = false;
     clearTimeout(state.bannerTimer);
     if (forMs) state.bannerTimer = setTimeout(() => { box.hidden = true; }, forMs);
@@ -136,53 +142,113 @@
     while (list.children.length > 8) list.firstChild.remove();
   }
 
-  // ---- the pinned product ----
+  // ---- the pinned product and the bag ----
 
-  function priceOf(productId) {
-    const sale = state.sales[productId];
-    const now = Date.now();
-    if (sale && sale.starts_at <= now && now < sale.ends_at) return {cents: sale.sale_price_cents, sale: sale};
-    return {cents: state.products[productId].price_cents, sale: null};
+  function render() {
+    renderCard();
+    renderBag();
   }
 
   function renderCard() {
+    const shop = state.shop;
     const card = $("#card");
-    const p = state.pinned && state.products[state.pinned];
-    card.hidden = !p;
+    const p = shop.pinned && shop.products[shop.pinned];
+    card.hidden = !p || state.ended;
     if (!p) return;
-    const price = priceOf(p.product_id);
-    const left = state.levels[p.product_id] === undefined ? p.stock : state.levels[p.product_id];
+    // A pinned item with variants shows the stock of all of them.
+    const variants = shop.variants(p.product_id);
+    const left = variants.reduce((sum, v) => sum + shop.stock(v.product_id), 0);
+    const price = shop.price(p.product_id);
+    const image = $("#card-image");
+    image.hidden = !p.image_url;
+    if (p.image_url && image.getAttribute("src") !== p.image_url) image.src = p.image_url;
     $("#card-title").textContent = p.title;
     $("#card-price").textContent = money(price.cents);
-    $("#card-was").textContent = price.sale ? money(p.price_cents) : "";
+    $("#card-was").textContent = price.was !== null ? money(price.was) : "";
+    const sale = $("#card-sale");
+    sale.hidden = !price.sale;
+    if (price.sale) sale.replaceChildren(...LiveShop.saleLine(price.sale));
     const stock = $("#card-stock");
-    stock.textContent = left === 0 ? "Sold out" : left <= 5 ? "Only " + left + " left!" : left + " left";
+    stock.textContent = LiveShop.stockWords(left) + (variants.length > 1 ? " · " + variants.length + " options" : "");
     stock.className = "stock" + (left === 0 ? " out" : left <= 5 ? " low" : "");
     stock.dataset.left = left;
+    // Sold out: the viewer may wait for a unit that comes back (a lapsed hold, a cancel); one
+    // kept for them is bought with one tap.
+    const offer = variants.map((v) => state.offers[v.product_id]).find(Boolean);
+    const waiting = variants.some((v) => state.waiting[v.product_id]);
     const buy = $("#buy");
-    const offer = state.offers[p.product_id];
-    const waiting = state.waiting[p.product_id];
     buy.disabled = state.ended || (left === 0 && !offer && waiting);
     buy.textContent = offer ? "Buy: kept for you" : left > 0 ? "Buy"
       : waiting ? "On the waitlist" : "Sold out: join the waitlist";
-    renderCouponChoice(price.cents);
   }
 
-  function renderCouponChoice(priceCents) {
-    const select = $("#card-coupon");
-    const mine = Object.values(state.mine).filter((c) => (c.min_spend_cents || 0) <= priceCents);
-    select.hidden = !mine.length;
-    const keep = select.value;
-    select.replaceChildren(el("option", {value: "", text: "No coupon"}),
-      ...mine.map((c) => el("option", {value: c.coupon_id, text: "Use coupon: " + c.title})));
-    select.value = mine.some((c) => c.coupon_id === keep) ? keep : mine.length ? mine[0].coupon_id : "";
+  async function onCardBuy(event) {
+    const shop = state.shop;
+    const productId = shop.pinned;
+    const variants = shop.variants(productId);
+    const offer = variants.map((v) => state.offers[v.product_id]).find(Boolean);
+    if (offer) {
+      const order = await act(event.currentTarget,
+        () => state.room.buy(offer.product_id, 1, {offerId: offer.offer_id}));
+      delete state.offers[offer.product_id];
+      renderCard();
+      if (order) state.orders.show(order);
+      return;
+    }
+    const left = variants.reduce((sum, v) => sum + shop.stock(v.product_id), 0);
+    if (left === 0) {
+      const place = await act(event.currentTarget, () => state.room.waitlist(productId),
+        (p) => "You are on the waitlist" + (p.ahead ? " (" + p.ahead + " ahead)." : "."));
+      if (place) { state.waiting[productId] = place; renderCard(); }
+      return;
+    }
+    state.detail.open(productId);
+  }
+
+  function renderBag() {
+    const shop = state.shop;
+    const groups = shop.groups();
+    $("#bag-count").textContent = groups.length;
+    $("#bag-list").replaceChildren(...groups.map((g) => {
+      const first = g.products[0];
+      const left = g.products.reduce((sum, v) => sum + shop.stock(v.product_id), 0);
+      const prices = g.products.map((v) => shop.price(v.product_id));
+      const price = prices.reduce((low, p) => (p.cents < low.cents ? p : low), prices[0]);
+      return el("li", {class: "bag-item" + (g.pinned ? " pinned" : ""), "data-group-id": g.id,
+        onclick: () => state.detail.open(first.product_id)}, [
+        first.image_url ? el("img", {class: "thumb", src: first.image_url, alt: ""})
+          : el("span", {class: "thumb blank", "aria-hidden": "true", text: first.title.slice(0, 1)}),
+        el("div", {class: "grow"}, [
+          g.pinned ? el("span", {class: "live-now", text: "Explaining now"}) : null,
+          el("b", {class: "name", text: first.title}),
+          el("div", {}, [el("span", {class: "price", text: money(price.cents)}), " ",
+            price.was !== null ? el("s", {class: "was", text: money(price.was)}) : null]),
+          price.sale ? el("div", {class: "sale-line"}, LiveShop.saleLine(price.sale)) : null,
+          el("div", {class: "stock" + (left === 0 ? " out" : ""), text: LiveShop.stockWords(left) +
+            (g.products.length > 1 ? " · " + g.products.length + " options" : "")}),
+        ]),
+      ]);
+    }));
+  }
+
+  async function buy(productId, qty, couponId, button) {
+    // On the room socket: one frame each way, and the SDK keeps the purchase's key across
+    // reconnects, so a tap answered after a dropped connection never buys twice.
+    const order = await act(button, () => state.room.buy(productId, qty, {couponId: couponId}));
+    if (order && couponId) {
+      delete state.mine[couponId];
+      state.detail.render();
+    }
+    return order;
   }
 
   // ---- coupon drops ----
 
   function renderCoupon() {
     const open = Object.values(state.offered).filter((c) =>
-      c.left > 0 && !state.mine[c.coupon_id] && (!c.expires_at || c.expires_at > Date.now()));
+      !state.ended && c.left > 0 && !state.mine[c.coupon_id] &&
+      (state.claimed[c.coupon_id] || 0) < (c.per_viewer_limit || 1) &&
+      (!c.expires_at || c.expires_at > Date.now()));
     const box = $("#coupon-drop");
     box.hidden = !open.length;
     if (!open.length) return;
@@ -193,6 +259,32 @@
       (c.min_spend_cents ? " orders from " + money(c.min_spend_cents) : "") + " · " + c.left + " left";
   }
 
+  // ---- the end: the room closes, the replay and the clips take over ----
+
+  async function showEnded() {
+    state.ended = true;
+    $("#viewers").textContent = "Ended";
+    $("#coupon-drop").hidden = true;
+    $("#banner").hidden = true;
+    $("#comment").disabled = true;
+    $("#comment").placeholder = "The live session has ended";
+    render();
+    const box = $("#ended-box");
+    box.hidden = false;
+    $("#replay-link").href = "/replay/" + encodeURIComponent(sessionId) + (share ? "?share=" + encodeURIComponent(share) : "");
+    // The clips are cut once the archive is written, a few seconds after the end.
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const clips = await state.api.clips(sessionId).catch(() => null);
+      if (clips) {
+        $("#ended-clips").replaceChildren(...clips.map((c) => el("li", {}, el("a", {
+          href: "/clips/" + encodeURIComponent(c.clip_id) + (share ? "?share=" + encodeURIComponent(share) : ""),
+          text: "▶ " + c.title}))));
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+    }
+  }
+
   // ---- actions ----
 
   function wire() {
@@ -201,30 +293,12 @@
       const ack = await act(event.currentTarget, () => state.room.claim(couponId), "Coupon claimed!");
       if (!ack) return;
       state.mine[couponId] = Object.assign({}, state.offered[couponId], {claim_id: ack.claim_id});
+      state.claimed[couponId] = (state.claimed[couponId] || 0) + 1;
       renderCoupon();
-      renderCard();
     };
-    $("#buy").onclick = async (event) => {
-      const productId = state.pinned;
-      const offer = state.offers[productId];
-      const left = state.levels[productId];
-      if (!offer && left === 0) {
-        const place = await act(event.currentTarget, () => state.room.waitlist(productId),
-          (p) => "You are on the waitlist" + (p.ahead ? " (" + p.ahead + " ahead)." : "."));
-        if (place) { state.waiting[productId] = place; renderCard(); }
-        return;
-      }
-      const couponId = $("#card-coupon").hidden ? null : $("#card-coupon").value || null;
-      // On the room socket: one frame each way, and the SDK keeps the purchase's key across
-      // reconnects, so a tap answered after a dropped connection never buys twice.
-      const order = await act(event.currentTarget,
-        () => state.room.buy(productId, 1, offer ? {offerId: offer.offer_id} : {couponId: couponId}));
-      delete state.offers[productId];
-      renderCard();
-      if (!order) return;
-      if (couponId) { delete state.mine[couponId]; renderCard(); }
-      showOrder(order);
-    };
+    $("#buy").onclick = onCardBuy;
+    $("#bag-open").onclick = () => LiveShop.openSheet("bag");
+    $("#orders-open").onclick = () => { LiveShop.openSheet("orders"); state.orders.load(); };
     $("#comment-form").onsubmit = (event) => {
       event.preventDefault();
       const input = $("#comment");
@@ -234,33 +308,6 @@
       state.room.comment(text).catch((err) => { input.value = text; LiveUI.fail(err); });
     };
     $("#like").onclick = () => state.room.like(1).catch(() => {});
-  }
-
-  function showOrder(order) {
-    const box = $("#order");
-    box.hidden = false;
-    const p = state.products[order.product_id];
-    const describe = (o) => {
-      box.dataset.status = o.status;
-      const what = (p ? p.title : "Your order") + ", " + money(o.amount_cents);
-      if (o.status === "paid") return "Paid: " + what + ". Thank you!";
-      if (o.status === "reserved") {
-        return "Reserved for you: " + what + ". Pay within " + LiveUI.countdown(o.expires_at) + " to keep it.";
-      }
-      const words = {expired: "The reservation expired: ", cancelled: "Cancelled: "}[o.status];
-      return (words || "Order " + o.status.replace("_", " ") + ": ") + what;
-    };
-    box.textContent = describe(order);
-    const poll = setInterval(async () => {
-      let now;
-      try {
-        now = await state.api.getOrder(order.order_id);
-      } catch (err) {
-        return;
-      }
-      box.textContent = describe(now);
-      if (now.status !== "reserved") clearInterval(poll);
-    }, ORDER_POLL_MS);
   }
 
   main();

@@ -102,7 +102,7 @@ async def test_a_host_runs_a_session_from_the_panel(
 
     await page.locator("#end").click()
     await expect(page.locator("#session-status")).to_have_text("Ended", timeout=WAIT_MS)
-    await expect(viewer.locator("#banner")).to_contain_text("has ended", timeout=WAIT_MS)
+    await expect(viewer.locator("#ended-box")).to_contain_text("has ended", timeout=WAIT_MS)
     await expect(viewer.locator("#connection")).to_have_text("Session ended", timeout=WAIT_MS)
     past = page.locator("#past > li", has_text="Evening show")
 

@@ -82,7 +82,7 @@ def test_demo_serves_seeded_pages_with_live_viewers_and_stops_cleanly(tmp_path: 
                 what="the simulated viewers in the session's figures",
                 poll_s=0.2,
             )
-            assert len(stats["stock"]) == 4
+            assert len(stats["stock"]) == 6  # the coat in three sizes, three more products
             signed_in = client.post(
                 f"http://127.0.0.1:{port}/api/dev/signin", json={"role": "host", "sub": "x"}
             )

@@ -1,0 +1,54 @@
+/*
+ * The development payment provider's page (`LIVE_PAYMENT_PROVIDER=dev`): what a payment
+ * provider's H5 page does. It shows the order, and its Pay button makes the server send the
+ * signed payment notification; then it goes back to the page the viewer came from.
+ */
+(function () {
+  "use strict";
+  const {$, money, act} = LiveUI;
+  const orderId = decodeURIComponent(location.pathname.split("/").pop());
+  const wanted = new URLSearchParams(location.search).get("back") || "";
+  // Only a path of this site: a link elsewhere must not turn this page into a redirector.
+  const back = /^\/[^/\\]/.test(wanted) ? wanted : "/";
+
+  async function main() {
+    // The viewer's sign-in is the live room's (kept by the browser).
+    const {token} = await LiveUI.signIn({page: "watch", roles: ["viewer"], defaultName: "Viewer"});
+    const api = LiveClient.api({token: token});
+    $("#checkout").hidden = false;
+    $("#back").href = back;
+    const order = await act(null, () => api.getOrder(orderId));
+    if (!order) return;
+    render(order);
+    $("#pay").onclick = async (event) => {
+      const paid = await act(event.currentTarget, () => api.devPay(orderId));
+      if (!paid) return;
+      render(Object.assign(order, {status: paid.status}));
+      setTimeout(() => { location.href = back; }, 1200);
+    };
+  }
+
+  function render(order) {
+    $("#pay-title").textContent = order.title || "Your order";
+    const options = Object.entries(order.options || {}).map(([k, v]) => k + ": " + v).join(", ");
+    $("#pay-options").textContent = (options ? options + " · " : "") + "Quantity " + order.qty;
+    $("#pay-amount").textContent = money(order.amount_cents);
+    const image = $("#pay-image");
+    image.hidden = !order.image_url;
+    if (order.image_url) image.src = order.image_url;
+    const pay = $("#pay");
+    pay.textContent = "Pay " + money(order.amount_cents);
+    const state = $("#pay-state");
+    if (order.status === "reserved") {
+      state.textContent = "Reserved for you until " + new Date(order.expires_at).toLocaleTimeString();
+    } else if (order.status === "paid") {
+      state.textContent = "Paid. Thank you! Taking you back…";
+    } else {
+      state.textContent = "This order is " + order.status.replace("_", " ") + ".";
+    }
+    state.dataset.status = order.status;
+    pay.disabled = order.status !== "reserved";
+  }
+
+  main();
+})();
