@@ -35,6 +35,7 @@ from live.api import (
     replay_socket,
     room,
     sessions,
+    webhooks,
 )
 from live.api.request_ids import RequestIds
 from live.api.responses import error
@@ -60,6 +61,7 @@ ROUTES = [
     *organisation.routes,
     *archive.routes,
     *clip_sales.routes,
+    *webhooks.routes,
     *health.routes,
     *openapi.routes,
     *room.routes,

@@ -22,6 +22,7 @@ from live.platform.settings import Settings
 from live.platform.shared_reads import SharedReads
 from live.replays.index import Indexes
 from live.sessions.room_rules import BrandPolicies
+from live.webhooks.dispatcher import Dispatcher
 from realtime.bus import EventBus
 from realtime.hub import Hub
 from realtime.socket_caps import SocketCaps
@@ -51,6 +52,8 @@ class Context:
     stock_watch: Watch
     #: HTTP answers by status and order admission times, fed by the app's middleware.
     request_metrics: RequestMetrics
+    #: Webhook deliveries of this node (`live.webhooks.dispatcher`).
+    webhooks: Dispatcher
     #: Replay indexes of recently replayed sessions (`live.replays.index`).
     replay_indexes: Indexes = field(default_factory=Indexes)
     #: Session state shared by the joins of a room (`live.sessions.snapshots`), one read per second

@@ -11,12 +11,14 @@ hub closes its sockets and the engines close.
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Coroutine, Mapping
+from typing import Any
 
 from common import loops
+from common.errors import OUTAGES, ClientError
 from inventory.coupons import CouponCounters
 from inventory.stock import Stock
-from live.clips import purchases
+from live.clips import library, purchases
 from live.commerce import coupons, flash_sales, holds, stock_recovery
 from live.commerce.order_writer import OrderWriter
 from live.commerce.stock_invariant import Watch
@@ -31,6 +33,7 @@ from live.platform.settings import Settings
 from live.replays import opening
 from live.sessions import draws
 from live.sessions.room_rules import BrandPolicies
+from live.webhooks.dispatcher import Dispatcher
 from realtime import keys as realtime_keys
 from realtime.hub import Hub
 from realtime.socket_caps import SocketCaps
@@ -68,6 +71,13 @@ def _hub(settings: Settings, engines: Engines) -> Hub:
     )
 
 
+async def _quietly(work: Coroutine[Any, Any, None]) -> None:
+    """Best-effort work whose refusal (an outage, an archive not readable yet) waits for the
+    next occasion."""
+    with contextlib.suppress(ClientError, *OUTAGES):
+        await work
+
+
 class OnArchived:
     """Prepares an archived session's replay index in the background, once the node's context
     exists (the archiver is built before it, and calls this only once it runs)."""
@@ -79,6 +89,7 @@ class OnArchived:
         """The archiver wrote ``session_id``'s manifest."""
         if self.ctx is not None:
             loops.spawn(opening.prepare(self.ctx, session_id))
+            loops.spawn(_quietly(library.cut_archived(self.ctx, session_id)))
 
 
 def _archiver(settings: Settings, engines: Engines, on_archived: OnArchived) -> Archiver:
@@ -122,6 +133,7 @@ def build_context(settings: Settings, engines: Engines, request_metrics: Request
         archiver=_archiver(settings, engines, on_archived),
         stock_watch=Watch(db, engines.redis),
         request_metrics=request_metrics,
+        webhooks=Dispatcher(db, engines.redis, settings),
     )
     on_archived.ctx = ctx
     ctx.hub.on_claim(coupons.claim_handler(ctx))
@@ -138,6 +150,7 @@ def _transaction_loops(ctx: Context) -> list[asyncio.Task[None]]:
         asyncio.create_task(flash_sales.run(ctx), name="sale-closer"),
         asyncio.create_task(stock_recovery.run(ctx), name="redis-recovery"),
         asyncio.create_task(ctx.stock_watch.run(ctx.stopping), name="stock-invariant"),
+        asyncio.create_task(ctx.webhooks.run(ctx.stopping), name="webhook-dispatcher"),
     ]
 
 

@@ -38,6 +38,7 @@ from live.guides import arrivals, attribution
 from live.platform import ids
 from live.platform.clock import now_ms
 from live.sessions import session_records
+from live.webhooks import events, outbox
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +191,7 @@ async def _record(ctx: Context, order: OrderRow) -> None:
                 )
             )
         db.add(order)
+        await outbox.add_orders(db, [order], events.ORDER_RESERVED, now_ms=now_ms())
 
 
 async def _bought(db: AsyncSession, order: OrderRow) -> int:
@@ -227,6 +229,8 @@ async def expire(ctx: Context, order_id: str) -> bool:
         if changed.rowcount != 1:  # type: ignore[attr-defined]
             return False
         await return_units(db, order)
+        data = events.order_data(order, status=EXPIRED)
+        await outbox.add(db, order.brand, events.ORDER_CANCELLED, data, now_ms=now_ms())
     return True
 
 

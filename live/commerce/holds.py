@@ -33,6 +33,7 @@ from live.db.models import OrderRow, SessionRow
 from live.db.unit import transaction
 from live.platform.clock import now_ms
 from live.sessions import session_records
+from live.webhooks import events, outbox
 from realtime.bus import BusUnavailable
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,8 @@ async def settle(ctx: Context, session_id: str, order_id: str, *, status: str) -
             if changed.rowcount == 1:  # type: ignore[attr-defined]
                 await return_units(db, order)
                 order.status = status
+                data = events.order_data(order)
+                await outbox.add(db, order.brand, events.ORDER_CANCELLED, data, now_ms=now_ms())
     if order is not None and order.status == PAID:
         await ctx.stock.commit(session_id, order_id)
         return False

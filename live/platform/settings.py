@@ -84,6 +84,19 @@ class Settings:
     gc_sweep_growth: float = 0.5
     #: Processes `live serve` runs on its port, each a full node (one per core; see operations).
     workers: int = 1
+    #: How often a node looks for webhook events and due deliveries when it has none in flight.
+    webhook_poll_ms: int = 500
+    #: One delivery attempt's time limit (connect, send, answer).
+    webhook_timeout_s: float = 10.0
+    #: Retry delays: half to all of ``min(max, base * 2**(attempt-1))`` (`live.webhooks.schedule`).
+    webhook_retry_base_s: float = 5.0
+    webhook_retry_max_s: float = 7_200.0
+    #: A delivery still failing this long after its first attempt is dead (a dead letter).
+    webhook_give_up_s: float = 86_400.0
+    #: Deliveries of one brand in flight at once, over every node.
+    webhook_brand_concurrency: int = 4
+    #: Deliveries one node has in flight at once.
+    webhook_node_concurrency: int = 64
     node_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     @property
@@ -113,6 +126,9 @@ _INTEGERS = {
     "db_pool_size": 1,
     "write_burst": 1,
     "workers": 1,
+    "webhook_poll_ms": 10,
+    "webhook_brand_concurrency": 1,
+    "webhook_node_concurrency": 1,
 }
 #: Number settings read from ``LIVE_<NAME>``, and whether 0 (meaning "off") is accepted.
 _NUMBERS = {
@@ -121,6 +137,10 @@ _NUMBERS = {
     "gc_freeze_s": True,
     "gc_sweep_s": True,
     "gc_sweep_growth": True,
+    "webhook_timeout_s": False,
+    "webhook_retry_base_s": False,
+    "webhook_retry_max_s": False,
+    "webhook_give_up_s": False,
 }
 
 

@@ -1,0 +1,44 @@
+"""`Slots`: a brand's concurrency limit on deliveries in flight, held in Redis over every node.
+
+Contract: at most ``limit`` deliveries of one brand are in flight at once, whichever nodes send
+them. A slot expires with the delivery's lease, so a node that dies holding slots frees them
+when its leases run out. A slow or failing endpoint thus holds at most its brand's slots, and
+other brands' deliveries go on beside it.
+"""
+
+from importlib import resources
+
+from redis.asyncio import Redis
+
+from common.redis_errors import translated
+from live.webhooks.errors import WebhooksUnavailable
+
+
+def _key(brand: str) -> str:
+    # The brand is the hash tag: the set lives in one slot of a Redis Cluster.
+    return f"webhooks:{{{brand}}}:in_flight"
+
+
+_SOURCE = resources.files("live.webhooks").joinpath("lua", "slot_acquire.lua").read_text("utf-8")
+
+
+class Slots:
+    """Delivery slots per brand, ``limit`` each."""
+
+    def __init__(self, redis: Redis, *, limit: int) -> None:
+        self.limit = limit
+        self._redis = redis
+        self._acquire = redis.register_script(_SOURCE)
+
+    async def acquire(self, brand: str, delivery_id: str, *, now_ms: int, until_ms: int) -> bool:
+        """Take a slot of ``brand`` for ``delivery_id`` until ``until_ms``; False when full."""
+        with translated(into=WebhooksUnavailable):
+            taken = await self._acquire(
+                keys=[_key(brand)], args=[delivery_id, now_ms, until_ms, self.limit]
+            )
+        return bool(taken)
+
+    async def release(self, brand: str, delivery_id: str) -> None:
+        """Give the slot of ``delivery_id`` back."""
+        with translated(into=WebhooksUnavailable):
+            await self._redis.zrem(_key(brand), delivery_id)
