@@ -29,6 +29,7 @@ from live.api.openapi_schema import (
     op,
     text,
 )
+from live.api.openapi_webhooks import WEBHOOK_PATHS
 from live.api.responses import JSON
 
 PATHS: dict[str, dict[str, Schema]] = {
@@ -287,6 +288,7 @@ PATHS: dict[str, dict[str, Schema]] = {
     "/host": {"get": op("The host panel", None, media="text/html")},
     "/guide": {"get": op("The guide workspace", None, media="text/html")},
     "/watch/{session_id}": {"get": op("The viewer demo page", None, media="text/html")},
+    **WEBHOOK_PATHS,
 }
 
 

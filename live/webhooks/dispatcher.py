@@ -54,7 +54,7 @@ class Dispatcher:
         # Longer than an attempt can take (its timeout) plus the write of its outcome, so a
         # live node never loses a lease; a dead node's deliveries wait this long.
         self._lease_ms = round((3 * settings.webhook_timeout_s + 1) * 1000)
-        self._slots = Slots(redis, limit=settings.webhook_brand_concurrency)
+        self._slots = Slots(redis, limit=settings.webhook_brand_concurrency, owner=settings.node_id)
         self._sender = Sender(timeout_s=settings.webhook_timeout_s, limit=self._capacity)
         self.schedule = Schedule(
             base_s=settings.webhook_retry_base_s,
@@ -64,6 +64,8 @@ class Dispatcher:
         self._in_flight: dict[str, asyncio.Task[None]] = {}
         #: Attempts by outcome since start (``delivered``, ``failed``, ``dead``), for /metrics.
         self.attempts: dict[str, int] = {"delivered": 0, "failed": 0, "dead": 0}
+        #: Passes started since start (tests wait on it instead of sleeping).
+        self.passes = 0
 
     @property
     def in_flight(self) -> int:
@@ -92,6 +94,7 @@ class Dispatcher:
 
     async def one_pass(self) -> object:
         """Fan out new events, start the due deliveries there is room for."""
+        self.passes += 1
         now = now_ms()
         async with transaction(self._db) as db:
             looked = await fan_out.fan_out(db, now_ms=now)

@@ -25,8 +25,11 @@ _SOURCE = resources.files("live.webhooks").joinpath("lua", "slot_acquire.lua").r
 class Slots:
     """Delivery slots per brand, ``limit`` each."""
 
-    def __init__(self, redis: Redis, *, limit: int) -> None:
+    def __init__(self, redis: Redis, *, limit: int, owner: str) -> None:
         self.limit = limit
+        # A slot names its node too: a node that tried a delivery another node holds must
+        # not give that node's slot back when it lets go of its own try.
+        self._owner = owner
         self._redis = redis
         self._acquire = redis.register_script(_SOURCE)
 
@@ -34,11 +37,12 @@ class Slots:
         """Take a slot of ``brand`` for ``delivery_id`` until ``until_ms``; False when full."""
         with translated(into=WebhooksUnavailable):
             taken = await self._acquire(
-                keys=[_key(brand)], args=[delivery_id, now_ms, until_ms, self.limit]
+                keys=[_key(brand)],
+                args=[f"{delivery_id}@{self._owner}", now_ms, until_ms, self.limit],
             )
         return bool(taken)
 
     async def release(self, brand: str, delivery_id: str) -> None:
         """Give the slot of ``delivery_id`` back."""
         with translated(into=WebhooksUnavailable):
-            await self._redis.zrem(_key(brand), delivery_id)
+            await self._redis.zrem(_key(brand), f"{delivery_id}@{self._owner}")
