@@ -17,6 +17,7 @@ from live.commerce.order_writer import OrderWriter
 from live.commerce.stock_invariant import Watch
 from live.commerce.terms import TermsCache
 from live.guides.attribution import Policies
+from live.platform.metrics import NodeMetrics
 from live.platform.request_metrics import RequestMetrics
 from live.platform.settings import Settings
 from live.platform.shared_reads import SharedReads
@@ -54,6 +55,8 @@ class Context:
     request_metrics: RequestMetrics
     #: Webhook deliveries of this node (`live.webhooks.dispatcher`).
     webhooks: Dispatcher
+    #: The node's Prometheus metrics beside the HTTP ones (`live.platform.metrics`).
+    metrics: NodeMetrics
     #: Replay indexes of recently replayed sessions (`live.replays.index`).
     replay_indexes: Indexes = field(default_factory=Indexes)
     #: Session state shared by the joins of a room (`live.sessions.snapshots`), one read per second

@@ -84,6 +84,9 @@ class Settings:
     gc_sweep_growth: float = 0.5
     #: Processes `live serve` runs on its port, each a full node (one per core; see operations).
     workers: int = 1
+    #: Where every worker writes its metrics (``PROMETHEUS_MULTIPROC_DIR``, which `live serve
+    #: --workers N` sets for its workers); None: this process answers ``/metrics`` alone.
+    metrics_dir: Path | None = None
     #: How often a node looks for webhook events and due deliveries when it has none in flight.
     webhook_poll_ms: int = 500
     #: One delivery attempt's time limit (connect, send, answer).
@@ -321,6 +324,15 @@ def _embedded_secrets(data_dir: Path) -> dict[str, str]:
     return generated
 
 
+def _metrics_dir(raw: str | None) -> Path | None:
+    if raw is None:
+        return None
+    path = Path(raw)
+    if not path.is_dir():
+        raise SettingsError(f"PROMETHEUS_MULTIPROC_DIR={raw!r} is not a directory")
+    return path
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build settings from the environment (or ``env``); raise `SettingsError` when one is bad."""
     env = os.environ if env is None else env
@@ -366,5 +378,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         allowed_origins=_origins(env.get("LIVE_ALLOWED_ORIGINS") or ""),
         log_format=_log_format(env.get("LIVE_LOG_FORMAT"), shared=redis_url is not None),
         access_log=_bool(env, "access_log"),
+        metrics_dir=_metrics_dir(env.get("PROMETHEUS_MULTIPROC_DIR") or None),
         **numbers,
     )
