@@ -191,7 +191,6 @@ async def _record(ctx: Context, order: OrderRow) -> None:
                 )
             )
         db.add(order)
-        await outbox.add_orders(db, [order], events.ORDER_RESERVED, now_ms=now_ms())
 
 
 async def _bought(db: AsyncSession, order: OrderRow) -> int:

@@ -27,9 +27,7 @@ from common.errors import ClientError, Code
 from live.commerce import order_records
 from live.db.models import CouponClaimRow, GuideRow, OrderRow, ProductRow, SaleRow, SessionRow
 from live.db.unit import transaction
-from live.platform.clock import now_ms
 from live.sessions import session_records
-from live.webhooks import events, outbox
 
 #: Orders written in one transaction at most.
 MAX_BATCH = 256
@@ -204,7 +202,6 @@ async def record(
             if used.rowcount != 1:  # type: ignore[attr-defined]
                 raise ClientError(Code.COUPON_NOT_CLAIMED, "the coupon was used meanwhile")
         await db.execute(_INSERT_ORDERS, [_row(order)])
-        await outbox.add_orders(db, [order], events.ORDER_RESERVED, now_ms=now_ms())
 
 
 @dataclass(slots=True)
@@ -299,7 +296,6 @@ class OrderWriter:
                 if taken.rowcount != 1:  # type: ignore[attr-defined]
                     raise _BatchRefused
             await db.execute(_INSERT_ORDERS, [_row(order) for order in orders])
-            await outbox.add_orders(db, orders, events.ORDER_RESERVED, now_ms=now_ms())
 
     async def _write_alone(self, pending: _Pending) -> None:
         try:

@@ -98,6 +98,7 @@ class OrderRow(Base):
         UniqueConstraint("session_id", "viewer_id", "idempotency_key"),
         Index("ix_orders_guide", "brand", "guide_id", "created_ms", "id"),
         Index("ix_orders_clip", "clip_id"),
+        Index("ix_orders_webhook_pending", "webhook_pending", "created_ms"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -130,6 +131,10 @@ class OrderRow(Base):
     attribution_policy: Mapped[str | None] = mapped_column(String(16), default=None)
     #: The clip the order was bought from after its session ended (None: in the live room).
     clip_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    #: True from the order's insert until a dispatcher wrote its ``order.reserved`` webhook
+    #: event (`live.webhooks.fan_out`): the order row is its own outbox entry, so the purchase
+    #: path writes nothing more for it.
+    webhook_pending: Mapped[bool] = mapped_column(default=True)
 
 
 class SaleRow(Base):

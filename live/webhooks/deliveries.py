@@ -10,8 +10,9 @@ attempt (`live.webhooks.schedule`) or makes it ``dead``.
 """
 
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from live.db.models import (
@@ -58,37 +59,89 @@ class Outcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-def _due(now_ms: int) -> tuple[ColumnElement[bool], ...]:
-    return (
-        _D.status == PENDING,
-        _D.next_ms <= now_ms,
-        _D.lease_until_ms <= now_ms,
-        WebhookEndpointRow.active.is_(True),
+_DELIVERIES = cast(Table, WebhookDeliveryRow.__table__)
+_ENDPOINTS = cast(Table, WebhookEndpointRow.__table__)
+_EVENTS = cast(Table, WebhookEventRow.__table__)
+_ATTEMPTS = cast(Table, WebhookAttemptRow.__table__)
+_d, _e = _DELIVERIES.c, _ENDPOINTS.c
+
+# The statements of the delivery path are built once, against the tables, with bind
+# parameters: executing one statement object again reuses its compiled form, where an ORM
+# statement built per call cost most of a delivery's CPU (docs/benchmarks.md, "Webhooks").
+_DUE = (
+    _d.status == PENDING,
+    _d.next_ms <= bindparam("now"),
+    _d.lease_until_ms <= bindparam("now"),
+    _e.active.is_(True),
+)
+_DUE_BRANDS = (
+    select(_d.brand)
+    .join(_ENDPOINTS, _e.id == _d.endpoint_id)
+    .where(*_DUE)
+    .group_by(_d.brand)
+    .limit(bindparam("limit"))
+)
+_DUE_OF = (
+    select(_d.id)
+    .join(_ENDPOINTS, _e.id == _d.endpoint_id)
+    .where(_d.brand == bindparam("brand"), *_DUE)
+    .order_by(_d.next_ms, _d.id)
+    .limit(bindparam("limit"))
+)
+_CLAIM = (
+    update(_DELIVERIES)
+    .where(
+        _d.id.in_(bindparam("ids", expanding=True)),
+        _d.status == PENDING,
+        _d.lease_until_ms <= bindparam("now"),
     )
+    .values(lease_until_ms=bindparam("until"), lease_owner=bindparam("owner"))
+    .returning(_d.id)
+)
+_CLAIMED = (
+    select(
+        _d.id,
+        _d.brand,
+        _EVENTS.c.id,
+        _EVENTS.c.type,
+        _EVENTS.c.created_ms,
+        _EVENTS.c.data,
+        _e.url,
+        _e.secret,
+        _d.attempts,
+        _d.window_ms,
+    )
+    .join(_EVENTS, _EVENTS.c.id == _d.event_id)
+    .join(_ENDPOINTS, _e.id == _d.endpoint_id)
+    .where(_d.id.in_(bindparam("ids", expanding=True)))
+)
+_LOG_ATTEMPT = insert(_ATTEMPTS)
+_FINISH = (
+    update(_DELIVERIES)
+    .where(
+        _d.id == bindparam("delivery"), _d.lease_owner == bindparam("owner"), _d.status == PENDING
+    )
+    .values(
+        attempts=_d.attempts + 1,
+        lease_until_ms=0,
+        lease_owner=None,
+        last_status_code=bindparam("code"),
+        last_error=bindparam("error"),
+        status=bindparam("new_status"),
+        next_ms=bindparam("next"),
+        delivered_ms=bindparam("delivered"),
+    )
+)
 
 
 async def due_brands(db: AsyncSession, *, now_ms: int, limit: int) -> list[str]:
     """Brands with deliveries due now to active endpoints."""
-    rows = await db.scalars(
-        select(_D.brand)
-        .join(WebhookEndpointRow, WebhookEndpointRow.id == _D.endpoint_id)
-        .where(*_due(now_ms))
-        .group_by(_D.brand)
-        .limit(limit)
-    )
-    return list(rows)
+    return list(await db.scalars(_DUE_BRANDS, {"now": now_ms, "limit": limit}))
 
 
 async def due_of(db: AsyncSession, brand: str, *, now_ms: int, limit: int) -> list[str]:
     """Up to ``limit`` of the brand's due deliveries, the longest due first."""
-    rows = await db.scalars(
-        select(_D.id)
-        .join(WebhookEndpointRow, WebhookEndpointRow.id == _D.endpoint_id)
-        .where(_D.brand == brand, *_due(now_ms))
-        .order_by(_D.next_ms, _D.id)
-        .limit(limit)
-    )
-    return list(rows)
+    return list(await db.scalars(_DUE_OF, {"brand": brand, "now": now_ms, "limit": limit}))
 
 
 async def claim(
@@ -97,31 +150,13 @@ async def claim(
     """Take the lease of those of ``delivery_ids`` nobody holds; returns what was taken."""
     taken = list(
         await db.scalars(
-            update(_D)
-            .where(_D.id.in_(delivery_ids), _D.status == PENDING, _D.lease_until_ms <= now_ms)
-            .values(lease_until_ms=now_ms + lease_ms, lease_owner=owner)
-            .returning(_D.id)
+            _CLAIM,
+            {"ids": delivery_ids, "now": now_ms, "until": now_ms + lease_ms, "owner": owner},
         )
     )
     if not taken:
         return []
-    rows = await db.execute(
-        select(
-            _D.id,
-            _D.brand,
-            WebhookEventRow.id,
-            WebhookEventRow.type,
-            WebhookEventRow.created_ms,
-            WebhookEventRow.data,
-            WebhookEndpointRow.url,
-            WebhookEndpointRow.secret,
-            _D.attempts,
-            _D.window_ms,
-        )
-        .join(WebhookEventRow, WebhookEventRow.id == _D.event_id)
-        .join(WebhookEndpointRow, WebhookEndpointRow.id == _D.endpoint_id)
-        .where(_D.id.in_(taken))
-    )
+    rows = await db.execute(_CLAIMED, {"ids": taken})
     return [
         Claimed(
             delivery_id=row[0],
@@ -151,41 +186,46 @@ async def finish(
     """Log the attempt and, if this node still holds the lease, write the delivery's new
     status (returned; None when the lease was lost)."""
     attempt = claimed.attempts + 1
-    db.add(
-        WebhookAttemptRow(
-            id=ids.new_id("wha"),
-            delivery_id=claimed.delivery_id,
-            brand=claimed.brand,
-            attempt=attempt,
-            started_ms=outcome.started_ms,
-            duration_ms=outcome.duration_ms,
-            status_code=outcome.status_code,
-            error=outcome.error,
-            node_id=node_id,
-        )
+    await db.execute(
+        _LOG_ATTEMPT,
+        [
+            {
+                "id": ids.new_id("wha"),
+                "delivery_id": claimed.delivery_id,
+                "brand": claimed.brand,
+                "attempt": attempt,
+                "started_ms": outcome.started_ms,
+                "duration_ms": outcome.duration_ms,
+                "status_code": outcome.status_code,
+                "error": outcome.error,
+                "node_id": node_id,
+            }
+        ],
     )
     ended_ms = outcome.started_ms + outcome.duration_ms
-    values: dict[str, object] = {
-        "attempts": _D.attempts + 1,
-        "lease_until_ms": 0,
-        "lease_owner": None,
-        "last_status_code": outcome.status_code,
-        "last_error": outcome.error,
-    }
+    status, due, delivered = PENDING, ended_ms, None
     if outcome.delivered:
-        values |= {"status": DELIVERED, "delivered_ms": ended_ms}
+        status, delivered = DELIVERED, ended_ms
     else:
-        due = schedule.next_ms(attempts=attempt, now_ms=ended_ms, window_ms=claimed.window_ms)
-        values |= {"status": DEAD} if due is None else {"next_ms": due}
+        retry = schedule.next_ms(attempts=attempt, now_ms=ended_ms, window_ms=claimed.window_ms)
+        if retry is None:
+            status = DEAD
+        else:
+            due = retry
     changed = await db.execute(
-        update(_D)
-        .where(_D.id == claimed.delivery_id, _D.lease_owner == owner, _D.status == PENDING)
-        .values(**values)
+        _FINISH,
+        {
+            "delivery": claimed.delivery_id,
+            "owner": owner,
+            "code": outcome.status_code,
+            "error": outcome.error,
+            "new_status": status,
+            "next": due,
+            "delivered": delivered,
+        },
     )
     if changed.rowcount != 1:  # type: ignore[attr-defined]
         return None
-    status = values.get("status", PENDING)
-    assert isinstance(status, str)
     return status
 
 

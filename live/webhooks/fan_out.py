@@ -12,18 +12,57 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, insert, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from live.db.models import WebhookDeliveryRow, WebhookEndpointRow, WebhookEventRow
+from live.commerce.order_records import RESERVED
+from live.db.models import OrderRow, WebhookDeliveryRow, WebhookEndpointRow, WebhookEventRow
 from live.platform import ids
-from live.webhooks import endpoints
+from live.webhooks import endpoints, events, outbox
 
 #: Events fanned out in one transaction at most.
 BATCH = 500
 
 _DELIVERIES = cast(Table, WebhookDeliveryRow.__table__)
 _INSERT_DELIVERIES = insert(_DELIVERIES)
+_ORDERS = cast(Table, OrderRow.__table__)
+_o = _ORDERS.c
+_INSERT_EVENTS = insert(cast(Table, WebhookEventRow.__table__))
+
+
+async def reserved_orders(db: AsyncSession, *, limit: int = BATCH) -> int:
+    """Write the ``order.reserved`` events of up to ``limit`` orders still pending theirs
+    (as they were reserved: no payment, no commission yet); returns how many orders were
+    looked at. Taken by one conditional update, like `fan_out`, so each order's event is
+    written once over all nodes."""
+    waiting = list(
+        await db.scalars(
+            select(_o.id).where(_o.webhook_pending == true()).order_by(_o.created_ms).limit(limit)
+        )
+    )
+    if not waiting:
+        return 0
+    taken = await db.execute(
+        update(_ORDERS)
+        .where(_o.id.in_(waiting), _o.webhook_pending == true())
+        .values(webhook_pending=False)
+        .returning(*_ORDERS.c)
+    )
+    rows = []
+    for taken_row in taken:
+        order = OrderRow(**taken_row._mapping)
+        data = events.order_data(
+            order,
+            status=RESERVED,
+            paid_ms=None,
+            refunded_ms=None,
+            commission_cents=None,
+            upstream_commission_cents=None,
+        )
+        rows.append(outbox.row(order.brand, events.ORDER_RESERVED, data, order.created_ms))
+    if rows:
+        await db.execute(_INSERT_EVENTS, rows)
+    return len(waiting)
 
 
 async def fan_out(db: AsyncSession, *, now_ms: int, limit: int = BATCH) -> int:

@@ -27,22 +27,22 @@ class Slots:
 
     def __init__(self, redis: Redis, *, limit: int, owner: str) -> None:
         self.limit = limit
-        # A slot names its node too: a node that tried a delivery another node holds must
-        # not give that node's slot back when it lets go of its own try.
+        # A slot names its node too: lanes are named per node, and nothing of one node may
+        # give another node's slot back.
         self._owner = owner
         self._redis = redis
         self._acquire = redis.register_script(_SOURCE)
 
-    async def acquire(self, brand: str, delivery_id: str, *, now_ms: int, until_ms: int) -> bool:
-        """Take a slot of ``brand`` for ``delivery_id`` until ``until_ms``; False when full."""
+    async def acquire(self, brand: str, lane: str, *, now_ms: int, until_ms: int) -> bool:
+        """Take (or keep) a slot of ``brand`` for ``lane`` until ``until_ms``; False when full."""
         with translated(into=WebhooksUnavailable):
             taken = await self._acquire(
                 keys=[_key(brand)],
-                args=[f"{delivery_id}@{self._owner}", now_ms, until_ms, self.limit],
+                args=[f"{lane}@{self._owner}", now_ms, until_ms, self.limit],
             )
         return bool(taken)
 
-    async def release(self, brand: str, delivery_id: str) -> None:
-        """Give the slot of ``delivery_id`` back."""
+    async def release(self, brand: str, lane: str) -> None:
+        """Give the slot of ``lane`` back."""
         with translated(into=WebhooksUnavailable):
-            await self._redis.zrem(_key(brand), f"{delivery_id}@{self._owner}")
+            await self._redis.zrem(_key(brand), f"{lane}@{self._owner}")

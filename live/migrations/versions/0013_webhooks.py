@@ -14,6 +14,14 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # Orders written before webhooks existed have no event to send: false for them.
+    with op.batch_alter_table("orders", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("webhook_pending", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+        batch_op.create_index(
+            "ix_orders_webhook_pending", ["webhook_pending", "created_ms"], unique=False
+        )
     op.create_table(
         "webhook_endpoints",
         sa.Column("id", sa.String(length=32), nullable=False),
@@ -92,3 +100,6 @@ def downgrade() -> None:
     op.drop_table("webhook_deliveries")
     op.drop_table("webhook_events")
     op.drop_table("webhook_endpoints")
+    with op.batch_alter_table("orders", schema=None) as batch_op:
+        batch_op.drop_index("ix_orders_webhook_pending")
+        batch_op.drop_column("webhook_pending")
