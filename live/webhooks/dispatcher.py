@@ -5,11 +5,11 @@ Contract: every event in the outbox reaches every endpoint subscribed to it at l
 retried on the node's schedule (`live.webhooks.schedule`) until delivered or dead. One node at
 a time sends a given delivery (its row's lease, `live.webhooks.deliveries`); a brand has at
 most ``LIVE_WEBHOOK_BRAND_CONCURRENCY`` deliveries in flight over all nodes
-(`live.webhooks.slots`) and a node ``LIVE_WEBHOOK_NODE_CONCURRENCY``. Each delivery is its own
-task bounded by ``LIVE_WEBHOOK_TIMEOUT_S``: a slow endpoint holds its brand's slots and
-nothing else, and the event loop never waits on it. A slot is a lane: a task that sends
-its brand's due deliveries one after the other, writing each outcome in the transaction that
-takes the next one, so a busy brand costs one transaction per delivery and no pass at all.
+(`live.webhooks.slots`) and a node ``LIVE_WEBHOOK_NODE_CONCURRENCY``. A slot is a lane: a
+task of its own that sends its brand's due deliveries one after the other, each attempt bounded
+by ``LIVE_WEBHOOK_TIMEOUT_S``, writing each outcome in the transaction that takes the next one
+(a busy brand costs one transaction per delivery and no pass). A slow endpoint holds its
+brand's slots and nothing else, and the event loop never waits on it.
 """
 
 import asyncio
