@@ -41,8 +41,9 @@ def _of(server: LiveServer, task: asyncio.Task[object]) -> bool:
 
 
 async def test_a_flash_crowd_writes_one_event_per_order_recorded(hooked: LiveServer) -> None:
-    """40 buyers race for 10 units (some retrying their key): order.reserved events match the
-    order rows one for one: none for a refused buyer, none twice for a retried key."""
+    """40 buyers race for 10 units (some retrying their key): once the dispatcher has written
+    them, order.reserved events match the order rows one for one: none for a refused buyer,
+    none twice for a retried key."""
     opened = await open_session(hooked, stock=10, limit=None)
 
     async def buy(n: int) -> int:
@@ -66,6 +67,18 @@ async def test_a_flash_crowd_writes_one_event_per_order_recorded(hooked: LiveSer
             select(func.count()).select_from(OrderRow).where(OrderRow.brand == hooked.brand)
         )
     assert orders == 10
+
+    async def converted() -> bool:
+        # A new order is its own outbox entry until a dispatcher writes its event.
+        async with transaction(hooked.context.db) as db:
+            pending = await db.scalar(
+                select(func.count())
+                .select_from(OrderRow)
+                .where(OrderRow.brand == hooked.brand, OrderRow.webhook_pending.is_(True))
+            )
+        return pending == 0
+
+    await eventually(converted)
     assert await _count(hooked, "order.reserved", hooked.brand) == 10
     async with hooked.client(opened.host_token) as client:
         again = await client.post(f"/api/sessions/{opened.session_id}/start")
