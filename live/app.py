@@ -30,6 +30,7 @@ from live.api import (
     health,
     host_panel,
     media,
+    metrics,
     moderation,
     openapi,
     orders,
@@ -40,6 +41,7 @@ from live.api import (
     sessions,
     sharing,
     waitlists,
+    webhooks,
 )
 from live.api.request_ids import RequestIds
 from live.api.responses import error
@@ -70,7 +72,9 @@ ROUTES = [
     *clip_sales.routes,
     *clip_links.routes,
     *media.routes,
+    *webhooks.routes,
     *health.routes,
+    *metrics.routes,
     *openapi.routes,
     *room.routes,
     *dev_signin.routes,

@@ -22,11 +22,13 @@ from live.commerce.terms import TermsCache
 from live.guides.attribution import Policies
 from live.guides.binding_writer import BindingWriter
 from live.platform.batched_reads import BatchedReads
+from live.platform.metrics import NodeMetrics
 from live.platform.request_metrics import RequestMetrics
 from live.platform.settings import Settings
 from live.platform.shared_reads import SharedReads
 from live.replays.index import Indexes
 from live.sessions.room_rules import BrandPolicies
+from live.webhooks.dispatcher import Dispatcher
 from realtime.admission import JoinGate
 from realtime.bus import EventBus
 from realtime.hub import Hub
@@ -64,6 +66,10 @@ class Context:
     held_coupons: BatchedReads[tuple[str, str], list[dict[str, Any]]]
     #: Guide bindings on their way to the record, in batches.
     bindings: BindingWriter
+    #: Webhook deliveries of this node (`live.webhooks.dispatcher`).
+    webhooks: Dispatcher
+    #: The node's Prometheus metrics beside the HTTP ones (`live.platform.metrics`).
+    metrics: NodeMetrics
     #: Replay indexes of recently replayed sessions (`live.replays.index`).
     replay_indexes: Indexes = field(default_factory=Indexes)
     #: Session state shared by the joins of a room (`live.sessions.snapshots`), one read per second

@@ -11,16 +11,18 @@ hub closes its sockets and the engines close.
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common import loops
+from common.errors import OUTAGES, ClientError
 from inventory.coupons import CouponCounters
 from inventory.stock import Stock
 from inventory.waitlists import Waitlists
-from live.clips import purchases
+from live.api import metrics as metrics_sampler
+from live.clips import library, purchases
 from live.commerce import coupons, flash_sales, holds, offers, room_orders, stock_recovery
 from live.commerce.dev_pay import DevProvider
 from live.commerce.order_writer import OrderWriter
@@ -36,11 +38,13 @@ from live.guides.binding_writer import BindingWriter
 from live.platform import gc_policy
 from live.platform.batched_reads import BatchedReads
 from live.platform.engines import Engines, open_engines
+from live.platform.metrics import NodeMetrics
 from live.platform.request_metrics import RequestMetrics
 from live.platform.settings import Settings
 from live.replays import opening
 from live.sessions import draws
 from live.sessions.room_rules import BrandPolicies
+from live.webhooks.dispatcher import Dispatcher
 from realtime import keys as realtime_keys
 from realtime.admission import JoinGate
 from realtime.hub import Hub
@@ -81,17 +85,43 @@ def _hub(settings: Settings, engines: Engines) -> Hub:
     )
 
 
+async def _quietly(work: Coroutine[Any, Any, None]) -> None:
+    """Best-effort work whose refusal (an outage, an archive not readable yet) waits for the
+    next occasion."""
+    with contextlib.suppress(ClientError, *OUTAGES):
+        await work
+
+
 class OnArchived:
-    """Prepares an archived session's replay index in the background, once the node's context
-    exists (the archiver is built before it, and calls this only once it runs)."""
+    """Prepares an archived session's replay index and cuts its clips in the background, once
+    the node's context exists (the archiver is built before it, and calls this only once it
+    runs). `drain` lets that work finish before the engines close."""
 
     def __init__(self) -> None:
         self.ctx: Context | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def __call__(self, session_id: str) -> None:
         """The archiver wrote ``session_id``'s manifest."""
         if self.ctx is not None:
-            loops.spawn(opening.prepare(self.ctx, session_id))
+            self._start(opening.prepare(self.ctx, session_id))
+            self._start(_quietly(library.cut_archived(self.ctx, session_id)))
+
+    def _start(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self, wait_s: float) -> None:
+        """Give the work in progress ``wait_s`` to finish, then cancel what is left: a task
+        left running when the loop closes would leave a database call behind it."""
+        if not self._tasks:
+            return
+        tasks = list(self._tasks)
+        _, late = await asyncio.wait(tasks, timeout=wait_s)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _archiver(settings: Settings, engines: Engines, on_archived: OnArchived) -> Archiver:
@@ -119,16 +149,24 @@ def _payment_provider(settings: Settings) -> PaymentProvider | None:
     return None
 
 
-def build_context(settings: Settings, engines: Engines, request_metrics: RequestMetrics) -> Context:
+def build_context(
+    settings: Settings,
+    engines: Engines,
+    request_metrics: RequestMetrics,
+    on_archived: OnArchived | None = None,
+) -> Context:
     """The node's context over open ``engines``, its hub wired to the app's handlers."""
     db = session_factory(engines.engine)
-    on_archived = OnArchived()
+    on_archived = on_archived or OnArchived()
+    metrics = NodeMetrics(request_metrics, multiprocess_dir=settings.metrics_dir)
+    hub = _hub(settings, engines)
+    hub.stats.tick_lag_s = metrics.tick_lag_histogram()
     ctx = Context(
         settings=settings,
         engine=engines.engine,
         db=db,
         redis=engines.redis,
-        hub=_hub(settings, engines),
+        hub=hub,
         stock=Stock(engines.redis, idempotency_ttl_s=settings.idempotency_ttl_s),
         coupons=CouponCounters(engines.redis),
         waitlists=Waitlists(engines.redis),
@@ -153,6 +191,8 @@ def build_context(settings: Settings, engines: Engines, request_metrics: Request
         held_coupons=BatchedReads(_held_coupons_loader(db), default=[]),
         bindings=BindingWriter(db),
         payments=_payment_provider(settings),
+        webhooks=Dispatcher(db, engines.redis, settings),
+        metrics=metrics,
     )
     on_archived.ctx = ctx
     ctx.hub.on_claim(coupons.claim_handler(ctx))
@@ -185,6 +225,8 @@ def _transaction_loops(ctx: Context) -> list[asyncio.Task[None]]:
         asyncio.create_task(draws.run(ctx), name="draw-closer"),
         asyncio.create_task(stock_recovery.run(ctx), name="redis-recovery"),
         asyncio.create_task(ctx.stock_watch.run(ctx.stopping), name="stock-invariant"),
+        asyncio.create_task(ctx.webhooks.run(ctx.stopping), name="webhook-dispatcher"),
+        asyncio.create_task(metrics_sampler.run(ctx), name="metrics-sampler"),
     ]
 
 
@@ -206,7 +248,8 @@ def _collector(ctx: Context) -> asyncio.Task[None] | None:
 async def running(settings: Settings, request_metrics: RequestMetrics) -> AsyncIterator[Context]:
     """Run a node on ``settings`` for the duration of the block; yields its context."""
     engines = await open_engines(settings)
-    ctx = build_context(settings, engines, request_metrics)
+    on_archived = OnArchived()
+    ctx = build_context(settings, engines, request_metrics, on_archived)
     await ctx.hub.start()
     archiving = asyncio.create_task(ctx.archiver.run(), name="archiver")
     collector = _collector(ctx)
@@ -221,6 +264,7 @@ async def running(settings: Settings, request_metrics: RequestMetrics) -> AsyncI
         # The collector's pass holds nothing: `stop` sets `stopping`, which ends it at once.
         await loops.stop(passes, ctx.stopping, wait_s=settings.shutdown_drain_s)
         await asyncio.gather(archiving, *([collector] if collector else []), return_exceptions=True)
+        await on_archived.drain(settings.shutdown_drain_s)
         await ctx.hub.stop()
         await ctx.bindings.flush()
         if ctx.payments is not None:

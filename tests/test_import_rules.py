@@ -24,7 +24,15 @@ ALLOWED = {
 #: Inside the app, from the bottom up: a group may import its own and the groups before it.
 LIVE_LAYERS = (
     ("live.platform", "live.db", "live.auth"),
-    ("live.sessions", "live.commerce", "live.guides", "live.clips", "live.replays", "live.context"),
+    (
+        "live.sessions",
+        "live.commerce",
+        "live.guides",
+        "live.clips",
+        "live.replays",
+        "live.webhooks",
+        "live.context",
+    ),
     ("live.api", "live.node"),
     ("live.app",),
     ("live.cli",),

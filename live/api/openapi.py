@@ -30,6 +30,7 @@ from live.api.openapi_schema import (
     op,
     text,
 )
+from live.api.openapi_webhooks import WEBHOOK_PATHS
 from live.api.responses import JSON
 
 PATHS: dict[str, dict[str, Schema]] = {
@@ -384,6 +385,7 @@ PATHS: dict[str, dict[str, Schema]] = {
     "/api/clips/{clip_id}": {
         "get": op("A clip by its id, with its product", ANYONE, query={"share": {"type": "string"}})
     },
+    **WEBHOOK_PATHS,
 }
 
 

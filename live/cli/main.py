@@ -102,7 +102,12 @@ def _serve(settings: Settings, host: str, port: int, processes: int) -> int:
         factory=processes > 1,
     )
     if processes > 1:
-        return workers.serve(config, workers=processes, drain_s=settings.shutdown_drain_s)
+        return workers.serve(
+            config,
+            workers=processes,
+            drain_s=settings.shutdown_drain_s,
+            metrics_dir=settings.metrics_dir,
+        )
     GracefulServer(config, drain_s=settings.shutdown_drain_s).run()
     if lock is not None:
         data_lock.release(lock)

@@ -30,8 +30,10 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 import threading
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from types import FrameType
 
 import uvicorn
@@ -99,9 +101,27 @@ class _Stop:
         self.event.set()
 
 
-def serve(config: uvicorn.Config, *, workers: int, drain_s: float) -> int:
+def serve(
+    config: uvicorn.Config, *, workers: int, drain_s: float, metrics_dir: Path | None = None
+) -> int:
     """Run ``workers`` processes serving ``config`` (an app factory) until a signal: exit status
-    0 when stopped by SIGINT/SIGTERM, 1 when a worker exited on its own."""
+    0 when stopped by SIGINT/SIGTERM, 1 when a worker exited on its own.
+
+    The workers share ``metrics_dir`` (a fresh directory, removed at the end, unless the
+    operator gave ``PROMETHEUS_MULTIPROC_DIR``), so any worker's ``/metrics`` sums them all."""
+    if metrics_dir is not None:
+        return _serve(config, workers=workers, drain_s=drain_s)
+    with tempfile.TemporaryDirectory(prefix="live-metrics-") as fresh:
+        # Set before the workers are spawned: each reads it in its settings, and
+        # prometheus-client reads it when imported there.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = fresh
+        try:
+            return _serve(config, workers=workers, drain_s=drain_s)
+        finally:
+            del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+
+
+def _serve(config: uvicorn.Config, *, workers: int, drain_s: float) -> int:
     stop = _Stop()
     signal.signal(signal.SIGTERM, stop)
     # Workers are spawned ignoring SIGINT (an ignored signal stays ignored across exec, and

@@ -23,6 +23,7 @@ from live.db.unit import transaction
 from live.platform import ids
 from live.platform.clock import now_ms
 from live.sessions import session_records
+from live.webhooks import events, outbox
 from replay.errors import ArchiveError
 from replay.reader import read_replay
 
@@ -80,6 +81,16 @@ async def find(ctx: Context, brand: str, clip_id: str) -> tuple[SessionRow, Clip
     return session, clip
 
 
+async def cut_archived(ctx: Context, session_id: str) -> None:
+    """Cut an ended session's clips as soon as its manifest is written, so ``clip.ready``
+    goes out then rather than at the first read of its clips (best effort: that read cuts
+    them otherwise)."""
+    async with transaction(ctx.db) as db:
+        session = await db.get(SessionRow, session_id)
+    if session is not None and session.status == session_records.ENDED:
+        await of_session(ctx, session)
+
+
 async def _rows(db: AsyncSession, session_id: str) -> list[ClipRow]:
     return list(
         await db.scalars(
@@ -94,20 +105,25 @@ async def _record_cut(ctx: Context, session: SessionRow, cut: list[dict[str, Any
     now = now_ms()
     async with transaction(ctx.db) as db:
         titles = {p.id: p.title for p in await session_records.products_of(db, session.id)}
-        for clip in cut:
-            db.add(
-                ClipRow(
-                    id=clip["clip_id"],
-                    brand=session.brand,
-                    session_id=session.id,
-                    product_id=clip["product_id"],
-                    title=titles.get(clip["product_id"], clip["product_id"]),
-                    from_ms=clip["from_ms"],
-                    to_ms=clip["to_ms"],
-                    source=AUTO,
-                    created_ms=now,
-                    updated_ms=now,
-                )
+        rows = [
+            ClipRow(
+                id=clip["clip_id"],
+                brand=session.brand,
+                session_id=session.id,
+                product_id=clip["product_id"],
+                title=titles.get(clip["product_id"], clip["product_id"]),
+                from_ms=clip["from_ms"],
+                to_ms=clip["to_ms"],
+                source=AUTO,
+                created_ms=now,
+                updated_ms=now,
+            )
+            for clip in cut
+        ]
+        db.add_all(rows)
+        for row in rows:
+            await outbox.add(
+                db, session.brand, events.CLIP_READY, events.clip_data(row), now_ms=now
             )
 
 
@@ -140,6 +156,7 @@ async def create(
             updated_ms=now,
         )
         db.add(row)
+        await outbox.add(db, session.brand, events.CLIP_READY, events.clip_data(row), now_ms=now)
     return row
 
 

@@ -38,6 +38,7 @@ from live.guides import arrivals, attribution
 from live.platform import ids
 from live.platform.clock import now_ms
 from live.sessions import session_records
+from live.webhooks import events, outbox
 
 log = logging.getLogger(__name__)
 
@@ -227,6 +228,8 @@ async def expire(ctx: Context, order_id: str) -> bool:
         if changed.rowcount != 1:  # type: ignore[attr-defined]
             return False
         await return_units(db, order)
+        data = events.order_data(order, status=EXPIRED)
+        await outbox.add(db, order.brand, events.ORDER_CANCELLED, data, now_ms=now_ms())
     return True
 
 

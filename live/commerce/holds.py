@@ -36,6 +36,7 @@ from live.db.models import OrderRow, SessionRow
 from live.db.unit import transaction
 from live.platform.clock import now_ms
 from live.sessions import session_records
+from live.webhooks import events, outbox
 from realtime.bus import BusUnavailable
 
 log = logging.getLogger(__name__)
@@ -98,9 +99,12 @@ async def settle(
             )
             if changed.rowcount == 1:  # type: ignore[attr-defined]
                 await return_units(db, order)
+                order.status = final
                 if was == OFFERED:
                     await waitlist_records.end_offer(db, order_id, status=PASSED, now_ms=now)
-                order.status = final
+                else:
+                    data = events.order_data(order)
+                    await outbox.add(db, order.brand, events.ORDER_CANCELLED, data, now_ms=now)
     if order is not None and order.status == PAID:
         await ctx.stock.commit(session_id, order_id)
         return False

@@ -23,6 +23,7 @@ from live.db.unit import transaction
 from live.guides import commission
 from live.platform import ids
 from live.platform.clock import now_ms
+from live.webhooks import events, outbox
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +70,11 @@ async def notify(
             )
         if order.status in (PAID, REFUND_REQUIRED):
             return {"order_id": order_id, "status": order.status, "duplicate": True}
+        paid_ms = now_ms()
         changed = await db.execute(
             update(OrderRow)
             .where(OrderRow.id == order_id, OrderRow.status == RESERVED)
-            .values(status=PAID, paid_ms=now_ms())
+            .values(status=PAID, paid_ms=paid_ms)
         )
         status = PAID
         if changed.rowcount == 1:  # type: ignore[attr-defined]
@@ -83,11 +85,15 @@ async def notify(
             lapsed = await db.execute(
                 update(OrderRow)
                 .where(OrderRow.id == order_id, OrderRow.status.in_((EXPIRED, CANCELLED)))
-                .values(status=REFUND_REQUIRED, paid_ms=now_ms())
+                .values(status=REFUND_REQUIRED, paid_ms=paid_ms)
             )
             if lapsed.rowcount != 1:  # type: ignore[attr-defined]
                 raise ClientError(Code.CONFLICT, "the order changed meanwhile; retry")
             status = REFUND_REQUIRED
+        # A payment for a lapsed hold is reported too (status refund_required): the brand
+        # holds money it must give back.
+        data = events.order_data(order, status=status, paid_ms=paid_ms)
+        await outbox.add(db, order.brand, events.ORDER_PAID, data, now_ms=paid_ms)
         db.add(
             PaymentRow(
                 id=ids.new_id("pay"),

@@ -114,6 +114,7 @@ class OrderRow(Base):
         Index("ix_orders_guide", "brand", "guide_id", "created_ms", "id"),
         Index("ix_orders_clip", "clip_id"),
         Index("ix_orders_viewer", "brand", "viewer_id", "created_ms"),
+        Index("ix_orders_webhook_pending", "webhook_pending", "created_ms"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -148,6 +149,10 @@ class OrderRow(Base):
     clip_id: Mapped[str | None] = mapped_column(String(64), default=None)
     #: When a refund before shipping put the order's units back into stock (None: it did not).
     restocked_ms: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    #: True from the order's insert until a dispatcher wrote its ``order.reserved`` webhook
+    #: event (`live.webhooks.fan_out`): the order row is its own outbox entry, so the purchase
+    #: path writes nothing more for it.
+    webhook_pending: Mapped[bool] = mapped_column(default=True)
 
 
 class SaleRow(Base):
@@ -365,3 +370,93 @@ class ShortLinkRow(Base):
     created_ms: Mapped[int] = mapped_column(BigInteger)
     expires_ms: Mapped[int] = mapped_column(BigInteger)
     revoked_ms: Mapped[int | None] = mapped_column(BigInteger, default=None)
+
+
+class WebhookEndpointRow(Base):
+    """A brand's webhook endpoint: where its events go, signed with ``secret``
+    (``whsec_`` + base64, the Standard Webhooks form); ``event_types`` is a JSON list."""
+
+    __tablename__ = "webhook_endpoints"
+    __table_args__ = (Index("ix_webhook_endpoints_brand", "brand", "created_ms"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    brand: Mapped[str] = mapped_column(String(64))
+    url: Mapped[str] = mapped_column(String(2048))
+    secret: Mapped[str] = mapped_column(String(128))
+    event_types: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(String(200), default="")
+    #: Inactive endpoints keep their pending deliveries until they are active again.
+    active: Mapped[bool] = mapped_column(default=True)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+    #: Set when the brand deleted the endpoint: it gets nothing more.
+    deleted_ms: Mapped[int | None] = mapped_column(BigInteger, default=None)
+
+
+class WebhookEventRow(Base):
+    """The outbox: one event of a brand, written in the transaction of the change it reports.
+
+    ``fanned_out`` turns true once a dispatcher created its deliveries (one per endpoint
+    subscribed when the event happened); ``id`` is the ``webhook-id`` of every delivery of it.
+    """
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (
+        Index("ix_webhook_events_fan_out", "fanned_out", "created_ms"),
+        Index("ix_webhook_events_brand", "brand", "created_ms"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    brand: Mapped[str] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(32))
+    data: Mapped[str] = mapped_column(Text)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    fanned_out: Mapped[bool] = mapped_column(default=False)
+
+
+class WebhookDeliveryRow(Base):
+    """One event to one endpoint: ``pending`` until ``delivered`` or ``dead`` (retries spent).
+
+    A node delivering it holds ``lease_until_ms`` (taken by a conditional update); a node that
+    dies mid-delivery leaves the lease to run out, and another node delivers it again.
+    """
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("event_id", "endpoint_id"),
+        Index("ix_webhook_deliveries_due", "status", "brand", "next_ms"),
+        Index("ix_webhook_deliveries_endpoint", "endpoint_id", "created_ms", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("webhook_events.id"))
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("webhook_endpoints.id"))
+    brand: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_ms: Mapped[int] = mapped_column(BigInteger)
+    #: Retries stop (``dead``) once the next one would fall past this plus the give-up time.
+    window_ms: Mapped[int] = mapped_column(BigInteger)
+    lease_until_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(32), default=None)
+    last_status_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    last_error: Mapped[str | None] = mapped_column(String(200), default=None)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    delivered_ms: Mapped[int | None] = mapped_column(BigInteger, default=None)
+
+
+class WebhookAttemptRow(Base):
+    """The delivery log: one HTTP attempt of a delivery, with its answer or error."""
+
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (Index("ix_webhook_attempts_delivery", "delivery_id", "attempt"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(ForeignKey("webhook_deliveries.id"))
+    brand: Mapped[str] = mapped_column(String(64))
+    attempt: Mapped[int] = mapped_column(Integer)
+    started_ms: Mapped[int] = mapped_column(BigInteger)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    status_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    error: Mapped[str | None] = mapped_column(String(200), default=None)
+    node_id: Mapped[str] = mapped_column(String(32))

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.errors import ClientError, Code
 from live.db.models import CommissionPlanRow, OrderRow, ProductRow
+from live.webhooks import events, outbox
 
 BASIS_POINTS = 10_000
 PAID, REFUNDED, REFUND_REQUIRED = "paid", "refunded", "refund_required"
@@ -91,4 +92,5 @@ async def refund(db: AsyncSession, brand: str, order_id: str, *, now_ms: int) ->
     if changed.rowcount != 1:  # type: ignore[attr-defined]
         raise ClientError(Code.CONFLICT, f"only a paid order is refunded, not a {order.status} one")
     await db.refresh(order)
+    await outbox.add(db, brand, events.ORDER_REFUNDED, events.order_data(order), now_ms=now_ms)
     return order

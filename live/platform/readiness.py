@@ -29,6 +29,7 @@ _PLAIN_SCRIPTS = {
     "realtime": ("publish",),
     "replay": ("lease_acquire", "lease_release"),
     "live.guides": ("touch", "extend"),
+    "live.webhooks": ("slot_acquire",),
 }
 
 

@@ -126,6 +126,22 @@ class Settings:
     payment_provider: str = "none"
     #: The WeChat Pay merchant, set exactly when ``payment_provider`` is ``wechat``.
     wechatpay: WeChatPaySettings | None = None
+    #: Where every worker writes its metrics (``PROMETHEUS_MULTIPROC_DIR``, which `live serve
+    #: --workers N` sets for its workers); None: this process answers ``/metrics`` alone.
+    metrics_dir: Path | None = None
+    #: How often a node looks for webhook events and due deliveries when it has none in flight.
+    webhook_poll_ms: int = 500
+    #: One delivery attempt's time limit (connect, send, answer).
+    webhook_timeout_s: float = 10.0
+    #: Retry delays: half to all of ``min(max, base * 2**(attempt-1))`` (`live.webhooks.schedule`).
+    webhook_retry_base_s: float = 5.0
+    webhook_retry_max_s: float = 7_200.0
+    #: A delivery still failing this long after its first attempt is dead (a dead letter).
+    webhook_give_up_s: float = 86_400.0
+    #: Deliveries of one brand in flight at once, over every node.
+    webhook_brand_concurrency: int = 4
+    #: Deliveries one node has in flight at once.
+    webhook_node_concurrency: int = 64
     node_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     @property
@@ -161,6 +177,9 @@ _INTEGERS = {
     "join_concurrency": 1,
     "join_queue": 0,
     "join_retry_ms": 100,
+    "webhook_poll_ms": 10,
+    "webhook_brand_concurrency": 1,
+    "webhook_node_concurrency": 1,
 }
 #: Number settings read from ``LIVE_<NAME>``, and whether 0 (meaning "off") is accepted.
 _NUMBERS = {
@@ -170,6 +189,10 @@ _NUMBERS = {
     "gc_freeze_s": True,
     "gc_sweep_s": True,
     "gc_sweep_growth": True,
+    "webhook_timeout_s": False,
+    "webhook_retry_base_s": False,
+    "webhook_retry_max_s": False,
+    "webhook_give_up_s": False,
 }
 
 
@@ -399,6 +422,15 @@ def _payment_provider(env: Mapping[str, str]) -> str:
     return provider
 
 
+def _metrics_dir(raw: str | None) -> Path | None:
+    if raw is None:
+        return None
+    path = Path(raw)
+    if not path.is_dir():
+        raise SettingsError(f"PROMETHEUS_MULTIPROC_DIR={raw!r} is not a directory")
+    return path
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build settings from the environment (or ``env``); raise `SettingsError` when one is bad."""
     env = os.environ if env is None else env
@@ -448,5 +480,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         access_log=_bool(env, "access_log"),
         payment_provider=payment_provider,
         wechatpay=wechatpay,
+        metrics_dir=_metrics_dir(env.get("PROMETHEUS_MULTIPROC_DIR") or None),
         **numbers,
     )

@@ -3,6 +3,8 @@ record first, then published on the session stream."""
 
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from common.errors import ClientError, Code
 from live.auth.tokens import Principal
 from live.context import Context
@@ -11,6 +13,7 @@ from live.db.unit import transaction
 from live.platform import ids
 from live.platform.clock import now_ms
 from live.sessions.session_records import DRAFT, ENDED, LIVE, load, product_view, t_ms
+from live.webhooks import events, outbox
 from realtime import keys as realtime_keys
 from replay.archiver import track as track_archive
 
@@ -27,7 +30,13 @@ async def create(ctx: Context, principal: Principal, title: str) -> SessionRow:
     )
     async with transaction(ctx.db) as db:
         db.add(row)
+        await _announce(db, row, events.SESSION_SCHEDULED)
     return row
+
+
+async def _announce(db: AsyncSession, row: SessionRow, kind: str) -> None:
+    """The session's webhook event, in the transaction of its change."""
+    await outbox.add(db, row.brand, kind, events.session_data(row), now_ms=now_ms())
 
 
 async def add_product(
@@ -131,6 +140,7 @@ async def start(ctx: Context, principal: Principal, session_id: str) -> SessionR
             return row
         row.status = LIVE
         row.started_ms = ts
+        await _announce(db, row, events.SESSION_STARTED)
     await ctx.stock.change_terms(session_id)
     await track_archive(ctx.redis, session_id)
     await ctx.redis.set(realtime_keys.clock(session_id), ts)
@@ -149,6 +159,7 @@ async def end(ctx: Context, principal: Principal, session_id: str) -> SessionRow
             raise ClientError(Code.SESSION_NOT_LIVE, "the session has not started")
         row.status = ENDED
         row.ended_ms = ts
+        await _announce(db, row, events.SESSION_ENDED)
     await ctx.stock.change_terms(session_id)
     await ctx.bus.publish(session_id, "ended", {"ts": ts, "t_ms": t_ms(row, ts)})
     return row

@@ -91,6 +91,9 @@ def _fuzz(base_url: str, tokens: dict[str, str], ids: dict[str, str]) -> tuple[i
         for result in schema.get_all_operations():
             assert isinstance(result, Ok), result
             operation = result.ok()
+            if operation.definition.raw.get("x-outbound"):
+                # It sets a URL the node then calls: generated hosts are not ours to reach.
+                continue
             roles = operation.definition.raw.get("x-roles") or []
             headers = {"Authorization": f"Bearer {tokens[roles[0]]}"} if roles else {}
             strategy = st.one_of(

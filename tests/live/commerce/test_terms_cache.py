@@ -31,6 +31,8 @@ BACKGROUND_TASKS = frozenset(
         "sale-closer",
         "redis-recovery",
         "stock-invariant",
+        "webhook-dispatcher",
+        "metrics-sampler",
     }
 )
 

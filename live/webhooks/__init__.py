@@ -1,0 +1,1 @@
+"""Signed webhooks per brand: the outbox written with each change, endpoints, deliveries."""
