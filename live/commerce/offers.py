@@ -140,6 +140,8 @@ async def _offer_one(
         discount_cents=0,
         amount_cents=unit_price,
         status=order_records.OFFERED,
+        # No ``order.reserved`` webhook for a unit only offered: taking it asks for one.
+        webhook_pending=False,
         idempotency_key=f"{waitlist_records.OFFER_KEY_PREFIX}{outcome.position}",
         request_hash="",
         created_ms=now,

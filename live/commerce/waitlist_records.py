@@ -182,6 +182,9 @@ async def take(
             upstream_guide_id=order.upstream_guide_id,
             attributed_ms=order.attributed_ms,
             attribution_policy=order.attribution_policy,
+            # Its ``order.reserved`` webhook goes out now, with the buyer's guide, not when
+            # the unit was only offered (`live.webhooks.fan_out.reserved_orders`).
+            webhook_pending=True,
         )
     )
     if changed.rowcount != 1:  # type: ignore[attr-defined]
