@@ -41,14 +41,20 @@ export type ErrorCode =
   | "sale_paused"
   | "sale_not_open"
   | "unavailable"
+  | "busy"
   | "internal"
+  | "in_stock"
+  | "waitlist_limit_exceeded"
+  | "offer_expired"
+  | "payment_unavailable"
+  | "link_revoked"
   | "network";
 
 /** Close codes of the room socket (docs/protocol.md section 10). */
 export type CloseCode =
   | 1000 | 1006 | 1007 | 1009 | 1011 | 1012
   | 4001 | 4004 | 4009 | 4010 | 4013 | 4022 | 4029
-  | 4100 | 4101 | 4102;
+  | 4100 | 4101 | 4102 | 4103;
 
 export interface Product {
   product_id: string;
@@ -171,7 +177,14 @@ export interface AckFrame {
   target?: string;
 }
 export interface PongFrame { type: "pong"; ref?: string | null; }
-export interface ErrorFrame { type: "error"; code: ErrorCode; message: string; ref?: string; }
+export interface ErrorFrame {
+  type: "error";
+  code: ErrorCode;
+  message: string;
+  ref?: string;
+  /** With `busy`: wait this long (plus jitter) before joining again (protocol section 6). */
+  retry_after_ms?: number;
+}
 
 /** Every server -> client frame (docs/protocol.md section 7). */
 export type ServerFrame =

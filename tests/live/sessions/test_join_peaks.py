@@ -15,10 +15,15 @@ from tests.support.units import UNIT_S
 #: The node's own loops read and write the record on their own schedule, not per join.
 BACKGROUND = (
     "hold-reaper",
+    "waitlist-offers",
     "clip-order-reaper",
     "sale-closer",
+    "draw-closer",
     "redis-recovery",
     "stock-invariant",
+    "webhook-dispatcher",
+    "metrics-sampler",
+    "gc-policy",
     "archiver",
 )
 
