@@ -38,7 +38,8 @@ async def get_policy(request: Request) -> JSON:
 
 
 async def put_policy(request: Request) -> JSON:
-    """``PUT /api/brands/me/policy`` {banned_words, banned_mode, allowed_origins} (admin)."""
+    """``PUT /api/brands/me/policy`` {banned_words, banned_mode, allowed_origins,
+    question_handoff_s?} (admin)."""
     caller = req.principal(request, Role.ADMIN)
     body = await req.json_object(request)
     mode = body.get("banned_mode", Mode.MASK.value)
@@ -47,10 +48,14 @@ async def put_policy(request: Request) -> JSON:
     origins = _strings(body, "allowed_origins", limit=room_rules.MAX_ORIGINS, max_chars=200)
     if any(not o.startswith(("https://", "http://")) for o in origins):
         raise ClientError(Code.INVALID_REQUEST, "origins look like https://shop.example.com")
+    handoff_s = req.optional_integer(
+        body, "question_handoff_s", minimum=0, maximum=room_rules.MAX_HANDOFF_S
+    )
     policy = room_rules.build(
         _strings(body, "banned_words", limit=room_rules.MAX_WORDS, max_chars=50),
         str(mode),
         origins,
+        room_rules.DEFAULT_HANDOFF_S if handoff_s is None else handoff_s,
     )
     await req.context(request).policies.put(caller.brand, policy, now_ms=now_ms())
     return JSON(policy.to_json())

@@ -27,6 +27,8 @@ from realtime.wordfilter import Mode, WordFilter
 CACHE_TTL_S = 5.0
 MAX_WORDS = 1_000
 MAX_ORIGINS = 50
+DEFAULT_HANDOFF_S = 60
+MAX_HANDOFF_S = 86_400
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +38,8 @@ class BrandPolicy:
     banned_words: tuple[str, ...] = ()
     banned_mode: Mode = Mode.MASK
     allowed_origins: tuple[str, ...] = ()
+    #: How long a viewer's guide may be away before their questions go to the host panel.
+    question_handoff_s: int = DEFAULT_HANDOFF_S
     words: WordFilter = field(default_factory=lambda: WordFilter((), Mode.MASK), compare=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -44,6 +48,7 @@ class BrandPolicy:
             "banned_words": list(self.banned_words),
             "banned_mode": self.banned_mode.value,
             "allowed_origins": list(self.allowed_origins),
+            "question_handoff_s": self.question_handoff_s,
         }
 
     def allows_origin(self, origin: str | None) -> bool:
@@ -54,13 +59,19 @@ class BrandPolicy:
         return not self.allowed_origins or origin is None or origin in self.allowed_origins
 
 
-def build(banned_words: list[str], banned_mode: str, allowed_origins: list[str]) -> BrandPolicy:
+def build(
+    banned_words: list[str],
+    banned_mode: str,
+    allowed_origins: list[str],
+    question_handoff_s: int = DEFAULT_HANDOFF_S,
+) -> BrandPolicy:
     """A policy from its stored fields."""
     mode = Mode(banned_mode)
     return BrandPolicy(
         banned_words=tuple(banned_words),
         banned_mode=mode,
         allowed_origins=tuple(allowed_origins),
+        question_handoff_s=question_handoff_s,
         words=WordFilter(banned_words, mode),
     )
 
@@ -86,7 +97,10 @@ class BrandPolicies:
         if row is None:
             return BrandPolicy()
         return build(
-            codec.decode(row.banned_words), row.banned_mode, codec.decode(row.allowed_origins)
+            codec.decode(row.banned_words),
+            row.banned_mode,
+            codec.decode(row.allowed_origins),
+            row.question_handoff_s,
         )
 
     async def put(self, brand: str, policy: BrandPolicy, *, now_ms: int) -> None:
@@ -99,6 +113,7 @@ class BrandPolicies:
             row.banned_words = codec.encode(list(policy.banned_words)).decode()
             row.banned_mode = policy.banned_mode.value
             row.allowed_origins = codec.encode(list(policy.allowed_origins)).decode()
+            row.question_handoff_s = policy.question_handoff_s
             row.updated_ms = now_ms
         self._generation += 1
 
