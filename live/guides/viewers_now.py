@@ -3,9 +3,9 @@
 Contract: `Desk.apply` takes one workspace delta (a viewer of the guide arrived or left, a pin,
 a hold and its end, a waitlist join or leave, a question, a budget) and only marks what it
 changed; `Desk.frame` drains those marks into one ``workspace`` frame (the full state after
-`Desk.load`, else the viewers that changed and those gone) or None when nothing changed. The
-cost of a delta is the guide's own viewers at most (a pin touches each of them); nothing here
-ever looks at the rest of the room.
+`Desk.load`, else the viewers that changed, those gone and the products pinned meanwhile) or
+None when nothing changed. A delta costs O(1), a frame the viewers it lists; nothing here ever
+looks at the rest of the room.
 
 Pinned while watching: the products pinned from the moment the viewer arrived (the one pinned
 then included), in pin order. Holds: the guide's orders of the viewer not paid, reserved
@@ -59,6 +59,7 @@ class Desk:
         self.budget: dict[str, Any] | None = None
         self._changed: set[str] = set()
         self._gone: set[str] = set()
+        self._new_pins: list[str] = []
         self._full = False
         self._extras = False
         #: Viewers who left while the desk was loading: the load must not bring them back.
@@ -115,7 +116,10 @@ class Desk:
     def _pin(self, ts: int, product_id: Any) -> None:
         self.pins.append((ts, None if product_id is None else str(product_id)))
         self.pins.sort(key=lambda pin: pin[0])
-        self._changed.update(self.present)
+        # One field for the whole desk, not an entry per viewer: the workspace adds it to every
+        # viewer it lists (a pin a second would otherwise re-send the guide's whole list).
+        if product_id is not None:
+            self._new_pins.append(str(product_id))
 
     def _hold(self, viewer_id: str, message: dict[str, Any]) -> None:
         order_id = str(message["order_id"])
@@ -199,7 +203,13 @@ class Desk:
     @property
     def dirty(self) -> bool:
         """Whether the next `frame` has anything to say."""
-        return self._full or self._extras or bool(self._changed) or bool(self._gone)
+        return (
+            self._full
+            or self._extras
+            or bool(self._changed)
+            or bool(self._gone)
+            or bool(self._new_pins)
+        )
 
     def frame(self, now_ms: int) -> dict[str, Any] | None:
         """The ``workspace`` frame of what changed since the last one (None: nothing)."""
@@ -216,10 +226,13 @@ class Desk:
             "gone": [] if full else sorted(self._gone),
             "ts": now_ms,
         }
+        if self._new_pins and not full:
+            frame["pins"] = list(dict.fromkeys(self._new_pins))
         if full or self._extras:
             frame["questions"] = sorted(self.questions.values(), key=lambda q: q["asked_ms"])
             frame["budget"] = self.budget
         self._changed.clear()
         self._gone.clear()
+        self._new_pins.clear()
         self._full = self._extras = False
         return frame

@@ -52,12 +52,24 @@ def _fold(shown: dict[str, dict[str, Any]], frame: dict[str, Any]) -> None:
         shown.pop(viewer_id, None)
     for entry in frame["viewers"]:
         shown[entry["viewer_id"]] = entry
+    for product_id in frame.get("pins", []):
+        for entry in shown.values():
+            if product_id not in entry["pinned"]:
+                entry["pinned"] = [*entry["pinned"], product_id]
 
 
 @given(st.lists(st.lists(deltas, max_size=6), max_size=8))
 def test_folded_deltas_equal_the_full_state(rounds: list[list[dict[str, Any]]]) -> None:
     """Whatever deltas arrive between pushes, the workspace that folds each push's frame shows
-    what a fresh full frame would."""
+    what a fresh full frame would (deltas stamped in the order the control stream gives them,
+    as one stream orders them)."""
+    clock = iter(range(1, 10_000))
+    for batch in rounds:
+        for delta in batch:
+            if "ts" in delta:
+                delta["ts"] = next(clock)
+            if "since_ms" in delta:
+                delta["since_ms"] = next(clock)
     desk = Desk("s1", "g1")
     desk.load(Loaded(present=[Watcher("v1", "V1", 0)]))
     shown: dict[str, dict[str, Any]] = {}
