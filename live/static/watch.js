@@ -110,7 +110,7 @@
         : "Lucky draw closed: nobody entered.", 8000);
     });
     room.on("draw_won", (d) => toast("You won " + (d.prize || "the lucky draw") + "!", "ok"));
-    room.on("private", (m) => toast(m.from + ": " + m.text, "ok"));
+    room.on("private", onPrivate);
     // A unit came back and is kept for this viewer until expires_at (the waitlist).
     room.on("offer", (o) => {
       state.offers[o.product_id] = o;
@@ -242,6 +242,25 @@
     return order;
   }
 
+  // ---- my guide: private answers and nudge coupons ----
+
+  function onPrivate(m) {
+    const {t} = WorkspaceText;
+    if (m.kind === "answer") {
+      $("#guide-reply-from").textContent = t("workspace.viewer.answer_from", {name: m.from});
+      $("#guide-reply-text").textContent = m.text;
+      $("#guide-reply").hidden = false;
+    } else if (m.kind === "nudge") {
+      // Claimed like any coupon drop; only this viewer may claim it.
+      state.offered[m.coupon.coupon_id] = Object.assign({}, m.coupon,
+        {title: t("workspace.viewer.nudge_title", {name: m.from})});
+      toast(t("workspace.viewer.nudge_received", {name: m.from}), "ok");
+      renderCoupon();
+    } else {
+      toast(m.from + ": " + m.text, "ok");
+    }
+  }
+
   // ---- coupon drops ----
 
   function renderCoupon() {
@@ -308,6 +327,14 @@
       state.room.comment(text).catch((err) => { input.value = text; LiveUI.fail(err); });
     };
     $("#like").onclick = () => state.room.like(1).catch(() => {});
+    $("#ask").onclick = async (event) => {
+      const input = $("#comment");
+      const text = input.value.trim();
+      if (!text) { input.focus(); return; }
+      const ack = await act(event.currentTarget, () => state.room.ask(text), (a) => WorkspaceText.t(
+        a.routed_to === "host" ? "workspace.viewer.asked_host" : "workspace.viewer.asked"));
+      if (ack) input.value = "";
+    };
   }
 
   main();
