@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 
+from live.guides import desks, workspace_feed
 from live.guides.question_records import guide_figures, is_question, percentile
 from realtime import keys
 from tests.live.guides.workspace_world import viewer_through, workspace
 from tests.support.clients import Room
+from tests.support.polling import eventually
 from tests.support.servers import LiveServer, cluster
 from tests.support.sessions import open_session
 
@@ -273,3 +275,46 @@ async def test_concurrent_questions_never_reach_a_wrong_guide_or_brand(
             assert all(q["session_id"] == sessions[key[0]] for q in questions)
         for room in [*desks.values(), *(r for r, *_ in askers)]:
             await room.close()
+
+
+async def test_guide_away_longer_than_the_handoff_loses_new_questions_to_the_host(
+    pair: tuple[LiveServer, LiveServer],
+) -> None:
+    """With the brand's handoff at 0 s, a guide whose workspace closed a moment ago still gets
+    their viewer's question (the refresh slack); once their marker is older than the slack, the
+    next question goes to the host; the guide sees the first when they come back."""
+    a, b = pair
+    opened = await open_session(a)
+    sid = opened.session_id
+    async with a.client(a.token("admin", "boss")) as admin:
+        policy = await admin.put("/api/brands/me/policy", json={"question_handoff_s": 0})
+        assert policy.status_code == 200, policy.text
+        assert policy.json()["question_handoff_s"] == 0
+        assert (await admin.get("/api/brands/me/policy")).json()["question_handoff_s"] == 0
+    desk = await workspace(b, sid, "guide-g")
+    await desk.close()
+    viewer = await viewer_through(a, b, sid, "guide-g", "v1")
+    seen_key = workspace_feed.seen_key(sid, "guide-g")
+
+    async def marked_closed() -> bool:
+        return await a.context.redis.get(seen_key) is not None
+
+    await eventually(marked_closed, what="the guide's seen marker")
+    await viewer.send({"type": "comment", "text": "still there?", "ask": True, "ref": "1"})
+    first = await viewer.wait_for(lambda f: f.get("ref") == "1")
+    assert first["routed_to"] == "guide"
+    closed_ms = await a.context.redis.get(seen_key)
+    assert closed_ms is not None
+    away_since = int(closed_ms) - desks.ONLINE_SLACK_MS - 1_000
+    await a.context.redis.set(seen_key, away_since)
+    await viewer.send({"type": "comment", "text": "anyone?", "ask": True, "ref": "2"})
+    second = await viewer.wait_for(lambda f: f.get("ref") == "2")
+    assert second["routed_to"] == "host"
+    back = await Room.join(b.ws_url(sid, b.token("guide", "guide-g")))
+    full = await back.wait_for(lambda f: f.get("type") == "workspace" and f["full"])
+    assert [q["question_id"] for q in full["questions"]] == [first["question_id"]]
+    async with a.client(opened.host_token) as panel:
+        unclaimed = (await panel.get(f"/api/sessions/{sid}/questions")).json()["unclaimed"]
+    assert [q["question_id"] for q in unclaimed] == [second["question_id"]]
+    for room in (viewer, back):
+        await room.close()

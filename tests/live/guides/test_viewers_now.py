@@ -81,6 +81,20 @@ async def test_viewer_on_a_appears_live_on_guide_desk_on_b(
         assert joined.status_code == 201, joined.text
     listed = await frame_where(desk, lambda f: viewers_of(f).get("v2", {}).get("waitlist"))
     assert viewers_of(listed)["v2"]["waitlist"] == [product]
+    # One more unit: it is offered to v2, who takes it; the desk shows a hold, no more waiting.
+    async with a.client(opened.host_token) as host:
+        restocked = await host.put(
+            f"/api/sessions/{sid}/products/{product}/stock", json={"stock": 2}
+        )
+        assert restocked.status_code == 200, restocked.text
+    offer = await second.wait_type("offer")
+    await second.send(
+        {"type": "buy", "product_id": product, "key": "take", "offer_id": offer["offer_id"]}
+    )
+    taken = await frame_where(desk, lambda f: viewers_of(f).get("v2", {}).get("holds"))
+    assert viewers_of(taken)["v2"]["holds"][0]["order_id"] == offer["offer_id"]
+    # The wait's end was sent before the hold: the entry that shows the hold shows it too.
+    assert viewers_of(taken)["v2"]["waitlist"] == []
     await viewer.close()
     gone = await frame_where(desk, lambda f: "v1" in f["gone"])
     assert "v1" not in viewers_of(gone)
