@@ -2,7 +2,8 @@
 
 Contract: durable events reach every viewer of the room in ``seq`` order; immediate types are
 offered as soon as they are read, coalesced types and comments wait for the room's next tick.
-Control messages (private frames, kicks) reach the sockets of their user on this node.
+Control messages (private frames, kicks) reach the sockets of their user on this node; those of
+a kind the app registered (`realtime.hub.Hub.on_control`) go to its handler instead.
 """
 
 import asyncio

@@ -25,6 +25,18 @@ def is_question(text: str, *, asked: bool) -> bool:
     return trimmed.endswith(QUESTION_ENDINGS) or any(word in trimmed for word in QUESTION_WORDS)
 
 
+#: The archived event of an answer: private to the asker, their guide and the brand's hosts.
+ANSWER_EVENT = "question_answer"
+
+
+def readable_by(event: dict[str, Any], *, role: str, user_id: str) -> bool:
+    """Whether an archived event may be shown to this caller: every event but an answer, which
+    only its asker, its guide, whoever answered it and the brand's hosts and admins read."""
+    if event.get("type") != ANSWER_EVENT or role in ("host", "admin"):
+        return True
+    return user_id in (event.get("viewer_id"), event.get("guide_id"), event.get("answered_by"))
+
+
 def question_view(row: GuideQuestionRow) -> dict[str, Any]:
     """A question as guides, hosts and the API show it."""
     return {

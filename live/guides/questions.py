@@ -111,7 +111,7 @@ async def answer(
     }
     await ctx.hub.moderation.private(session_id, row.viewer_id, frame)
     archived = {**view, "from": name, "ts": ts, "t_ms": session_records.t_ms(session, ts)}
-    await ctx.bus.publish(session_id, "question_answer", archived)
+    await ctx.bus.publish(session_id, question_records.ANSWER_EVENT, archived)
     if row.guide_id is not None:
         await workspace_feed.tell(ctx.bus, session_id, row.guide_id, "answered", question_id=row.id)
     await ctx.bus.send_control(

@@ -318,3 +318,43 @@ async def test_guide_away_longer_than_the_handoff_loses_new_questions_to_the_hos
     assert [q["question_id"] for q in unclaimed] == [second["question_id"]]
     for room in (viewer, back):
         await room.close()
+
+
+async def test_archived_answer_is_shown_only_to_those_it_concerns(
+    pair: tuple[LiveServer, LiveServer],
+) -> None:
+    """After the end, the replay API shows the archived answer to its asker, its guide and the
+    host, and not to another viewer of the session."""
+    a, b = pair
+    opened = await open_session(a)
+    sid = opened.session_id
+    desk = await workspace(b, sid, "guide-g")
+    asker = await viewer_through(a, b, sid, "guide-g", "v1")
+    await asker.send({"type": "comment", "text": "gift wrap?", "ask": True, "ref": "q"})
+    question_id = (await asker.wait_for(lambda f: f.get("ref") == "q"))["question_id"]
+    async with b.client(b.token("guide", "guide-g")) as guide:
+        answered = await guide.post(
+            f"/api/sessions/{sid}/questions/{question_id}/answer", json={"text": "Free, yes"}
+        )
+        assert answered.status_code == 200, answered.text
+    await asker.wait_type("private")
+    for room in (desk, asker):
+        await room.close()
+    async with a.client(opened.host_token) as host:
+        assert (await host.post(f"/api/sessions/{sid}/end")).status_code == 200
+
+        async def archived() -> bool:
+            return (await host.get(f"/api/sessions/{sid}/replay")).status_code == 200
+
+        await eventually(archived, what="the session's archive")
+
+    async def answers(role: str, sub: str) -> list[dict[str, Any]]:
+        async with a.client(a.token(role, sub)) as client:
+            events = (await client.get(f"/api/sessions/{sid}/replay")).json()
+        return [e for e in events if e["type"] == "question_answer"]
+
+    assert [e["answer"] for e in await answers("host", "host-1")] == ["Free, yes"]
+    assert [e["question_id"] for e in await answers("viewer", "v1")] == [question_id]
+    assert len(await answers("guide", "guide-g")) == 1
+    assert await answers("viewer", "v2") == []
+    assert await answers("guide", "guide-h") == []
