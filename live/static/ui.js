@@ -8,6 +8,7 @@
 
   const $ = (selector, root) => (root || document).querySelector(selector);
   const t = LiveI18n.t;
+  const ROLES = ["viewer", "host", "admin", "guide"];
 
   function el(tag, attrs, children) {
     const node = document.createElement(tag);
@@ -118,7 +119,7 @@
     const done = (token) => {
       const claims = usable(token, options.roles);
       if (!claims) {
-        toast(t("common.token_wrong_role", {roles: options.roles.map((r) => t("common.role_" + r)).join(" / ")}), "error");
+        toast(t("common.token_wrong_role", {roles: options.roles.map((r) => (ROLES.includes(r) ? t("common.role_" + r) : r)).join(" / ")}), "error");
         return;
       }
       localStorage.setItem(storageKey(options.page), token);
