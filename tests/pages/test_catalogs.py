@@ -56,7 +56,8 @@ def test_keys_are_prefixed_by_their_area_and_texts_are_filled() -> None:
             area = name.removesuffix(".json")
             for key, text in entries.items():
                 assert key.startswith(area + "."), f"{lang}/{name}: {key}"
-                assert isinstance(text, str) and text.strip(), f"{lang}/{name}: {key} is empty"
+                assert isinstance(text, str), f"{lang}/{name}: {key}"
+                assert text.strip(), f"{lang}/{name}: {key} is empty"
                 wanted = set(PLACEHOLDER.findall(english[key]))
                 assert set(PLACEHOLDER.findall(text)) == wanted, f"{lang}: {key}"
 
@@ -108,8 +109,8 @@ def test_key_families_used_by_prefix_are_complete() -> None:
 class _Texts(HTMLParser):
     """Text nodes and attribute values of an HTML template that no data-i18n covers."""
 
-    SKIPPED = {"script", "style", "code"}
-    VOID = {"meta", "link", "input", "img", "br", "hr", "source"}
+    SKIPPED = frozenset({"script", "style", "code"})
+    VOID = frozenset({"meta", "link", "input", "img", "br", "hr", "source"})
 
     def __init__(self) -> None:
         super().__init__()
@@ -120,9 +121,9 @@ class _Texts(HTMLParser):
         named = dict(attrs)
         for attribute in ("placeholder", "title", "aria-label"):
             value = named.get(attribute)
-            if value and LETTER.search(value) and value not in NOT_WORDS:
-                if f"data-i18n-{attribute}" not in named:
-                    self.loose.append(f'<{tag} {attribute}="{value}">')
+            worded = bool(value and LETTER.search(value)) and value not in NOT_WORDS
+            if worded and f"data-i18n-{attribute}" not in named:
+                self.loose.append(f'<{tag} {attribute}="{value}">')
         if tag not in self.VOID:
             self.stack.append((tag, named))
 
@@ -197,4 +198,5 @@ def test_the_scan_finds_a_sentence_left_behind() -> None:
     assert texts.loose == ["<b>Left behind", '<input placeholder="Name">']
     source = _without_keys('el.textContent = t("viewer.x") + " left";\ntoast("Saved", "ok");')
     found = [lit for sink in SINKS for e in sink.findall(source) for lit in LITERAL.findall(e)]
-    assert " left" in found and "Saved" in found
+    assert " left" in found
+    assert "Saved" in found
