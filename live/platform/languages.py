@@ -62,6 +62,18 @@ def choose(*, asked: str | None, brand: str | None, accept_language: str | None)
     return supported(asked) or supported(brand) or from_accept_language(accept_language) or DEFAULT
 
 
+def sentence(lang: str, key: str) -> str:
+    """One sentence of the language's catalog, for a page the server writes itself."""
+    text: str = _sentences(lang)[key]
+    return text
+
+
+@cache
+def _sentences(lang: str) -> dict[str, str]:
+    decoded: dict[str, str] = codec.decode(catalog(lang))
+    return decoded
+
+
 @cache
 def catalog(lang: str) -> bytes:
     """The language's catalog, its files merged, encoded once (the files ship with the app)."""

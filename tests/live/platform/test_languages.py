@@ -104,3 +104,25 @@ async def test_the_catalog_is_served_merged_and_cacheable(server: LiveServer) ->
             "/i18n/zh-CN.json", headers={"If-None-Match": answer.headers["etag"]}
         )
         assert again.status_code == 304
+
+
+async def test_the_unavailable_link_page_speaks_the_browsers_language(
+    server: LiveServer,
+) -> None:
+    """``/s/{code}`` of a withdrawn link answers its page in the browser's language."""
+    opened = await open_session(server)
+    async with server.client(server.token("guide", "wei")) as wei:
+        shared = await wei.get(f"/api/guides/me/share?session_id={opened.session_id}")
+        code = shared.json()["short_code"]
+        assert (await wei.delete(f"/api/guides/me/share/{code}")).status_code == 200
+    async with server.client() as browser:
+        chinese = await browser.get(f"/s/{code}", headers={"Accept-Language": "zh-CN"})
+        english = await browser.get(f"/s/{code}", headers={"Accept-Language": "en-GB"})
+        unknown = await browser.get("/s/AAAAAAAAAAAAAAAA", headers={"Accept-Language": "zh"})
+    assert chinese.status_code == 410
+    assert _html_lang(chinese.text) == "zh-CN"
+    assert "链接已失效" in chinese.text
+    assert "withdrawn" in english.text
+    assert _html_lang(english.text) == "en"
+    assert unknown.status_code == 404
+    assert "该链接不存在" in unknown.text
