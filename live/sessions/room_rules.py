@@ -1,8 +1,10 @@
-"""Per-brand rules for the live room: banned words in comments and allowed page origins.
+"""Per-brand rules for the live room: banned words in comments, allowed page origins, and the
+language its pages speak (``en`` or ``zh-CN``, see `live.platform.languages`).
 
 Contract: the record (`brand_policies` table) is the source; each node caches a brand's policy
 for `CACHE_TTL_S`, so a change made through the admin API holds on every node within that time.
-A brand without a row has no banned words and accepts every origin.
+A brand without a row has no banned words, accepts every origin and has no language set (its
+pages follow the viewer's browser).
 
 Every comment checks its brand's policy, so when the cached copy expires a flood of 1,000
 comments a second all miss at once. Each miss used to read the record itself, and the reads
@@ -20,6 +22,7 @@ from common import codec
 from common.errors import ClientError, Code
 from live.db.models import BrandPolicyRow
 from live.db.unit import transaction
+from live.platform import languages
 from live.platform.shared_reads import SharedReads
 from realtime.connection import Viewer
 from realtime.wordfilter import Mode, WordFilter
@@ -38,6 +41,8 @@ class BrandPolicy:
     banned_words: tuple[str, ...] = ()
     banned_mode: Mode = Mode.MASK
     allowed_origins: tuple[str, ...] = ()
+    #: The brand's page language, or None: the viewer's browser decides.
+    language: str | None = None
     #: How long a viewer's guide may be away before their questions go to the host panel.
     question_handoff_s: int = DEFAULT_HANDOFF_S
     words: WordFilter = field(default_factory=lambda: WordFilter((), Mode.MASK), compare=False)
@@ -48,6 +53,7 @@ class BrandPolicy:
             "banned_words": list(self.banned_words),
             "banned_mode": self.banned_mode.value,
             "allowed_origins": list(self.allowed_origins),
+            "language": self.language,
             "question_handoff_s": self.question_handoff_s,
         }
 
@@ -63,14 +69,16 @@ def build(
     banned_words: list[str],
     banned_mode: str,
     allowed_origins: list[str],
+    language: str | None = None,
     question_handoff_s: int = DEFAULT_HANDOFF_S,
 ) -> BrandPolicy:
-    """A policy from its stored fields."""
+    """A policy from its stored fields (a language no page speaks reads as none)."""
     mode = Mode(banned_mode)
     return BrandPolicy(
         banned_words=tuple(banned_words),
         banned_mode=mode,
         allowed_origins=tuple(allowed_origins),
+        language=languages.supported(language),
         question_handoff_s=question_handoff_s,
         words=WordFilter(banned_words, mode),
     )
@@ -100,6 +108,7 @@ class BrandPolicies:
             codec.decode(row.banned_words),
             row.banned_mode,
             codec.decode(row.allowed_origins),
+            row.language,
             row.question_handoff_s,
         )
 
@@ -113,6 +122,7 @@ class BrandPolicies:
             row.banned_words = codec.encode(list(policy.banned_words)).decode()
             row.banned_mode = policy.banned_mode.value
             row.allowed_origins = codec.encode(list(policy.allowed_origins)).decode()
+            row.language = policy.language
             row.question_handoff_s = policy.question_handoff_s
             row.updated_ms = now_ms
         self._generation += 1

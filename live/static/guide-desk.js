@@ -6,7 +6,15 @@
 (function () {
   "use strict";
   const {$, el, act} = LiveUI;
-  const {t, money, duration} = WorkspaceText;
+  const {t, money} = LiveI18n;
+
+  /** How long, in minutes and seconds ("4 min 05 s"). */
+  function duration(ms) {
+    const seconds = Math.max(0, Math.floor(ms / 1000));
+    if (seconds < 60) return t("workspace.duration.seconds", {seconds: seconds});
+    return t("workspace.duration.minutes",
+      {minutes: Math.floor(seconds / 60), seconds: String(seconds % 60).padStart(2, "0")});
+  }
 
   class Desk {
     constructor({room, api, sessionId, products}) {
@@ -20,7 +28,7 @@
       this.offset = 0;  // server clock - ours, so watch times tick from the server's `ts`
       room.on("workspace", (frame) => this.fold(frame));
       this.timer = setInterval(() => this.renderTimes(), 1000);
-      WorkspaceText.ready.then(() => this.render());
+      LiveI18n.ready.then(() => this.render());
     }
 
     close() { clearInterval(this.timer); }

@@ -7,7 +7,15 @@
 (function () {
   "use strict";
   const {$, el, act} = LiveUI;
-  const {t, money, duration} = WorkspaceText;
+  const {t, money} = LiveI18n;
+
+  /** How long, in minutes and seconds ("4 min 05 s"). */
+  function duration(ms) {
+    const seconds = Math.max(0, Math.floor(ms / 1000));
+    if (seconds < 60) return t("workspace.duration.seconds", {seconds: seconds});
+    return t("workspace.duration.minutes",
+      {minutes: Math.floor(seconds / 60), seconds: String(seconds % 60).padStart(2, "0")});
+  }
   const EVERY_MS = 5000;
 
   class Guides {
@@ -19,7 +27,7 @@
       room.on("question_answered", () => this.refreshSoon());
       this.timer = setInterval(() => this.refresh(), EVERY_MS);
       $("#budget-form").onsubmit = (e) => { e.preventDefault(); this.setBudget(e.submitter); };
-      WorkspaceText.ready.then(() => this.refresh());
+      LiveI18n.ready.then(() => this.refresh());
     }
 
     close() { clearInterval(this.timer); clearTimeout(this.soon); }

@@ -134,7 +134,7 @@ async def test_viewer_asks_is_answered_nudged_and_buys_while_the_guide_watches(
         "已观看", timeout=WAIT_MS
     )
     await guide_zh.page.screenshot(
-        path=SCREENSHOTS / "workspace-guide-phone-zh.png", full_page=True
+        path=SCREENSHOTS / "workspace-guide-phone-zh-CN.png", full_page=True
     )
     viewer_zh = await open_page(phone, f"{shared['url']}&token={viewer_token}&lang=zh-CN")
     await expect(viewer_zh.page.locator("#ask")).to_have_text("问我的导购", timeout=WAIT_MS)

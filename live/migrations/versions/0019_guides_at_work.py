@@ -1,15 +1,16 @@
 """guides at work: questions to guides, guide coupon budgets, nudge coupons, the handoff delay
 
 Revision ID: 0019
-Revises: 0017
+Revises: 0020
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0019"
-# Written beside 0018 (reservations, another branch): the merge rechains it after 0018.
-down_revision = "0017"
+# Written beside 0018 (reservations, another branch) and after 0020 (the brand's language,
+# merged first): here it follows 0020; merging 0018 rechains the three in one line.
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 

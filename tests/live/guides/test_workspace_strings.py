@@ -11,7 +11,6 @@ PAGES = (
     "guide-desk.js",
     "host-guides.js",
     "watch.js",
-    "workspace-text.js",
     "guide.html",
     "host.html",
     "watch.html",

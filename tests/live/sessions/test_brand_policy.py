@@ -74,6 +74,7 @@ async def test_policy_is_admin_only_and_validated(server: LiveServer) -> None:
             "banned_words": ["x"],
             "banned_mode": "mask",
             "allowed_origins": [],
+            "language": None,
             "question_handoff_s": 60,
         }
     async with server.client(server.token("admin", "boss", brand="other")) as other:
