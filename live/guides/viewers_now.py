@@ -116,8 +116,8 @@ class Desk:
     def _pin(self, ts: int, product_id: Any) -> None:
         self.pins.append((ts, None if product_id is None else str(product_id)))
         self.pins.sort(key=lambda pin: pin[0])
-        # One field for the whole desk, not an entry per viewer: the workspace adds it to every
-        # viewer it lists (a pin a second would otherwise re-send the guide's whole list).
+        # One field for the whole desk, not an entry per viewer: the workspace adds it to the
+        # viewers the frame does not list (a pin a second would otherwise re-send them all).
         if product_id is not None:
             self._new_pins.append(str(product_id))
 

@@ -39,9 +39,12 @@
       if (frame.full) this.viewers = {};
       for (const id of frame.gone || []) delete this.viewers[id];
       for (const entry of frame.viewers) this.viewers[entry.viewer_id] = entry;
+      // Pins since the last frame, for the viewers this frame did not list (those it lists
+      // come with their products already).
+      const listed = new Set(frame.viewers.map((entry) => entry.viewer_id));
       for (const productId of frame.pins || []) {
         for (const entry of Object.values(this.viewers)) {
-          if (!entry.pinned.includes(productId)) entry.pinned.push(productId);
+          if (!listed.has(entry.viewer_id) && !entry.pinned.includes(productId)) entry.pinned.push(productId);
         }
       }
       if (frame.questions) this.questions = frame.questions;

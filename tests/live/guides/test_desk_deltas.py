@@ -3,7 +3,7 @@ desk lists only viewers present."""
 
 from typing import Any
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from live.guides.viewers_now import Desk, Loaded, Watcher
@@ -52,12 +52,14 @@ def _fold(shown: dict[str, dict[str, Any]], frame: dict[str, Any]) -> None:
         shown.pop(viewer_id, None)
     for entry in frame["viewers"]:
         shown[entry["viewer_id"]] = entry
+    listed = {entry["viewer_id"] for entry in frame["viewers"]}
     for product_id in frame.get("pins", []):
         for entry in shown.values():
-            if product_id not in entry["pinned"]:
+            if entry["viewer_id"] not in listed and product_id not in entry["pinned"]:
                 entry["pinned"] = [*entry["pinned"], product_id]
 
 
+@settings(max_examples=1_000)
 @given(st.lists(st.lists(deltas, max_size=6), max_size=8))
 def test_folded_deltas_equal_the_full_state(rounds: list[list[dict[str, Any]]]) -> None:
     """Whatever deltas arrive between pushes, the workspace that folds each push's frame shows

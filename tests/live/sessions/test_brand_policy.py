@@ -114,3 +114,13 @@ class _GatedPolicies(BrandPolicies):
         self.reading.set()
         await self.release.wait()
         return read
+
+
+async def test_question_handoff_is_kept_when_a_put_leaves_it_out(server: LiveServer) -> None:
+    """The guide-away delay set once stays through a later PUT that does not name it."""
+    async with server.client(server.token("admin", "boss")) as admin:
+        first = await admin.put("/api/brands/me/policy", json={"question_handoff_s": 300})
+        assert first.json()["question_handoff_s"] == 300
+        later = await admin.put("/api/brands/me/policy", json={"banned_words": ["y"]})
+        assert later.json()["question_handoff_s"] == 300
+        assert (await admin.get("/api/brands/me/policy")).json()["question_handoff_s"] == 300
