@@ -42,6 +42,7 @@ from live.api import (
     sharing,
     waitlists,
     webhooks,
+    workspace,
 )
 from live.api.request_ids import RequestIds
 from live.api.responses import error
@@ -64,6 +65,7 @@ ROUTES = [
     *flash_sales.routes,
     *waitlists.routes,
     *guides.routes,
+    *workspace.routes,
     *sharing.routes,
     *moderation.routes,
     *brands.routes,

@@ -21,6 +21,8 @@ from live.commerce.stock_invariant import Watch
 from live.commerce.terms import TermsCache
 from live.guides.attribution import Policies
 from live.guides.binding_writer import BindingWriter
+from live.guides.budgets import Budgets
+from live.guides.desks import Desks
 from live.platform.batched_reads import BatchedReads
 from live.platform.metrics import NodeMetrics
 from live.platform.request_metrics import RequestMetrics
@@ -70,6 +72,10 @@ class Context:
     webhooks: Dispatcher
     #: The node's Prometheus metrics beside the HTTP ones (`live.platform.metrics`).
     metrics: NodeMetrics
+    #: Guides' coupon budgets (`live.guides.budgets`).
+    budgets: Budgets
+    #: The guides' desks open on this node: "my viewers now" (`live.guides.desks`).
+    desks: Desks
     #: Replay indexes of recently replayed sessions (`live.replays.index`).
     replay_indexes: Indexes = field(default_factory=Indexes)
     #: Session state shared by the joins of a room (`live.sessions.snapshots`), one read per second

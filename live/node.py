@@ -11,6 +11,7 @@ hub closes its sockets and the engines close.
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
@@ -33,8 +34,10 @@ from live.commerce.wechat_pay import WeChatPayProvider
 from live.context import Context
 from live.db.engine import session_factory
 from live.db.unit import transaction
-from live.guides import attribution
+from live.guides import attribution, questions, workspace_feed
 from live.guides.binding_writer import BindingWriter
+from live.guides.budgets import Budgets
+from live.guides.desks import PUSH_EVERY_S, Desks
 from live.platform import gc_policy
 from live.platform.batched_reads import BatchedReads
 from live.platform.engines import Engines, open_engines
@@ -50,6 +53,8 @@ from realtime.admission import JoinGate
 from realtime.hub import Hub
 from realtime.socket_caps import SocketCaps
 from replay.archiver import Archiver
+
+log = logging.getLogger(__name__)
 
 
 def streams_of(session_id: str) -> Mapping[str, str]:
@@ -161,6 +166,7 @@ def build_context(
     metrics = NodeMetrics(request_metrics, multiprocess_dir=settings.metrics_dir)
     hub = _hub(settings, engines)
     hub.stats.tick_lag_s = metrics.tick_lag_histogram()
+    guide_budgets = Budgets(engines.redis, db)
     ctx = Context(
         settings=settings,
         engine=engines.engine,
@@ -193,6 +199,8 @@ def build_context(
         payments=_payment_provider(settings),
         webhooks=Dispatcher(db, engines.redis, settings),
         metrics=metrics,
+        budgets=guide_budgets,
+        desks=Desks(engines.redis, db, hub.bus, guide_budgets),
     )
     on_archived.ctx = ctx
     ctx.hub.on_claim(coupons.claim_handler(ctx))
@@ -200,7 +208,21 @@ def build_context(
     ctx.hub.on_waitlist(room_orders.waitlist_handler(ctx))
     ctx.hub.on_comment(draws.entry_listener(ctx))
     ctx.hub.filter_comments(ctx.policies.comment_filter())
+    ctx.hub.on_question(questions.handler(ctx))
+    ctx.hub.on_presence(ctx.desks.presence)
+    ctx.hub.on_control(workspace_feed.KIND, ctx.desks.control)
     return ctx
+
+
+async def _push_desks(ctx: Context) -> None:
+    """The guides' desks of this node: at most one ``workspace`` frame per guide per second."""
+    await loops.forever(
+        ctx.desks.push,
+        every_s=PUSH_EVERY_S,
+        doing="pushing guides' desks",
+        log=log,
+        stopping=ctx.stopping,
+    )
 
 
 def _held_coupons_loader(
@@ -253,7 +275,8 @@ async def running(settings: Settings, request_metrics: RequestMetrics) -> AsyncI
     await ctx.hub.start()
     archiving = asyncio.create_task(ctx.archiver.run(), name="archiver")
     collector = _collector(ctx)
-    passes = _transaction_loops(ctx)
+    # The desks write nothing to the record, but stop as those loops do.
+    passes = [*_transaction_loops(ctx), asyncio.create_task(_push_desks(ctx), name="guide-desks")]
     try:
         yield ctx
     finally:

@@ -17,6 +17,12 @@ host channel's stats), frames dropped for slow viewers, and the server's residen
 idle viewer (measured after the joins, before any traffic). Example:
 
     python -m loadtests.room_load --viewers 10000 --comments-per-s 1000 --purchases-per-s 100
+
+With ``--guides G``, G of the viewers' sockets are guides' instead (``guide`` tokens: each is
+that guide's workspace subscription, "my viewers now"), and every other viewer joins through a
+guide's share code, round robin, so each guide has about N/G viewers bound and present; the
+room keeps N sockets, so the same frames go out plus the guides' ``workspace`` frames.
+``workspace_frames`` counts those the sampled guides received.
 """
 
 import argparse
@@ -35,6 +41,7 @@ import httpx
 import orjson
 
 from live.auth import tokens
+from live.guides import share_codes
 from live.platform.embedded_valkey import EmbeddedValkey
 from loadtests import live_node
 from loadtests.http_attack import KeepAlive, post
@@ -54,6 +61,7 @@ class Seen:
     comment_ms: list[float] = field(default_factory=list)
     purchase_ms: list[float] = field(default_factory=list)
     comments_accepted: int = 0
+    workspace_frames: int = 0
     errors: int = 0
     pin_sent: dict[str, float] = field(default_factory=dict)
     #: When each buyer's order was sent, by the buyer's name on the purchase ticker.
@@ -103,6 +111,8 @@ class RoomViewer(Viewer):
                     seen.purchase_ms.append(now - sent)
             elif kind == "stats":
                 seen.comments_accepted += int(frame.get("comments", 0))
+            elif kind == "workspace":
+                seen.workspace_frames += 1
             elif kind == "error":
                 seen.errors += 1
 
@@ -151,9 +161,27 @@ class Load:
         self.sent = {"comment": 0, "purchase": 0, "pin": 0}
         self.counting = False
 
-    def _path(self, sub: str, role: str = "viewer") -> str:
+    def _path(self, sub: str, role: str = "viewer", share: str | None = None) -> str:
         token = tokens.mint(SECRET, sub=sub, role=role, brand=BRAND)
-        return f"/ws/sessions/{self.session_id}?token={token}"
+        path = f"/ws/sessions/{self.session_id}?token={token}"
+        return path + (f"&share={share}" if share else "")
+
+    def _viewer_path(self, n: int) -> str:
+        """Viewer ``n``'s socket: with guides, the first G are guides, the rest come through
+        guide ``n mod G``'s share code."""
+        guides = self.args.guides
+        if not guides:
+            return self._path(f"v{n}")
+        if n < guides:
+            return self._path(f"g{n}", "guide")
+        code = share_codes.ShareCode(
+            guide_id=f"g{n % guides}",
+            brand=BRAND,
+            session_id=self.session_id,
+            store=None,
+            expires_s=int(time.time()) + 86_400,
+        )
+        return self._path(f"v{n}", share=share_codes.issue(SECRET, code))
 
     async def _join(self, path: str, *, sample: bool, gate: asyncio.Semaphore) -> RoomViewer:
         handshake = (
@@ -179,7 +207,12 @@ class Load:
         self.viewers = list(
             await asyncio.gather(
                 *(
-                    self._join(self._path(f"v{n}"), sample=n % step == step // 2, gate=gate)
+                    self._join(
+                        self._viewer_path(n),
+                        # With guides, a few guides are sampled too (their workspace frames).
+                        sample=n % step == step // 2 or n < min(self.args.guides, 5),
+                        gate=gate,
+                    )
                     for n in range(self.args.viewers)
                 )
             )
@@ -188,7 +221,8 @@ class Load:
 
     async def comment(self, stop: asyncio.Event) -> None:
         """The first C viewers comment once a second each, spread evenly."""
-        commenters = self.viewers[: self.args.comments_per_s]
+        first = self.args.guides  # guides do not flood the room
+        commenters = self.viewers[first : first + self.args.comments_per_s]
         started = time.monotonic()
         while not stop.is_set():
             due = int((time.monotonic() - started) * len(commenters))
@@ -338,6 +372,8 @@ async def _drive(
         "order_p99_ms": _percentile(load.order_ms, 0.99),
         "order_statuses": load.order_status,
         "comments_accepted_per_s": round(seen.comments_accepted / window),
+        "guides": args.guides,
+        "workspace_frames": seen.workspace_frames,
         "error_frames_seen": seen.errors,
         "closed_during_run": load.stats.closed,
         "frames_dropped_total": _metric(metrics, "live_frames_dropped_total"),
@@ -379,7 +415,7 @@ def _setup(port: int) -> tuple[str, list[str]]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Start Valkey and the server, drive the room, stop everything, return the figures."""
-    if args.comments_per_s > args.viewers:
+    if args.comments_per_s > args.viewers - args.guides:
         raise SystemExit(
             "--comments-per-s: each commenter sends one a second; need that many viewers"
         )
@@ -434,6 +470,12 @@ def main() -> None:
     parser.add_argument("--comments-per-s", type=int, default=1_000)
     parser.add_argument("--purchases-per-s", type=float, default=100)
     parser.add_argument("--pins-per-s", type=float, default=1)
+    parser.add_argument(
+        "--guides",
+        type=int,
+        default=0,
+        help="sockets of guides among the viewers' (their workspaces); the others bound to them",
+    )
     parser.add_argument("--duration", type=float, default=20, help="measured window, seconds")
     parser.add_argument("--warmup", type=float, default=5)
     parser.add_argument("--json-out", type=Path)

@@ -38,6 +38,11 @@ CommentFilter = Callable[[Viewer, str], Awaitable[str]]
 #: Told about every published comment as ``(session_id, room seq, viewer, text)`` (lucky draws
 #: enter keyword senders; the seq lets them cache what only a durable event changes).
 CommentListener = Callable[[str, int, Viewer, str], Awaitable[None]]
+#: Told about a comment that may be a question, as ``(session_id, viewer, comment id or None,
+#: text, asked)``: ``asked`` when the viewer tapped "ask my guide" (the comment is then not
+#: published: its id is None). Returns the ack's extra fields (``{"question_id": ...}`` when
+#: it became a question; empty otherwise); raising `ClientError` refuses an asked question.
+QuestionHandler = Callable[[str, Viewer, str | None, str, bool], Awaitable[dict[str, Any]]]
 MODERATOR_ROLES = frozenset({"host", "admin"})
 #: Order budgets kept per node before the full ones (users quiet for a while) are dropped.
 BUDGETS_KEPT = 50_000
@@ -68,6 +73,7 @@ class Commands:
         self.waitlist_handler: WaitlistHandler | None = None
         self.comment_filter: CommentFilter | None = None
         self.comment_listeners: list[CommentListener] = []
+        self.question_handler: QuestionHandler | None = None
 
     async def answer(
         self, room: Room, viewer: Viewer, command: protocol.Command, bucket: TokenBucket
@@ -133,6 +139,8 @@ class Commands:
             raise ClientError(Code.RATE_LIMITED, "too many comments; slow down")
         if self.comment_filter is not None:
             text = await self.comment_filter(viewer, text)
+        if command.ask:
+            return await self._ask(room, viewer, command, text)
         ts, t_ms = room.clock()
         fields = {
             "user": viewer.name or viewer.user_id,
@@ -155,7 +163,28 @@ class Commands:
                 await listener(room.session_id, room.seq, viewer, text)
             except Exception:
                 log.exception("comment listener failed")
-        return protocol.ack_frame(command.ref, {"id": str(number), "text": text})
+        extra: dict[str, Any] = {}
+        if self.question_handler is not None and viewer.role == "viewer":
+            try:
+                extra = await self.question_handler(
+                    room.session_id, viewer, str(number), text, False
+                )
+            except ClientError as exc:
+                # The comment is published; only its routing as a question failed.
+                log.warning("comment %s not routed as a question: %s", number, exc.message)
+        return protocol.ack_frame(command.ref, {"id": str(number), "text": text, **extra})
+
+    async def _ask(
+        self, room: Room, viewer: Viewer, command: protocol.Comment, text: str
+    ) -> dict[str, Any]:
+        """A question for the viewer's guide only: checked like a comment (mute included),
+        never published to the room."""
+        if self.question_handler is None or viewer.role != "viewer":
+            raise ClientError(Code.FORBIDDEN, "only viewers ask their guide")
+        if await self._moderation.is_muted(room.session_id, viewer.user_id):
+            raise ClientError(Code.MUTED, "the host has muted you in this session")
+        extra = await self.question_handler(room.session_id, viewer, None, text, True)
+        return protocol.ack_frame(command.ref, {"text": text, **extra})
 
     async def _moderate(
         self, room: Room, viewer: Viewer, command: protocol.Moderate

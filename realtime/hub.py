@@ -27,13 +27,14 @@ from realtime.commands import (
     Commands,
     CommentFilter,
     CommentListener,
+    QuestionHandler,
     WaitlistHandler,
 )
 from realtime.connection import Connection, FrameSink, Viewer
 from realtime.moderation import Moderation
 from realtime.presence import Presence
 from realtime.ratelimit import TokenBucket
-from realtime.room import Room
+from realtime.room import ControlHandler, Room
 from realtime.stats import HubStats
 from realtime.tick import RoomTick
 
@@ -53,6 +54,10 @@ class Snapshot:
 
 #: ``(session_id, viewer, seq)``: the state a viewer joining at ``seq`` starts from.
 SnapshotProvider = Callable[[str, Viewer, int], Awaitable[Snapshot]]
+#: Told, synchronously, when a socket enters (True) or leaves (False) a room of this node, as
+#: ``(session_id, connection, entered, sockets)`` with ``sockets`` the user's sockets in the
+#: room on this node after the change; it must not block (spawn any I/O).
+PresenceListener = Callable[[str, Connection, bool, int], None]
 
 
 class Socket(Protocol):
@@ -115,6 +120,8 @@ class Hub:
         self._room_locks: dict[str, asyncio.Lock] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
+        self._presence_listeners: list[PresenceListener] = []
+        self._control_handlers: dict[str, ControlHandler] = {}
         self.stats = HubStats()
 
     def on_claim(self, handler: ClaimHandler) -> None:
@@ -132,6 +139,19 @@ class Hub:
     def filter_comments(self, comment_filter: CommentFilter) -> None:
         """Register the brand rules every comment passes before it is published."""
         self.commands.comment_filter = comment_filter
+
+    def on_question(self, handler: QuestionHandler) -> None:
+        """Register what routes viewers' questions (to their guide: a rule of the app)."""
+        self.commands.question_handler = handler
+
+    def on_presence(self, listener: PresenceListener) -> None:
+        """Register a listener told about every socket entering or leaving a room here."""
+        self._presence_listeners.append(listener)
+
+    def on_control(self, kind: str, handler: ControlHandler) -> None:
+        """Register what acts on control messages of ``kind`` (the app's own kinds) on every
+        node with sockets in the session."""
+        self._control_handlers[kind] = handler
 
     def on_comment(self, listener: CommentListener) -> None:
         """Register a listener told about every published comment."""
@@ -190,6 +210,7 @@ class Hub:
                     bus=self.bus,
                     comments_per_tick=self._comments_per_tick,
                     started_ms=int(started) if started else None,
+                    control_handlers=self._control_handlers,
                 )
                 await room.open()
                 # After the room's control position (`Room.open`): a kick from then on arrives
@@ -198,8 +219,18 @@ class Hub:
                 self.rooms[session_id] = room
             return room
 
+    def _tell_presence(self, room: Room, connection: Connection, *, entered: bool) -> None:
+        sockets = room.sockets_of.get(connection.viewer.user_id, 0)
+        for listener in self._presence_listeners:
+            try:
+                listener(room.session_id, connection, entered, sockets)
+            except Exception:
+                log.exception("presence listener failed")
+
     async def _leave(self, room: Room, connection: Connection) -> None:
-        room.leave(connection)
+        if connection in room.connections:
+            room.leave(connection)
+            self._tell_presence(room, connection, entered=False)
         await connection.stop()
         lock = self._room_locks.setdefault(room.session_id, asyncio.Lock())
         async with lock:
@@ -269,6 +300,7 @@ class Hub:
             await socket.close(close_code, code.value)
             return
         room.enter(connection)
+        self._tell_presence(room, connection, entered=True)
         try:
             await self._run(
                 room, connection, socket, since=since, epoch=epoch, snapshot=snapshot, joined=joined

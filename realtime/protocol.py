@@ -17,7 +17,8 @@ IMMEDIATE_TYPES = frozenset(
     | {"sold_out", "sale_open", "sale_close", "price"}
 )
 #: Durable event types kept for the archive only, never sent to viewers.
-ARCHIVE_ONLY_TYPES = frozenset({"draw_audit"})
+#: (``question_answer``: a guide's private reply, kept in the record of the session only.)
+ARCHIVE_ONLY_TYPES = frozenset({"draw_audit", "question_answer"})
 #: Durable event types folded into the room's next tick frame instead.
 COALESCED_TYPES = frozenset({"stock", "coupon_left", "purchase"})
 
@@ -32,10 +33,12 @@ IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 @dataclass(frozen=True, slots=True)
 class Comment:
-    """``{"type": "comment", "text": str}``."""
+    """``{"type": "comment", "text": str, "ask"?: bool}``; ``ask`` sends it to the viewer's
+    guide only (a question), not to the room."""
 
     text: str
     ref: str | None = None
+    ask: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +182,10 @@ def parse(data: str | bytes, *, max_frame_bytes: int) -> Command:
     ref = read_ref(message)
     kind = message.get("type")
     if kind == "comment":
-        return Comment(text=_string(message, "text", ref), ref=ref)
+        ask = message.get("ask", False)
+        if not isinstance(ask, bool):
+            raise ProtocolError(Code.INVALID_REQUEST, "ask must be true or false", ref)
+        return Comment(text=_string(message, "text", ref), ref=ref, ask=ask)
     if kind == "like":
         count = message.get("count", 1)
         if isinstance(count, bool) or not isinstance(count, int):

@@ -2,13 +2,15 @@
 
 Contract: durable events reach every viewer of the room in ``seq`` order; immediate types are
 offered as soon as they are read, coalesced types and comments wait for the room's next tick.
-Control messages (private frames, kicks) reach the sockets of their user on this node.
+Control messages (private frames, kicks) reach the sockets of their user on this node; those of
+a kind the app registered (`realtime.hub.Hub.on_control`) go to its handler instead.
 """
 
 import asyncio
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable, Mapping
 
 from common import codec
 from common.cancellation import raise_if_cancelling
@@ -28,6 +30,9 @@ RETRY_S = 0.5
 CLOSE_BATCH = 100
 #: Roles whose sockets get the host channel: every comment, with author ids, and room stats.
 HOST_ROLES = frozenset({"host", "admin"})
+#: Acts on a control message of an app-registered kind, as ``(session_id, message)``; runs in
+#: the room's reader, so it must not block.
+ControlHandler = Callable[[str, dict[str, object]], None]
 
 
 async def _close_in_batches(connections: tuple[Connection, ...], code: int, reason: str) -> None:
@@ -47,9 +52,16 @@ class Room:
     """Viewers of one session on this node."""
 
     def __init__(
-        self, session_id: str, *, bus: EventBus, comments_per_tick: int, started_ms: int | None
+        self,
+        session_id: str,
+        *,
+        bus: EventBus,
+        comments_per_tick: int,
+        started_ms: int | None,
+        control_handlers: Mapping[str, ControlHandler] | None = None,
     ) -> None:
         self.session_id = session_id
+        self._control_handlers = control_handlers or {}
         self.connections: set[Connection] = set()
         #: Sockets per user id, so the per-viewer cap costs O(1) per join, not a room scan.
         self.sockets_of: Counter[str] = Counter()
@@ -145,6 +157,13 @@ class Room:
             encoded = wire.text_frame(frame)
             for connection in tuple(self.hosts):
                 connection.offer(frame, wire=encoded, ephemeral=True)
+            return
+        handler = self._control_handlers.get(kind) if isinstance(kind, str) else None
+        if handler is not None:
+            try:
+                handler(self.session_id, message)
+            except Exception:
+                log.exception("control handler of %s failed", kind)
             return
         user_id = message.get("user_id")
         if kind == "kick" and isinstance(user_id, str):

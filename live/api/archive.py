@@ -18,7 +18,7 @@ from live.auth.tokens import Principal, Role
 from live.clips import library, stats
 from live.db.models import ClipRow, SessionRow
 from live.db.unit import transaction
-from live.guides import arrivals
+from live.guides import arrivals, question_records
 from live.platform.clock import now_ms
 from live.replays.index import mark_deleted
 from live.sessions import session_records
@@ -46,6 +46,12 @@ async def _archived(request: Request, from_ms: int | None, to_ms: int | None) ->
         raise ClientError(Code.UNAVAILABLE, f"the archive could not be read: {exc}") from exc
     if events is None:
         raise ClientError(Code.ARCHIVE_PENDING, "the archive of this session is being written")
+    # A guide's answer is archived for the record, never shown to other viewers.
+    events = [
+        e
+        for e in events
+        if question_records.readable_by(e, role=caller.role.value, user_id=caller.sub)
+    ]
     if from_ms is None and to_ms is None:
         return mark_deleted(events)
     try:

@@ -39,12 +39,14 @@ async def get_policy(request: Request) -> JSON:
 
 
 async def put_policy(request: Request) -> JSON:
-    """``PUT /api/brands/me/policy`` {banned_words, banned_mode, allowed_origins, language}
-    (admin). ``language`` left out keeps the brand's; null clears it (the browser decides)."""
+    """``PUT /api/brands/me/policy`` {banned_words, banned_mode, allowed_origins, language,
+    question_handoff_s} (admin). ``language`` and ``question_handoff_s`` left out keep the
+    brand's; a null ``language`` clears it (the browser decides)."""
     caller = req.principal(request, Role.ADMIN)
     body = await req.json_object(request)
     policies = req.context(request).policies
-    language = body.get("language", (await policies.read(caller.brand)).language)
+    current = await policies.read(caller.brand)
+    language = body.get("language", current.language)
     if language is not None and language not in languages.SUPPORTED:
         raise ClientError(
             Code.INVALID_REQUEST, f"language must be one of {', '.join(languages.SUPPORTED)}"
@@ -55,11 +57,15 @@ async def put_policy(request: Request) -> JSON:
     origins = _strings(body, "allowed_origins", limit=room_rules.MAX_ORIGINS, max_chars=200)
     if any(not o.startswith(("https://", "http://")) for o in origins):
         raise ClientError(Code.INVALID_REQUEST, "origins look like https://shop.example.com")
+    handoff_s = req.optional_integer(
+        body, "question_handoff_s", minimum=0, maximum=room_rules.MAX_HANDOFF_S
+    )
     policy = room_rules.build(
         _strings(body, "banned_words", limit=room_rules.MAX_WORDS, max_chars=50),
         str(mode),
         origins,
         language,
+        current.question_handoff_s if handoff_s is None else handoff_s,
     )
     await policies.put(caller.brand, policy, now_ms=now_ms())
     return JSON(policy.to_json())

@@ -31,6 +31,7 @@ from live.api.openapi_schema import (
     text,
 )
 from live.api.openapi_webhooks import WEBHOOK_PATHS
+from live.api.openapi_workspace import WORKSPACE_PATHS
 from live.api.responses import JSON
 
 PATHS: dict[str, dict[str, Schema]] = {
@@ -388,6 +389,7 @@ PATHS: dict[str, dict[str, Schema]] = {
         "get": op("A clip by its id, with its product", ANYONE, query={"share": {"type": "string"}})
     },
     **WEBHOOK_PATHS,
+    **WORKSPACE_PATHS,
 }
 
 

@@ -54,8 +54,11 @@ async def drop(
 async def open_coupons(ctx: Context, db: AsyncSession, session_id: str) -> list[dict[str, Any]]:
     """Coupons of a session that can still be claimed, with claims left."""
     now = now_ms()
+    # A guide's nudge coupons (``viewer_id`` set) are for one viewer: never in the room's list.
     rows = await db.scalars(
-        select(CouponRow).where(CouponRow.session_id == session_id).order_by(CouponRow.created_ms)
+        select(CouponRow)
+        .where(CouponRow.session_id == session_id, CouponRow.viewer_id.is_(None))
+        .order_by(CouponRow.created_ms)
     )
     left = await ctx.coupons.left(session_id)
     return [
@@ -76,6 +79,8 @@ def claim_handler(ctx: Context) -> Any:
             session = await session_records.load(db, viewer.brand, session_id)
         if coupon is None or coupon.session_id != session_id:
             raise ClientError(Code.NOT_FOUND, f"no coupon {command.coupon_id}")
+        if coupon.viewer_id is not None and coupon.viewer_id != viewer.user_id:
+            raise ClientError(Code.FORBIDDEN, "this coupon was sent to another viewer")
         try:
             outcome = await ctx.coupons.claim(
                 session_id,

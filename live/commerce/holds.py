@@ -34,6 +34,7 @@ from live.commerce.order_records import (
 from live.context import Context
 from live.db.models import OrderRow, SessionRow
 from live.db.unit import transaction
+from live.guides import workspace_feed
 from live.platform.clock import now_ms
 from live.sessions import session_records
 from live.webhooks import events, outbox
@@ -85,6 +86,7 @@ async def settle(
     units to Redis stock; calling it again is harmless.
     """
     now = now_ms()
+    ended: OrderRow | None = None
     async with transaction(ctx.db) as db:
         session = await db.get(SessionRow, session_id)
         order = await db.get(OrderRow, order_id)
@@ -103,8 +105,19 @@ async def settle(
                 if was == OFFERED:
                     await waitlist_records.end_offer(db, order_id, status=PASSED, now_ms=now)
                 else:
+                    ended = order
                     data = events.order_data(order)
                     await outbox.add(db, order.brand, events.ORDER_CANCELLED, data, now_ms=now)
+    if ended is not None and ended.guide_id is not None:
+        workspace_feed.tell_soon(
+            ctx.bus,
+            session_id,
+            ended.guide_id,
+            "hold",
+            viewer_id=ended.viewer_id,
+            order_id=ended.id,
+            status=ended.status,
+        )
     if order is not None and order.status == PAID:
         await ctx.stock.commit(session_id, order_id)
         return False

@@ -34,7 +34,7 @@ from live.commerce.terms import ProductTerms
 from live.context import Context
 from live.db.models import OrderRow, SessionRow
 from live.db.unit import transaction
-from live.guides import attribution, leaderboard
+from live.guides import attribution, leaderboard, workspace_feed
 from live.platform import ids
 from live.platform.clock import now_ms
 from live.sessions import session_records
@@ -306,6 +306,23 @@ async def _announce_take(
         await leaderboard.count_order(
             ctx.redis, ctx.bus, order.session_id, order.guide_id, order.amount_cents
         )
+        # The guide's desk: the wait is over, the unit is held for payment.
+        for op, extra in (
+            ("waitlist", {"product_id": order.product_id, "waiting": False}),
+            (
+                "hold",
+                {
+                    "order_id": order.id,
+                    "product_id": order.product_id,
+                    "qty": order.qty,
+                    "status": order.status,
+                    "expires_ms": order.expires_ms,
+                },
+            ),
+        ):
+            await workspace_feed.tell(
+                ctx.bus, order.session_id, order.guide_id, op, viewer_id=order.viewer_id, **extra
+            )
     fields = {
         "product_id": order.product_id,
         "user": principal.name or principal.sub,

@@ -24,9 +24,9 @@ from live.auth.tokens import Principal
 from live.commerce import coupons, flash_sales, order_records
 from live.commerce.terms import ProductTerms, current_version
 from live.context import Context
-from live.db.models import CouponClaimRow, OrderRow
+from live.db.models import CouponClaimRow, CouponRow, OrderRow
 from live.db.unit import transaction
-from live.guides import attribution, leaderboard
+from live.guides import attribution, leaderboard, workspace_feed
 from live.platform import ids
 from live.platform.clock import now_ms
 from live.sessions import session_records
@@ -34,6 +34,8 @@ from realtime.bus import BusUnavailable
 
 log = logging.getLogger(__name__)
 
+#: The ``attribution_policy`` of an order credited through a guide's nudge coupon.
+GUIDE_COUPON = "guide_coupon"
 REPEAT_WAIT_S = 5.0
 REPEAT_POLL_S = 0.05
 
@@ -128,6 +130,8 @@ class Priced:
     limit_per_viewer: int | None
     claim: CouponClaimRow | None
     discount_cents: int
+    #: The guide whose nudge coupon the order uses: the order is theirs.
+    coupon_guide_id: str | None = None
 
     @property
     def sale_id(self) -> str | None:
@@ -143,7 +147,7 @@ async def _price(
     if terms.sale is not None:
         terms.sale.check_window(now_ms())
         unit, limit = terms.sale.sale_price_cents, terms.sale.per_viewer_limit or limit
-    claim, discount = None, 0
+    claim, discount, guide_id = None, 0, None
     if request.coupon_id is not None:
         async with transaction(ctx.db) as db:
             claim, discount = await coupons.discount_for(
@@ -153,7 +157,10 @@ async def _price(
                 viewer_id=viewer_id,
                 subtotal_cents=unit * request.qty,
             )
-    return Priced(terms, unit, limit, claim, discount)
+            # The row `discount_for` just read, from the unit's identity map: no query.
+            coupon = await db.get(CouponRow, request.coupon_id)
+            guide_id = coupon.guide_id if coupon is not None else None
+    return Priced(terms, unit, limit, claim, discount, guide_id)
 
 
 async def place(
@@ -226,12 +233,18 @@ async def _not_live(
     raise ClientError(code, f"the session is {terms.session_status}")
 
 
-async def _attribute(ctx: Context, principal: Principal, order: OrderRow) -> None:
-    """Copy the viewer's binding (guide, store, touch time, policy) onto the order."""
+async def _attribute(
+    ctx: Context, principal: Principal, order: OrderRow, *, coupon_guide_id: str | None
+) -> None:
+    """Copy the viewer's binding (guide, store, touch time, policy) onto the order; an order
+    paid with a guide's nudge coupon is that guide's (`GUIDE_COUPON`)."""
     binding = await attribution.lookup(ctx.redis, principal.brand, principal.sub)
     if binding is not None:
         order.guide_id, order.guide_store = binding.guide_id, binding.store
         order.attributed_ms, order.attribution_policy = binding.touch_ms, binding.policy
+    if coupon_guide_id is not None and coupon_guide_id != order.guide_id:
+        order.guide_id, order.guide_store = coupon_guide_id, None
+        order.attributed_ms, order.attribution_policy = order.created_ms, GUIDE_COUPON
 
 
 def _order(
@@ -269,7 +282,7 @@ async def _write(
 ) -> dict[str, Any]:
     """Record a reserved order and announce it; on failure give the hold and the key back."""
     try:
-        await _attribute(ctx, principal, order)
+        await _attribute(ctx, principal, order, coupon_guide_id=priced.coupon_guide_id)
         await ctx.writer.write(order, priced.claim, generation=outcome.generation)
     except ClientError:
         # The hold may already be gone (a rebuild dropped it), so the key is forgotten on its
@@ -296,6 +309,18 @@ async def _announce(
     ts = now_ms()
     clock = {"ts": ts, "t_ms": terms.t_ms(ts)}
     if order.guide_id is not None:
+        await workspace_feed.tell(
+            ctx.bus,
+            order.session_id,
+            order.guide_id,
+            "hold",
+            viewer_id=order.viewer_id,
+            order_id=order.id,
+            product_id=order.product_id,
+            qty=order.qty,
+            status=order.status,
+            expires_ms=order.expires_ms,
+        )
         await leaderboard.count_order(
             ctx.redis, ctx.bus, order.session_id, order.guide_id, order.amount_cents
         )

@@ -20,7 +20,7 @@ from live.commerce.order_records import CANCELLED, EXPIRED, PAID, REFUND_REQUIRE
 from live.context import Context
 from live.db.models import OrderRow, PaymentRow
 from live.db.unit import transaction
-from live.guides import commission
+from live.guides import commission, workspace_feed
 from live.platform import ids
 from live.platform.clock import now_ms
 from live.webhooks import events, outbox
@@ -105,6 +105,16 @@ async def notify(
                 provider=provider,
             )
         )
+    # The guide's desk drops the hold: paid (or to refund), it is no longer waiting.
+    workspace_feed.tell_soon(
+        ctx.bus,
+        order.session_id,
+        order.guide_id,
+        "hold",
+        viewer_id=order.viewer_id,
+        order_id=order_id,
+        status=status,
+    )
     if status == REFUND_REQUIRED:
         log.warning("order %s paid after its hold lapsed: refund required", order_id)
         return {"order_id": order_id, "status": REFUND_REQUIRED, "duplicate": False}

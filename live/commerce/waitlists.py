@@ -26,7 +26,7 @@ from live.commerce.terms import ProductTerms
 from live.context import Context
 from live.db.models import OrderRow, WaitlistEntryRow
 from live.db.unit import transaction
-from live.guides import attribution
+from live.guides import attribution, workspace_feed
 from live.platform.clock import now_ms
 from live.sessions import session_records
 
@@ -87,6 +87,15 @@ async def join(
             raise
         return await _placed(ctx, existing)
     answer = await _placed(ctx, entry)
+    workspace_feed.tell_soon(
+        ctx.bus,
+        session_id,
+        entry.guide_id,
+        "waitlist",
+        viewer_id=principal.sub,
+        product_id=product_id,
+        waiting=True,
+    )
     offers.push_lengths_soon(ctx, session_id)
     # A unit may have come back between the check above and the entry: offer it now.
     offers.pump_soon(ctx, principal.brand, session_id, product_id)
@@ -134,6 +143,15 @@ async def leave(
             # Left in the record: an offer reaching the place finds it left and passes it on.
             log.warning("waitlist place of %s left in Redis: %s", principal.sub, exc)
     offers.push_lengths_soon(ctx, session_id)
+    workspace_feed.tell_soon(
+        ctx.bus,
+        session_id,
+        entry.guide_id,
+        "waitlist",
+        viewer_id=principal.sub,
+        product_id=product_id,
+        waiting=False,
+    )
     return {"session_id": session_id, "product_id": product_id, "status": status}
 
 

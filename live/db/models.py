@@ -88,6 +88,10 @@ class CouponRow(Base):
     per_viewer_limit: Mapped[int] = mapped_column(Integer, default=1)
     expires_ms: Mapped[int | None] = mapped_column(BigInteger)
     created_ms: Mapped[int] = mapped_column(BigInteger)
+    #: A guide's nudge: the one viewer who may claim it (None: anyone in the room).
+    viewer_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    #: A guide's nudge: the guide it came from, whose orders paid with it are.
+    guide_id: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class CouponClaimRow(Base):
@@ -208,6 +212,8 @@ class BrandPolicyRow(Base):
     allowed_origins: Mapped[str] = mapped_column(Text, default="[]")
     language: Mapped[str | None] = mapped_column(String(16), default=None)
     updated_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: How long a viewer's guide may be away before their questions go to the host panel.
+    question_handoff_s: Mapped[int] = mapped_column(Integer, default=60)
 
 
 class StoreRow(Base):
@@ -462,3 +468,37 @@ class WebhookAttemptRow(Base):
     status_code: Mapped[int | None] = mapped_column(Integer, default=None)
     error: Mapped[str | None] = mapped_column(String(200), default=None)
     node_id: Mapped[str] = mapped_column(String(32))
+
+
+class GuideQuestionRow(Base):
+    """A viewer's question, routed to their guide (``guide_id``) or to the host (None)."""
+
+    __tablename__ = "guide_questions"
+    __table_args__ = (Index("ix_guide_questions_session", "session_id", "asked_ms"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    brand: Mapped[str] = mapped_column(String(64))
+    session_id: Mapped[str] = mapped_column(String(32))
+    viewer_id: Mapped[str] = mapped_column(String(64))
+    viewer_name: Mapped[str | None] = mapped_column(String(200), default=None)
+    guide_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    #: The room comment it came from (None: asked privately with "ask my guide").
+    comment_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    text: Mapped[str] = mapped_column(Text)
+    asked_ms: Mapped[int] = mapped_column(BigInteger)
+    answer: Mapped[str | None] = mapped_column(Text, default=None)
+    answered_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    answered_ms: Mapped[int | None] = mapped_column(BigInteger, default=None)
+
+
+class GuideBudgetRow(Base):
+    """The coupons a guide may send in a session: how many, and their total value."""
+
+    __tablename__ = "guide_budgets"
+
+    session_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    guide_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    brand: Mapped[str] = mapped_column(String(64))
+    count: Mapped[int] = mapped_column(Integer)
+    value_cap_cents: Mapped[int] = mapped_column(BigInteger)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)

@@ -10,6 +10,7 @@ from live.auth.tokens import Principal
 from live.context import Context
 from live.db.models import ProductRow, SessionRow
 from live.db.unit import transaction
+from live.guides import workspace_feed
 from live.platform import ids
 from live.platform.clock import now_ms
 from live.sessions.session_records import DRAFT, ENDED, LIVE, load, product_view, t_ms
@@ -184,4 +185,6 @@ async def pin(
         await ctx.bus.publish(session_id, "unpin", {"product_id": previous, **fields})
     else:
         await ctx.bus.publish(session_id, "pin", {"product_id": product_id, **fields})
+    # Guides' desks list what was pinned while each of their viewers watched.
+    await workspace_feed.pinned(ctx.redis, ctx.bus, session_id, product_id, ts=ts)
     return row

@@ -30,6 +30,8 @@ from realtime.wordfilter import Mode, WordFilter
 CACHE_TTL_S = 5.0
 MAX_WORDS = 1_000
 MAX_ORIGINS = 50
+DEFAULT_HANDOFF_S = 60
+MAX_HANDOFF_S = 86_400
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +43,8 @@ class BrandPolicy:
     allowed_origins: tuple[str, ...] = ()
     #: The brand's page language, or None: the viewer's browser decides.
     language: str | None = None
+    #: How long a viewer's guide may be away before their questions go to the host panel.
+    question_handoff_s: int = DEFAULT_HANDOFF_S
     words: WordFilter = field(default_factory=lambda: WordFilter((), Mode.MASK), compare=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -50,6 +54,7 @@ class BrandPolicy:
             "banned_mode": self.banned_mode.value,
             "allowed_origins": list(self.allowed_origins),
             "language": self.language,
+            "question_handoff_s": self.question_handoff_s,
         }
 
     def allows_origin(self, origin: str | None) -> bool:
@@ -65,6 +70,7 @@ def build(
     banned_mode: str,
     allowed_origins: list[str],
     language: str | None = None,
+    question_handoff_s: int = DEFAULT_HANDOFF_S,
 ) -> BrandPolicy:
     """A policy from its stored fields (a language no page speaks reads as none)."""
     mode = Mode(banned_mode)
@@ -73,6 +79,7 @@ def build(
         banned_mode=mode,
         allowed_origins=tuple(allowed_origins),
         language=languages.supported(language),
+        question_handoff_s=question_handoff_s,
         words=WordFilter(banned_words, mode),
     )
 
@@ -102,6 +109,7 @@ class BrandPolicies:
             row.banned_mode,
             codec.decode(row.allowed_origins),
             row.language,
+            row.question_handoff_s,
         )
 
     async def put(self, brand: str, policy: BrandPolicy, *, now_ms: int) -> None:
@@ -115,6 +123,7 @@ class BrandPolicies:
             row.banned_mode = policy.banned_mode.value
             row.allowed_origins = codec.encode(list(policy.allowed_origins)).decode()
             row.language = policy.language
+            row.question_handoff_s = policy.question_handoff_s
             row.updated_ms = now_ms
         self._generation += 1
 

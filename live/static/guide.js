@@ -10,7 +10,7 @@
   const ORDERS_EVERY_MS = 3000;
 
   const state = {api: null, token: null, sessionId: null, room: null, products: {},
-    scope: "session", timer: null, soon: null};
+    scope: "session", timer: null, soon: null, desk: null};
 
   async function main() {
     await LiveI18n.ready;
@@ -45,6 +45,7 @@
   async function open(sessionId) {
     state.sessionId = sessionId;
     if (state.room) state.room.close();
+    if (state.desk) state.desk.close();
     const session = await act(null, () => state.api.session(sessionId));
     if (!session) return;
     for (const p of session.products) state.products[p.product_id] = p;
@@ -53,6 +54,8 @@
     // The guide's own socket: any role may join; purchases in the room refresh my orders.
     const room = LiveClient.connect({wsUrl: session.ws_url, token: state.token});
     state.room = room;
+    // The same socket is my workspace subscription: my viewers now, their questions, nudges.
+    state.desk = GuideDesk.attach({room: room, api: state.api, sessionId: sessionId, products: state.products});
     LiveUI.connectionBadge(room, $("#connection"));
     room.on("purchase", refreshSoon);
     room.on("stock", refreshSoon);

@@ -127,6 +127,8 @@
   function connect(session) {
     const room = LiveClient.connect({wsUrl: session.ws_url, token: state.token});
     state.room = room;
+    if (state.guides) state.guides.close();
+    state.guides = HostGuides.attach({room: room, api: state.api, sessionId: session.id});
     LiveUI.connectionBadge(room, $("#connection"));
     room.on("snapshot", (s) => {
       for (const p of s.products) {

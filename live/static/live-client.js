@@ -67,6 +67,7 @@
     offer_expired: "Sorry, the unit kept for you was released.",
     payment_unavailable: "Payment is not available here: pay in the brand's app.",
     link_revoked: "This link was withdrawn or has expired. Ask your shopping guide for a new one.",
+    budget_exhausted: "This guide has no coupons left to send in this session.",
     unavailable: "The server is busy or unreachable. Try again in a moment.",
     internal: "Something went wrong on the server. Try again.",
     network: "No connection to the server. Check the network and try again.",
@@ -209,6 +210,8 @@
     }
 
     comment(text) { return this.send({type: "comment", text: text}); }
+    /** "Ask my guide": a question to the viewer's guide only (protocol section 3.22). */
+    ask(text) { return this.send({type: "comment", text: text, ask: true}); }
     like(count) { return this.send({type: "like", count: count || 1}); }
     claim(couponId) { return this.send({type: "claim", coupon_id: couponId}); }
 
@@ -712,6 +715,22 @@
     revokeShare(shortCode) { return this.call("DELETE", "/api/guides/me/share/" + encodeURIComponent(shortCode)); }
     myOrders(query) { return this.call("GET", "/api/guides/me/orders" + toQuery(query)); }
     mySummary(query) { return this.call("GET", "/api/guides/me/summary" + toQuery(query)); }
+
+    // guides at work (protocol section 3.22): questions, budgets, nudges
+    questions(id) { return this.call("GET", "/api/sessions/" + id + "/questions"); }
+    answer(id, questionId, text) {
+      return this.call("POST", "/api/sessions/" + id + "/questions/" + encodeURIComponent(questionId) + "/answer", {text: text});
+    }
+    budgets(id) { return this.call("GET", "/api/sessions/" + id + "/budgets"); }
+    setBudget(id, guideId, count, valueCapCents) {
+      return this.call("PUT", "/api/sessions/" + id + "/guides/" + encodeURIComponent(guideId) + "/budget",
+        {count: count, value_cap_cents: valueCapCents});
+    }
+    nudge(id, viewerId, valueCents, minSpendCents) {
+      const body = {viewer_id: viewerId, value_cents: valueCents};
+      if (minSpendCents) body.min_spend_cents = minSpendCents;
+      return this.call("POST", "/api/sessions/" + id + "/nudges", body);
+    }
 
     // development servers only (LIVE_DEV_SIGNIN=1)
     devSignIn(who) { return this.call("POST", "/api/dev/signin", who); }

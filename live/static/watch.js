@@ -115,7 +115,7 @@
     });
     room.on("draw_won", (d) => toast(d.prize ? t("viewer.draw_won_prize", {prize: d.prize})
       : t("viewer.draw_won"), "ok"));
-    room.on("private", (m) => toast(t("viewer.private_message", {from: m.from, text: m.text}), "ok"));
+    room.on("private", onPrivate);
     // A unit came back and is kept for this viewer until expires_at (the waitlist).
     room.on("offer", (o) => {
       state.offers[o.product_id] = o;
@@ -248,6 +248,24 @@
     return order;
   }
 
+  // ---- my guide: private answers and nudge coupons ----
+
+  function onPrivate(m) {
+    if (m.kind === "answer") {
+      $("#guide-reply-from").textContent = t("workspace.viewer.answer_from", {name: m.from});
+      $("#guide-reply-text").textContent = m.text;
+      $("#guide-reply").hidden = false;
+    } else if (m.kind === "nudge") {
+      // Claimed like any coupon drop; only this viewer may claim it.
+      state.offered[m.coupon.coupon_id] = Object.assign({}, m.coupon,
+        {title: t("workspace.viewer.nudge_title", {name: m.from})});
+      toast(t("workspace.viewer.nudge_received", {name: m.from}), "ok");
+      renderCoupon();
+    } else {
+      toast(t("viewer.private_message", {from: m.from, text: m.text}), "ok");
+    }
+  }
+
   // ---- coupon drops ----
 
   function renderCoupon() {
@@ -313,6 +331,14 @@
       state.room.comment(text).catch((err) => { input.value = text; LiveUI.fail(err); });
     };
     $("#like").onclick = () => state.room.like(1).catch(() => {});
+    $("#ask").onclick = async (event) => {
+      const input = $("#comment");
+      const text = input.value.trim();
+      if (!text) { input.focus(); return; }
+      const ack = await act(event.currentTarget, () => state.room.ask(text), (a) => t(
+        a.routed_to === "host" ? "workspace.viewer.asked_host" : "workspace.viewer.asked"));
+      if (ack) input.value = "";
+    };
   }
 
   main();

@@ -27,6 +27,13 @@ def test_parses_every_client_command() -> None:
     assert protocol.parse('{"type":"ping"}', max_frame_bytes=MAX) == protocol.Ping()
 
 
+def test_comment_asking_the_guide() -> None:
+    """``ask: true`` marks a comment as a question for the viewer's guide; ask must be a bool."""
+    asked = protocol.parse('{"type":"comment","text":"size?","ask":true}', max_frame_bytes=MAX)
+    assert asked == protocol.Comment(text="size?", ask=True)
+    assert _error('{"type":"comment","text":"size?","ask":"yes"}').code == Code.INVALID_REQUEST
+
+
 @pytest.mark.parametrize(
     ("data", "code"),
     [

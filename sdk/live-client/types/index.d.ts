@@ -48,6 +48,7 @@ export type ErrorCode =
   | "offer_expired"
   | "payment_unavailable"
   | "link_revoked"
+  | "budget_exhausted"
   | "network";
 
 /** Close codes of the room socket (docs/protocol.md section 10). */
@@ -152,7 +153,38 @@ export interface DrawResultFrame extends Stamped {
 }
 export interface LikesFrame { type: "likes"; total: number; }
 export interface StatsFrame { type: "stats"; comments: number; comments_shown: number; purchases: number; }
-export interface PrivateFrame { type: "private"; from: string; text: string; ts: number; }
+/** To one viewer: a host's message (no `kind`), an answer to their question, a guide's coupon. */
+export interface PrivateFrame {
+  type: "private";
+  from: string;
+  ts: number;
+  kind?: "answer" | "nudge";
+  text?: string;
+  /** answer */ question_id?: string;
+  question?: string;
+  from_role?: string;
+  /** nudge */ coupon?: Coupon & { guide_id: string };
+}
+export interface Question {
+  question_id: string; session_id: string; viewer_id: string; viewer_name: string;
+  guide_id: string | null; comment_id: string | null; text: string; asked_ms: number;
+  answer: string | null; answered_by: string | null; answered_ms: number | null;
+}
+export interface Budget {
+  session_id: string; guide_id: string; count: number; value_cap_cents: number;
+  count_left: number; value_left_cents: number;
+}
+export interface Hold { order_id: string; product_id: string; qty: number; status: "reserved" | "expired"; expires_ms: number; }
+export interface ViewerNow {
+  viewer_id: string; name: string; since_ms: number; watched_ms: number;
+  pinned: string[]; holds: Hold[]; waitlist: string[];
+}
+/** A guide's "my viewers now" (guide sockets; protocol section 7). */
+export interface WorkspaceFrame {
+  type: "workspace"; session_id: string; guide_id: string; full: boolean; ts: number;
+  viewers: ViewerNow[]; gone: string[]; questions?: Question[]; budget?: Budget | null;
+}
+export interface QuestionFrame { type: "question" | "question_answered"; question: Question; }
 export interface DrawWonFrame { type: "draw_won"; draw_id: string; prize: string; }
 export interface LeaderboardFrame {
   type: "leaderboard";
@@ -169,6 +201,8 @@ export interface AckFrame {
   ref: string | null;
   /** comment */ id?: string;
   text?: string;
+  /** a comment that became a question */ question_id?: string;
+  routed_to?: "guide" | "host";
   /** like */ likes?: number;
   /** claim */ coupon_id?: string;
   claim_id?: string;
@@ -191,7 +225,7 @@ export type ServerFrame =
   | SnapshotFrame | StartedFrame | PinFrame | UnpinFrame | CouponFrame | EndedFrame
   | SoldOutFrame | PriceFrame | SaleOpenFrame | SaleCloseFrame | CommentDeletedFrame
   | DrawOpenFrame | DrawResultFrame | LikesFrame | StatsFrame | PrivateFrame | DrawWonFrame
-  | LeaderboardFrame | StockFrame | CouponLeftFrame | PurchaseFrame | CommentsFrame
+  | LeaderboardFrame | WorkspaceFrame | QuestionFrame | StockFrame | CouponLeftFrame | PurchaseFrame | CommentsFrame
   | ViewersFrame | AckFrame | PongFrame | ErrorFrame;
 
 export type FrameType = ServerFrame["type"];
@@ -199,7 +233,7 @@ export type FrameOf<T extends FrameType> = Extract<ServerFrame, { type: T }>;
 
 /** Every client -> server message (docs/protocol.md section 8); `ref` is added by `send`. */
 export type ClientMessage =
-  | { type: "comment"; text: string }
+  | { type: "comment"; text: string; ask?: boolean }
   | { type: "like"; count?: number }
   | { type: "claim"; coupon_id: string }
   | { type: "ping" }
@@ -265,6 +299,8 @@ export interface Room {
   on(type: "*", callback: (frame: ServerFrame) => void): () => void;
   send(message: ClientMessage): Promise<AckFrame | PongFrame>;
   comment(text: string): Promise<AckFrame>;
+  /** "Ask my guide": a question to the viewer's guide only, not published to the room. */
+  ask(text: string): Promise<AckFrame>;
   like(count?: number): Promise<AckFrame>;
   claim(couponId: string): Promise<AckFrame>;
   mute(userId: string): Promise<AckFrame>;
@@ -340,6 +376,11 @@ export interface Api {
   sharePngUrl(sessionId: string, scale?: number): string;
   myOrders(query?: Record<string, string | number | undefined>): Promise<unknown>;
   mySummary(query?: Record<string, string | number | undefined>): Promise<unknown>;
+  questions(id: string): Promise<{ items?: Question[]; unclaimed?: Question[]; guides?: Array<{ guide_id: string; questions: number; answered: number; median_answer_ms: number | null; p90_answer_ms: number | null }> }>;
+  answer(id: string, questionId: string, text: string): Promise<Question>;
+  budgets(id: string): Promise<{ items: Budget[] }>;
+  setBudget(id: string, guideId: string, count: number, valueCapCents: number): Promise<Budget>;
+  nudge(id: string, viewerId: string, valueCents: number, minSpendCents?: number): Promise<{ coupon: Coupon & { guide_id: string }; viewer_id: string; budget: Budget }>;
   devSignIn(who: { role: string; sub: string; brand?: string; name?: string; store?: string }): Promise<{ token: string }>;
 }
 

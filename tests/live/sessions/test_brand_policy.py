@@ -67,12 +67,15 @@ async def test_policy_is_admin_only_and_validated(server: LiveServer) -> None:
         assert bad.json()["error"]["code"] == "invalid_request"
         bad = await admin.put("/api/brands/me/policy", json={"allowed_origins": ["ftp://x"]})
         assert bad.json()["error"]["code"] == "invalid_request"
+        bad = await admin.put("/api/brands/me/policy", json={"question_handoff_s": -1})
+        assert bad.json()["error"]["code"] == "invalid_request"
         ok = await admin.put("/api/brands/me/policy", json={"banned_words": ["x"]})
         assert ok.json() == {
             "banned_words": ["x"],
             "banned_mode": "mask",
             "allowed_origins": [],
             "language": None,
+            "question_handoff_s": 60,
         }
     async with server.client(server.token("admin", "boss", brand="other")) as other:
         assert (await other.get("/api/brands/me/policy")).json()["banned_words"] == []
@@ -111,3 +114,13 @@ class _GatedPolicies(BrandPolicies):
         self.reading.set()
         await self.release.wait()
         return read
+
+
+async def test_question_handoff_is_kept_when_a_put_leaves_it_out(server: LiveServer) -> None:
+    """The guide-away delay set once stays through a later PUT that does not name it."""
+    async with server.client(server.token("admin", "boss")) as admin:
+        first = await admin.put("/api/brands/me/policy", json={"question_handoff_s": 300})
+        assert first.json()["question_handoff_s"] == 300
+        later = await admin.put("/api/brands/me/policy", json={"banned_words": ["y"]})
+        assert later.json()["question_handoff_s"] == 300
+        assert (await admin.get("/api/brands/me/policy")).json()["question_handoff_s"] == 300
