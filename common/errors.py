@@ -62,6 +62,7 @@ class Code(StrEnum):
     OFFER_EXPIRED = "offer_expired"
     PAYMENT_UNAVAILABLE = "payment_unavailable"
     LINK_REVOKED = "link_revoked"
+    RESERVATIONS_CLOSED = "reservations_closed"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal"
 
@@ -110,6 +111,7 @@ STATUS: dict[Code, int] = {
     Code.OFFER_EXPIRED: 409,
     Code.PAYMENT_UNAVAILABLE: 409,
     Code.LINK_REVOKED: 410,
+    Code.RESERVATIONS_CLOSED: 409,
     Code.UNAVAILABLE: 503,
     Code.INTERNAL: 500,
 }
