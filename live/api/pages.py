@@ -8,6 +8,12 @@ from starlette.responses import HTMLResponse, RedirectResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from common.errors import ClientError
+from live.api import request as req
+from live.db.models import SessionRow
+from live.db.unit import transaction
+from live.sessions import session_records
+
 
 def _page(name: str) -> HTMLResponse:
     page = resources.files("live").joinpath("static", name).read_text("utf-8")
@@ -27,9 +33,28 @@ async def guide(_request: Request) -> HTMLResponse:
     return _page("guide.html")
 
 
-async def watch(_request: Request) -> HTMLResponse:
-    """``GET /watch/{session_id}?token=&share=``: the viewer demo of a live room."""
+async def watch(request: Request) -> HTMLResponse:
+    """``GET /watch/{session_id}?token=&share=``: the viewer demo of a live room; while the
+    session is scheduled, its countdown and reservation page (the same link, shared by a
+    guide before the live, opens the room once it is live)."""
+    if await _scheduled(request, request.path_params["session_id"]):
+        return _page("schedule.html")
     return _page("watch.html")
+
+
+async def _scheduled(request: Request, session_id: str) -> bool:
+    """Whether ``session_id`` is a scheduled session, read from the record on every page load
+    (not from the node's one-second cache of session rows: a viewer opening the reminder's
+    link right after the start must get the room). The page has no token yet, so the brand
+    is checked by the API calls the page makes, not here; a record that cannot answer serves
+    the room page, which says what went wrong."""
+    ctx = req.context(request)
+    try:
+        async with transaction(ctx.db) as db:
+            row = await db.get(SessionRow, session_id)
+    except ClientError:
+        return False
+    return row is not None and row.status == session_records.SCHEDULED
 
 
 async def replay(_request: Request) -> HTMLResponse:

@@ -640,6 +640,16 @@
         return data;
       }));
     }
+    /** Upload a session's cover (a browser File or Blob, as `uploadImage`): {session_id, cover_url}. */
+    uploadCover(id, image) {
+      const url = this.baseUrl + "/api/sessions/" + id + "/cover";
+      const headers = {"Content-Type": image.type || "application/octet-stream"};
+      if (this.token) headers.Authorization = "Bearer " + this.token;
+      return fetch(url, {method: "POST", headers: headers, body: image}).then((r) => r.json().then((data) => {
+        if (r.status >= 400) throw new LiveError(data.error.code, data.error.message, r.status);
+        return data;
+      }));
+    }
     start(id) { return this.call("POST", "/api/sessions/" + id + "/start"); }
     end(id) { return this.call("POST", "/api/sessions/" + id + "/end"); }
     pin(id, productId) { return this.call("POST", "/api/sessions/" + id + "/pin", {product_id: productId}); }

@@ -372,6 +372,7 @@ export interface Api {
   session(id: string): Promise<Session>;
   editSession(id: string, fields: { title?: string; cover_url?: string; video_url?: string; starts_at?: number }): Promise<Session>;
   reservations(id: string): Promise<ReservationTotals>;
+  uploadCover(id: string, image: Blob): Promise<{ session_id: string; cover_url: string }>;
   schedule(id: string): Promise<Schedule>;
   reserve(id: string, share?: string | null): Promise<Reservation>;
   cancelReservation(id: string): Promise<Reservation>;
