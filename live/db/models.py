@@ -481,6 +481,10 @@ class ReservationRow(Base):
         UniqueConstraint("session_id", "viewer_id"),
         Index("ix_reservations_guide", "brand", "guide_id", "session_id"),
         Index("ix_reservations_session", "session_id", "status"),
+        # A reminder pass looks up the not yet reminded reservations of due sessions: with
+        # these it never walks the ones already reminded, however many a session has.
+        Index("ix_reservations_lead_due", "session_id", "lead_reminded_ms"),
+        Index("ix_reservations_start_due", "session_id", "start_reminded_ms"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)

@@ -36,6 +36,10 @@ def upgrade() -> None:
     )
     op.create_index("ix_reservations_guide", "reservations", ["brand", "guide_id", "session_id"])
     op.create_index("ix_reservations_session", "reservations", ["session_id", "status"])
+    op.create_index("ix_reservations_lead_due", "reservations", ["session_id", "lead_reminded_ms"])
+    op.create_index(
+        "ix_reservations_start_due", "reservations", ["session_id", "start_reminded_ms"]
+    )
     op.create_table(
         "reminder_policies",
         sa.Column("brand", sa.String(length=64), nullable=False),
@@ -47,6 +51,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("reminder_policies")
+    op.drop_index("ix_reservations_start_due", table_name="reservations")
+    op.drop_index("ix_reservations_lead_due", table_name="reservations")
     op.drop_index("ix_reservations_session", table_name="reservations")
     op.drop_index("ix_reservations_guide", table_name="reservations")
     op.drop_table("reservations")
