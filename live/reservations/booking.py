@@ -27,13 +27,10 @@ async def reserve(
 ) -> tuple[ReservationRow, bool]:
     """The viewer's active reservation of ``session_id``, and whether this call made it
     (False: it existed already)."""
-    async with transaction(ctx.db) as db:
-        session = await session_records.load(db, caller.brand, session_id)
-    if session.status != session_records.SCHEDULED:
-        raise ClientError(
-            Code.RESERVATIONS_CLOSED, f"the session is {session.status}: it takes no reservations"
-        )
     if share:
+        # The touch comes first, as on the room socket: arriving through a guide's link binds
+        # whatever the session's state (a code names its brand and session, so a code for a
+        # session the caller cannot see touches nobody).
         await arrivals.from_share(ctx, caller, session_id, share)
     binding = await attribution.lookup(ctx.redis, caller.brand, caller.sub)
     try:
@@ -49,8 +46,15 @@ async def reserve(
 async def _write(
     ctx: Context, caller: Principal, session_id: str, binding: attribution.Binding | None
 ) -> tuple[ReservationRow, bool]:
+    """One transaction: the session is still scheduled, then the row is made or reused."""
     now = now_ms()
     async with transaction(ctx.db) as db:
+        session = await session_records.load(db, caller.brand, session_id)
+        if session.status != session_records.SCHEDULED:
+            raise ClientError(
+                Code.RESERVATIONS_CLOSED,
+                f"the session is {session.status}: it takes no reservations",
+            )
         row = await records.of_viewer(db, session_id, caller.sub)
         if row is None:
             row = ReservationRow(
