@@ -15,6 +15,7 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from live.cli import demo_pictures
+from live.platform.settings import Settings
 from tests.live.reservations.scheduling import reserve, schedule, share_of
 from tests.live.webhooks.conftest import FAST
 from tests.live.webhooks.hooks import register
@@ -29,13 +30,29 @@ from tests.support.units import UNIT_S
 WAIT_MS = 20_000 * UNIT_S
 
 
+def _settings(data_dir: Path, database_url: str, redis_url: str) -> Settings:
+    return settings_for(
+        data_dir, database_url=database_url, redis_url=redis_url, reminder_poll_ms=50, **FAST
+    )
+
+
 @pytest.fixture
 async def reminding(data_dir: Path, database_url: str, redis_url: str) -> AsyncIterator[LiveServer]:
     """The app with the compressed webhook schedule and reminders looked for every 50 ms."""
-    settings = settings_for(
-        data_dir, database_url=database_url, redis_url=redis_url, reminder_poll_ms=50, **FAST
-    )
-    server = await start_server(settings)
+    server = await start_server(_settings(data_dir, database_url, redis_url))
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@pytest.fixture
+async def node_b(
+    reminding: LiveServer, tmp_path: Path, database_url: str, redis_url: str
+) -> AsyncIterator[LiveServer]:
+    """A second node on the same engines, serving the same brand (the guide's)."""
+    server = await start_server(_settings(tmp_path / "node-b", database_url, redis_url))
+    server.brand = reminding.brand
     try:
         yield server
     finally:
@@ -79,9 +96,10 @@ async def _pictures(server: LiveServer, session_id: str, product_id: str) -> Non
 
 
 async def test_reserve_through_a_guide_link_get_reminded_join_and_show_up_in_the_follow_up(
-    reminding: LiveServer, receiver: Receiver, browser: Browser, tmp_path: Path
+    reminding: LiveServer, node_b: LiveServer, receiver: Receiver, browser: Browser, tmp_path: Path
 ) -> None:
-    """The whole reservation loop on phones, in Simplified Chinese."""
+    """The whole reservation loop on phones, in Simplified Chinese: the viewer on one node,
+    the guide on another."""
     server = reminding
     await register(server, receiver, "crm", event_types=["session.reminder"])
     async with server.client(server.token("admin", "boss")) as admin:
@@ -125,7 +143,7 @@ async def test_reserve_through_a_guide_link_get_reminded_join_and_show_up_in_the
         assert [(m["kind"], m["guide_id"]) for m in mine] == [("lead", "wei")]
 
         guide_token = server.token("guide", "wei", name="Wei", store="s1")
-        before = await open_page(context, f"{server.base_url}/guide?lang=zh-CN&token={guide_token}")
+        before = await open_page(context, f"{node_b.base_url}/guide?lang=zh-CN&token={guide_token}")
         await expect(before.page.locator("#reservations-count")).to_have_text("2人通过你预约")
         await expect(before.page.locator('#reservations li[data-viewer-id="mei"]')).to_contain_text(
             "Mei"
@@ -164,7 +182,7 @@ async def test_reserve_through_a_guide_link_get_reminded_join_and_show_up_in_the
         async with server.client(server.token("host", "hana")) as host:
             await host.post(f"/api/sessions/{session_id}/end")
 
-        guide = await open_page(context, f"{server.base_url}/guide?lang=zh-CN&token={guide_token}")
+        guide = await open_page(context, f"{node_b.base_url}/guide?lang=zh-CN&token={guide_token}")
         rows = guide.page.locator("#followups li.followup")
         await expect(rows).to_have_count(2)
         no_show = guide.page.locator('#followups li[data-kind="no_show"]')
@@ -174,7 +192,7 @@ async def test_reserve_through_a_guide_link_get_reminded_join_and_show_up_in_the
         await expect(no_buy).to_contain_text("到场未购买")
         await expect(no_buy).to_contain_text("Mei")
         link = await no_buy.locator("input").input_value()
-        assert link.startswith(f"{server.base_url}/")
+        assert link.startswith(f"{node_b.base_url}/")
         assert "share=" in link
         await guide.page.locator("#followups").scroll_into_view_if_needed()
         await _shot(guide.page, tmp_path, "guide-followup-phone-zh")
