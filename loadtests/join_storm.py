@@ -33,6 +33,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -533,11 +534,18 @@ def main() -> None:
     parser.add_argument(
         "--server-env", action="append", default=[], help="LIVE_NAME=value for the nodes"
     )
+    parser.add_argument("--keep-logs", type=Path, help="copy the nodes' logs into this folder")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="join-storm-") as tmp:
         work = Path(tmp)
-        with _engines(args, work) as env:
-            figures = asyncio.run(run(args, env, work))
+        try:
+            with _engines(args, work) as env:
+                figures = asyncio.run(run(args, env, work))
+        finally:
+            if args.keep_logs is not None:
+                args.keep_logs.mkdir(parents=True, exist_ok=True)
+                for log in work.glob("*.log"):
+                    shutil.copy(log, args.keep_logs / log.name)
     setup = {"target": args.target, "viewers": args.viewers, "database": args.database}
     print(json.dumps({**setup, **figures}, indent=1))
 

@@ -1,6 +1,8 @@
 """Screenshots of the pages for the docs: `live demo` with simulated viewers, a coupon drop and
 a flash sale, shot in the system's Chromium on a phone and a laptop viewport: the host panel,
 the guide workspace, the viewer's room and product bag, a clip's page; and a guide's poster.
+The viewer's room, the guide workspace (phone) and the host panel (laptop) are shot again by a
+browser that prefers Simplified Chinese (`*-zh-CN.png`).
 
     .venv/bin/python scripts/screenshots.py        # writes docs/screenshots/*.png
 """
@@ -25,6 +27,8 @@ from playwright.sync_api import Page, sync_playwright
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 VIEWPORTS = {"laptop": (1366, 860), "phone": (390, 844)}
+#: The pages shot in Chinese too, and the viewport of each.
+IN_CHINESE = {"viewer": "phone", "guide workspace": "phone", "host panel": "laptop"}
 URL_LINE = re.compile(r"^\s+(host panel|guide workspace|viewer)\s+(http://\S+)$")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
@@ -142,6 +146,19 @@ def main() -> int:
                         page.wait_for_timeout(500)
                         _shoot(page, OUT / f"product-{device}.png")
                     context.close()
+            for name, device in IN_CHINESE.items():
+                width, height = VIEWPORTS[device]
+                context = browser.new_context(
+                    viewport={"width": width, "height": height},
+                    has_touch=device == "phone",
+                    is_mobile=device == "phone",
+                    locale="zh-CN",
+                )
+                page = context.new_page()
+                page.goto(urls[name])
+                page.wait_for_timeout(4000)
+                _shoot(page, OUT / f"{name.split()[0]}-{device}-zh-CN.png")
+                context.close()
             browser.close()
     finally:
         demo.send_signal(signal.SIGTERM)

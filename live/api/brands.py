@@ -1,5 +1,5 @@
-"""Brand admin endpoints: the live-room policy (banned words, allowed origins) and the
-commission plan."""
+"""Brand admin endpoints: the live-room policy (banned words, allowed origins, page language)
+and the commission plan."""
 
 from starlette.requests import Request
 from starlette.routing import Route
@@ -10,6 +10,7 @@ from live.api.responses import JSON
 from live.auth.tokens import Role
 from live.db.unit import transaction
 from live.guides import attribution, commission
+from live.platform import languages
 from live.platform.clock import now_ms
 from live.sessions import room_rules
 from realtime.wordfilter import Mode
@@ -38,9 +39,16 @@ async def get_policy(request: Request) -> JSON:
 
 
 async def put_policy(request: Request) -> JSON:
-    """``PUT /api/brands/me/policy`` {banned_words, banned_mode, allowed_origins} (admin)."""
+    """``PUT /api/brands/me/policy`` {banned_words, banned_mode, allowed_origins, language}
+    (admin). ``language`` left out keeps the brand's; null clears it (the browser decides)."""
     caller = req.principal(request, Role.ADMIN)
     body = await req.json_object(request)
+    policies = req.context(request).policies
+    language = body.get("language", (await policies.read(caller.brand)).language)
+    if language is not None and language not in languages.SUPPORTED:
+        raise ClientError(
+            Code.INVALID_REQUEST, f"language must be one of {', '.join(languages.SUPPORTED)}"
+        )
     mode = body.get("banned_mode", Mode.MASK.value)
     if mode not in (Mode.MASK.value, Mode.REJECT.value):
         raise ClientError(Code.INVALID_REQUEST, "banned_mode must be mask or reject")
@@ -51,8 +59,9 @@ async def put_policy(request: Request) -> JSON:
         _strings(body, "banned_words", limit=room_rules.MAX_WORDS, max_chars=50),
         str(mode),
         origins,
+        language,
     )
-    await req.context(request).policies.put(caller.brand, policy, now_ms=now_ms())
+    await policies.put(caller.brand, policy, now_ms=now_ms())
     return JSON(policy.to_json())
 
 

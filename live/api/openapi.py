@@ -316,6 +316,7 @@ PATHS: dict[str, dict[str, Schema]] = {
                         "banned_words": {"type": "array", "items": {"type": "string"}},
                         "banned_mode": {"enum": ["mask", "reject"]},
                         "allowed_origins": {"type": "array", "items": {"type": "string"}},
+                        "language": {"enum": ["en", "zh-CN", None]},
                     },
                 )
             ),
@@ -396,6 +397,7 @@ PATHS: dict[str, dict[str, Schema]] = {
     "/pay/{order_id}": {"get": op("The development provider's pay page", None, media="text/html")},
     "/replay/{session_id}": {"get": op("The replay page", None, media="text/html")},
     "/clips/{clip_id}": {"get": op("A clip's page", None, media="text/html")},
+    "/i18n/{lang}.json": {"get": op("The pages' sentences in a language (en, zh-CN)", None)},
     "/api/clips/{clip_id}": {
         "get": op("A clip by its id, with its product", ANYONE, query={"share": {"type": "string"}})
     },

@@ -13,6 +13,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from common.errors import ClientError, Code
+from live.api import page_language
 from live.api import request as req
 from live.api.responses import JSON
 from live.auth.tokens import Role
@@ -21,6 +22,7 @@ from live.context import Context
 from live.db.models import ClipRow, GuideRow, ProductRow, SessionRow, ShortLinkRow, StoreRow
 from live.db.unit import transaction
 from live.guides import posters, share_codes, short_links
+from live.platform import languages
 from live.sessions import images, session_records
 
 
@@ -181,15 +183,17 @@ async def open_link(request: Request) -> Response:
     except ClientError as exc:
         if exc.code not in (Code.NOT_FOUND, Code.LINK_REVOKED):
             raise
-        words = "This link does not exist." if exc.code == Code.NOT_FOUND else exc.message
+        lang = await page_language.choose(request)
+        gone = "common.link_not_found" if exc.code == Code.NOT_FOUND else "errors.link_revoked"
+        title = html.escape(languages.sentence(lang, "common.link_unavailable"))
         page = (
-            '<!doctype html><meta charset="utf-8"><meta name="viewport" '
-            'content="width=device-width, initial-scale=1"><title>Link unavailable</title>'
+            f'<!doctype html><html lang="{lang}"><meta charset="utf-8"><meta name="viewport" '
+            f'content="width=device-width, initial-scale=1"><title>{title}</title>'
             '<link rel="stylesheet" href="/static/pages.css"><main class="card" '
-            'style="max-width:26rem;margin:3rem auto"><h2>Link unavailable</h2>'
-            f"<p>{html.escape(words)} Ask your shopping guide for a new one.</p></main>"
+            f'style="max-width:26rem;margin:3rem auto"><h2>{title}</h2>'
+            f"<p>{html.escape(languages.sentence(lang, gone))}</p></main>"
         )
-        return HTMLResponse(page, status_code=exc.status)
+        return HTMLResponse(page, status_code=exc.status, headers={"Vary": "Accept-Language"})
     return RedirectResponse(_target(link), status_code=302)
 
 

@@ -181,10 +181,13 @@ class Api:
         )
 
 
-async def seed(api: Api) -> Seeded:
-    """Brand, stores, guides, commission plan, and a live session with products, one pinned."""
+async def seed(api: Api, *, language: str | None = None) -> Seeded:
+    """Brand (its page language when given), stores, guides, commission plan, and a live session
+    with products, one pinned."""
     admin = api.token("admin", "demo-admin", name="Admin")
     await api.ok("PUT", "/api/org/brand", token=admin, body={"name": "Maison Lune"})
+    if language is not None:
+        await api.ok("PUT", "/api/brands/me/policy", token=admin, body={"language": language})
     for store_id, name in STORES:
         await api.ok("PUT", f"/api/org/stores/{store_id}", token=admin, body={"name": name})
     for guide_id, name, store_id, upstream in GUIDES:
@@ -424,7 +427,12 @@ def _ignore(_signum: int, _frame: object) -> None:
 
 
 async def _run(
-    settings: Settings, host: str, port: int, viewers: int, seed_rng: int | None
+    settings: Settings,
+    host: str,
+    port: int,
+    viewers: int,
+    seed_rng: int | None,
+    language: str | None,
 ) -> None:
     from live.app import create_app
 
@@ -448,7 +456,7 @@ async def _run(
     stopping = asyncio.Event()
     crowd: list[asyncio.Task[None]] = []
     try:
-        seeded = await seed(api)
+        seeded = await seed(api, language=language)
         _print_urls(seeded, viewers)
         rng = random.Random(seed_rng)  # noqa: S311 (simulation, not security)
         for number in range(viewers):
@@ -464,8 +472,17 @@ async def _run(
         await serving
 
 
-def run(settings: Settings, *, host: str, port: int, viewers: int, seed: int | None = None) -> int:
-    """Run the demo until interrupted; 0 after a clean stop, 2 when seeding failed."""
+def run(
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    viewers: int,
+    seed: int | None = None,
+    language: str | None = None,
+) -> int:
+    """Run the demo until interrupted; 0 after a clean stop, 2 when seeding failed. With
+    ``language`` (``en``, ``zh-CN``) the demo brand's pages speak it whatever the browser's."""
     # The development payment provider lets a viewer pay from the page (unless the environment
     # names a real one), so the guide sees commission from a real click-through.
     provider = "dev" if settings.payment_provider == "none" else settings.payment_provider
@@ -480,7 +497,7 @@ def run(settings: Settings, *, host: str, port: int, viewers: int, seed: int | N
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _ignore)
     try:
-        asyncio.run(_run(settings, host, port, viewers, seed))
+        asyncio.run(_run(settings, host, port, viewers, seed, language))
     except DemoError as exc:
         print(f"live: error: the demo could not seed the server: {exc}", file=sys.stderr)
         return 2

@@ -21,7 +21,7 @@ from live.db import migrate
 from live.db.engine import create_engine, session_factory
 from live.guides import organisation
 from live.guides.organisation import CSV_COLUMNS
-from live.platform import data_lock, logs
+from live.platform import data_lock, languages, logs
 from live.platform.clock import now_ms
 from live.platform.engines import EngineError, open_engines
 from live.platform.settings import Settings, SettingsError, load_settings
@@ -226,6 +226,11 @@ def _parser() -> argparse.ArgumentParser:
         "--viewers", type=int, default=0, help="simulated viewers who comment, like and buy"
     )
     demo.add_argument("--seed", type=int, help="seed of the simulated viewers' choices")
+    demo.add_argument(
+        "--lang",
+        choices=languages.SUPPORTED,
+        help="the demo brand's page language (default: each browser's own)",
+    )
     token = commands.add_parser("token", help="mint a development token (HS256, LIVE_SECRET)")
     token.add_argument("--role", required=True, choices=[r.value for r in Role])
     token.add_argument("--brand", required=True)
@@ -262,7 +267,12 @@ def _run_server(args: argparse.Namespace, settings: Settings) -> int:
     from live.cli import demo
 
     return demo.run(
-        settings, host=args.host, port=args.port, viewers=max(0, args.viewers), seed=args.seed
+        settings,
+        host=args.host,
+        port=args.port,
+        viewers=max(0, args.viewers),
+        seed=args.seed,
+        language=args.lang,
     )
 
 

@@ -199,7 +199,8 @@ class PaymentRow(Base):
 
 
 class BrandPolicyRow(Base):
-    """A brand's live-room rules: banned words (JSON list) and allowed origins (JSON list)."""
+    """A brand's live-room rules: banned words (JSON list), allowed origins (JSON list) and the
+    language of its pages (``en``, ``zh-CN``; NULL: the viewer's browser decides)."""
 
     __tablename__ = "brand_policies"
 
@@ -207,6 +208,7 @@ class BrandPolicyRow(Base):
     banned_words: Mapped[str] = mapped_column(Text, default="[]")
     banned_mode: Mapped[str] = mapped_column(String(16), default="mask")
     allowed_origins: Mapped[str] = mapped_column(Text, default="[]")
+    language: Mapped[str | None] = mapped_column(String(16), default=None)
     updated_ms: Mapped[int] = mapped_column(BigInteger, default=0)
 
 

@@ -1,8 +1,10 @@
-"""Per-brand rules for the live room: banned words in comments and allowed page origins.
+"""Per-brand rules for the live room: banned words in comments, allowed page origins, and the
+language its pages speak (``en`` or ``zh-CN``, see `live.platform.languages`).
 
 Contract: the record (`brand_policies` table) is the source; each node caches a brand's policy
 for `CACHE_TTL_S`, so a change made through the admin API holds on every node within that time.
-A brand without a row has no banned words and accepts every origin.
+A brand without a row has no banned words, accepts every origin and has no language set (its
+pages follow the viewer's browser).
 
 Every comment checks its brand's policy, so when the cached copy expires a flood of 1,000
 comments a second all miss at once. Each miss used to read the record itself, and the reads
@@ -20,6 +22,7 @@ from common import codec
 from common.errors import ClientError, Code
 from live.db.models import BrandPolicyRow
 from live.db.unit import transaction
+from live.platform import languages
 from live.platform.shared_reads import SharedReads
 from realtime.connection import Viewer
 from realtime.wordfilter import Mode, WordFilter
@@ -36,6 +39,8 @@ class BrandPolicy:
     banned_words: tuple[str, ...] = ()
     banned_mode: Mode = Mode.MASK
     allowed_origins: tuple[str, ...] = ()
+    #: The brand's page language, or None: the viewer's browser decides.
+    language: str | None = None
     words: WordFilter = field(default_factory=lambda: WordFilter((), Mode.MASK), compare=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -44,6 +49,7 @@ class BrandPolicy:
             "banned_words": list(self.banned_words),
             "banned_mode": self.banned_mode.value,
             "allowed_origins": list(self.allowed_origins),
+            "language": self.language,
         }
 
     def allows_origin(self, origin: str | None) -> bool:
@@ -54,13 +60,19 @@ class BrandPolicy:
         return not self.allowed_origins or origin is None or origin in self.allowed_origins
 
 
-def build(banned_words: list[str], banned_mode: str, allowed_origins: list[str]) -> BrandPolicy:
-    """A policy from its stored fields."""
+def build(
+    banned_words: list[str],
+    banned_mode: str,
+    allowed_origins: list[str],
+    language: str | None = None,
+) -> BrandPolicy:
+    """A policy from its stored fields (a language no page speaks reads as none)."""
     mode = Mode(banned_mode)
     return BrandPolicy(
         banned_words=tuple(banned_words),
         banned_mode=mode,
         allowed_origins=tuple(allowed_origins),
+        language=languages.supported(language),
         words=WordFilter(banned_words, mode),
     )
 
@@ -86,7 +98,10 @@ class BrandPolicies:
         if row is None:
             return BrandPolicy()
         return build(
-            codec.decode(row.banned_words), row.banned_mode, codec.decode(row.allowed_origins)
+            codec.decode(row.banned_words),
+            row.banned_mode,
+            codec.decode(row.allowed_origins),
+            row.language,
         )
 
     async def put(self, brand: str, policy: BrandPolicy, *, now_ms: int) -> None:
@@ -99,6 +114,7 @@ class BrandPolicies:
             row.banned_words = codec.encode(list(policy.banned_words)).decode()
             row.banned_mode = policy.banned_mode.value
             row.allowed_origins = codec.encode(list(policy.allowed_origins)).decode()
+            row.language = policy.language
             row.updated_ms = now_ms
         self._generation += 1
 

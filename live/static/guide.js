@@ -6,13 +6,16 @@
 (function () {
   "use strict";
   const {$, el, money, act} = LiveUI;
+  const t = LiveI18n.t;
   const ORDERS_EVERY_MS = 3000;
 
   const state = {api: null, token: null, sessionId: null, room: null, products: {},
     scope: "session", timer: null, soon: null};
 
   async function main() {
-    const {token, claims} = await LiveUI.signIn({page: "guide", roles: ["guide"], defaultName: "Guide"});
+    await LiveI18n.ready;
+    const {token, claims} = await LiveUI.signIn({page: "guide", roles: ["guide"],
+      defaultName: t("guide.default_name")});
     state.api = LiveClient.api({token: token});
     state.token = token;
     $("#who").textContent = (claims.name || claims.sub) + (claims.store ? " · " + claims.store : "") +
@@ -24,8 +27,9 @@
     const items = listed ? listed.items : [];
     const select = $("#session-select");
     select.replaceChildren(...items.filter((s) => s.status !== "ended").map((s) =>
-      el("option", {value: s.id, text: s.title + (s.status === "live" ? " (LIVE)" : " (upcoming)")})));
-    if (!select.children.length) select.append(el("option", {value: "", text: "No upcoming session"}));
+      el("option", {value: s.id, text: t(s.status === "live" ? "guide.session_live" : "guide.session_upcoming",
+        {title: s.title})})));
+    if (!select.children.length) select.append(el("option", {value: "", text: t("guide.no_upcoming_session")}));
     select.onchange = () => select.value && open(select.value);
     const wanted = new URLSearchParams(location.search).get("session");
     const first = items.find((s) => s.id === wanted) || items.find((s) => s.status === "live") ||
@@ -89,24 +93,24 @@
     $("#sum-upstream").textContent = money(summary.upstream_commission_cents);
   }
 
-  const STATUS_WORDS = {reserved: "awaiting payment", paid: "paid", expired: "expired",
-    cancelled: "cancelled", refund_required: "to refund", refunded: "refunded"};
+  const STATUSES = ["reserved", "paid", "expired", "cancelled", "refund_required", "refunded"];
 
   function renderOrders(items) {
     const body = $("#orders");
     body.replaceChildren();
     if (!items.length) {
-      body.append(el("tr", {}, el("td", {colspan: 6, class: "muted", text: "No orders through your link yet."})));
+      body.append(el("tr", {}, el("td", {colspan: 6, class: "muted", text: t("guide.no_orders_through_your_link")})));
     }
     for (const o of items) {
       const p = state.products[o.product_id];
       body.append(el("tr", {"data-order-id": o.order_id, "data-status": o.status}, [
-        el("td", {"data-label": "Time", text: new Date(o.ts).toLocaleTimeString()}),
-        el("td", {"data-label": "Product", text: p ? p.title : o.product_id}),
-        el("td", {"data-label": "Qty", text: o.qty}),
-        el("td", {"data-label": "Amount", text: money(o.amount_cents)}),
-        el("td", {"data-label": "Status", class: "status", text: STATUS_WORDS[o.status] || o.status}),
-        el("td", {"data-label": "Commission", class: "commission",
+        el("td", {"data-label": t("guide.time"), text: LiveI18n.time(o.ts)}),
+        el("td", {"data-label": t("shop.product"), text: p ? p.title : o.product_id}),
+        el("td", {"data-label": t("guide.qty"), text: o.qty}),
+        el("td", {"data-label": t("guide.amount"), text: money(o.amount_cents)}),
+        el("td", {"data-label": t("guide.status"), class: "status",
+          text: STATUSES.includes(o.status) ? t("guide.status_" + o.status) : o.status}),
+        el("td", {"data-label": t("guide.commission"), class: "commission",
           text: o.commission_cents === null ? "-" : money(o.commission_cents)}),
       ]));
     }
@@ -116,19 +120,19 @@
     const list = $("#clips");
     list.replaceChildren();
     if (!ended.length) {
-      list.append(el("li", {class: "muted", text: "Clips of your brand's past sessions appear here."}));
+      list.append(el("li", {class: "muted", text: t("guide.clips_appear_here")}));
       return;
     }
     for (const s of ended.slice(0, 10)) {
       const clips = await state.api.clips(s.id).catch((err) => {
-        list.append(el("li", {class: "muted", text: s.title + ": " + err.message}));
+        list.append(el("li", {class: "muted", text: t("guide.clips_failed", {title: s.title, reason: err.message})}));
         return [];
       });
       for (const c of clips) {
         list.append(el("li", {}, [
           el("span", {class: "grow"}, [el("b", {text: c.title}), el("br"),
             el("span", {class: "muted", text: s.title})]),
-          el("button", {class: "small", text: "Share",
+          el("button", {class: "small", text: t("guide.share"),
             onclick: (e) => act(e.currentTarget, () => state.api.share(s.id, c.clip_id)).then((shared) => {
               if (!shared) return;
               $("#clip-share").hidden = false;
@@ -142,7 +146,7 @@
 
   function copy(input) {
     input.select();
-    const done = () => LiveUI.toast("Link copied", "ok");
+    const done = () => LiveUI.toast(t("guide.link_copied"), "ok");
     if (navigator.clipboard) navigator.clipboard.writeText(input.value).then(done, () => document.execCommand("copy"));
     else { document.execCommand("copy"); done(); }
   }
@@ -150,8 +154,8 @@
   function wire() {
     $("#copy").onclick = () => copy($("#share-url"));
     $("#revoke").onclick = (e) => {
-      if (!confirm("Withdraw this link? Customers who open it will no longer reach the room through you.")) return;
-      act(e.currentTarget, () => state.api.revokeShare(state.shortCode), "Link withdrawn: here is a new one")
+      if (!confirm(t("guide.confirm_withdraw"))) return;
+      act(e.currentTarget, () => state.api.revokeShare(state.shortCode), t("guide.link_withdrawn"))
         .then((r) => r && act(null, () => state.api.share(state.sessionId)).then((s) => s && showShare(s)));
     };
     $("#clip-copy").onclick = () => copy($("#clip-url"));

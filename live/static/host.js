@@ -6,6 +6,8 @@
 (function () {
   "use strict";
   const {$, el, money, cents, toast, act} = LiveUI;
+  const t = LiveI18n.t;
+  const STATUSES = ["draft", "scheduled", "live", "ended"];
   const STATS_EVERY_MS = 3000;
 
   const state = {
@@ -32,9 +34,15 @@
     }
   }
 
+  // The words for a session's status; a status this page does not know shows as it is.
+  function statusWords(status) {
+    return STATUSES.includes(status) ? t("host.status_" + status) : status;
+  }
+
   async function main() {
+    await LiveI18n.ready;
     const {token, claims} = await LiveUI.signIn({page: "host", roles: ["host", "admin"],
-      defaultName: "Host"});
+      defaultName: t("host.default_name")});
     state.api = LiveClient.api({token: token});
     state.token = token;
     $("#who").textContent = (claims.name || claims.sub) + " · " + claims.brand;
@@ -57,9 +65,9 @@
     const listed = await act(null, () => state.api.listSessions());
     const items = listed ? listed.items : [];
     const select = $("#session-select");
-    select.replaceChildren(el("option", {value: "", text: items.length ? "Choose a session" : "No sessions yet"}));
+    select.replaceChildren(el("option", {value: "", text: t(items.length ? "host.choose_session" : "host.no_sessions")}));
     for (const s of items) {
-      select.append(el("option", {value: s.id, text: s.title + " (" + s.status + ")"}));
+      select.append(el("option", {value: s.id, text: t("host.session_option", {title: s.title, status: statusWords(s.status)})}));
     }
     select.value = state.sessionId || "";
     select.onchange = () => select.value && open(select.value);
@@ -107,11 +115,11 @@
     document.dispatchEvent(new CustomEvent("live:session", {detail: {api: state.api, session: session}}));
     $("#session-title").textContent = session.title;
     const badge = $("#session-status");
-    badge.textContent = {draft: "Not started", scheduled: "Scheduled", live: "LIVE", ended: "Ended"}[session.status];
+    badge.textContent = session.status === "live" ? t("host.badge_live") : statusWords(session.status);
     badge.className = "badge status-" + session.status;
     $("#start").disabled = session.status !== "draft" && session.status !== "scheduled";
     $("#end").disabled = session.status !== "live";
-    $("#viewer-link").replaceChildren("Viewer page: ",
+    $("#viewer-link").replaceChildren(t("host.viewer_page"),
       el("a", {href: "/watch/" + session.id, target: "_blank", text: "/watch/" + session.id}));
     for (const p of session.products) {
       if (!state.products[p.product_id]) state.order.push(p.product_id);
@@ -157,7 +165,7 @@
     });
     room.on("purchase", (e) => {
       const p = state.products[e.product_id];
-      $("#ticker").textContent = e.user + " just bought " + e.qty + " × " + (p ? p.title : "");
+      $("#ticker").textContent = t("host.just_bought", {user: e.user, qty: e.qty, title: p ? p.title : ""});
       statsSoon();
     });
     room.on("leaderboard", (e) => renderLeaderboard(e.guides));
@@ -172,7 +180,7 @@
       renderSales();
       if (sale && e.reason === "sold_out") {
         const p = state.products[sale.product_id];
-        toast("Flash sale sold out: " + (p ? p.title : "") + " is back at its regular price.", "ok");
+        toast(t("host.sale_sold_out", {title: p ? p.title : ""}), "ok");
       }
     });
     room.on("draw_open", (e) => { state.draws[e.draw_id] = e; renderDraws(); });
@@ -207,7 +215,7 @@
     ]);
     row.pin.onclick = () => {
       const p = state.products[id];
-      act(row.pin, () => state.api.pin(state.sessionId, id), p.title + " is pinned").then((r) => {
+      act(row.pin, () => state.api.pin(state.sessionId, id), t("host.pinned_toast", {title: p.title})).then((r) => {
         if (r) { state.pinned = r.pinned_product_id; renderProducts(); }
       });
     };
@@ -235,18 +243,18 @@
       row.node.classList.toggle("pinned", pinned);
       row.name.textContent = nameOf(p);
       row.price.textContent = money(p.price_cents);
-      row.left.textContent = left + " left";
-      row.total.textContent = " of " + total;
+      row.left.textContent = t("host.stock_left", {n: left});
+      row.total.textContent = t("host.stock_of", {total: total});
       row.bar.className = "stockbar" + (left === 0 ? " out" : left / total < 0.2 ? " low" : "");
       row.fill.style.width = Math.round((100 * left) / total) + "%";
       row.pin.className = "pin " + (pinned ? "ghost" : "primary");
-      row.pin.textContent = pinned ? "Pinned" : "Pin";
+      row.pin.textContent = t(pinned ? "host.pinned" : "host.pin");
       row.pin.disabled = !live || pinned;
     }
     $("#unpin").disabled = !live || !state.pinned;
     const variants = $(".variant-select");
     if (variants.options.length !== state.order.length + 1) {
-      variants.replaceChildren(el("option", {value: "", text: "(a new item)"}),
+      variants.replaceChildren(el("option", {value: "", text: t("host.a_new_item")}),
         ...state.order.map((pid) => el("option", {value: pid, text: nameOf(state.products[pid])})));
     }
     for (const select of document.querySelectorAll(".product-select")) {
@@ -298,7 +306,7 @@
     const body = $("#leaderboard");
     body.replaceChildren();
     if (!guides.length) {
-      body.append(el("tr", {}, el("td", {colspan: 4, class: "muted", text: "No guide traffic yet."})));
+      body.append(el("tr", {}, el("td", {colspan: 4, class: "muted", text: t("host.no_guide_traffic_yet")})));
     }
     for (const g of guides) {
       body.append(el("tr", {"data-guide-id": g.guide_id}, [
@@ -315,10 +323,10 @@
     const box = $("#muted");
     box.replaceChildren(...(listed.muted.length ? listed.muted.map((u) => el("li", {"data-user-id": u.user_id}, [
       el("span", {class: "grow", text: u.name}),
-      el("button", {class: "small ghost", text: "Unmute",
+      el("button", {class: "small ghost", text: t("host.unmute"),
         onclick: (e) => act(e.currentTarget, () => state.api.moderate(state.sessionId, "unmute", u.user_id),
-          u.name + " may comment again").then((r) => r && loadMuted())}),
-    ])) : [el("li", {class: "muted", text: "Nobody is muted."})]));
+          t("host.unmuted_toast", {name: u.name})).then((r) => r && loadMuted())}),
+    ])) : [el("li", {class: "muted", text: t("host.nobody_is_muted")})]));
   }
 
   // ---- comments ----
@@ -327,12 +335,12 @@
     const list = $("#comments");
     const who = c.user_id || "";
     const item = el("li", {"data-id": c.id}, [
-      el("span", {class: "grow"}, [el("b", {text: c.user + ": "}), c.text,
+      el("span", {class: "grow"}, [el("b", {text: t("host.comment_author", {user: c.user})}), c.text,
         c.count > 1 ? el("span", {class: "muted", text: " ×" + c.count}) : null]),
-      who && c.role === "viewer" ? el("button", {class: "small ghost", text: "Mute",
+      who && c.role === "viewer" ? el("button", {class: "small ghost", text: t("host.mute"),
         onclick: (e) => act(e.currentTarget, () => state.api.moderate(state.sessionId, "mute", who, c.user),
-          c.user + " is muted").then((r) => r && loadMuted())}) : null,
-      el("button", {class: "small ghost", text: "Delete",
+          t("host.muted_toast", {name: c.user})).then((r) => r && loadMuted())}) : null,
+      el("button", {class: "small ghost", text: t("host.delete"),
         onclick: (e) => act(e.currentTarget, () => state.api.deleteComment(state.sessionId, c.id))
           .then((r) => r && item.remove())}),
     ]);
@@ -347,7 +355,7 @@
   function renderCoupons() {
     $("#coupons").replaceChildren(...Object.values(state.coupons).map((c) =>
       el("li", {"data-coupon-id": c.coupon_id}, [el("span", {class: "grow", text: c.title}),
-        el("span", {class: "muted", text: c.left + " of " + c.quantity + " left"})])));
+        el("span", {class: "muted", text: t("host.coupon_left", {left: c.left, quantity: c.quantity})})])));
   }
 
   function addSale(s) {
@@ -362,13 +370,15 @@
       const p = state.products[s.product_id];
       const left = state.levels["sale:" + s.sale_id];
       const claimed = Math.round((100 * (s.stock_cap - left)) / s.stock_cap);
-      const when = s.starts_at > Date.now() ? ["starts in ", LiveUI.until(s.starts_at)] : ["ends in ", LiveUI.until(s.ends_at)];
+      const when = s.starts_at > Date.now() ? [t("host.sale_starts_in"), LiveUI.until(s.starts_at)]
+        : [t("host.sale_ends_in"), LiveUI.until(s.ends_at)];
       return el("li", {"data-sale-id": s.sale_id}, [
-        el("span", {class: "grow"}, [el("b", {text: (p ? p.title : s.product_id) + " at " + money(s.sale_price_cents)}),
-          el("br"), ...when, " · ", el("span", {class: "claimed", text: left + " of " + s.stock_cap + " left (" + claimed + "% claimed)"})]),
-        el("button", {class: "small", text: "Close sale",
+        el("span", {class: "grow"}, [el("b", {text: t("host.sale_at", {title: p ? p.title : s.product_id, price: money(s.sale_price_cents)})}),
+          el("br"), ...when, " · ", el("span", {class: "claimed",
+            text: t("host.sale_left", {left: left, cap: s.stock_cap, percent: claimed})})]),
+        el("button", {class: "small", text: t("host.close_sale"),
           onclick: (e) => act(e.currentTarget, () => state.api.closeSale(state.sessionId, s.sale_id),
-            "Flash sale closed").then((r) => { if (r) { delete state.sales[s.sale_id]; renderSales(); } })}),
+            t("host.sale_closed_toast")).then((r) => { if (r) { delete state.sales[s.sale_id]; renderSales(); } })}),
       ]);
     }));
   }
@@ -376,11 +386,11 @@
   function renderDraws() {
     $("#draws").replaceChildren(...Object.values(state.draws).map((d) => el("li", {}, [
       el("span", {class: "grow"}, d.done
-        ? (d.prize || "Draw") + ": " + (d.winners.length ? "won by " + d.winners.join(", ") : "nobody entered") +
-          " (" + d.entrants + " entered)"
-        : [(d.prize || "Draw") + (d.keyword ? ": viewers comment " + d.keyword : ": everyone present") +
-          ", closes in ", LiveUI.until(d.ends_at)]),
-      d.done ? null : el("button", {class: "small", text: "Draw now",
+        ? t(d.winners.length ? "host.draw_won_by" : "host.draw_nobody", {prize: d.prize || t("host.draw"),
+          winners: d.winners.join(", "), entrants: d.entrants})
+        : [t(d.keyword ? "host.draw_keyword" : "host.draw_everyone", {prize: d.prize || t("host.draw"),
+          keyword: d.keyword}), LiveUI.until(d.ends_at)]),
+      d.done ? null : el("button", {class: "small", text: t("host.draw_now"),
         onclick: (e) => act(e.currentTarget, () => state.api.closeDraw(state.sessionId, d.draw_id))
           .then((r) => { if (r) { state.draws[d.draw_id] = Object.assign(d, r, {done: true}); renderDraws(); } })}),
     ])));
@@ -393,20 +403,20 @@
     const box = $("#past");
     box.replaceChildren();
     if (!listed || !listed.items.length) {
-      box.append(el("li", {class: "muted", text: "Clips appear here after a session ends."}));
+      box.append(el("li", {class: "muted", text: t("host.clips_after_end")}));
       return;
     }
     for (const s of listed.items.slice(0, 10)) {
       const clips = el("ul", {class: "list"});
       box.append(el("li", {style: "flex-direction:column;align-items:stretch"}, [
         el("div", {class: "row"}, [el("b", {text: s.title}),
-          el("button", {class: "small ghost", text: "Show clips",
+          el("button", {class: "small ghost", text: t("host.show_clips"),
             onclick: (e) => act(e.currentTarget, () => state.api.clips(s.id)).then((list) => {
               if (!list) return;
               clips.replaceChildren(...(list.length ? list : [null]).map((c) => c
                 ? el("li", {}, [el("span", {class: "grow", text: c.title}),
-                  el("span", {class: "muted", text: duration(c.to_ms - c.from_ms) + " at " + duration(c.from_ms)})])
-                : el("li", {class: "muted", text: "No product was pinned in this session."})));
+                  el("span", {class: "muted", text: t("host.clip_span", {length: duration(c.to_ms - c.from_ms), at: duration(c.from_ms)})})])
+                : el("li", {class: "muted", text: t("host.no_clips")})));
             })})]),
         clips,
       ]));
@@ -421,29 +431,33 @@
   // ---- forms ----
 
   function wireForms() {
+    // The forms' suggested values, in the page's language.
+    $("#coupon-form").elements.title.value = t("host.coupon_default_title");
+    $("#draw-form").elements.prize.value = t("host.draw_default_prize");
+    $("#draw-form").elements.keyword.value = t("host.draw_default_keyword");
     $("#new-session").onsubmit = async (event) => {
       event.preventDefault();
       const created = await act(event.submitter, () => state.api.createSession($("#new-title").value),
-        "Session created");
+        t("host.session_created"));
       if (!created) return;
       $("#new-title").value = "";
       await loadSessions();
       await open(created.id);
     };
     $("#start").onclick = (e) => act(e.currentTarget, () => state.api.start(state.sessionId),
-      "You are live").then((s) => { if (s) { applySession(s); loadSessions(); } });
+      t("host.you_are_live")).then((s) => { if (s) { applySession(s); loadSessions(); } });
     $("#end").onclick = (e) => {
-      if (!confirm("End the session for every viewer?")) return;
-      act(e.currentTarget, () => state.api.end(state.sessionId), "Session ended")
+      if (!confirm(t("host.confirm_end"))) return;
+      act(e.currentTarget, () => state.api.end(state.sessionId), t("common.session_ended"))
         .then((s) => { if (s) { applySession(s); loadSessions(); loadPast(); } });
     };
-    $("#unpin").onclick = (e) => act(e.currentTarget, () => state.api.unpin(state.sessionId), "Unpinned")
+    $("#unpin").onclick = (e) => act(e.currentTarget, () => state.api.unpin(state.sessionId), t("host.unpinned_toast"))
       .then((r) => { if (r) { state.pinned = null; renderProducts(); } });
     $("#add-product").onsubmit = async (event) => {
       event.preventDefault();
       const f = event.target.elements;
       const price = cents(f.price.value);
-      if (price === null) return toast("The price must be a number, like 199 or 19.90.", "error");
+      if (price === null) return toast(t("host.price_not_number"), "error");
       const product = {title: f.title.value, sku: f.sku.value, price_cents: price,
         stock: Number(f.stock.value), limit_per_viewer: f.limit.value ? Number(f.limit.value) : null};
       if (f.variant_of.value) product.variant_of = f.variant_of.value;
@@ -458,7 +472,7 @@
         const made = await state.api.addProduct(state.sessionId, product);
         if (image) await state.api.uploadImage(state.sessionId, made.product_id, image);
         return made;
-      }, product.title + " added");
+      }, t("host.product_added", {title: product.title}));
       if (added) { event.target.reset(); refreshSession(); }
     };
     $("#coupon-form").onsubmit = async (event) => {
@@ -466,23 +480,23 @@
       const f = event.target.elements;
       const kind = f.kind.value;
       const value = kind === "percent_off" ? Number(f.value.value) : cents(f.value.value);
-      if (!value) return toast("Enter how much the coupon takes off.", "error");
+      if (!value) return toast(t("host.coupon_value_missing"), "error");
       const coupon = {title: f.title.value, kind: kind, value: value,
         min_spend_cents: cents(f.min_spend.value || "0") || 0, quantity: Number(f.quantity.value),
         expires_in_s: f.expires.value ? Number(f.expires.value) * 60 : null};
       const dropped = await act(event.submitter, () => state.api.dropCoupon(state.sessionId, coupon),
-        "Coupon dropped: " + coupon.title);
+        t("host.coupon_dropped", {title: coupon.title}));
       if (dropped) addCoupon(dropped);
     };
     $("#sale-form").onsubmit = async (event) => {
       event.preventDefault();
       const f = event.target.elements;
       const price = cents(f.price.value);
-      if (price === null) return toast("The sale price must be a number, like 99.", "error");
+      if (price === null) return toast(t("host.sale_price_not_number"), "error");
       const sale = {product_id: f.product.value, sale_price_cents: price,
         stock_cap: Number(f.cap.value), duration_s: Number(f.minutes.value) * 60};
       const opened = await act(event.submitter, () => state.api.openSale(state.sessionId, sale),
-        "Flash sale open");
+        t("host.sale_open_toast"));
       if (opened) addSale(opened);
     };
     $("#draw-form").onsubmit = async (event) => {
@@ -492,7 +506,7 @@
       if (f.keyword.value.trim()) draw.keyword = f.keyword.value.trim();
       if (f.prize.value.trim()) draw.prize = f.prize.value.trim();
       const opened = await act(event.submitter, () => state.api.openDraw(state.sessionId, draw),
-        "Draw open");
+        t("host.draw_open_toast"));
       if (opened) { state.draws[opened.draw_id] = opened; renderDraws(); }
     };
   }

@@ -73,8 +73,16 @@
     network: "No connection to the server. Check the network and try again.",
   };
 
+  // The words in use: English by default; useMessages() puts another language's in (the pages
+  // feed it the `errors.` keys of their catalog), code by code, English for any it lacks.
+  let words = MESSAGES;
+
+  function useMessages(messages) {
+    words = Object.assign({}, MESSAGES, messages || {});
+  }
+
   function describe(code, fallback) {
-    return MESSAGES[code] || fallback || "Something went wrong (" + code + ").";
+    return words[code] || fallback || "Something went wrong (" + code + ").";
   }
 
   class LiveError extends Error {
@@ -780,6 +788,7 @@
     fetchRequest: fetchRequest,
     wxRequest: wxRequest,
     describe: describe,
+    useMessages: useMessages,
     backoffDelay: backoffDelay,
     retryHintMs: retryHintMs,
     remainingMs: remainingMs,

@@ -6,14 +6,18 @@
 (function () {
   "use strict";
   const {$, money, act} = LiveUI;
+  const t = LiveI18n.t;
+  const STATUSES = ["expired", "cancelled", "refund_required", "refunded"];
   const orderId = decodeURIComponent(location.pathname.split("/").pop());
   const wanted = new URLSearchParams(location.search).get("back") || "";
   // Only a path of this site: a link elsewhere must not turn this page into a redirector.
   const back = /^\/[^/\\]/.test(wanted) ? wanted : "/";
 
   async function main() {
+    await LiveI18n.ready;
     // The viewer's sign-in is the live room's (kept by the browser).
-    const {token} = await LiveUI.signIn({page: "watch", roles: ["viewer"], defaultName: "Viewer"});
+    const {token} = await LiveUI.signIn({page: "watch", roles: ["viewer"],
+      defaultName: t("viewer.name_placeholder")});
     const api = LiveClient.api({token: token});
     $("#checkout").hidden = false;
     $("#back").href = back;
@@ -29,22 +33,23 @@
   }
 
   function render(order) {
-    $("#pay-title").textContent = order.title || "Your order";
+    $("#pay-title").textContent = order.title || t("shop.your_order");
     const options = Object.entries(order.options || {}).map(([k, v]) => k + ": " + v).join(", ");
-    $("#pay-options").textContent = (options ? options + " · " : "") + "Quantity " + order.qty;
+    $("#pay-options").textContent = (options ? options + " · " : "") + t("pay.quantity", {n: order.qty});
     $("#pay-amount").textContent = money(order.amount_cents);
     const image = $("#pay-image");
     image.hidden = !order.image_url;
     if (order.image_url) image.src = order.image_url;
     const pay = $("#pay");
-    pay.textContent = "Pay " + money(order.amount_cents);
+    pay.textContent = t("shop.pay_amount", {amount: money(order.amount_cents)});
     const state = $("#pay-state");
     if (order.status === "reserved") {
-      state.textContent = "Reserved for you until " + new Date(order.expires_at).toLocaleTimeString();
+      state.textContent = t("pay.reserved_until", {time: LiveI18n.time(order.expires_at)});
     } else if (order.status === "paid") {
-      state.textContent = "Paid. Thank you! Taking you back…";
+      state.textContent = t("pay.paid_going_back");
     } else {
-      state.textContent = "This order is " + order.status.replace("_", " ") + ".";
+      state.textContent = t("pay.order_is", {status: STATUSES.includes(order.status)
+        ? t("pay.status_" + order.status) : order.status});
     }
     state.dataset.status = order.status;
     pay.disabled = order.status !== "reserved";

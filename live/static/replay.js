@@ -8,6 +8,7 @@
 (function () {
   "use strict";
   const {$, el, money, toast, act} = LiveUI;
+  const t = LiveI18n.t;
   const parts = location.pathname.split("/");
   const isClip = parts[1] === "clips";
   const pathId = decodeURIComponent(parts[2] || "");
@@ -19,8 +20,9 @@
   };
 
   async function main() {
+    await LiveI18n.ready;
     const {token} = await LiveUI.signIn({page: "watch", roles: ["viewer"],
-      defaultName: "Viewer " + Math.floor(Math.random() * 1000)});
+      defaultName: t("viewer.default_name", {n: Math.floor(Math.random() * 1000)})});
     state.token = token;
     state.api = LiveClient.api({token: token});
     $("#stage").hidden = false;
@@ -36,15 +38,15 @@
     if (!session) return;
     for (const p of session.products) state.products[p.product_id] = p;
     $("#title").textContent = state.clip ? state.clip.title : session.title;
-    $("#subtitle").textContent = state.clip ? "Clip of " + session.title : "Replay of the live session";
-    document.title = $("#title").textContent + " · Replay";
+    $("#subtitle").textContent = state.clip ? t("replay.clip_of", {title: session.title}) : t("replay.replay_of_live");
+    document.title = t("replay.document_title", {title: $("#title").textContent});
     if (session.video_url) {
       const video = $("#video");
       video.src = session.video_url;
       video.hidden = false;
     }
     state.orders = new LiveShop.Orders({api: state.api, query: {session_id: state.sessionId},
-      title: (o) => (state.products[o.product_id] || {}).title || "Your order"});
+      title: (o) => (state.products[o.product_id] || {}).title || t("shop.your_order")});
     state.orders.load();
     if (!isClip) loadClips();
     wire();
@@ -72,14 +74,14 @@
     const socket = new WebSocket(url);
     state.socket = socket;
     const badge = $("#connection");
-    socket.onopen = () => { badge.textContent = "Replay"; badge.dataset.state = "open"; };
+    socket.onopen = () => { badge.textContent = t("replay.page_title"); badge.dataset.state = "open"; };
     socket.onmessage = (event) => {
       const data = JSON.parse(event.data);
       for (const frame of Array.isArray(data) ? data : [data]) apply(frame);
     };
     socket.onclose = (event) => {
       badge.dataset.state = "closed";
-      badge.textContent = event.code === 4102 ? "Recording not ready yet" : "Replay closed";
+      badge.textContent = t(event.code === 4102 ? "replay.not_ready" : "replay.closed");
       if (event.code === 4102 || event.code === 4101) setTimeout(open, 3000);
     };
   }
@@ -120,7 +122,8 @@
     } else if (frame.type === "purchase") {
       const p = state.products[frame.product_id];
       const ticker = $("#ticker");
-      ticker.textContent = frame.user + " bought " + (p ? p.title : "this");
+      ticker.textContent = p ? t("replay.bought", {user: frame.user, title: p.title})
+        : t("replay.bought_this", {user: frame.user});
       ticker.hidden = false;
       clearTimeout(state.tickerTimer);
       state.tickerTimer = setTimeout(() => { ticker.hidden = true; }, 3000);
@@ -128,8 +131,8 @@
       setClock(frame.t_ms);
       state.paused = true;
       const box = $("#banner");
-      box.replaceChildren("The end. ", el("button", {type: "button", class: "small primary",
-        text: "Watch again", onclick: () => { send({type: "seek", t_ms: state.from}); send({type: "resume"}); }}));
+      box.replaceChildren(t("replay.the_end"), el("button", {type: "button", class: "small primary",
+        text: t("replay.watch_again"), onclick: () => { send({type: "seek", t_ms: state.from}); send({type: "resume"}); }}));
       box.hidden = false;
       renderPlayer();
     } else if (frame.type === "ack") {
@@ -211,7 +214,7 @@
     if (p.image_url && image.getAttribute("src") !== p.image_url) image.src = p.image_url;
     $("#card-title").textContent = p.title;
     $("#card-price").textContent = money(p.price_cents);
-    $("#card-stock").textContent = state.clip ? "" : "At this moment: " + LiveShop.stockWords(p.stock);
+    $("#card-stock").textContent = state.clip ? "" : t("replay.stock_then", {stock: LiveShop.stockWords(p.stock)});
     $("#buy").disabled = !clipFor(p.product_id);
   }
 
@@ -234,7 +237,7 @@
     const options = LiveShop.optionWords(p.options);
     $("#buy-stock").textContent = options;
     $("#buy-qty").textContent = state.qty;
-    $("#buy-now").textContent = "Buy now · " + money(p.price_cents * state.qty);
+    $("#buy-now").textContent = t("shop.buy_now_total", {total: money(p.price_cents * state.qty)});
   }
 
   async function buy(button) {

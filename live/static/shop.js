@@ -7,6 +7,7 @@
 (function () {
   "use strict";
   const {$, el, money, act} = LiveUI;
+  const t = LiveI18n.t;
   const ORDERS_EVERY_MS = 3000;
   const MAX_QTY = 100;
 
@@ -28,14 +29,22 @@
   function saleLine(sale) {
     const now = Date.now();
     const claimed = sale.stock_cap ? Math.round((100 * (sale.stock_cap - sale.left)) / sale.stock_cap) : 0;
-    const when = sale.starts_at > now ? ["Starts in ", until(sale.starts_at)] : ["Ends in ", until(sale.ends_at)];
-    return [el("b", {text: "Flash sale " + money(sale.sale_price_cents)}), " · ", ...when, " · ",
-      el("span", {class: "claimed", text: claimed + "% claimed"}),
+    const when = sale.starts_at > now ? [t("shop.sale_starts_in"), until(sale.starts_at)]
+      : [t("shop.sale_ends_in"), until(sale.ends_at)];
+    return [el("b", {text: t("shop.flash_sale_price", {price: money(sale.sale_price_cents)})}), " · ", ...when, " · ",
+      el("span", {class: "claimed", text: t("shop.sale_claimed", {percent: claimed})}),
       el("span", {class: "bar"}, el("i", {style: "width:" + claimed + "%"}))];
   }
 
   function stockWords(left) {
-    return left === 0 ? "Sold out" : left <= 5 ? "Only " + left + " left!" : left + " left";
+    return left === 0 ? t("shop.sold_out") : left <= 5 ? t("shop.only_left", {n: left}) : t("shop.left", {n: left});
+  }
+
+  // "¥20.00 off orders from ¥100.00", "10% off".
+  function couponWords(c) {
+    const off = c.kind === "percent_off" ? t("shop.percent_off", {n: c.value})
+      : t("shop.amount_off", {amount: money(c.value)});
+    return c.min_spend_cents ? t("shop.coupon_min_spend", {off: off, min: money(c.min_spend_cents)}) : off;
   }
 
   function optionWords(options) {
@@ -106,11 +115,12 @@
       const coupon = this.renderCoupons(subtotal);
       const discount = coupon ? Math.min(subtotal, coupon.kind === "percent_off"
         ? Math.floor((subtotal * coupon.value) / 100) : coupon.value) : 0;
-      $("#detail-total").textContent = money(subtotal - discount) +
-        (discount ? " (" + money(discount) + " off)" : "");
+      $("#detail-total").textContent = discount
+        ? t("shop.total_with_discount", {total: money(subtotal - discount), discount: money(discount)})
+        : money(subtotal);
       const buy = $("#detail-buy");
       buy.disabled = left === 0 || !this.options.canBuy();
-      buy.textContent = left === 0 ? "Sold out" : "Buy now · " + money(subtotal - discount);
+      buy.textContent = left === 0 ? t("shop.sold_out") : t("shop.buy_now_total", {total: money(subtotal - discount)});
     }
 
     // One row of buttons per option name ("size", "colour"); a value leads to the variant
@@ -138,7 +148,7 @@
           const out = shop.stock(match.product_id) === 0;
           row.append(el("button", {type: "button", class: "option" + (chosen ? " chosen" : "") + (out ? " out" : ""),
             "data-product-id": match.product_id, "aria-pressed": chosen ? "true" : "false",
-            text: value + (out ? " (sold out)" : ""),
+            text: out ? t("shop.option_sold_out", {value: value}) : value,
             onclick: () => { this.productId = match.product_id; this.render(); }}));
         }
         box.append(row);
@@ -150,7 +160,7 @@
       const usable = this.options.coupons().filter((c) => (c.min_spend_cents || 0) <= subtotal);
       $("#coupon-choice").hidden = !usable.length;
       const keep = select.value;
-      select.replaceChildren(el("option", {value: "", text: "No coupon"}),
+      select.replaceChildren(el("option", {value: "", text: t("shop.no_coupon")}),
         ...usable.map((c) => el("option", {value: c.coupon_id, text: c.title})));
       select.value = usable.some((c) => c.coupon_id === keep) ? keep : usable.length ? usable[0].coupon_id : "";
       return usable.find((c) => c.coupon_id === select.value) || null;
@@ -165,8 +175,7 @@
 
   // ---- my orders: pay, cancel, the hold's countdown; they survive a reload ----
 
-  const STATUS_WORDS = {paid: "Paid", expired: "Reservation expired", cancelled: "Cancelled",
-    refund_required: "Paid after the reservation expired: to be refunded", refunded: "Refunded"};
+  const STATUSES = ["paid", "expired", "cancelled", "refund_required", "refunded"];
 
   class Orders {
     /** options: api, title(productId) -> words, query (filters of GET /api/orders/mine). */
@@ -196,16 +205,16 @@
     render() {
       const list = $("#orders-list");
       list.replaceChildren();
-      if (!this.items.length) list.append(el("li", {class: "muted", text: "No orders yet."}));
+      if (!this.items.length) list.append(el("li", {class: "muted", text: t("shop.no_orders")}));
       for (const o of this.items) list.append(this.item(o));
       const box = $("#order");
       const waiting = this.items.find((o) => o.status === "reserved");
       if (box) {
         box.hidden = !waiting;
         if (waiting) {
-          box.replaceChildren("Reserved: " + this.options.title(waiting) + " · pay within ",
+          box.replaceChildren(t("shop.reserved_pay_within", {title: this.options.title(waiting)}),
             until(waiting.expires_at), " ", el("button", {type: "button", class: "small primary",
-              text: "Pay", onclick: () => openSheet("orders")}));
+              text: t("shop.pay"), onclick: () => openSheet("orders")}));
         }
       }
     }
@@ -214,15 +223,16 @@
       const what = this.options.title(o) + (o.qty > 1 ? " × " + o.qty : "");
       const rows = [el("div", {class: "order-what"}, [el("b", {text: what}), el("span", {text: money(o.amount_cents)})])];
       if (o.status === "reserved") {
-        rows.push(el("div", {class: "muted"}, ["Reserved for you: pay within ", until(o.expires_at)]));
+        rows.push(el("div", {class: "muted"}, [t("shop.reserved_for_you"), until(o.expires_at)]));
         rows.push(el("div", {class: "row"}, [
-          el("button", {type: "button", class: "primary pay", text: "Pay " + money(o.amount_cents),
+          el("button", {type: "button", class: "primary pay", text: t("shop.pay_amount", {amount: money(o.amount_cents)}),
             onclick: (e) => this.pay(o, e.currentTarget)}),
-          el("button", {type: "button", class: "ghost cancel", text: "Cancel",
+          el("button", {type: "button", class: "ghost cancel", text: t("shop.cancel"),
             onclick: (e) => this.cancel(o, e.currentTarget)}),
         ]));
       } else {
-        rows.push(el("div", {class: "status-" + o.status, text: STATUS_WORDS[o.status] || o.status}));
+        rows.push(el("div", {class: "status-" + o.status,
+          text: STATUSES.includes(o.status) ? t("shop.status_" + o.status) : o.status}));
       }
       return el("li", {class: "order-item", "data-order-id": o.order_id, "data-status": o.status}, rows);
     }
@@ -235,17 +245,17 @@
         location.href = answer.pay_url + "?back=" + encodeURIComponent(location.pathname + location.search);
         return;
       }
-      LiveUI.toast("Complete the payment in WeChat.", "ok");
+      LiveUI.toast(t("shop.pay_in_wechat"), "ok");
     }
 
     async cancel(order, button) {
-      const cancelled = await act(button, () => this.options.api.cancelOrder(order.order_id), "Order cancelled");
+      const cancelled = await act(button, () => this.options.api.cancelOrder(order.order_id), t("shop.order_cancelled"));
       if (cancelled) this.show(cancelled);
     }
   }
 
   window.LiveShop = {
     openSheet: openSheet, closeSheets: closeSheets, saleLine: saleLine, stockWords: stockWords,
-    optionWords: optionWords, until: until, Detail: Detail, Orders: Orders,
+    optionWords: optionWords, couponWords: couponWords, until: until, Detail: Detail, Orders: Orders,
   };
 })();

@@ -1,11 +1,14 @@
 /*
  * ui.js: what the three pages share: signing in, messages to the person at the screen, money,
- * the connection badge. Needs live-client.js first. Defines window.LiveUI.
+ * the connection badge. Needs live-client.js and i18n.js first (every sentence is in the
+ * catalog: LiveI18n.t). Defines window.LiveUI.
  */
 (function () {
   "use strict";
 
   const $ = (selector, root) => (root || document).querySelector(selector);
+  const t = LiveI18n.t;
+  const ROLES = ["viewer", "host", "admin", "guide"];
 
   function el(tag, attrs, children) {
     const node = document.createElement(tag);
@@ -22,10 +25,7 @@
     return node;
   }
 
-  function money(cents) {
-    if (cents === null || cents === undefined) return "-";
-    return "¥" + (cents / 100).toLocaleString("en-US", {minimumFractionDigits: 2, maximumFractionDigits: 2});
-  }
+  const money = LiveI18n.money;
 
   function cents(text) {
     const value = Number(String(text).trim());
@@ -100,7 +100,7 @@
       const rest = params.toString();
       history.replaceState(null, "", location.pathname + (rest ? "?" + rest : ""));
       if (usable(given, roles)) localStorage.setItem(storageKey(page), given);
-      else toast("The sign-in link is not valid for this page or has expired.", "error");
+      else toast(t("common.signin_link_invalid"), "error");
     }
     const kept = localStorage.getItem(storageKey(page));
     const claims = usable(kept, roles);
@@ -119,7 +119,7 @@
     const done = (token) => {
       const claims = usable(token, options.roles);
       if (!claims) {
-        toast("This token is not for a " + options.roles.join(" or ") + " or has expired.", "error");
+        toast(t("common.token_wrong_role", {roles: options.roles.map((r) => (ROLES.includes(r) ? t("common.role_" + r) : r)).join(" / ")}), "error");
         return;
       }
       localStorage.setItem(storageKey(options.page), token);
@@ -144,7 +144,7 @@
       } catch (err) {
         // not_found: the server runs without LIVE_DEV_SIGNIN, which is the normal case.
         toast(err.code === "not_found"
-          ? "Development sign-in is off on this server. Use a token from your brand's backend."
+          ? t("common.dev_signin_off")
           : err.message, "error");
       } finally {
         button.disabled = false;
@@ -164,29 +164,27 @@
     room.on("state", (event) => {
       clearInterval(countdown);
       badge.dataset.state = event.state;
-      if (event.state === "open") badge.textContent = "Connected";
-      else if (event.state === "connecting") badge.textContent = "Connecting…";
+      if (event.state === "open") badge.textContent = t("common.connected");
+      else if (event.state === "connecting") badge.textContent = t("common.connecting");
       else if (event.state === "waiting") {
         const at = Date.now() + event.delayMs;
         const show = () => {
           const s = Math.max(0, Math.ceil((at - Date.now()) / 1000));
-          badge.textContent = "Connection lost, reconnecting" + (s ? " in " + s + " s" : "…");
+          badge.textContent = s ? t("common.reconnecting_in", {s: s}) : t("common.reconnecting");
         };
         show();
         countdown = setInterval(show, 500);
       } else if (event.state === "closed") {
-        badge.textContent = event.code === 1000 ? "Session ended" : closedWords(event.code);
+        badge.textContent = event.code === 1000 ? t("common.session_ended") : closedWords(event.code);
       }
     });
   }
 
+  const CLOSED = {4001: "common.closed_signed_out", 4004: "common.closed_no_session",
+    4009: "common.closed_removed", 4013: "common.closed_origin", 4029: "common.closed_too_many"};
+
   function closedWords(code) {
-    if (code === 4001) return "Signed out: please sign in again";
-    if (code === 4004) return "This session does not exist";
-    if (code === 4009) return "You were removed from this room";
-    if (code === 4013) return "This website may not open the room";
-    if (code === 4029) return "Open in too many windows";
-    return "Disconnected";
+    return t(CLOSED[code] || "common.disconnected");
   }
 
   function countdown(untilMs) {

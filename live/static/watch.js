@@ -8,6 +8,7 @@
 (function () {
   "use strict";
   const {$, el, money, toast, act} = LiveUI;
+  const t = LiveI18n.t;
 
   const sessionId = decodeURIComponent(location.pathname.split("/").pop());
   const share = new URLSearchParams(location.search).get("share");
@@ -26,16 +27,17 @@
   }
 
   async function main() {
+    await LiveI18n.ready;
     $("#signin-brand").value = brandOfShare(share);
     const {token, claims} = await LiveUI.signIn({page: "watch", roles: ["viewer"],
-      defaultName: "Viewer " + Math.floor(Math.random() * 1000)});
+      defaultName: t("viewer.default_name", {n: Math.floor(Math.random() * 1000)})});
     state.claims = claims;
     state.api = LiveClient.api({token: token});
     $("#stage").hidden = false;
     const session = await act(null, () => state.api.session(sessionId));
     if (!session) return;
     $("#title").textContent = session.title;
-    document.title = session.title + " · Live";
+    document.title = t("viewer.document_title", {title: session.title});
     const room = LiveClient.connect({wsUrl: session.ws_url, token: token, share: share});
     state.room = room;
     state.shop = LiveClient.shop(room, session);
@@ -55,7 +57,7 @@
 
   function titleOf(order) {
     const p = state.shop.products[order.product_id];
-    if (!p) return "Your order";
+    if (!p) return t("shop.your_order");
     const options = LiveShop.optionWords(p.options);
     return p.title + (options ? " (" + options + ")" : "");
   }
@@ -80,7 +82,8 @@
     room.on("purchase", (e) => {
       const p = state.shop.products[e.product_id];
       const ticker = $("#ticker");
-      ticker.textContent = e.user + " just bought " + (p ? p.title : "this");
+      ticker.textContent = p ? t("viewer.just_bought", {user: e.user, title: p.title})
+        : t("viewer.just_bought_this", {user: e.user});
       ticker.hidden = false;
       clearTimeout(state.tickerTimer);
       state.tickerTimer = setTimeout(() => { ticker.hidden = true; }, 4000);
@@ -91,40 +94,42 @@
     });
     room.on("sale_open", (s) => {
       const p = state.shop.products[s.product_id];
-      banner("Flash sale: " + (p ? p.title : "") + " at " + money(s.sale_price_cents) + "!", 8000);
+      banner(t("viewer.sale_open", {title: p ? p.title : "", price: money(s.sale_price_cents)}), 8000);
     });
     room.on("sale_close", (e) => {
       const p = state.shop.products[e.product_id];
-      if (e.reason === "sold_out" && p) banner("The flash sale of " + p.title + " is sold out.", 6000);
+      if (e.reason === "sold_out" && p) banner(t("viewer.sale_sold_out", {title: p.title}), 6000);
     });
     room.on("draw_open", (d) => {
       state.draw = d;
-      banner([d.keyword ? "Lucky draw: comment “" + d.keyword + "” to win " + (d.prize || "a prize") + "! "
-        : "Lucky draw for " + (d.prize || "a prize") + ": stay in the room to take part! ",
-      "Closes in ", LiveShop.until(d.ends_at)], 0);
+      const prize = d.prize || t("viewer.a_prize");
+      banner([d.keyword ? t("viewer.draw_keyword", {keyword: d.keyword, prize: prize})
+        : t("viewer.draw_stay", {prize: prize}),
+      t("viewer.draw_closes_in"), LiveShop.until(d.ends_at)], 0);
     });
     room.on("draw_result", (d) => {
       state.draw = null;
       banner(d.winners.length
-        ? "Lucky draw: " + d.winners.length + " winner(s) drawn among " + d.entrants + "!"
-        : "Lucky draw closed: nobody entered.", 8000);
+        ? t("viewer.draw_result", {winners: d.winners.length, entrants: d.entrants})
+        : t("viewer.draw_nobody"), 8000);
     });
-    room.on("draw_won", (d) => toast("You won " + (d.prize || "the lucky draw") + "!", "ok"));
-    room.on("private", (m) => toast(m.from + ": " + m.text, "ok"));
+    room.on("draw_won", (d) => toast(d.prize ? t("viewer.draw_won_prize", {prize: d.prize})
+      : t("viewer.draw_won"), "ok"));
+    room.on("private", (m) => toast(t("viewer.private_message", {from: m.from, text: m.text}), "ok"));
     // A unit came back and is kept for this viewer until expires_at (the waitlist).
     room.on("offer", (o) => {
       state.offers[o.product_id] = o;
       delete state.waiting[o.product_id];
-      toast("Good news: one is kept for you for " + LiveUI.countdown(o.expires_at) + ".", "ok");
+      toast(t("viewer.offer_kept", {time: LiveUI.countdown(o.expires_at)}), "ok");
       renderCard();
     });
-    room.on("started", () => banner("The session has started!", 4000));
+    room.on("started", () => banner(t("viewer.started"), 4000));
     room.on("ended", () => showEnded());
     room.on("error", (e) => { if (!e.ref) toast(LiveClient.describe(e.code, e.message), "error"); });
   }
 
   function setViewers(count) {
-    if (!state.ended) $("#viewers").textContent = count + " watching";
+    if (!state.ended) $("#viewers").textContent = t("viewer.watching", {n: count});
   }
 
   function banner(content, forMs) {
@@ -169,7 +174,8 @@
     sale.hidden = !price.sale;
     if (price.sale) sale.replaceChildren(...LiveShop.saleLine(price.sale));
     const stock = $("#card-stock");
-    stock.textContent = LiveShop.stockWords(left) + (variants.length > 1 ? " · " + variants.length + " options" : "");
+    stock.textContent = LiveShop.stockWords(left) +
+      (variants.length > 1 ? " · " + t("shop.options_count", {n: variants.length}) : "");
     stock.className = "stock" + (left === 0 ? " out" : left <= 5 ? " low" : "");
     stock.dataset.left = left;
     // Sold out: the viewer may wait for a unit that comes back (a lapsed hold, a cancel); one
@@ -178,8 +184,8 @@
     const waiting = variants.some((v) => state.waiting[v.product_id]);
     const buy = $("#buy");
     buy.disabled = state.ended || (left === 0 && !offer && waiting);
-    buy.textContent = offer ? "Buy: kept for you" : left > 0 ? "Buy"
-      : waiting ? "On the waitlist" : "Sold out: join the waitlist";
+    buy.textContent = t(offer ? "viewer.buy_kept" : left > 0 ? "viewer.buy"
+      : waiting ? "viewer.on_waitlist" : "viewer.join_waitlist");
   }
 
   async function onCardBuy(event) {
@@ -198,7 +204,7 @@
     const left = variants.reduce((sum, v) => sum + shop.stock(v.product_id), 0);
     if (left === 0) {
       const place = await act(event.currentTarget, () => state.room.waitlist(productId),
-        (p) => "You are on the waitlist" + (p.ahead ? " (" + p.ahead + " ahead)." : "."));
+        (p) => p.ahead ? t("viewer.waitlist_joined_ahead", {ahead: p.ahead}) : t("viewer.waitlist_joined"));
       if (place) { state.waiting[productId] = place; renderCard(); }
       return;
     }
@@ -219,13 +225,13 @@
         first.image_url ? el("img", {class: "thumb", src: first.image_url, alt: ""})
           : el("span", {class: "thumb blank", "aria-hidden": "true", text: first.title.slice(0, 1)}),
         el("div", {class: "grow"}, [
-          g.pinned ? el("span", {class: "live-now", text: "Explaining now"}) : null,
+          g.pinned ? el("span", {class: "live-now", text: t("viewer.explaining_now")}) : null,
           el("b", {class: "name", text: first.title}),
           el("div", {}, [el("span", {class: "price", text: money(price.cents)}), " ",
             price.was !== null ? el("s", {class: "was", text: money(price.was)}) : null]),
           price.sale ? el("div", {class: "sale-line"}, LiveShop.saleLine(price.sale)) : null,
           el("div", {class: "stock" + (left === 0 ? " out" : ""), text: LiveShop.stockWords(left) +
-            (g.products.length > 1 ? " · " + g.products.length + " options" : "")}),
+            (g.products.length > 1 ? " · " + t("shop.options_count", {n: g.products.length}) : "")}),
         ]),
       ]);
     }));
@@ -255,19 +261,18 @@
     const c = open[open.length - 1];
     box.dataset.couponId = c.coupon_id;
     $("#coupon-title").textContent = c.title;
-    $("#coupon-detail").textContent = (c.kind === "percent_off" ? c.value + "% off" : money(c.value) + " off") +
-      (c.min_spend_cents ? " orders from " + money(c.min_spend_cents) : "") + " · " + c.left + " left";
+    $("#coupon-detail").textContent = LiveShop.couponWords(c) + " · " + t("viewer.coupon_left", {n: c.left});
   }
 
   // ---- the end: the room closes, the replay and the clips take over ----
 
   async function showEnded() {
     state.ended = true;
-    $("#viewers").textContent = "Ended";
+    $("#viewers").textContent = t("viewer.ended");
     $("#coupon-drop").hidden = true;
     $("#banner").hidden = true;
     $("#comment").disabled = true;
-    $("#comment").placeholder = "The live session has ended";
+    $("#comment").placeholder = t("viewer.ended_title");
     render();
     const box = $("#ended-box");
     box.hidden = false;
@@ -290,7 +295,7 @@
   function wire() {
     $("#claim").onclick = async (event) => {
       const couponId = $("#coupon-drop").dataset.couponId;
-      const ack = await act(event.currentTarget, () => state.room.claim(couponId), "Coupon claimed!");
+      const ack = await act(event.currentTarget, () => state.room.claim(couponId), t("viewer.coupon_claimed"));
       if (!ack) return;
       state.mine[couponId] = Object.assign({}, state.offered[couponId], {claim_id: ack.claim_id});
       state.claimed[couponId] = (state.claimed[couponId] || 0) + 1;

@@ -413,6 +413,8 @@ export declare function wxTransport(wx: unknown): Transport;
 export declare function fetchRequest(fetchImpl?: unknown): RequestAdapter;
 export declare function wxRequest(wx: unknown): RequestAdapter;
 export declare function describe(code: ErrorCode | string, fallback?: string): string;
+/** Words for error codes in another language (e.g. zh-CN), code by code; English for the rest. */
+export declare function useMessages(messages: Partial<Record<ErrorCode, string>> | null): void;
 export declare function backoffDelay(attempt: number, baseMs: number, maxMs: number, random?: () => number): number;
 export declare function newKey(): string;
 export declare function remainingMs(schedule: Schedule, nowMs?: number): number;
@@ -426,6 +428,7 @@ declare const LiveClient: {
   fetchRequest: typeof fetchRequest;
   wxRequest: typeof wxRequest;
   describe: typeof describe;
+  useMessages: typeof useMessages;
   backoffDelay: typeof backoffDelay;
   newKey: typeof newKey;
   remainingMs: typeof remainingMs;

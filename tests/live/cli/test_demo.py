@@ -1,5 +1,6 @@
 """``live demo``: a real process on embedded engines that seeds a brand and a live session,
-prints the three pages' URLs, animates the room with simulated viewers and stops cleanly."""
+prints the three pages' URLs, animates the room with simulated viewers and stops cleanly; with
+``--lang zh-CN`` its pages speak Simplified Chinese."""
 
 import os
 import queue
@@ -44,13 +45,25 @@ def _wait_for_urls(lines: "queue.Queue[str]", process: subprocess.Popen[str]) ->
 
 
 def test_demo_serves_seeded_pages_with_live_viewers_and_stops_cleanly(tmp_path: Path) -> None:
-    """The printed host, guide and viewer URLs answer; the simulated viewers show up in the
-    session's figures (viewers seen, likes); SIGTERM ends the process with status 0."""
+    """The printed host, guide and viewer URLs answer, in the brand's language (``--lang``);
+    the simulated viewers show up in the session's figures (viewers seen, likes); SIGTERM ends
+    the process with status 0."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("LIVE_")}
     env["LIVE_DATA_DIR"] = str(tmp_path / "demo")
     port = free_port()
     process = subprocess.Popen(  # noqa: S603 (fixed argv)
-        [sys.executable, "-m", "live.cli.main", "demo", "--port", str(port), "--viewers", "3"],
+        [
+            sys.executable,
+            "-m",
+            "live.cli.main",
+            "demo",
+            "--port",
+            str(port),
+            "--viewers",
+            "3",
+            "--lang",
+            "zh-CN",
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -64,7 +77,8 @@ def test_demo_serves_seeded_pages_with_live_viewers_and_stops_cleanly(tmp_path: 
             for name, url in urls.items():
                 page = client.get(url)
                 assert page.status_code == 200, (name, page.status_code)
-                assert "<title>" in page.text
+                assert "<title" in page.text
+                assert '<html lang="zh-CN">' in page.text, name
                 assert urlparse(url).port == port
             host_query = parse_qs(urlparse(urls["host panel"]).query)
             session_id, host_token = host_query["session"][0], host_query["token"][0]

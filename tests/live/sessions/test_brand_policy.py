@@ -68,7 +68,12 @@ async def test_policy_is_admin_only_and_validated(server: LiveServer) -> None:
         bad = await admin.put("/api/brands/me/policy", json={"allowed_origins": ["ftp://x"]})
         assert bad.json()["error"]["code"] == "invalid_request"
         ok = await admin.put("/api/brands/me/policy", json={"banned_words": ["x"]})
-        assert ok.json() == {"banned_words": ["x"], "banned_mode": "mask", "allowed_origins": []}
+        assert ok.json() == {
+            "banned_words": ["x"],
+            "banned_mode": "mask",
+            "allowed_origins": [],
+            "language": None,
+        }
     async with server.client(server.token("admin", "boss", brand="other")) as other:
         assert (await other.get("/api/brands/me/policy")).json()["banned_words"] == []
 
