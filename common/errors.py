@@ -63,6 +63,7 @@ class Code(StrEnum):
     PAYMENT_UNAVAILABLE = "payment_unavailable"
     LINK_REVOKED = "link_revoked"
     BUDGET_EXHAUSTED = "budget_exhausted"
+    RESERVATIONS_CLOSED = "reservations_closed"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal"
 
@@ -112,6 +113,7 @@ STATUS: dict[Code, int] = {
     Code.PAYMENT_UNAVAILABLE: 409,
     Code.LINK_REVOKED: 410,
     Code.BUDGET_EXHAUSTED: 409,
+    Code.RESERVATIONS_CLOSED: 409,
     Code.UNAVAILABLE: 503,
     Code.INTERNAL: 500,
 }

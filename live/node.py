@@ -45,6 +45,7 @@ from live.platform.metrics import NodeMetrics
 from live.platform.request_metrics import RequestMetrics
 from live.platform.settings import Settings
 from live.replays import opening
+from live.reservations import reminders
 from live.sessions import draws
 from live.sessions.room_rules import BrandPolicies
 from live.webhooks.dispatcher import Dispatcher
@@ -248,6 +249,7 @@ def _transaction_loops(ctx: Context) -> list[asyncio.Task[None]]:
         asyncio.create_task(stock_recovery.run(ctx), name="redis-recovery"),
         asyncio.create_task(ctx.stock_watch.run(ctx.stopping), name="stock-invariant"),
         asyncio.create_task(ctx.webhooks.run(ctx.stopping), name="webhook-dispatcher"),
+        asyncio.create_task(reminders.run(ctx), name="reservation-reminders"),
         asyncio.create_task(metrics_sampler.run(ctx), name="metrics-sampler"),
     ]
 

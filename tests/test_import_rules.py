@@ -31,6 +31,7 @@ LIVE_LAYERS = (
         "live.clips",
         "live.replays",
         "live.webhooks",
+        "live.reservations",
         "live.context",
     ),
     ("live.api", "live.node"),

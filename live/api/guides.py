@@ -147,18 +147,29 @@ async def _page(request: Request, roles: tuple[Role, ...]) -> tuple[list[OrderRo
     return page, _encode_cursor(page[-1].created_ms, page[-1].id) if more else None
 
 
+def csv_response(
+    items: list[dict[str, Any]],
+    fields: list[str],
+    *,
+    filename: str,
+    next_cursor: str | None = None,
+) -> Response:
+    """``items`` as a CSV attachment of ``fields`` (the guides' exports share this writer)."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(items)
+    headers = {"content-disposition": f'attachment; filename="{filename}"'}
+    if next_cursor:
+        headers["x-next-cursor"] = next_cursor
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+
+
 def _answer(page: list[OrderRow], next_cursor: str | None, request: Request) -> Response:
     items = [_item(row) for row in page]
     if request.query_params.get("format") != "csv":
         return JSON({"items": items, "next_cursor": next_cursor})
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(items)
-    headers = {"content-disposition": 'attachment; filename="orders.csv"'}
-    if next_cursor:
-        headers["x-next-cursor"] = next_cursor
-    return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+    return csv_response(items, CSV_FIELDS, filename="orders.csv", next_cursor=next_cursor)
 
 
 async def my_orders(request: Request) -> Response:

@@ -13,7 +13,14 @@ from live.db.unit import transaction
 from live.platform.clock import now_ms
 from live.sessions import figures, session_records
 
-STATUSES = frozenset({session_records.DRAFT, session_records.LIVE, session_records.ENDED})
+STATUSES = frozenset(
+    {
+        session_records.DRAFT,
+        session_records.SCHEDULED,
+        session_records.LIVE,
+        session_records.ENDED,
+    }
+)
 
 
 async def list_sessions(request: Request) -> JSON:
@@ -21,7 +28,7 @@ async def list_sessions(request: Request) -> JSON:
     caller = req.principal(request, Role.HOST, Role.ADMIN, Role.GUIDE)
     status = request.query_params.get("status") or None
     if status is not None and status not in STATUSES:
-        raise ClientError(Code.INVALID_REQUEST, "status must be draft, live or ended")
+        raise ClientError(Code.INVALID_REQUEST, "status must be draft, scheduled, live or ended")
     limit = req.query_integer(request, "limit", minimum=1, maximum=session_records.MAX_LISTED)
     async with transaction(req.context(request).db) as db:
         rows = await session_records.of_brand(
@@ -35,6 +42,8 @@ async def list_sessions(request: Request) -> JSON:
             "host_id": row.host_id,
             "pinned_product_id": row.pinned_product_id,
             "created_at": row.created_ms,
+            "starts_at": row.starts_ms,
+            "cover_url": row.cover_url,
             "started_at": row.started_ms,
             "ended_at": row.ended_ms,
         }

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from common.errors import Code
+from live.api.openapi_reservations import RESERVATION_PATHS
 from live.api.openapi_schema import (
     ANYONE,
     CLIP,
@@ -37,7 +38,12 @@ from live.api.responses import JSON
 PATHS: dict[str, dict[str, Schema]] = {
     "/api/sessions": {
         "get": op("The brand's sessions, newest first", ["host", "admin", "guide"]),
-        "post": op("Create a session", HOSTS, body=content(obj({"title": text()})), ok=201),
+        "post": op(
+            "Create a session (scheduled when given a start time)",
+            HOSTS,
+            body=content(obj({"title": text()}, {"starts_at": MS, "cover_url": text(1000)})),
+            ok=201,
+        ),
     },
     "/api/sessions/{session_id}/stats": {
         "get": op("Live figures of a session (orders, GMV, conversion, stock)", HOSTS)
@@ -60,10 +66,18 @@ PATHS: dict[str, dict[str, Schema]] = {
     "/api/sessions/{session_id}": {
         "get": op("A session with its products", ANYONE),
         "patch": op(
-            "Change a session's title, cover or recorded video",
+            "Change a session's title, cover, recorded video or scheduled start",
             HOSTS,
             body=content(
-                obj({}, {"title": text(), "cover_url": text(1000), "video_url": text(1000)})
+                obj(
+                    {},
+                    {
+                        "title": text(),
+                        "cover_url": text(1000),
+                        "video_url": text(1000),
+                        "starts_at": MS,
+                    },
+                )
             ),
         ),
     },
@@ -390,6 +404,7 @@ PATHS: dict[str, dict[str, Schema]] = {
     },
     **WEBHOOK_PATHS,
     **WORKSPACE_PATHS,
+    **RESERVATION_PATHS,
 }
 
 

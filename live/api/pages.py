@@ -13,7 +13,11 @@ from starlette.staticfiles import StaticFiles
 
 from common.errors import ClientError, Code
 from live.api import page_language
+from live.api import request as req
+from live.db.models import SessionRow
+from live.db.unit import transaction
 from live.platform import languages
+from live.sessions import session_records
 
 #: How the templates open; the page's language goes in its place.
 _HTML_OPEN = '<html lang="en">'
@@ -52,8 +56,27 @@ async def guide(request: Request) -> HTMLResponse:
 
 
 async def watch(request: Request) -> HTMLResponse:
-    """``GET /watch/{session_id}?token=&share=``: the viewer demo of a live room."""
+    """``GET /watch/{session_id}?token=&share=``: the viewer demo of a live room; while the
+    session is scheduled, its countdown and reservation page (the same link, shared by a
+    guide before the live, opens the room once it is live)."""
+    if await _scheduled(request, request.path_params["session_id"]):
+        return await _page(request, "schedule.html")
     return await _page(request, "watch.html")
+
+
+async def _scheduled(request: Request, session_id: str) -> bool:
+    """Whether ``session_id`` is a scheduled session, read from the record on every page load
+    (not from the node's one-second cache of session rows: a viewer opening the reminder's
+    link right after the start must get the room). The page has no token yet, so the brand
+    is checked by the API calls the page makes, not here; a record that cannot answer serves
+    the room page, which says what went wrong."""
+    ctx = req.context(request)
+    try:
+        async with transaction(ctx.db) as db:
+            row = await db.get(SessionRow, session_id)
+    except ClientError:
+        return False
+    return row is not None and row.status == session_records.SCHEDULED
 
 
 async def replay(request: Request) -> HTMLResponse:

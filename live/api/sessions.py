@@ -14,6 +14,7 @@ from live.auth.tokens import Role
 from live.commerce import coupons, order_records
 from live.db.unit import transaction
 from live.guides import commission, leaderboard, organisation
+from live.platform.clock import now_ms
 from live.sessions import images, lifecycle, session_records
 
 HOSTS = (Role.HOST, Role.ADMIN)
@@ -43,11 +44,27 @@ async def _session_body(request: Request, session_id: str, brand: str) -> dict[s
 
 
 async def create_session(request: Request) -> JSON:
-    """``POST /api/sessions`` {title} -> 201."""
+    """``POST /api/sessions`` {title, starts_at?, cover_url?} -> 201 (``scheduled`` with a
+    start time, else ``draft``)."""
     caller = req.principal(request, *HOSTS)
     body = await req.json_object(request)
-    row = await lifecycle.create(req.context(request), caller, req.text(body, "title"))
+    cover = body.get("cover_url")
+    row = await lifecycle.create(
+        req.context(request),
+        caller,
+        req.text(body, "title"),
+        starts_ms=_starts_at(body),
+        cover_url=images.check_url(cover, "cover_url") if cover is not None else None,
+    )
     return JSON(await _session_body(request, row.id, caller.brand), status_code=201)
+
+
+def _starts_at(body: dict[str, Any]) -> int | None:
+    """The ``starts_at`` of a scheduled session (Unix ms, in the future), or None."""
+    starts_ms = req.optional_integer(body, "starts_at", minimum=0)
+    if starts_ms is not None and starts_ms <= now_ms():
+        raise ClientError(Code.INVALID_REQUEST, "starts_at must be in the future")
+    return starts_ms
 
 
 async def get_session(request: Request) -> JSON:
@@ -121,7 +138,8 @@ async def edit_product(request: Request) -> JSON:
 
 
 async def edit_session(request: Request) -> JSON:
-    """``PATCH /api/sessions/{id}`` {title?, cover_url?, video_url?} (host, admin)."""
+    """``PATCH /api/sessions/{id}`` {title?, cover_url?, video_url?, starts_at?} (host,
+    admin); a start time schedules a draft or moves a scheduled session's start."""
     caller = req.principal(request, *HOSTS)
     body = await req.json_object(request)
     fields: dict[str, Any] = {}
@@ -130,6 +148,9 @@ async def edit_session(request: Request) -> JSON:
     for name in ("cover_url", "video_url"):
         if body.get(name) is not None:
             fields[name] = images.check_url(body[name], name)
+    starts_ms = _starts_at(body)
+    if starts_ms is not None:
+        fields["starts_ms"] = starts_ms
     session_id = request.path_params["session_id"]
     await lifecycle.edit(req.context(request), caller, session_id, fields)
     return JSON(await _session_body(request, session_id, caller.brand))

@@ -16,6 +16,7 @@ import logging
 import random
 import signal
 import sys
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -74,6 +75,11 @@ COMMENTS = [
     "Cute!",
 ]
 TOKEN_TTL_S = 12 * 3600
+#: The demo's next session, scheduled a day ahead: its countdown page takes reservations.
+PREVIEW_TITLE = "Winter preview"
+PREVIEW_IN_MS = 24 * 3600 * 1000
+#: (viewer, guide whose link they reserved through)
+PREVIEW_RESERVATIONS = [("amy", "wei"), ("bo", "wei"), ("chen", "lin"), ("dan", "zhou")]
 
 
 class DemoError(Exception):
@@ -90,6 +96,9 @@ class Seeded:
     guide_tokens: dict[str, str]
     viewer_token: str
     share_codes: dict[str, str]
+    #: The scheduled session (its countdown page) and Wei's share code for it.
+    preview_id: str
+    preview_share: str
 
     def urls(self) -> dict[str, str]:
         """The three pages, signed in."""
@@ -100,6 +109,10 @@ class Seeded:
             "viewer": (
                 f"{self.base_url}/watch/{self.session_id}"
                 f"?share={self.share_codes['wei']}&token={self.viewer_token}"
+            ),
+            "countdown": (
+                f"{self.base_url}/watch/{self.preview_id}"
+                f"?share={self.preview_share}&token={self.viewer_token}"
             ),
         }
 
@@ -201,6 +214,7 @@ async def seed(api: Api, *, language: str | None = None) -> Seeded:
     for guide_id, token in guide_tokens.items():
         shared = await api.ok("GET", f"/api/guides/me/share?session_id={session_id}", token=token)
         share_codes[guide_id] = shared["code"]
+    preview_id, preview_shares = await _preview_session(api, host, guide_tokens)
     return Seeded(
         base_url=api.base_url,
         session_id=session_id,
@@ -208,6 +222,8 @@ async def seed(api: Api, *, language: str | None = None) -> Seeded:
         guide_tokens=guide_tokens,
         viewer_token=api.token("viewer", "you", name="You"),
         share_codes=share_codes,
+        preview_id=preview_id,
+        preview_share=preview_shares["wei"],
     )
 
 
@@ -245,6 +261,38 @@ async def _products(
             )
             images[title] = shown["image_url"]
     return ids
+
+
+async def _preview_session(
+    api: Api, host: str, guide_tokens: dict[str, str]
+) -> tuple[str, dict[str, str]]:
+    """A session scheduled a day ahead with a cover and two products, reserved by a few
+    viewers through guides' links: (its id, each guide's share code)."""
+    body = {"title": PREVIEW_TITLE, "starts_at": int(time.time() * 1000) + PREVIEW_IN_MS}
+    session_id = (await api.ok("POST", "/api/sessions", token=host, body=body))["id"]
+    await _products(
+        api,
+        host,
+        session_id,
+        [
+            ("COAT-W1", "Down jacket", 129_900, 30, 1, None),
+            ("SCARF-W1", "Wool beanie", 12_900, 60, 3, None),
+        ],
+    )
+    cover = demo_pictures.picture("COVER", PREVIEW_TITLE, width=750, height=900)
+    await api.ok("POST", f"/api/sessions/{session_id}/cover", token=host, raw=cover)
+    shares = {}
+    for guide_id, token in guide_tokens.items():
+        path = f"/api/guides/me/share?session_id={session_id}"
+        shares[guide_id] = (await api.ok("GET", path, token=token))["code"]
+    for viewer, guide_id in PREVIEW_RESERVATIONS:
+        await api.ok(
+            "POST",
+            f"/api/sessions/{session_id}/reservations",
+            token=api.token("viewer", viewer, name=viewer.capitalize()),
+            body={"share": shares[guide_id]},
+        )
+    return session_id, shares
 
 
 async def _past_session(api: Api, host: str) -> None:
@@ -368,6 +416,7 @@ def _print_urls(seeded: Seeded, viewers: int) -> None:
         f"  host panel       {urls['host']}\n\n"
         f"  guide workspace  {urls['guide']}\n\n"
         f"  viewer           {urls['viewer']}\n\n"
+        f"  countdown page   {urls['countdown']}\n\n"
         f"session {seeded.session_id}; {viewers} simulated viewers; Ctrl-C stops\n",
         flush=True,
     )

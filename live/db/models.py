@@ -9,7 +9,7 @@ class Base(DeclarativeBase):
 
 
 class SessionRow(Base):
-    """A live session: draft -> live -> ended."""
+    """A live session: draft (or scheduled, with ``starts_ms``) -> live -> ended."""
 
     __tablename__ = "sessions"
 
@@ -28,6 +28,8 @@ class SessionRow(Base):
     cover_url: Mapped[str | None] = mapped_column(String(1000), default=None)
     #: The recorded video of the session, shown beside its replay.
     video_url: Mapped[str | None] = mapped_column(String(1000), default=None)
+    #: When a scheduled session is announced to start (viewers reserve it until then).
+    starts_ms: Mapped[int | None] = mapped_column(BigInteger, default=None)
 
 
 class ProductRow(Base):
@@ -501,4 +503,52 @@ class GuideBudgetRow(Base):
     brand: Mapped[str] = mapped_column(String(64))
     count: Mapped[int] = mapped_column(Integer)
     value_cap_cents: Mapped[int] = mapped_column(BigInteger)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class ReservationRow(Base):
+    """A viewer's reservation (预约) of a scheduled session: one row per session and viewer
+    (unique), so a repeated or concurrent reservation is the same one; cancelling sets
+    ``status`` to ``cancelled`` and reserving again makes it ``active`` again.
+
+    ``guide_id`` is the guide the viewer was bound to when reserving (under the brand's
+    binding policy, as a join through the same link binds). ``lead_reminded_ms`` and
+    ``start_reminded_ms`` are the durable claims of its two reminders: set by the one
+    conditional update that also writes the ``session.reminder`` event, so each is sent once
+    over all nodes, and a reservation cancelled and made again is not reminded twice.
+    """
+
+    __tablename__ = "reservations"
+    __table_args__ = (
+        UniqueConstraint("session_id", "viewer_id"),
+        Index("ix_reservations_guide", "brand", "guide_id", "session_id"),
+        Index("ix_reservations_session", "session_id", "status"),
+        # A reminder pass looks up the not yet reminded reservations of due sessions: with
+        # these it never walks the ones already reminded, however many a session has.
+        Index("ix_reservations_lead_due", "session_id", "lead_reminded_ms"),
+        Index("ix_reservations_start_due", "session_id", "start_reminded_ms"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    brand: Mapped[str] = mapped_column(String(64))
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id"))
+    viewer_id: Mapped[str] = mapped_column(String(64))
+    viewer_name: Mapped[str | None] = mapped_column(String(200), default=None)
+    guide_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    guide_store: Mapped[str | None] = mapped_column(String(64), default=None)
+    status: Mapped[str] = mapped_column(String(16))
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+    lead_reminded_ms: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    start_reminded_ms: Mapped[int | None] = mapped_column(BigInteger, default=None)
+
+
+class ReminderPolicyRow(Base):
+    """A brand's reminder lead time: how long before a scheduled start reservations are
+    reminded (``LIVE_REMINDER_LEAD_S`` until the brand sets its own)."""
+
+    __tablename__ = "reminder_policies"
+
+    brand: Mapped[str] = mapped_column(String(64), primary_key=True)
+    lead_s: Mapped[int] = mapped_column(Integer)
     updated_ms: Mapped[int] = mapped_column(BigInteger)

@@ -142,6 +142,10 @@ class Settings:
     webhook_brand_concurrency: int = 4
     #: Deliveries one node has in flight at once.
     webhook_node_concurrency: int = 64
+    #: How long before a scheduled start reservations are reminded, until a brand sets its own.
+    reminder_lead_s: int = 600
+    #: How often a node looks for reminders that came due.
+    reminder_poll_ms: int = 1_000
     node_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     @property
@@ -180,6 +184,8 @@ _INTEGERS = {
     "webhook_poll_ms": 10,
     "webhook_brand_concurrency": 1,
     "webhook_node_concurrency": 1,
+    "reminder_lead_s": 0,
+    "reminder_poll_ms": 10,
 }
 #: Number settings read from ``LIVE_<NAME>``, and whether 0 (meaning "off") is accepted.
 _NUMBERS = {

@@ -13,21 +13,40 @@ from live.db.unit import transaction
 from live.guides import workspace_feed
 from live.platform import ids
 from live.platform.clock import now_ms
-from live.sessions.session_records import DRAFT, ENDED, LIVE, load, product_view, t_ms
+from live.sessions.session_records import (
+    DRAFT,
+    ENDED,
+    LIVE,
+    NOT_STARTED,
+    SCHEDULED,
+    load,
+    product_view,
+    t_ms,
+)
 from live.webhooks import events, outbox
 from realtime import keys as realtime_keys
 from replay.archiver import track as track_archive
 
 
-async def create(ctx: Context, principal: Principal, title: str) -> SessionRow:
-    """A new draft session of the principal's brand."""
+async def create(
+    ctx: Context,
+    principal: Principal,
+    title: str,
+    *,
+    starts_ms: int | None = None,
+    cover_url: str | None = None,
+) -> SessionRow:
+    """A new session of the principal's brand: a draft, or ``scheduled`` when it is given a
+    start time (viewers may reserve it from then on)."""
     row = SessionRow(
         id=ids.new_id("ses"),
         brand=principal.brand,
         title=title,
-        status=DRAFT,
+        status=DRAFT if starts_ms is None else SCHEDULED,
         host_id=principal.sub,
         created_ms=now_ms(),
+        starts_ms=starts_ms,
+        cover_url=cover_url,
     )
     async with transaction(ctx.db) as db:
         db.add(row)
@@ -122,9 +141,14 @@ async def change_price(
 async def edit(
     ctx: Context, principal: Principal, session_id: str, fields: dict[str, Any]
 ) -> SessionRow:
-    """Change a session's ``title``, ``cover_url`` or ``video_url`` (those given)."""
+    """Change a session's ``title``, ``cover_url``, ``video_url`` or ``starts_ms`` (those
+    given). A start time schedules a draft; it can move until the session goes live."""
     async with transaction(ctx.db) as db:
         row = await load(db, principal.brand, session_id)
+        if "starts_ms" in fields:
+            if row.status not in NOT_STARTED:
+                raise ClientError(Code.CONFLICT, f"the session is {row.status}: it has started")
+            row.status = SCHEDULED
         for name, value in fields.items():
             setattr(row, name, value)
     return row
@@ -156,7 +180,7 @@ async def end(ctx: Context, principal: Principal, session_id: str) -> SessionRow
         row = await load(db, principal.brand, session_id)
         if row.status == ENDED:
             return row
-        if row.status == DRAFT:
+        if row.status in NOT_STARTED:
             raise ClientError(Code.SESSION_NOT_LIVE, "the session has not started")
         row.status = ENDED
         row.ended_ms = ts

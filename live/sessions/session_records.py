@@ -15,8 +15,11 @@ from common.errors import ClientError, Code
 from inventory import keys as inventory_keys
 from live.db.models import ProductRow, SessionRow
 
-#: A session's statuses: ``draft`` -> ``live`` -> ``ended``, never back.
-DRAFT, LIVE, ENDED = "draft", "live", "ended"
+#: A session's statuses: ``draft`` (or ``scheduled``: announced with a start time, open to
+#: reservations) -> ``live`` -> ``ended``, never back.
+DRAFT, SCHEDULED, LIVE, ENDED = "draft", "scheduled", "live", "ended"
+#: Before the session went live: products, cover and start time may still be set.
+NOT_STARTED = frozenset({DRAFT, SCHEDULED})
 
 MAX_LISTED = 100
 
@@ -119,6 +122,7 @@ def view(
         "cover_url": row.cover_url,
         "video_url": row.video_url,
         "created_at": row.created_ms,
+        "starts_at": row.starts_ms,
         "started_at": row.started_ms,
         "ended_at": row.ended_ms,
     }

@@ -33,7 +33,9 @@
     select.onchange = () => select.value && open(select.value);
     const wanted = new URLSearchParams(location.search).get("session");
     const first = items.find((s) => s.id === wanted) || items.find((s) => s.status === "live") ||
-      items.find((s) => s.status === "draft");
+      items.find((s) => s.status === "scheduled" || s.status === "draft");
+    // The reservations cards (guide-reservations.js) follow the brand's sessions and this one.
+    document.dispatchEvent(new CustomEvent("live:sessions", {detail: {api: state.api, items: items}}));
     if (first) {
       select.value = first.id;
       await open(first.id);
@@ -44,6 +46,7 @@
 
   async function open(sessionId) {
     state.sessionId = sessionId;
+    document.dispatchEvent(new CustomEvent("live:session", {detail: {api: state.api, sessionId: sessionId}}));
     if (state.room) state.room.close();
     if (state.desk) state.desk.close();
     const session = await act(null, () => state.api.session(sessionId));

@@ -53,7 +53,8 @@
     const sessions = await loadSessions();
     const wanted = new URLSearchParams(location.search).get("session");
     const first = sessions.find((s) => s.id === wanted) ||
-      sessions.find((s) => s.status === "live") || sessions.find((s) => s.status === "draft");
+      sessions.find((s) => s.status === "live") ||
+      sessions.find((s) => s.status === "scheduled" || s.status === "draft");
     if (first) await open(first.id);
     loadPast();
   }
@@ -104,13 +105,19 @@
     }).catch(() => {});
   }
 
+  // The schedule card (host-schedule.js) changed the session: list and show it anew.
+  document.addEventListener("live:session-changed", () =>
+    loadSessions().then(() => state.sessionId && open(state.sessionId)));
+
   function applySession(session) {
     state.session = session;
+    // The schedule card (host-schedule.js) follows the session shown here.
+    document.dispatchEvent(new CustomEvent("live:session", {detail: {api: state.api, session: session}}));
     $("#session-title").textContent = session.title;
     const badge = $("#session-status");
     badge.textContent = session.status === "live" ? t("host.badge_live") : statusWords(session.status);
     badge.className = "badge status-" + session.status;
-    $("#start").disabled = session.status !== "draft";
+    $("#start").disabled = session.status !== "draft" && session.status !== "scheduled";
     $("#end").disabled = session.status !== "live";
     $("#viewer-link").replaceChildren(t("host.viewer_page"),
       el("a", {href: "/watch/" + session.id, target: "_blank", text: "/watch/" + session.id}));

@@ -68,6 +68,7 @@
     payment_unavailable: "Payment is not available here: pay in the brand's app.",
     link_revoked: "This link was withdrawn or has expired. Ask your shopping guide for a new one.",
     budget_exhausted: "This guide has no coupons left to send in this session.",
+    reservations_closed: "Reservations are closed: the session is live or over.",
     unavailable: "The server is busy or unreachable. Try again in a moment.",
     internal: "Something went wrong on the server. Try again.",
     network: "No connection to the server. Check the network and try again.",
@@ -210,7 +211,7 @@
     }
 
     comment(text) { return this.send({type: "comment", text: text}); }
-    /** "Ask my guide": a question to the viewer's guide only (protocol section 3.22). */
+    /** "Ask my guide": a question to the viewer's guide only (protocol section 3.23). */
     ask(text) { return this.send({type: "comment", text: text, ask: true}); }
     like(count) { return this.send({type: "like", count: count || 1}); }
     claim(couponId) { return this.send({type: "claim", coupon_id: couponId}); }
@@ -630,12 +631,29 @@
 
     // sessions (host)
     listSessions(status) { return this.call("GET", "/api/sessions" + (status ? "?status=" + status : "")); }
-    createSession(title) { return this.call("POST", "/api/sessions", {title: title}); }
+    /** Create a session; `extra` may schedule it ({starts_at: Unix ms, cover_url}). */
+    createSession(title, extra) {
+      return this.call("POST", "/api/sessions", Object.assign({title: title}, extra || {}));
+    }
     session(id) { return this.call("GET", "/api/sessions/" + id); }
+    /** Change a session's title, cover_url, video_url or starts_at (a start schedules a draft). */
+    editSession(id, fields) { return this.call("PATCH", "/api/sessions/" + id, fields); }
+    /** A session's reservations: {total, unattributed, guides: [{guide_id, name, reservations}]}. */
+    reservations(id) { return this.call("GET", "/api/sessions/" + id + "/reservations"); }
     addProduct(id, product) { return this.call("POST", "/api/sessions/" + id + "/products", product); }
     /** Upload a product's image (a browser File or Blob: PNG, JPEG or WebP, at most 2 MiB). */
     uploadImage(id, productId, image) {
       const url = this.baseUrl + "/api/sessions/" + id + "/products/" + productId + "/image";
+      const headers = {"Content-Type": image.type || "application/octet-stream"};
+      if (this.token) headers.Authorization = "Bearer " + this.token;
+      return fetch(url, {method: "POST", headers: headers, body: image}).then((r) => r.json().then((data) => {
+        if (r.status >= 400) throw new LiveError(data.error.code, data.error.message, r.status);
+        return data;
+      }));
+    }
+    /** Upload a session's cover (a browser File or Blob, as `uploadImage`): {session_id, cover_url}. */
+    uploadCover(id, image) {
+      const url = this.baseUrl + "/api/sessions/" + id + "/cover";
       const headers = {"Content-Type": image.type || "application/octet-stream"};
       if (this.token) headers.Authorization = "Bearer " + this.token;
       return fetch(url, {method: "POST", headers: headers, body: image}).then((r) => r.json().then((data) => {
@@ -676,6 +694,20 @@
     }
 
     // viewer
+    /** A scheduled session's countdown page: {title, cover_url, starts_at, products, reservations,
+     * reserved, now}; `remainingMs(schedule, receivedAt)` counts down on the server's clock. */
+    schedule(id) {
+      const asked = Date.now();
+      return this.call("GET", "/api/sessions/" + id + "/schedule").then((data) => {
+        data.received_at = asked + (Date.now() - asked) / 2;
+        return data;
+      });
+    }
+    /** Reserve a scheduled session (预约), through a guide's share code when given. */
+    reserve(id, share) {
+      return this.call("POST", "/api/sessions/" + id + "/reservations", share ? {share: share} : {});
+    }
+    cancelReservation(id) { return this.call("DELETE", "/api/sessions/" + id + "/reservations/me"); }
     order(id, productId, qty, couponId, idempotencyKey) {
       const body = {product_id: productId, qty: qty || 1};
       if (couponId) body.coupon_id = couponId;
@@ -715,8 +747,16 @@
     revokeShare(shortCode) { return this.call("DELETE", "/api/guides/me/share/" + encodeURIComponent(shortCode)); }
     myOrders(query) { return this.call("GET", "/api/guides/me/orders" + toQuery(query)); }
     mySummary(query) { return this.call("GET", "/api/guides/me/summary" + toQuery(query)); }
+    /** The active reservations the guide brought ({session_id?, limit?}). */
+    myReservations(query) { return this.call("GET", "/api/guides/me/reservations" + toQuery(query)); }
+    /** After the end: {items: [{kind: "no_show"|"no_buy", viewer_id, viewer_name, link, ...}]}. */
+    noShows(sessionId) { return this.call("GET", "/api/guides/me/no-shows" + toQuery({session_id: sessionId})); }
+    /** The same list as CSV text. */
+    noShowsCsv(sessionId) {
+      return this.call("GET", "/api/guides/me/no-shows" + toQuery({session_id: sessionId, format: "csv"}));
+    }
 
-    // guides at work (protocol section 3.22): questions, budgets, nudges
+    // guides at work (protocol section 3.23): questions, budgets, nudges
     questions(id) { return this.call("GET", "/api/sessions/" + id + "/questions"); }
     answer(id, questionId, text) {
       return this.call("POST", "/api/sessions/" + id + "/questions/" + encodeURIComponent(questionId) + "/answer", {text: text});
@@ -750,6 +790,14 @@
     return new Api(options || {});
   }
 
+  /** Milliseconds until a schedule's start, on the server's clock: `schedule.now` was the
+   * server's time at `schedule.received_at` on this device (0 once the start has passed). */
+  function remainingMs(schedule, nowMs) {
+    const now = nowMs === undefined ? Date.now() : nowMs;
+    const skew = schedule.now - (schedule.received_at || now);
+    return Math.max(0, (schedule.starts_at || 0) - (now + skew));
+  }
+
   return {
     connect: connect,
     shop: shop,
@@ -762,6 +810,7 @@
     useMessages: useMessages,
     backoffDelay: backoffDelay,
     retryHintMs: retryHintMs,
+    remainingMs: remainingMs,
     newKey: newKey,
     LiveError: LiveError,
     MESSAGES: MESSAGES,

@@ -1,9 +1,10 @@
 """The events a brand's endpoints can receive, and the ``data`` each carries.
 
 Every type here is written to the outbox (`live.webhooks.outbox`) in the transaction of the
-change it reports. ``reservation.created`` and ``reminder.due`` are reserved for the session
-reservations and reminders of a later issue: they join `EVENT_TYPES` with the code that writes
-them (an `outbox.add` inside that code's own transaction), and nothing else changes.
+change it reports. ``session.reminder`` is the reservations' notifier hook
+(`live.reservations.reminders`): one per reservation at the brand's lead time before the
+scheduled start and one when the session goes live, written with the durable claim that
+makes it once over all nodes.
 """
 
 from typing import Any, Final
@@ -18,6 +19,7 @@ ORDER_PAID: Final = "order.paid"
 ORDER_CANCELLED: Final = "order.cancelled"
 ORDER_REFUNDED: Final = "order.refunded"
 CLIP_READY: Final = "clip.ready"
+SESSION_REMINDER: Final = "session.reminder"
 
 #: Every event type an endpoint may subscribe to, in the order the docs list them.
 EVENT_TYPES: Final = (
@@ -29,6 +31,7 @@ EVENT_TYPES: Final = (
     ORDER_CANCELLED,
     ORDER_REFUNDED,
     CLIP_READY,
+    SESSION_REMINDER,
 )
 
 
@@ -40,6 +43,7 @@ def session_data(row: SessionRow) -> dict[str, Any]:
         "status": row.status,
         "host_id": row.host_id,
         "created_at": row.created_ms,
+        "starts_at": row.starts_ms,
         "started_at": row.started_ms,
         "ended_at": row.ended_ms,
     }

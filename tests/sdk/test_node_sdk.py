@@ -124,4 +124,4 @@ def test_the_packed_sdk_passes_its_node_tests_against_live_serve(
         LIVE_VIEWER_TOKEN=tokens.mint(SECRET, sub="viewer-1", role="viewer", brand=brand),
     )
     assert "# fail 0" in done.stdout, done.stdout
-    assert "# pass 5" in done.stdout, done.stdout
+    assert "# pass 6" in done.stdout, done.stdout

@@ -154,3 +154,29 @@ test("refusals on the socket and the API carry catalog codes", async () => {
   const missing = await anonymous.session(session.id).catch((e) => e);
   assert.equal(missing.code, "unauthorized");
 });
+
+test("a scheduled session's schedule counts down on the server's clock and takes a reservation", async () => {
+  const host = api({baseUrl: BASE, token: HOST});
+  const startsAt = Date.now() + 3600 * 1000;
+  const session = await host.createSession("Node SDK preview", {starts_at: startsAt});
+  assert.equal(session.status, "scheduled");
+  const viewer = api({baseUrl: BASE, token: VIEWER});
+  const before = await viewer.schedule(session.id);
+  assert.equal(before.reserved, false);
+  assert.equal(before.reservations, 0);
+  const left = LiveClient.remainingMs(before);
+  assert.ok(left > 3590 * 1000 && left <= 3600 * 1000, "remaining " + left);
+  // A device whose clock is an hour behind the server's still counts down from the server's:
+  // one second after the answer arrived, ten minutes less one second are left.
+  const server = 1800000000000;
+  const behind = {now: server, received_at: server - 3600 * 1000, starts_at: server + 600 * 1000};
+  assert.equal(LiveClient.remainingMs(behind, behind.received_at + 1000), 599 * 1000);
+  assert.equal(LiveClient.remainingMs(behind, behind.received_at + 700 * 1000), 0);
+  const made = await viewer.reserve(session.id);
+  assert.equal(made.status, "active");
+  const after = await viewer.schedule(session.id);
+  assert.deepEqual([after.reserved, after.reservations], [true, 1]);
+  await host.start(session.id);
+  await assert.rejects(api({baseUrl: BASE, token: VIEWER}).reserve(session.id), (err) =>
+    err instanceof LiveError && err.code === "reservations_closed");
+});

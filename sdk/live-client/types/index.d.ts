@@ -49,6 +49,7 @@ export type ErrorCode =
   | "payment_unavailable"
   | "link_revoked"
   | "budget_exhausted"
+  | "reservations_closed"
   | "network";
 
 /** Close codes of the room socket (docs/protocol.md section 10). */
@@ -338,11 +339,64 @@ export interface Order {
 export interface Session {
   id: string;
   title: string;
-  status: "draft" | "live" | "ended";
+  status: "draft" | "scheduled" | "live" | "ended";
+  /** When a scheduled session is announced to start (Unix ms), else null. */
+  starts_at: number | null;
+  cover_url: string | null;
   ws_url: string;
   pinned_product_id: string | null;
   products: Product[];
   [field: string]: unknown;
+}
+
+/** A scheduled session as its countdown page shows it (`GET /api/sessions/{id}/schedule`). */
+export interface Schedule {
+  session_id: string;
+  title: string;
+  status: "draft" | "scheduled" | "live" | "ended";
+  cover_url: string | null;
+  starts_at: number | null;
+  started_at: number | null;
+  products: Product[];
+  /** Active reservations of the session. */
+  reservations: number;
+  /** Whether the caller has an active reservation. */
+  reserved: boolean;
+  /** The server's clock when it answered (Unix ms). */
+  now: number;
+  /** This device's clock when the answer arrived (set by `Api.schedule`). */
+  received_at?: number;
+}
+
+export interface Reservation {
+  reservation_id: string;
+  session_id: string;
+  viewer_id: string;
+  viewer_name: string | null;
+  guide_id: string | null;
+  status: "active" | "cancelled";
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ReservationTotals {
+  session_id: string;
+  total: number;
+  unattributed: number;
+  guides: { guide_id: string; name: string; reservations: number }[];
+}
+
+/** One line of a guide's after-live list (`GET /api/guides/me/no-shows`). */
+export interface NoShow {
+  kind: "no_show" | "no_buy";
+  session_id: string;
+  viewer_id: string;
+  viewer_name: string | null;
+  reserved_at: number | null;
+  last_seen_at: number | null;
+  clip_id: string | null;
+  /** The replay or clip page, with the guide's share code. */
+  link: string;
 }
 
 export interface Api {
@@ -350,8 +404,14 @@ export interface Api {
   token: string | null;
   call<T = unknown>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<T>;
   listSessions(status?: string): Promise<unknown>;
-  createSession(title: string): Promise<Session>;
+  createSession(title: string, extra?: { starts_at?: number; cover_url?: string }): Promise<Session>;
   session(id: string): Promise<Session>;
+  editSession(id: string, fields: { title?: string; cover_url?: string; video_url?: string; starts_at?: number }): Promise<Session>;
+  reservations(id: string): Promise<ReservationTotals>;
+  uploadCover(id: string, image: Blob): Promise<{ session_id: string; cover_url: string }>;
+  schedule(id: string): Promise<Schedule>;
+  reserve(id: string, share?: string | null): Promise<Reservation>;
+  cancelReservation(id: string): Promise<Reservation>;
   addProduct(id: string, product: {
     sku: string; title: string; price_cents: number; stock: number; limit_per_viewer?: number;
   }): Promise<Product & Record<string, unknown>>;
@@ -381,6 +441,9 @@ export interface Api {
   budgets(id: string): Promise<{ items: Budget[] }>;
   setBudget(id: string, guideId: string, count: number, valueCapCents: number): Promise<Budget>;
   nudge(id: string, viewerId: string, valueCents: number, minSpendCents?: number): Promise<{ coupon: Coupon & { guide_id: string }; viewer_id: string; budget: Budget }>;
+  myReservations(query?: { session_id?: string; limit?: number }): Promise<{ items: Reservation[] }>;
+  noShows(sessionId: string): Promise<{ session_id: string; guide_id: string; items: NoShow[] }>;
+  noShowsCsv(sessionId: string): Promise<string>;
   devSignIn(who: { role: string; sub: string; brand?: string; name?: string; store?: string }): Promise<{ token: string }>;
 }
 
@@ -395,6 +458,7 @@ export declare function describe(code: ErrorCode | string, fallback?: string): s
 export declare function useMessages(messages: Partial<Record<ErrorCode, string>> | null): void;
 export declare function backoffDelay(attempt: number, baseMs: number, maxMs: number, random?: () => number): number;
 export declare function newKey(): string;
+export declare function remainingMs(schedule: Schedule, nowMs?: number): number;
 export declare const MESSAGES: Record<ErrorCode, string>;
 
 declare const LiveClient: {
@@ -408,6 +472,7 @@ declare const LiveClient: {
   useMessages: typeof useMessages;
   backoffDelay: typeof backoffDelay;
   newKey: typeof newKey;
+  remainingMs: typeof remainingMs;
   LiveError: typeof LiveError;
   MESSAGES: typeof MESSAGES;
 };

@@ -32,6 +32,7 @@ BACKGROUND_TASKS = frozenset(
         "redis-recovery",
         "stock-invariant",
         "webhook-dispatcher",
+        "reservation-reminders",
         "metrics-sampler",
     }
 )

@@ -22,6 +22,7 @@ BACKGROUND = (
     "redis-recovery",
     "stock-invariant",
     "webhook-dispatcher",
+    "reservation-reminders",
     "metrics-sampler",
     "gc-policy",
     "archiver",

@@ -14,6 +14,7 @@ ALL_TYPES = [
     "order.cancelled",
     "order.refunded",
     "clip.ready",
+    "session.reminder",
 ]
 
 
