@@ -27,6 +27,8 @@
       room.on("question_answered", () => this.refreshSoon());
       this.timer = setInterval(() => this.refresh(), EVERY_MS);
       $("#budget-form").onsubmit = (e) => { e.preventDefault(); this.setBudget(e.submitter); };
+      // Enabled only now: a tap before the session's panel is wired would submit the bare form.
+      $("#budget-form button").disabled = false;
       LiveI18n.ready.then(() => this.refresh());
     }
 
