@@ -80,7 +80,6 @@ ROUTES = [
     *health.routes,
     *metrics.routes,
     *openapi.routes,
-    *room.routes,
     *dev_signin.routes,
     *replay_socket.routes,
     *pages.routes,
@@ -130,6 +129,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     return Starlette(
         middleware=[
             Middleware(RequestIds),
+            # Room sockets leave here for their endpoint (`live.api.room.RoomSockets`).
+            Middleware(room.RoomSockets),
             Middleware(MeasureRequests, metrics=request_metrics),
             Middleware(
                 WriteRateLimit, rate_per_s=settings.write_rate_per_s, burst=settings.write_burst

@@ -1,9 +1,10 @@
 """The room socket: authenticate, attribute the share code, then hand over to the hub."""
 
 import logging
+import re
 from collections.abc import Callable
 
-from starlette.routing import WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from common import codec
@@ -188,4 +189,33 @@ async def _join(
     )
 
 
-routes = [WebSocketRoute("/ws/sessions/{session_id}", room_socket)]
+#: ``/ws/sessions/{session_id}``, the session id being one path segment as in a route.
+_ROOM_PATH = re.compile(r"/ws/sessions/([^/]+)")
+
+
+class RoomSockets:
+    """Pure ASGI middleware, the room socket's way in: ``/ws/sessions/{id}`` goes straight to
+    `room_socket`; everything else goes on to the app.
+
+    Why not a route: a join resumes its coroutine at every await (the join gate, Redis, the
+    snapshot, each client frame), and each resume passes down through every layer above it.
+    Behind the middleware after this one, the exception boundary and the router (which tries
+    its hundred routes in order first), those layers were about a fifth of a join's CPU in a
+    join storm (docs/benchmarks.md, "Join storms"). Placed after `RequestIds`, a socket keeps
+    its request id and access line; the later middleware lets websockets through untouched,
+    and `room_socket` answers every failure itself.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve a room socket, or pass the request on."""
+        if scope["type"] == "websocket":
+            # Behind a proxy's prefix, the path carries the root path first (ASGI).
+            match = _ROOM_PATH.fullmatch(scope["path"], len(scope.get("root_path", "")))
+            if match is not None:
+                scope["path_params"] = {"session_id": match[1]}
+                await room_socket(WebSocket(scope, receive, send))
+                return
+        await self.app(scope, receive, send)

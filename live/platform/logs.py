@@ -115,5 +115,7 @@ def config(log_format: str, *, level: str = "INFO", access_log: bool = True) -> 
                 for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
             },
             "live.access": {"level": level if access_log else "WARNING"},
+            # A room socket's own lines from uvicorn and websockets (live.platform.ws_protocol).
+            "uvicorn.error.sockets": {"level": "DEBUG" if level == "DEBUG" else "WARNING"},
         },
     }

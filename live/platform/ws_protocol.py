@@ -11,6 +11,7 @@ The sink is offered to the app in the connection scope under `FRAME_SINK`; serve
 (the test client, another ASGI server) simply do not offer it.
 """
 
+import logging
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -21,6 +22,13 @@ from live.platform.socket_waits import ReceiveQueue, WritableFlag
 
 #: Scope extension under which a connection's `TransportSink` is offered.
 FRAME_SINK = "live.frame_sink"
+
+#: Where uvicorn and websockets write a room socket's own lines. Their INFO lines, three per
+#: socket ("[accepted]", "connection open", "connection closed"), were a sixth of a join's CPU in
+#: a join storm (docs/benchmarks.md, "Join storms"); `live.platform.logs.config` keeps this logger
+#: at WARNING (DEBUG when the node logs at DEBUG), and ``live.access`` still has one line per
+#: socket with its request id.
+SOCKET_LOG = logging.getLogger("uvicorn.error.sockets")
 
 
 class TransportSink:
@@ -102,6 +110,8 @@ class RoomSocketProtocol(WebSocketsSansIOProtocol):
         # Same jobs, no storage until something waits (live/platform/socket_waits.py).
         self.queue = ReceiveQueue()  # type: ignore[assignment]
         self.writable = WritableFlag()  # type: ignore[assignment]
+        self.logger = SOCKET_LOG
+        self.conn.logger = SOCKET_LOG
 
     async def run_asgi(self) -> None:
         """Offer the sink in the scope, then run the app as uvicorn does."""

@@ -132,6 +132,12 @@ async def test_a_lagging_reader_gets_every_event_in_order(roomy_backlog: LiveSer
         return room is not None and len(room.connections) == 1
 
     await eventually(snapshot_arrived)
+    # The kernel's send buffer on the server's side grows up to net.ipv4.tcp_wmem's maximum
+    # (4 MiB here), nearly all this test publishes: kept small, the transport must pause.
+    (server_side,) = hub.rooms[opened.session_id].connections
+    server_side._sink._transport.get_extra_info("socket").setsockopt(  # type: ignore[union-attr]
+        socket.SOL_SOCKET, socket.SO_SNDBUF, 4096
+    )
     reading = asyncio.create_task(read_in_bursts())
     queued_before = hub.stats.frames_queued
     sent_before = hub.stats.frames_sent
