@@ -20,7 +20,9 @@ other (``--clients`` processes of `loadtests/storm_viewers.py`, each a share of 
 4. **exodus**: the host ends the session; every viewer gets ``ended`` and its socket closes;
    a probe reads the session from the node every 50 ms meanwhile (the longest wait is the
    figure). Then every viewer's durable events are audited: none missing between its first
-   snapshot and the ``ended`` event, reconnects included.
+   snapshot and the ``ended`` event, reconnects included (a viewer back from further behind
+   than the backlog allows, ``LIVE_BACKLOG_SOFT_FRAMES``, gets a snapshot again, which covers
+   the events up to it: counted as ``resynced``).
 
 Loopback only, bounded in count and time; every process started here is stopped here.
 
@@ -466,6 +468,7 @@ async def run(args: argparse.Namespace, env: dict[str, str], work: Path) -> dict
                     "final_seq": final,
                     "missing": sum(a["missing"] for a in audits),
                     "viewers_missing": sum(a["viewers_missing"] for a in audits),
+                    "resynced": sum(a.get("resynced", 0) for a in audits),
                 }
             figures["host_failed_requests"] = host.failed
         finally:

@@ -51,6 +51,9 @@ class Record:
     path: str
     port: int
     snapshot_seq: int | None = None
+    #: The ``seq`` of the latest snapshot after the first (a reconnect too far behind for a
+    #: catch-up within the backlog gets a snapshot again: it covers every event up to it).
+    resnapshot_seq: int | None = None
     epoch: str | None = None
     last_seq: int = 0
     seqs: set[int] = field(default_factory=set)
@@ -171,6 +174,8 @@ class Viewer(asyncio.Protocol):
         if kind == "snapshot":
             if record.snapshot_seq is None:
                 record.snapshot_seq = int(frame["seq"])
+            else:
+                record.resnapshot_seq = max(record.resnapshot_seq or 0, int(frame["seq"]))
             record.epoch = frame.get("epoch")
             record.last_seq = max(record.last_seq, int(frame["seq"]))
             return
@@ -284,17 +289,22 @@ class Client:
         }
 
     def audit(self, final_seq: int) -> dict[str, Any]:
-        """Durable events each viewer missed between its first snapshot and ``final_seq``."""
+        """Durable events each viewer missed between its first snapshot and ``final_seq``: not
+        received, and not covered by a later snapshot (a reconnect further behind than the
+        backlog allows is sent the state instead of each event; ``resynced`` counts those)."""
         missing = 0
         viewers_missing = 0
+        resynced = 0
         for record in self.records:
             if record.snapshot_seq is None:
                 continue
-            wanted = set(range(record.snapshot_seq + 1, final_seq + 1))
+            covered_until = max(record.snapshot_seq, record.resnapshot_seq or 0)
+            resynced += record.resnapshot_seq is not None
+            wanted = set(range(covered_until + 1, final_seq + 1))
             gap = len(wanted - record.seqs)
             missing += gap
             viewers_missing += gap > 0
-        return {"missing": missing, "viewers_missing": viewers_missing}
+        return {"missing": missing, "viewers_missing": viewers_missing, "resynced": resynced}
 
     async def closed(self, timeout_s: float, since: float) -> dict[str, Any]:
         """Wait until the server closed every socket (the exodus); close times from ``since``."""
