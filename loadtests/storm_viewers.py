@@ -60,6 +60,8 @@ class Record:
     pins: list[tuple[int, float, float]] = field(default_factory=list)  # seq, ts, received
     joined_s: float | None = None
     refused: str | None = None
+    #: The retry hint of a ``busy`` refusal (the node's join queue was full), in ms.
+    retry_after_ms: int | None = None
     closes: list[float] = field(default_factory=list)
     connected: bool = False
     reconnects: int = 0
@@ -151,6 +153,10 @@ class Viewer(asyncio.Protocol):
             data: Any = orjson.loads(payload)
             for frame in data if isinstance(data, list) else [data]:
                 self._event(frame, now)
+        if first and self.record.refused is not None:
+            # Refused before joining (``busy``): the socket closes next; not connected.
+            self.ready.set_exception(ConnectionError(self.record.refused))
+            return
         if first:
             self.record.connected = True
             if self.record.joined_s is None:
@@ -181,6 +187,8 @@ class Viewer(asyncio.Protocol):
             return
         if kind == "error" and not self.ready.done():
             record.refused = str(frame.get("code"))
+            hint = frame.get("retry_after_ms")
+            record.retry_after_ms = hint if isinstance(hint, int) else None
             return
         seq = frame.get("seq")
         if isinstance(seq, int):
@@ -207,6 +215,7 @@ class Client:
         """Open viewer ``index``'s socket; returns once its first frame arrived."""
         loop = asyncio.get_running_loop()
         record = self.records[index]
+        record.refused = record.retry_after_ms = None
         ready: asyncio.Future[None] = loop.create_future()
         _, viewer = await loop.create_connection(
             lambda: Viewer(record, ready, sio=self.sio), "127.0.0.1", record.port
@@ -252,15 +261,24 @@ class Client:
             return
         record = self.records[index]
         delay = BACKOFF_FIRST_S
+        # Full jitter (the SDK's): a whole node's viewers must not come back in lockstep.
+        wait_s = random.uniform(0, delay)
         while True:
-            # Full jitter (the SDK's): a whole node's viewers must not come back in lockstep.
-            await asyncio.sleep(random.uniform(0, delay))
+            await asyncio.sleep(wait_s)
             record.port = self.follow_ports[(index + record.reconnects) % len(self.follow_ports)]
             record.reconnects += 1
             try:
                 viewer = await self.open(index)
             except (OSError, TimeoutError):
                 delay = min(BACKOFF_MAX_S, delay * 2)
+                hint_ms = record.retry_after_ms
+                # The SDK's rule for a busy node (4103): come back after the hint, spread over
+                # one more hint's length so that the refused do not return together.
+                wait_s = (
+                    (hint_ms + random.uniform(0, hint_ms)) / 1000
+                    if hint_ms
+                    else random.uniform(0, delay)
+                )
                 continue
             self._watch(index, viewer)
             return

@@ -1,10 +1,12 @@
-"""docs/protocol.md's endpoint table lists exactly the routes of the app's router."""
+"""docs/protocol.md's endpoint table lists exactly the routes of the app (its router, and the
+room socket served ahead of it)."""
 
 import re
 from pathlib import Path
 
 from starlette.routing import Mount, Route, WebSocketRoute
 
+from live.api import room
 from live.app import ROUTES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,8 +30,9 @@ def _documented() -> set[tuple[str, str]]:
 
 
 def _routed() -> set[tuple[str, str]]:
-    """(method, path) of every route the app serves; HEAD comes with GET, so it is left out."""
-    found: set[tuple[str, str]] = set()
+    """(method, path) of every route the app serves; HEAD comes with GET, so it is left out.
+    The room socket is served ahead of the router, by its own middleware."""
+    found: set[tuple[str, str]] = {("WEBSOCKET", room.PATH)}
     for route in ROUTES:
         if isinstance(route, Route):
             found.update((method, route.path) for method in route.methods or () if method != "HEAD")

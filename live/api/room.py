@@ -189,7 +189,9 @@ async def _join(
     )
 
 
-#: ``/ws/sessions/{session_id}``, the session id being one path segment as in a route.
+#: The room socket's path, served by `RoomSockets` ahead of the router.
+PATH = "/ws/sessions/{session_id}"
+#: `PATH` to match, the session id being one path segment as in a route.
 _ROOM_PATH = re.compile(r"/ws/sessions/([^/]+)")
 
 

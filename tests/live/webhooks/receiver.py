@@ -80,6 +80,8 @@ class Receiver:
     slow: dict[str, float] = field(default_factory=dict)
     in_flight: dict[str, int] = field(default_factory=dict)
     most_in_flight: dict[str, int] = field(default_factory=dict)
+    #: Per endpoint path: when each request arrived (monotonic seconds), answered or not.
+    arrivals: dict[str, list[float]] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
     _arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
 
@@ -89,6 +91,7 @@ class Receiver:
 
     async def _handle(self, request: web.Request) -> web.Response:
         path = request.path
+        self.arrivals.setdefault(path, []).append(time.monotonic())
         self.in_flight[path] = self.in_flight.get(path, 0) + 1
         self.most_in_flight[path] = max(self.most_in_flight.get(path, 0), self.in_flight[path])
         try:

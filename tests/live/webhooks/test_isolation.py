@@ -51,7 +51,14 @@ async def test_a_slow_brand_never_delays_another_brand_or_the_room(
     assert fast - started < 0.5 * UNIT_S + pin_s
     assert pin_s < 0.5 * UNIT_S
     assert receiver.in_flight.get("/hooks/slow", 0) >= 1, "brand A was still being delivered"
-    assert receiver.most_in_flight["/hooks/slow"] <= hooked.settings.webhook_brand_concurrency
+    # The node gives up on a delivery after its timeout (1 s) while this receiver holds it for
+    # 5 s, so the receiver's own count of open requests grows with the test's length (it once
+    # reached 12 on a slow machine). What the limit bounds is the node's deliveries in flight:
+    # within (nine tenths of) one timeout of the first arrival, at most the brand's limit.
+    arrivals = receiver.arrivals["/hooks/slow"]
+    window_s = 0.9 * hooked.settings.webhook_timeout_s
+    first_wave = [at for at in arrivals if at < arrivals[0] + window_s]
+    assert len(first_wave) <= hooked.settings.webhook_brand_concurrency
 
 
 async def test_a_brand_limit_holds_over_two_nodes(
