@@ -25,9 +25,9 @@ FRAME_SINK = "live.frame_sink"
 
 #: Where uvicorn and websockets write a room socket's own lines. Their INFO lines, three per
 #: socket ("[accepted]", "connection open", "connection closed"), were a ninth of a join's CPU
-#: in a join storm (docs/benchmarks.md, "Join storms"); `live.platform.logs.config` keeps this logger
-#: at WARNING (DEBUG when the node logs at DEBUG), and ``live.access`` still has one line per
-#: socket with its request id.
+#: in a join storm (docs/benchmarks.md, "Join storms"); `live.platform.logs.config` keeps this
+#: logger at WARNING (DEBUG when the node logs at DEBUG), and ``live.access`` still has one
+#: line per socket with its request id.
 SOCKET_LOG = logging.getLogger("uvicorn.error.sockets")
 
 
