@@ -42,7 +42,10 @@ async def _join(node: LiveServer, session_id: str, viewer: str) -> ClientConnect
     followed by a new attempt after a back-off, as clients do."""
     url = node.ws_url(session_id, node.token("viewer", viewer))
     for _ in range(50):
-        socket = await connect(url, max_size=None, compression=None)
+        # A join waits its turn at the node's join gate before the upgrade is answered: with
+        # 200 opening at once on three nodes in this one process, a turn once came after the
+        # client's default 10 s on a slow machine.
+        socket = await connect(url, max_size=None, compression=None, open_timeout=60 * UNIT_S)
         try:
             first = orjson.loads(await socket.recv())
         except ConnectionClosed as exc:
