@@ -1,9 +1,9 @@
 """The room socket: authenticate, attribute the share code, then hand over to the hub."""
 
 import logging
-import re
 from collections.abc import Callable
 
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -191,8 +191,8 @@ async def _join(
 
 #: The room socket's path, served by `RoomSockets` ahead of the router.
 PATH = "/ws/sessions/{session_id}"
-#: `PATH` to match, the session id being one path segment as in a route.
-_ROOM_PATH = re.compile(r"/ws/sessions/([^/]+)")
+#: `PATH` as the router would match it (the session id one path segment).
+_ROOM_PATH = compile_path(PATH)[0]
 
 
 class RoomSockets:
@@ -215,9 +215,11 @@ class RoomSockets:
         """Serve a room socket, or pass the request on."""
         if scope["type"] == "websocket":
             # Behind a proxy's prefix, the path carries the root path first (ASGI).
-            match = _ROOM_PATH.fullmatch(scope["path"], len(scope.get("root_path", "")))
+            path: str = scope["path"]
+            root: str = scope.get("root_path", "")
+            match = _ROOM_PATH.match(path[len(root) :] if path.startswith(root) else path)
             if match is not None:
-                scope["path_params"] = {"session_id": match[1]}
+                scope["path_params"] = match.groupdict()
                 await room_socket(WebSocket(scope, receive, send))
                 return
         await self.app(scope, receive, send)
