@@ -199,11 +199,11 @@ class RoomSockets:
     """Pure ASGI middleware, the room socket's way in: ``/ws/sessions/{id}`` goes straight to
     `room_socket`; everything else goes on to the app.
 
-    Why not a route: a join resumes its coroutine at every await (the join gate, Redis, the
-    snapshot, each client frame), and each resume passes down through every layer above it.
-    Behind the middleware after this one, the exception boundary and the router (which tries
-    its hundred routes in order first), those layers were about a fifth of a join's CPU in a
-    join storm (docs/benchmarks.md, "Join storms"). Placed after `RequestIds`, a socket keeps
+    Why not a route: behind the middleware after this one sit the exception boundary (which
+    wraps the socket's ``send``) and the router (which tries its hundred routes in order), and
+    every resume of the socket's coroutine passes down through all of them again. In a join
+    storm those layers were about a fifth of a join's CPU, most of it paid once per socket
+    (docs/benchmarks.md, "Join storms"). Placed after `RequestIds`, a socket keeps
     its request id and access line; the later middleware lets websockets through untouched,
     and `room_socket` answers every failure itself.
     """
