@@ -359,6 +359,10 @@ async def _reconnect(
         "back": sum(s["connected"] for s in settled),
         "all_back_s": round(back_s, 2),
         "reconnect_attempts": sum(s["reconnects"] for s in settled),
+        # From a viewer's socket lost to its socket back, over every reconnect.
+        "outage_s": _percentiles([o for s in settled for o in s["outages_s"]]),
+        "busy_refusals": sum(len(s["hints_ms"]) for s in settled),
+        "busy_hint_ms": _percentiles([h for s in settled for h in s["hints_ms"]]),
         "host_pin_ms_during": _percentiles(during),
     }
 

@@ -65,6 +65,10 @@ class Record:
     closes: list[float] = field(default_factory=list)
     connected: bool = False
     reconnects: int = 0
+    #: Every ``busy`` retry hint this viewer was given, in ms.
+    hints_ms: list[int] = field(default_factory=list)
+    #: Seconds from losing the socket to having it back, per reconnect.
+    outages_s: list[float] = field(default_factory=list)
 
 
 class Viewer(asyncio.Protocol):
@@ -189,6 +193,8 @@ class Viewer(asyncio.Protocol):
             record.refused = str(frame.get("code"))
             hint = frame.get("retry_after_ms")
             record.retry_after_ms = hint if isinstance(hint, int) else None
+            if record.retry_after_ms is not None:
+                record.hints_ms.append(record.retry_after_ms)
             return
         seq = frame.get("seq")
         if isinstance(seq, int):
@@ -260,6 +266,7 @@ class Client:
         if self.follow_ports is None:
             return
         record = self.records[index]
+        lost_at = time.time()
         delay = BACKOFF_FIRST_S
         # Full jitter (the SDK's): a whole node's viewers must not come back in lockstep.
         wait_s = random.uniform(0, delay)
@@ -280,6 +287,7 @@ class Client:
                     else random.uniform(0, delay)
                 )
                 continue
+            record.outages_s.append(time.time() - lost_at)
             self._watch(index, viewer)
             return
 
@@ -304,6 +312,8 @@ class Client:
             "connected": sum(r.connected for r in self.records),
             "after_s": round(time.time() - started, 2),
             "reconnects": sum(r.reconnects for r in self.records),
+            "hints_ms": [h for r in self.records for h in r.hints_ms],
+            "outages_s": [round(o, 3) for r in self.records for o in r.outages_s],
         }
 
     def audit(self, final_seq: int) -> dict[str, Any]:

@@ -11,9 +11,12 @@ served between a few joins at a time, and a node that cannot take more says so a
 
 Contract: at most ``concurrency`` joins hold a `Ticket` at a time; at most ``queue`` more wait
 for one, in arrival order; a join arriving to a full queue is refused at once (`enter` returns
-None) and told `retry_after_ms`: how long the queue ahead of it takes to drain at the pace
-measured lately, never less than ``retry_min_ms``. A ticket is released once, however often
-`Ticket.release` is called. ``queue`` 0 refuses every join that cannot start at once.
+None) and told `JoinGate.refusal_hint_ms`: when its turn would come, at the pace joins
+finished lately, never less than ``retry_min_ms``. Each refusal is told a turn after those
+told before it, so the refused of one storm come back spread over the time the node needs to
+take them, not together (a node restart sends a whole node's viewers at once; with one hint
+for all, they came back as a second storm, and a third). A ticket is released once, however
+often `Ticket.release` is called. ``queue`` 0 refuses every join that cannot start at once.
 """
 
 import asyncio
@@ -22,6 +25,9 @@ from collections import deque
 
 #: Weight of the newest join in the measured join time (an exponential moving average).
 _SMOOTHING = 0.05
+#: Weight of the newest gap between two joins finishing: joins finish in bunches (a loop turn
+#: ends several), so the gaps are noisy and their mean is taken over a hundred or so.
+_TURN_SMOOTHING = 0.01
 #: The longest retry hint: past it, a client is better off trying another node anyway.
 MAX_RETRY_MS = 30_000
 
@@ -54,9 +60,16 @@ class JoinGate:
         self.retry_min_ms = retry_min_ms
         self.active = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
-        #: Seconds a join took lately (smoothed), for the retry hint.
+        #: Seconds a join took lately (smoothed): the pace guessed before `turn_s` is measured.
         self.join_s = 0.002
+        #: Seconds between two joins finishing while others waited (smoothed): the pace at which
+        #: the queue drains, whatever else the node does meanwhile; None until measured.
+        self.turn_s: float | None = None
         self.refused = 0
+        self._last_done: float | None = None
+        self._queued_at_last_done = False
+        #: When the turns already promised to refused joins run out (`time.monotonic`).
+        self._promised_until = 0.0
 
     @property
     def waiting(self) -> int:
@@ -68,11 +81,15 @@ class JoinGate:
         """True when half the queue is taken: new joins are better sent to another node."""
         return self.waiting > 0 and self.waiting * 2 >= max(1, self.queue)
 
-    @property
-    def retry_after_ms(self) -> int:
-        """How long the joins queued now take to start, at the measured pace."""
-        drain_ms = (self.waiting + 1) * self.join_s * 1000 / self.concurrency
-        return int(min(MAX_RETRY_MS, max(self.retry_min_ms, drain_ms)))
+    def refusal_hint_ms(self) -> int:
+        """The retry hint of a join refused now, which books its turn: after the queued joins
+        and after every turn promised to the joins refused before it."""
+        now = time.monotonic()
+        turn_s = self.turn_s if self.turn_s is not None else self.join_s / self.concurrency
+        start = max(now + (self.waiting + 1) * turn_s, self._promised_until)
+        # Past the longest hint a turn is no promise: the refused are told that, and try later.
+        self._promised_until = min(start + turn_s, now + MAX_RETRY_MS / 1000)
+        return int(min(MAX_RETRY_MS, max(self.retry_min_ms, (start - now) * 1000)))
 
     async def enter(self) -> Ticket | None:
         """Wait for a turn; None when the queue is full (the join is refused)."""
@@ -97,6 +114,14 @@ class JoinGate:
     def _done(self, took_s: float | None) -> None:
         if took_s is not None:
             self.join_s += _SMOOTHING * (took_s - self.join_s)
+            now = time.monotonic()
+            if self._queued_at_last_done and self._last_done is not None:
+                # Joins waited all along since the last one finished: a gap of pure service.
+                gap = now - self._last_done
+                turn = self.turn_s
+                self.turn_s = gap if turn is None else turn + _TURN_SMOOTHING * (gap - turn)
+            self._last_done = now
+            self._queued_at_last_done = bool(self._waiters)
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():

@@ -121,7 +121,7 @@ async def room_socket(websocket: WebSocket) -> None:
         ticket = await ctx.joins.enter()
         if ticket is None:
             await websocket.accept()
-            await _busy(websocket, ctx.joins.retry_after_ms)
+            await _busy(websocket, ctx.joins.refusal_hint_ms())
             return
         try:
             # Inside: a client that went away while queued fails the accept, and its turn

@@ -92,6 +92,7 @@ def _serve(settings: Settings, host: str, port: int, processes: int) -> int:
         app,
         host=host,
         port=port,
+        backlog=settings.listen_backlog,
         **websocket_options(settings),
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,

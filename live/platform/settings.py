@@ -120,6 +120,11 @@ class Settings:
     join_queue: int = 2_000
     #: The least retry hint given to a refused join.
     join_retry_ms: int = 1_000
+    #: Connections the kernel queues for the node to accept (``listen``'s backlog; Linux caps
+    #: it at ``net.core.somaxconn``). A reconnect storm sends thousands of connects within a
+    #: second; past the queue the kernel drops them and the clients' own retransmissions bring
+    #: them back only 1, 3, 7, 15, 31 s later.
+    listen_backlog: int = 4_096
     #: Processes `live serve` runs on its port, each a full node (one per core; see operations).
     workers: int = 1
     #: Who takes viewers' payments: ``none``, ``dev`` or ``wechat`` (`PAYMENT_PROVIDERS`).
@@ -181,6 +186,7 @@ _INTEGERS = {
     "join_concurrency": 1,
     "join_queue": 0,
     "join_retry_ms": 100,
+    "listen_backlog": 1,
     "webhook_poll_ms": 10,
     "webhook_brand_concurrency": 1,
     "webhook_node_concurrency": 1,

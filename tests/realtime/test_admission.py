@@ -56,7 +56,7 @@ async def test_a_full_queue_refuses_at_once_with_a_retry_hint() -> None:
     assert gate.saturated
     assert await asyncio.wait_for(gate.enter(), UNIT_S) is None
     assert gate.refused == 1
-    assert gate.retry_after_ms >= 250
+    assert gate.refusal_hint_ms() >= 250
     held[0].release()
     passed_on = await asyncio.wait_for(waiters[0], UNIT_S)
     assert passed_on is not None
@@ -69,21 +69,62 @@ async def test_a_full_queue_refuses_at_once_with_a_retry_hint() -> None:
 
 
 async def test_the_retry_hint_follows_the_measured_pace() -> None:
-    """The hint is how long the queue ahead takes at the pace measured, within bounds."""
+    """Before any pace is measured, the hint is how long the queue ahead takes at the join time
+    measured, within bounds."""
     gate = JoinGate(concurrency=2, queue=100, retry_min_ms=10)
     gate.join_s = 0.05  # joins took 50 ms lately
     held = await _tickets(gate, 2)
     waiters = [asyncio.create_task(gate.enter()) for _ in range(39)]
     await asyncio.sleep(0)
     # 40 joins ahead (39 waiting and the one asking), 2 at a time, 50 ms each: 1 s.
-    assert gate.retry_after_ms == 1000
+    assert 990 <= gate.refusal_hint_ms() <= 1000
     gate.join_s = 10_000.0
-    assert gate.retry_after_ms == MAX_RETRY_MS
+    assert gate.refusal_hint_ms() == MAX_RETRY_MS
     for task in waiters:
         task.cancel()
     await asyncio.gather(*waiters, return_exceptions=True)
     for ticket in held:
         ticket.release()
+
+
+async def test_each_refusal_is_told_a_later_turn() -> None:
+    """Refused one after the other, joins are told successive turns after the queue's: the
+    refused of a storm come back spread out, not as one second storm."""
+    gate = JoinGate(concurrency=1, queue=2, retry_min_ms=1)
+    gate.turn_s = 0.1  # a join finished every 100 ms lately
+    held = await _tickets(gate, 1)
+    waiters = [asyncio.create_task(gate.enter()) for _ in range(2)]
+    await asyncio.sleep(0)
+    hints = [gate.refusal_hint_ms() for _ in range(4)]
+    # Two queued ahead: the first refused starts after three turns, each next one turn later.
+    assert [round(h, -2) for h in hints] == [300, 400, 500, 600], hints
+    for task in waiters:
+        task.cancel()
+    await asyncio.gather(*waiters, return_exceptions=True)
+    held[0].release()
+
+
+async def test_the_pace_is_measured_while_joins_wait() -> None:
+    """The pace is the gap between joins finishing while others waited; a join that finishes
+    with nobody waiting measures nothing (an idle gap says nothing about the node's pace)."""
+    gate = JoinGate(concurrency=1, queue=10, retry_min_ms=1)
+    (alone,) = await _tickets(gate, 1)
+    alone.release()
+    (first,) = await _tickets(gate, 1)
+    first.release()
+    assert gate.turn_s is None
+    (ticket,) = await _tickets(gate, 1)
+    waiters = [asyncio.create_task(gate.enter()) for _ in range(4)]
+    await asyncio.sleep(0)
+    for waiter in waiters:
+        await asyncio.sleep(0.02)  # each join takes 20 ms of the node
+        ticket.release()
+        passed = await asyncio.wait_for(waiter, UNIT_S)
+        assert passed is not None
+        ticket = passed
+    ticket.release()
+    assert gate.turn_s is not None
+    assert 0.015 <= gate.turn_s < 1.0
 
 
 async def test_a_turn_is_released_once_and_a_cancelled_waiter_loses_none() -> None:

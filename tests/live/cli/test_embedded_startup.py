@@ -4,6 +4,7 @@ and the printed token hint works as printed."""
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -24,18 +25,18 @@ LIVE = Path(sys.executable).with_name("live")
 HINT = re.compile(r"^live: mint a token with: (.+)$", re.MULTILINE)
 
 
-def _env(data_dir: Path) -> dict[str, str]:
+def _env(data_dir: Path, **settings: str) -> dict[str, str]:
     env = {name: value for name, value in os.environ.items() if not name.startswith("LIVE_")}
-    return {**env, "LIVE_DATA_DIR": str(data_dir)}
+    return {**env, "LIVE_DATA_DIR": str(data_dir), **settings}
 
 
 @contextmanager
 def _serving(
-    data_dir: Path, port: int, *, cwd: Path | None = None
+    data_dir: Path, port: int, *, cwd: Path | None = None, **settings: str
 ) -> Iterator[subprocess.Popen[str]]:
     process = subprocess.Popen(  # noqa: S603 - our own console script
         [str(LIVE), "serve", "--port", str(port)],
-        env=_env(data_dir),
+        env=_env(data_dir, **settings),
         cwd=cwd,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -158,6 +159,22 @@ def test_ctrl_c_at_any_moment_of_start_up_exits_0_quietly(tmp_path: Path, after_
     while _valkeys_of(data_dir) and time.monotonic() < deadline:
         time.sleep(0.1)  # the Valkey child exits on its own parent's death
     assert _valkeys_of(data_dir) == []
+
+
+def test_the_listen_backlog_is_the_setting(tmp_path: Path) -> None:
+    """``LIVE_LISTEN_BACKLOG`` is the accept queue the kernel keeps for the node's port (what
+    ``ss`` shows as a listening socket's Send-Q): a reconnect storm's connects wait there
+    rather than being dropped."""
+    ss = shutil.which("ss")
+    if ss is None:
+        pytest.skip("iproute2's ss is not installed: nothing here reads a socket's backlog")
+    port = free_port()
+    with _serving(tmp_path / "data", port, LIVE_LISTEN_BACKLOG="1234") as process:
+        _wait_ready(port, process)
+        listening = subprocess.run(  # noqa: S603 - iproute2's ss, fixed arguments
+            [ss, "-ltnH", f"sport = :{port}"], capture_output=True, text=True, check=True
+        ).stdout.split()
+    assert listening[:3] == ["LISTEN", "0", "1234"], listening
 
 
 def test_the_start_up_hint_works_as_printed(tmp_path: Path) -> None:
