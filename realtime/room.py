@@ -2,6 +2,9 @@
 
 Contract: durable events reach every viewer of the room in ``seq`` order; immediate types are
 offered as soon as they are read, coalesced types and comments wait for the room's next tick.
+A frame for the whole room goes out a slice of sockets at a time (`FAN_OUT_SLICE`), the loop
+serving everything else between slices; every socket gets the room's frames in the order
+their fan-outs started.
 Control messages (private frames, kicks) reach the sockets of their user on this node; those of
 a kind the app registered (`realtime.hub.Hub.on_control`) go to its handler instead.
 """
@@ -32,6 +35,12 @@ CLOSE_BATCH = 100
 #: `CLOSE_SPREAD_S` (a draining node must be done well within its `shutdown_drain_s`).
 CLOSE_PAUSE_S = 0.02
 CLOSE_SPREAD_S = 2.0
+#: Sockets written in one go when a frame goes to the whole room; between two slices the loop
+#: serves everything else (a host's request, a buy, a join). A write to a socket costs about
+#: 10 us here, so a slice is a few milliseconds; a pin to 10,000 viewers in one go held the
+#: loop 110 ms, and the host's next request and every buy arriving meanwhile waited that long
+#: (docs/benchmarks.md, "Join storms").
+FAN_OUT_SLICE = 500
 #: Roles whose sockets get the host channel: every comment, with author ids, and room stats.
 HOST_ROLES = frozenset({"host", "admin"})
 #: Acts on a control message of an app-registered kind, as ``(session_id, message)``; runs in
@@ -93,6 +102,8 @@ class Room:
         self.snapshot_text: tuple[object, str] | None = None
         self._bus = bus
         self._reader: asyncio.Task[None] | None = None
+        #: Held by one fan-out at a time, so that frames reach every socket in the same order.
+        self._fanning = asyncio.Lock()
         self._closing: set[asyncio.Task[None]] = set()
 
     def clock(self) -> tuple[int, int]:
@@ -131,28 +142,52 @@ class Room:
             if self.sockets_of[user_id] <= 0:
                 del self.sockets_of[user_id]
 
-    def broadcast(self, frame: str, *, seq: int | None = None, ephemeral: bool = False) -> None:
-        """Offer one encoded frame to every viewer of the room."""
+    async def broadcast(
+        self, frame: str, *, seq: int | None = None, ephemeral: bool = False
+    ) -> None:
+        """Offer one encoded frame to every viewer of the room, a slice at a time."""
         encoded = wire.text_frame(frame)
-        for connection in tuple(self.connections):
+
+        def offer(connection: Connection) -> None:
             connection.offer(frame, wire=encoded, seq=seq, ephemeral=ephemeral)
 
-    def flush_tick(self) -> None:
-        """Send this tick's coalesced frames: the sample to viewers, everything to hosts."""
+        async with self._fanning:
+            await self._in_slices(tuple(self.connections), offer)
+
+    async def flush_tick(self) -> None:
+        """Send this tick's coalesced frames: everything to hosts, the sample to viewers."""
         drained = self.tick.drain()
         hosts = self.hosts
         # Each batch is encoded once, and the hosts' one only when a host is here to read it.
-        viewer_frame = _batch(drained.viewers)
-        if viewer_frame is not None:
-            viewer_wire = wire.text_frame(viewer_frame)
-            for connection in tuple(self.connections):
-                if connection not in hosts:
-                    connection.offer_tick(viewer_frame, viewer_wire)
         host_frame = _batch(drained.hosts) if hosts else None
-        if host_frame is not None:
-            host_wire = wire.text_frame(host_frame)
-            for connection in tuple(hosts):
-                connection.offer_tick(host_frame, host_wire)
+        viewer_frame = _batch(drained.viewers)
+        if host_frame is None and viewer_frame is None:
+            return
+        async with self._fanning:
+            if host_frame is not None:
+                host_wire = wire.text_frame(host_frame)
+                for connection in tuple(hosts):
+                    connection.offer_tick(host_frame, host_wire)
+            if viewer_frame is not None:
+                viewer_wire = wire.text_frame(viewer_frame)
+
+                def offer(connection: Connection) -> None:
+                    if connection not in hosts:
+                        connection.offer_tick(viewer_frame, viewer_wire)
+
+                await self._in_slices(tuple(self.connections), offer)
+
+    async def _in_slices(
+        self, targets: tuple[Connection, ...], offer: Callable[[Connection], None]
+    ) -> None:
+        """``offer`` to each of ``targets`` still in the room, `FAN_OUT_SLICE` between pauses."""
+        connections = self.connections
+        for start in range(0, len(targets), FAN_OUT_SLICE):
+            if start:
+                await asyncio.sleep(0)  # the loop's turn: everything else that is ready runs
+            for connection in targets[start : start + FAN_OUT_SLICE]:
+                if connection in connections:  # it may have left during a pause
+                    offer(connection)
 
     def deliver_control(self, message: dict[str, object]) -> None:
         """Act on one control message for the sockets of this node."""
@@ -200,7 +235,7 @@ class Room:
             raise_if_cancelling()
             for entry in batch.events:
                 self.seq = entry.number
-                self._dispatch(entry.number, entry.frame)
+                await self._dispatch(entry.number, entry.frame)
             for entry in batch.comments:
                 self.comment_number = entry.number
                 self.tick.add_comment(entry.frame)
@@ -208,14 +243,14 @@ class Room:
                 self.control_id = control_id
                 self.deliver_control(codec.decode(raw))
 
-    def _dispatch(self, seq: int, frame: bytes) -> None:
+    async def _dispatch(self, seq: int, frame: bytes) -> None:
         kind = protocol.event_type(frame)
         if kind in protocol.ARCHIVE_ONLY_TYPES:
             return
         if kind in protocol.COALESCED_TYPES:
             self.tick.add_event(kind, frame)
             return
-        self.broadcast(frame.decode(), seq=seq)
+        await self.broadcast(frame.decode(), seq=seq)
         if kind == "started":
             self.started_ms = int(codec.decode(frame).get("ts", 0)) or self.started_ms
         elif kind == "ended":
