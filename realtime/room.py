@@ -37,10 +37,14 @@ CLOSE_PAUSE_S = 0.02
 CLOSE_SPREAD_S = 2.0
 #: Sockets written in one go when a frame goes to the whole room; between two slices the loop
 #: serves everything else (a host's request, a buy, a join). A write to a socket costs about
-#: 10 us here, so a slice is a few milliseconds; a pin to 10,000 viewers in one go held the
-#: loop 110 ms, and the host's next request and every buy arriving meanwhile waited that long
-#: (docs/benchmarks.md, "Join storms").
-FAN_OUT_SLICE = 500
+#: 10 us here, so a slice is about 10 ms; a pin to 10,000 viewers in one go held the loop
+#: 110 ms, and the host's next request and every buy arriving meanwhile waited that long.
+#: Smaller slices cost throughput: what arrives between two slices is batched less (Redis
+#: round trips, group commits); in a 10,000-for-500 flash sale on the socket, slices of 500 took
+#: p99 admission from 230 to 106-185 ms and cost a fifth of the throughput, slices of 1,000 took
+#: it to 87-114 ms for a twentieth (docs/benchmarks.md, "Join storms" and "Flash-sale
+#: admission over the room socket").
+FAN_OUT_SLICE = 1_000
 #: Roles whose sockets get the host channel: every comment, with author ids, and room stats.
 HOST_ROLES = frozenset({"host", "admin"})
 #: Acts on a control message of an app-registered kind, as ``(session_id, message)``; runs in
