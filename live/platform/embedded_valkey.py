@@ -51,6 +51,12 @@ def _answers_ping(port: int) -> bool:
         return False
 
 
+#: How often `EmbeddedValkey.start` chooses its ports again when one was taken meanwhile.
+_BIND_ATTEMPTS = 3
+#: What the server logs when its port (or cluster bus port) is taken.
+_PORT_TAKEN = "Address already in use"
+
+
 class EmbeddedValkey:
     """One private Valkey process; `start` it, read `url`, `stop` it.
 
@@ -70,6 +76,8 @@ class EmbeddedValkey:
     ) -> None:
         self.data_dir = data_dir
         self.persistent = persistent
+        #: Ports this object chose itself, and may choose again (`start`).
+        self._own_ports = port is None
         self.port = port or _free_port()
         #: The cluster bus port (``CLUSTER MEET 127.0.0.1 <port> <cluster_port>``); None
         #: unless ``cluster``.
@@ -87,7 +95,24 @@ class EmbeddedValkey:
         return self._process.pid if self._process else None
 
     def start(self, *, timeout_s: float = 10.0) -> None:
-        """Start the server and wait until it answers PING."""
+        """Start the server and wait until it answers PING.
+
+        A port found free is not reserved: between the choice and the server's bind another
+        process may take it (an outgoing connection's ephemeral port lands anywhere in the
+        range). Ports this object chose are then chosen again, a few times, before giving up.
+        """
+        for attempt in range(1, _BIND_ATTEMPTS + 1):
+            try:
+                self._start_once(timeout_s)
+                return
+            except EmbeddedValkeyError as exc:
+                if not (self._own_ports and _PORT_TAKEN in str(exc)) or attempt == _BIND_ATTEMPTS:
+                    raise
+            self.port = _free_port()
+            if self.cluster_port is not None:
+                self.cluster_port = _free_port()
+
+    def _start_once(self, timeout_s: float) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         config = self.data_dir / "valkey.conf"
         lines = [

@@ -112,3 +112,25 @@ def test_start_fails_clearly_when_the_port_is_taken(
         with pytest.raises(EmbeddedValkeyError, match="exited at start-up"):
             server.start()
     assert server.pid is None
+
+
+@pytest.mark.parametrize("taken_port", ["port", "cluster_port"])
+def test_a_port_taken_after_it_was_chosen_is_chosen_again(
+    tmp_path: Path, servers: list[EmbeddedValkey], taken_port: str
+) -> None:
+    """Another process binds the port this server chose (client port or cluster bus port)
+    before the server starts: it starts on fresh ports instead of failing (CI, 2026-12-07: an
+    outgoing connection's ephemeral port landed on a cluster bus port)."""
+    server = EmbeddedValkey(tmp_path / "valkey", persistent=False, cluster=True)
+    servers.append(server)
+    chosen = getattr(server, taken_port)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", chosen))
+        taken.listen()
+        server.start()
+        assert getattr(server, taken_port) != chosen
+        client = redis.Redis(port=server.port)
+        try:
+            assert client.ping()
+        finally:
+            client.close()
