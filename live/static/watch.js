@@ -125,6 +125,9 @@
     });
     room.on("started", () => banner(t("viewer.started"), 4000));
     room.on("ended", () => showEnded());
+    // A close with 1000 is the session's end, whether or not its `ended` frame was read first
+    // (a socket that joins as the session ends gets a snapshot covering it, then the close).
+    room.on("state", (e) => { if (e.state === "closed" && e.code === 1000) showEnded(); });
     room.on("error", (e) => { if (!e.ref) toast(LiveClient.describe(e.code, e.message), "error"); });
   }
 
@@ -285,6 +288,7 @@
   // ---- the end: the room closes, the replay and the clips take over ----
 
   async function showEnded() {
+    if (state.ended) return; // the `ended` frame and the close both say so
     state.ended = true;
     $("#viewers").textContent = t("viewer.ended");
     $("#coupon-drop").hidden = true;
