@@ -185,12 +185,13 @@ class Room:
         self, targets: tuple[Connection, ...], offer: Callable[[Connection], None]
     ) -> None:
         """``offer`` to each of ``targets`` still in the room, `FAN_OUT_SLICE` between pauses."""
+        for connection in targets[:FAN_OUT_SLICE]:
+            offer(connection)  # nobody has left yet: no pause since `targets` was taken
         connections = self.connections
-        for start in range(0, len(targets), FAN_OUT_SLICE):
-            if start:
-                await asyncio.sleep(0)  # the loop's turn: everything else that is ready runs
+        for start in range(FAN_OUT_SLICE, len(targets), FAN_OUT_SLICE):
+            await asyncio.sleep(0)  # the loop's turn: everything else that is ready runs
             for connection in targets[start : start + FAN_OUT_SLICE]:
-                if connection in connections:  # it may have left during a pause
+                if connection in connections:  # it may have left during the pause
                     offer(connection)
 
     def deliver_control(self, message: dict[str, object]) -> None:
