@@ -17,6 +17,7 @@ from inventory.stock import Stock
 from inventory.waitlists import Waitlists
 from live.commerce.order_writer import OrderWriter
 from live.commerce.payment_providers import PaymentProvider
+from live.commerce.sold_out_gate import SoldOutGate
 from live.commerce.stock_invariant import Watch
 from live.commerce.terms import TermsCache
 from live.guides.attribution import Policies
@@ -76,6 +77,8 @@ class Context:
     budgets: Budgets
     #: The guides' desks open on this node: "my viewers now" (`live.guides.desks`).
     desks: Desks
+    #: Products Redis just refused as sold out, refused again here (`live.commerce.sold_out_gate`).
+    sold_out: SoldOutGate
     #: Replay indexes of recently replayed sessions (`live.replays.index`).
     replay_indexes: Indexes = field(default_factory=Indexes)
     #: Session state shared by the joins of a room (`live.sessions.snapshots`), one read per second

@@ -28,6 +28,7 @@ from live.commerce import coupons, flash_sales, holds, offers, room_orders, stoc
 from live.commerce.dev_pay import DevProvider
 from live.commerce.order_writer import OrderWriter
 from live.commerce.payment_providers import PaymentProvider
+from live.commerce.sold_out_gate import SoldOutGate
 from live.commerce.stock_invariant import Watch
 from live.commerce.terms import TermsCache
 from live.commerce.wechat_pay import WeChatPayProvider
@@ -202,10 +203,12 @@ def build_context(
         metrics=metrics,
         budgets=guide_budgets,
         desks=Desks(engines.redis, db, hub.bus, guide_budgets),
+        sold_out=SoldOutGate(hub.listening_since, hold_s=settings.sold_out_hold_s),
     )
     on_archived.ctx = ctx
     ctx.hub.on_claim(coupons.claim_handler(ctx))
     ctx.hub.on_buy(room_orders.buy_handler(ctx))
+    ctx.hub.on_event("stock", ctx.sold_out.heard_stock)
     ctx.hub.on_waitlist(room_orders.waitlist_handler(ctx))
     ctx.hub.on_comment(draws.entry_listener(ctx))
     ctx.hub.filter_comments(ctx.policies.comment_filter())

@@ -286,6 +286,8 @@ async def bench_socket(
                         "product_id": product_id,
                         "qty": 1,
                         "key": f"k{n}",
+                        # Each key is sent once, and said to be new, as the SDK's first send.
+                        "first": True,
                     }
                 )
             )

@@ -34,7 +34,7 @@ from realtime.connection import Connection, FrameSink, Viewer
 from realtime.moderation import Moderation
 from realtime.presence import Presence
 from realtime.ratelimit import TokenBucket
-from realtime.room import ControlHandler, Room
+from realtime.room import ControlHandler, EventListener, Room
 from realtime.stats import HubStats
 from realtime.tick import RoomTick
 
@@ -122,6 +122,7 @@ class Hub:
         self._stopping = asyncio.Event()
         self._presence_listeners: list[PresenceListener] = []
         self._control_handlers: dict[str, ControlHandler] = {}
+        self._event_listeners: dict[str, list[EventListener]] = {}
         self.stats = HubStats()
 
     def on_claim(self, handler: ClaimHandler) -> None:
@@ -153,6 +154,11 @@ class Hub:
         node with sockets in the session."""
         self._control_handlers[kind] = handler
 
+    def on_event(self, kind: str, listener: EventListener) -> None:
+        """Register a listener told about every durable event of ``kind`` (``stock``, ...) that
+        a room of this node reads from the bus (sessions with sockets here only)."""
+        self._event_listeners.setdefault(kind, []).append(listener)
+
     def on_comment(self, listener: CommentListener) -> None:
         """Register a listener told about every published comment."""
         self.commands.comment_listeners.append(listener)
@@ -176,6 +182,12 @@ class Hub:
             asyncio.create_task(tick, name="hub-tick"),
             asyncio.create_task(presence, name="hub-presence"),
         ]
+
+    def listening_since(self, session_id: str) -> float | None:
+        """Since when (`time.monotonic`) every event of the session reaches this node's room of
+        it (its listeners, `on_event`); None without such a room."""
+        room = self.rooms.get(session_id)
+        return room.listening_since if room is not None else None
 
     @property
     def sockets(self) -> int:
@@ -211,6 +223,7 @@ class Hub:
                     comments_per_tick=self._comments_per_tick,
                     started_ms=int(started) if started else None,
                     control_handlers=self._control_handlers,
+                    event_listeners=self._event_listeners,
                 )
                 await room.open()
                 # After the room's control position (`Room.open`): a kick from then on arrives

@@ -76,8 +76,9 @@ class Moderate:
 
 @dataclass(frozen=True, slots=True)
 class Buy:
-    """``{"type": "buy", "product_id", "qty", "key", "coupon_id"?, "offer_id"?}``: an order,
-    ``key`` being the client's idempotency key; ``offer_id`` takes a waitlist offer."""
+    """``{"type": "buy", "product_id", "qty", "key", "coupon_id"?, "offer_id"?, "first"?}``: an
+    order, ``key`` being the client's idempotency key; ``offer_id`` takes a waitlist offer;
+    ``first`` says the client never sent this key before (a retry must not say it)."""
 
     product_id: str
     qty: int
@@ -85,6 +86,7 @@ class Buy:
     coupon_id: str | None = None
     offer_id: str | None = None
     ref: str | None = None
+    first: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +160,9 @@ def _buy(message: dict[str, Any], ref: str | None) -> Buy:
         raise ProtocolError(
             Code.INVALID_REQUEST, "key must be 1-128 characters of A-Z a-z 0-9 . _ : -", ref
         )
+    first = message.get("first", False)
+    if not isinstance(first, bool):
+        raise ProtocolError(Code.INVALID_REQUEST, "first must be true or false", ref)
     return Buy(
         product_id=_identifier(message, "product_id", ref),
         qty=qty,
@@ -165,6 +170,7 @@ def _buy(message: dict[str, Any], ref: str | None) -> Buy:
         coupon_id=_optional_identifier(message, "coupon_id", ref),
         offer_id=_optional_identifier(message, "offer_id", ref),
         ref=ref,
+        first=first,
     )
 
 

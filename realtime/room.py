@@ -14,6 +14,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from common import codec
 from common.cancellation import raise_if_cancelling
@@ -50,6 +51,9 @@ HOST_ROLES = frozenset({"host", "admin"})
 #: Acts on a control message of an app-registered kind, as ``(session_id, message)``; runs in
 #: the room's reader, so it must not block.
 ControlHandler = Callable[[str, dict[str, object]], None]
+#: Told of a durable event of a kind it registered for, as ``(session_id, event)``, when the
+#: room reads it from the bus; runs in the room's reader, so it must not block.
+EventListener = Callable[[str, dict[str, Any]], None]
 
 
 async def _close_in_batches(connections: tuple[Connection, ...], code: int, reason: str) -> None:
@@ -78,9 +82,11 @@ class Room:
         comments_per_tick: int,
         started_ms: int | None,
         control_handlers: Mapping[str, ControlHandler] | None = None,
+        event_listeners: Mapping[str, list[EventListener]] | None = None,
     ) -> None:
         self.session_id = session_id
         self._control_handlers = control_handlers or {}
+        self._event_listeners = event_listeners or {}
         self.connections: set[Connection] = set()
         #: Sockets per user id, so the per-viewer cap costs O(1) per join, not a room scan.
         self.sockets_of: Counter[str] = Counter()
@@ -97,6 +103,7 @@ class Room:
         self.viewers_pushed_at = 0.0
         self.likes_total = 0
         self.control_id = "0-0"
+        self.listening_since: float | None = None
         self.buckets: dict[str, TokenBucket] = {}
         #: Users kicked from the session: loaded when the room opens, then kept by the ``kick``
         #: control messages.
@@ -119,6 +126,8 @@ class Room:
         """Start reading the session streams from their current ends."""
         positions = await self._bus.positions(self.session_id)
         self.seq, self.comment_number = positions.seq, positions.comment
+        #: From then on (`time.monotonic`) every event of the session reaches this room.
+        self.listening_since = time.monotonic()
         self.control_id = await self._bus.control_position(self.session_id)
         self._reader = asyncio.create_task(self._read_loop(), name=f"room-{self.session_id}")
 
@@ -250,6 +259,9 @@ class Room:
 
     async def _dispatch(self, seq: int, frame: bytes) -> None:
         kind = protocol.event_type(frame)
+        listeners = self._event_listeners.get(kind)
+        if listeners:
+            self._tell(listeners, frame)
         if kind in protocol.ARCHIVE_ONLY_TYPES:
             return
         if kind in protocol.COALESCED_TYPES:
@@ -261,6 +273,14 @@ class Room:
         elif kind == "ended":
             self.ended = True
             self.close_all(1000, "session ended")
+
+    def _tell(self, listeners: list[EventListener], frame: bytes) -> None:
+        event: dict[str, Any] = codec.decode(frame)
+        for listener in listeners:
+            try:
+                listener(self.session_id, event)
+            except Exception:
+                log.exception("listener of %s events failed", event.get("type"))
 
     def close_all(self, code: int, reason: str) -> None:
         """Close every socket of the room (after its queued frames), a batch at a time.

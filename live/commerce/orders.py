@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +60,9 @@ class OrderRequest:
     coupon_id: str | None
     idempotency_key: str
     offer_id: str | None = None
+    #: The client sends this key for the first time (a socket ``buy`` with ``first``): no
+    #: answer can be recorded under it, so the node's sold-out gate may refuse it.
+    first_send: bool = False
 
     def fingerprint(self) -> str:
         """Hash of the body: the same key must come with the same body."""
@@ -169,7 +173,9 @@ async def place(
     """Reserve and record an order; returns its view (the same one for a retried key).
 
     The terms come from the node's cache (`live.commerce.terms`), so a refused attempt of a flash
-    crowd never touches SQL; a reserve that finds them changed is retried on fresh terms.
+    crowd never touches SQL; a reserve that finds them changed is retried on fresh terms. A
+    first attempt at a product Redis just refused as sold out is refused by the node's gate
+    (`live.commerce.sold_out_gate`) without a reserve.
     """
     for _ in range(STALE_TERMS_ATTEMPTS):
         terms = await ctx.terms.get(principal.brand, session_id, request.product_id)
@@ -179,9 +185,14 @@ async def place(
                 continue
             return await _not_live(ctx, principal, terms, request)
         priced = await _price(ctx, terms, principal.sub, request)
+        if request.first_send and ctx.sold_out.refuses(
+            session_id, request.product_id, terms_version=terms.version, qty=request.qty
+        ):
+            raise _refuse(Refusal.SOLD_OUT)
         order_id = ids.new_id("ord")
         created = now_ms()
         expires = created + ctx.settings.hold_ttl_s * 1000
+        asked = time.monotonic()
         outcome = await ctx.stock.reserve(
             session_id,
             product_id=request.product_id,
@@ -203,6 +214,14 @@ async def place(
                 ctx, outcome, request, session_id=session_id, viewer_id=principal.sub
             )
         if isinstance(outcome, Refused):
+            if outcome.reason == Refusal.SOLD_OUT:
+                ctx.sold_out.arm(
+                    session_id,
+                    request.product_id,
+                    terms_version=terms.version,
+                    qty=request.qty,
+                    asked=asked,
+                )
             raise _refuse(outcome.reason)
         order = _order(principal, priced, request, order_id, created=created, expires=expires)
         return await _write(ctx, principal, priced, order, outcome)

@@ -8,7 +8,8 @@ answer are those of ``POST .../orders``; the same key over HTTP or the socket an
 order. The ack carries the order as ``order``; a refusal is a `ClientError` from the one
 catalog. An engine outage answers ``unavailable`` and leaves the socket open. A buy goes on to
 its end when its socket drops meanwhile (the hub lets a command being answered finish): the
-retry of its key finds what it did.
+retry of its key finds what it did. A ``buy`` that says ``first`` (its key never sent before)
+may be refused by the node's sold-out gate without a reserve (`live.commerce.sold_out_gate`).
 """
 
 import time
@@ -42,6 +43,7 @@ def buy_handler(ctx: Context) -> BuyHandler:
             coupon_id=command.coupon_id,
             idempotency_key=command.key,
             offer_id=command.offer_id,
+            first_send=command.first,
         )
         started = time.perf_counter()
         try:

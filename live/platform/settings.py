@@ -78,6 +78,9 @@ class Settings:
     order_burst: int = 10
     #: How long a waitlist offer holds its unit for the viewer it was made to.
     offer_ttl_s: int = 120
+    #: How long a node refuses first attempts at a product Redis refused as sold out, without
+    #: asking Redis again (`live.commerce.sold_out_gate`); 0 turns the gate off.
+    sold_out_hold_s: float = 1.0
     #: Waitlists (products) a viewer may wait in at once, per session.
     waitlist_max_per_viewer: int = 5
     comments_per_tick: int = 20
@@ -198,6 +201,7 @@ _NUMBERS = {
     "write_rate_per_s": False,
     "order_rate_per_s": False,
     "shutdown_drain_s": False,
+    "sold_out_hold_s": True,
     "gc_freeze_s": True,
     "gc_sweep_s": True,
     "gc_sweep_growth": True,

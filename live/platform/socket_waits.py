@@ -27,6 +27,10 @@ class ReceiveQueue:
         """True when nothing is queued."""
         return not self._items
 
+    def qsize(self) -> int:
+        """How many items are queued."""
+        return len(self._items) if self._items else 0
+
     def put_nowait(self, item: Any) -> None:
         """Queue ``item`` and wake the reader."""
         if self._items is None:

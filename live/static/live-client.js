@@ -230,6 +230,9 @@
       if (opts.couponId) message.coupon_id = opts.couponId;
       if (opts.offerId) message.offer_id = opts.offerId;
       const intent = [productId, message.qty, opts.couponId || "", opts.offerId || ""].join("|");
+      // A key made here goes out as new once (`first`): the server may then refuse a sold-out
+      // product without asking its stock again; every later send of the key is a retry.
+      if (!opts.key && !this.buyKeys[intent]) message.first = true;
       message.key = opts.key || this.buyKeys[intent] || newKey();
       this.buyKeys[intent] = message.key;
       const deadline = Date.now() + this.options.buyTimeoutMs;
@@ -246,7 +249,9 @@
             this._whenOpen(attempt, deadline - Date.now(), () =>
               settle(new LiveError("network", "not connected")));
           } else {
-            this.send(message).then((ack) => settle(null, ack.order), (err) => {
+            const sent = this.send(message);
+            delete message.first;
+            sent.then((ack) => settle(null, ack.order), (err) => {
               const left = deadline - Date.now();
               if (!BUY_RETRIED.has(err.code) || left <= 0) settle(err);
               else if (err.code === "network") attempt();

@@ -73,6 +73,9 @@ async def test_a_buy_whose_socket_drops_is_sent_again_with_its_key_and_buys_once
         buys = [m for m in sent if m["type"] == "buy"]
         assert len(buys) >= 2
         assert len({m["key"] for m in buys}) == 1
+        # The key's first send says so; the send after the drop is a retry and does not.
+        assert buys[0].get("first") is True
+        assert ["first" in m for m in buys[1:]] == [False] * (len(buys) - 1)
         assert await page.evaluate("window.opens_") >= 2
         async with transaction(node.context.db) as db:
             rows = list(await db.scalars(select(OrderRow).where(OrderRow.viewer_id == "lin")))
