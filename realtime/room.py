@@ -46,6 +46,14 @@ CLOSE_SPREAD_S = 2.0
 #: it to 87-114 ms for a twentieth (docs/benchmarks.md, "Join storms" and "Flash-sale
 #: admission over the room socket").
 FAN_OUT_SLICE = 1_000
+#: The share of the node's time a room's tick frames may take: a room whose last tick took
+#: ``t`` seconds to write to its sockets sends its next one no sooner than ``t / TICK_SHARE``
+#: after that one began, its coalesced frames (stock, purchases, comments) gathering meanwhile.
+#: A room whose writes are quick ticks on every tick as before. Unpaced, a room of 10,000
+#: spent 57-60% of the node's time writing its ticks while a flash sale sold, and the buyers
+#: got the rest (py-spy, 2026-12-07; docs/benchmarks.md, "Flash-sale admission over the room
+#: socket").
+TICK_SHARE = 0.25
 #: Roles whose sockets get the host channel: every comment, with author ids, and room stats.
 HOST_ROLES = frozenset({"host", "admin"})
 #: Acts on a control message of an app-registered kind, as ``(session_id, message)``; runs in
@@ -115,6 +123,8 @@ class Room:
         self._reader: asyncio.Task[None] | None = None
         #: Held by one fan-out at a time, so that frames reach every socket in the same order.
         self._fanning = asyncio.Lock()
+        #: When (`time.monotonic`) the room's next tick may go out (`TICK_SHARE`).
+        self._tick_due = 0.0
         self._closing: set[asyncio.Task[None]] = set()
 
     def clock(self) -> tuple[int, int]:
@@ -168,7 +178,11 @@ class Room:
             await self._in_slices(tuple(self.connections), offer)
 
     async def flush_tick(self) -> None:
-        """Send this tick's coalesced frames: everything to hosts, the sample to viewers."""
+        """Send this tick's coalesced frames: everything to hosts, the sample to viewers; or
+        nothing yet, while the room's last tick is within its `TICK_SHARE` of the time."""
+        began = time.monotonic()
+        if began < self._tick_due:
+            return
         drained = self.tick.drain()
         hosts = self.hosts
         # Each batch is encoded once, and the hosts' one only when a host is here to read it.
@@ -188,20 +202,27 @@ class Room:
                     if connection not in hosts:
                         connection.offer_tick(viewer_frame, viewer_wire)
 
-                await self._in_slices(tuple(self.connections), offer)
+                spent = await self._in_slices(tuple(self.connections), offer)
+                self._tick_due = began + spent / TICK_SHARE
 
     async def _in_slices(
         self, targets: tuple[Connection, ...], offer: Callable[[Connection], None]
-    ) -> None:
-        """``offer`` to each of ``targets`` still in the room, `FAN_OUT_SLICE` between pauses."""
+    ) -> float:
+        """``offer`` to each of ``targets`` still in the room, `FAN_OUT_SLICE` between pauses;
+        returns the seconds the offers took (the pauses, others' time, left out)."""
+        started = time.perf_counter()
         for connection in targets[:FAN_OUT_SLICE]:
             offer(connection)  # nobody has left yet: no pause since `targets` was taken
+        spent = time.perf_counter() - started
         connections = self.connections
         for start in range(FAN_OUT_SLICE, len(targets), FAN_OUT_SLICE):
             await asyncio.sleep(0)  # the loop's turn: everything else that is ready runs
+            started = time.perf_counter()
             for connection in targets[start : start + FAN_OUT_SLICE]:
                 if connection in connections:  # it may have left during the pause
                     offer(connection)
+            spent += time.perf_counter() - started
+        return spent
 
     def deliver_control(self, message: dict[str, object]) -> None:
         """Act on one control message for the sockets of this node."""

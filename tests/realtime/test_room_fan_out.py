@@ -1,17 +1,20 @@
 """A frame for the whole room goes out a slice of sockets at a time: the loop serves others
 between slices, every socket gets the room's frames in the order their fan-outs started, and a
-viewer who leaves during a fan-out gets nothing more of it.
+viewer who leaves during a fan-out gets nothing more of it. A room's ticks take at most their
+share of the time (`TICK_SHARE`): a room slow to write to waits longer between ticks, its
+frames coalescing meanwhile.
 
 The sockets are recorders (what reached each socket, in order); the loop is the real one.
 """
 
 import asyncio
+import time
 
 from redis.asyncio import Redis
 
 from realtime.bus import EventBus
 from realtime.connection import Connection, Viewer
-from realtime.room import FAN_OUT_SLICE, Room
+from realtime.room import FAN_OUT_SLICE, TICK_SHARE, Room
 
 
 class Recorder:
@@ -31,12 +34,24 @@ class Recorder:
         self.frames.append(f"close {code}")
 
 
-def _room(viewers: int) -> tuple[Room, list[Connection], list[Recorder]]:
+class SlowRecorder(Recorder):
+    """A socket whose write takes `WRITE_S` of the loop's time, as a busy machine's does."""
+
+    WRITE_S = 0.000_2
+
+    def write(self, encoded: bytes) -> bool:
+        time.sleep(self.WRITE_S)
+        return super().write(encoded)
+
+
+def _room(
+    viewers: int, recorder_type: type[Recorder] = Recorder
+) -> tuple[Room, list[Connection], list[Recorder]]:
     # The bus is never read here: a fan-out needs only the room's sockets.
     room = Room("ses_fan", bus=EventBus(Redis()), comments_per_tick=10, started_ms=None)
     connections, recorders = [], []
     for n in range(viewers):
-        recorder = Recorder()
+        recorder = recorder_type()
         connection = Connection(
             Viewer(user_id=f"v{n}", brand="b1", role="viewer"),
             send_text=recorder.send_text,
@@ -91,3 +106,31 @@ async def test_a_viewer_who_leaves_during_a_fan_out_gets_nothing_more() -> None:
     await fan_out
     assert recorders[leaving].frames == []
     assert sum(1 for r in recorders if r.frames) == 2 * FAN_OUT_SLICE - 1
+
+
+async def test_a_room_slow_to_write_to_ticks_less_often_and_loses_nothing() -> None:
+    """A tick that took ``t`` to write: the room's next ticks within ``t / TICK_SHARE`` send
+    nothing, and the one after sends the newest state gathered meanwhile."""
+    room, _, recorders = _room(100, SlowRecorder)
+    room.tick.set_viewers(1)
+    began = time.monotonic()
+    await room.flush_tick()
+    took = time.monotonic() - began
+    assert all(r.frames == ['{"type":"viewers","count":1}'] for r in recorders)
+    room.tick.set_viewers(2)
+    await room.flush_tick()  # a tick of the hub right away: too soon
+    room.tick.set_viewers(3)
+    await room.flush_tick()
+    assert all(len(r.frames) == 1 for r in recorders)
+    await asyncio.sleep(took / TICK_SHARE)
+    await room.flush_tick()
+    assert all(r.frames[1:] == ['{"type":"viewers","count":3}'] for r in recorders)
+
+
+async def test_a_room_quick_to_write_to_ticks_on_every_tick() -> None:
+    room, _, recorders = _room(100)
+    for count in range(1, 4):
+        room.tick.set_viewers(count)
+        await room.flush_tick()
+        await asyncio.sleep(0.01)  # the hub's ticks are 50-200 ms apart
+    assert all(len(r.frames) == 3 for r in recorders)
