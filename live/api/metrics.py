@@ -34,6 +34,7 @@ def sample_now(ctx: Context) -> None:
     metrics.sync_webhooks(ctx.webhooks.attempts)
     joins = ctx.joins
     metrics.sync_joins(waiting=joins.waiting, active=joins.active, refused=joins.refused)
+    metrics.sync_sold_out(ctx.sold_out.refused)
 
 
 async def sample(ctx: Context) -> None:

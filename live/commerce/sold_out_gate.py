@@ -57,7 +57,7 @@ class SoldOutGate:
         self._listening_since = listening_since
         self._hold_s = hold_s
         self._armed: dict[tuple[str, str], _Armed] = {}
-        #: First attempts refused here, for ``/metrics``.
+        #: First attempts refused here (``live_sold_out_refusals_total``).
         self.refused = 0
 
     def arm(

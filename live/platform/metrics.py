@@ -148,6 +148,12 @@ class NodeMetrics:
             registry=registry,
         )
         self._refused_synced = 0
+        self.sold_out_refusals = Counter(
+            "live_sold_out_refusals",
+            "Buys refused sold_out by the node's sold-out gate, without a reserve in Redis.",
+            registry=registry,
+        )
+        self._sold_out_synced = 0
 
     def tick_lag_histogram(self) -> ForwardingHistogram:
         """The histogram the hub observes its tick lag in."""
@@ -169,6 +175,12 @@ class NodeMetrics:
         if refused > self._refused_synced:
             self.joins_refused.inc(refused - self._refused_synced)
             self._refused_synced = refused
+
+    def sync_sold_out(self, refused: int) -> None:
+        """Add what the sold-out gate's refusals grew by since the last sync."""
+        if refused > self._sold_out_synced:
+            self.sold_out_refusals.inc(refused - self._sold_out_synced)
+            self._sold_out_synced = refused
 
     def sync_webhooks(self, attempts: dict[str, int]) -> None:
         """Add what the dispatcher's attempt counts grew by since the last sync."""

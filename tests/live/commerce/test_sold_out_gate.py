@@ -93,6 +93,9 @@ async def test_a_first_attempt_after_a_sell_out_is_refused_without_a_reserve(
     assert asked["code"] == "sold_out"
     assert await _recorded(server, opened, "cat", "cat-2")
     assert server.context.sold_out.refused == 1
+    async with server.client(server.token("host", "host-1")) as host:
+        metrics = (await host.get("/metrics")).text
+    assert "live_sold_out_refusals_total 1.0" in metrics
     for room in (ann, cat):
         await room.close()
 

@@ -42,6 +42,7 @@ NEW = {
     "live_webhook_backlog": "gauge",
     "live_webhook_in_flight": "gauge",
     "live_webhook_attempts": "counter",
+    "live_sold_out_refusals": "counter",
 }
 
 
