@@ -294,7 +294,8 @@
     $("#coupon-drop").hidden = true;
     $("#banner").hidden = true;
     $("#comment").disabled = true;
-    $("#comment").placeholder = t("viewer.ended_title");
+    // Nothing to say, ask or like in a room that ended: the bar keeps only the products.
+    $("#comment-form").classList.add("ended");
     render();
     const box = $("#ended-box");
     box.hidden = false;

@@ -104,6 +104,10 @@ async def test_a_host_runs_a_session_from_the_panel(
     await expect(page.locator("#session-status")).to_have_text("Ended", timeout=WAIT_MS)
     await expect(viewer.locator("#ended-box")).to_contain_text("has ended", timeout=WAIT_MS)
     await expect(viewer.locator("#connection")).to_have_text("Session ended", timeout=WAIT_MS)
+    # After the end the bar keeps the products only: no comment box, Send, Ask or Like.
+    for gone in ("#comment", "#comment-form button[data-i18n='viewer.send']", "#ask", "#like"):
+        await expect(viewer.locator(gone)).to_be_hidden()
+    await expect(viewer.locator("#bag-open")).to_be_visible()
     past = page.locator("#past > li", has_text="Evening show")
 
     async def clips_shown() -> bool:
