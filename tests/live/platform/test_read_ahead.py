@@ -3,10 +3,10 @@ after each one), and still stops at `READ_AHEAD`, so a peer that floods is held 
 
 import asyncio
 
-import uvicorn
 from websockets.asyncio.client import connect
 
 from live.platform.ws_protocol import READ_AHEAD, RoomSocketProtocol
+from tests.support.asgi_server import port_of, room_protocol_server
 from tests.support.polling import eventually
 from tests.support.units import UNIT_S
 
@@ -29,23 +29,8 @@ async def test_reading_stops_only_when_read_ahead_messages_wait() -> None:
             got.append((await receive())["text"])
         await send({"type": "websocket.send", "text": "done"})
 
-    config = uvicorn.Config(
-        slow_reader,
-        host="127.0.0.1",
-        port=0,
-        ws=RoomSocketProtocol,
-        lifespan="off",
-        log_level="warning",
-    )
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
-    try:
-
-        async def started() -> bool:
-            return server.started
-
-        await eventually(started, timeout_s=20 * UNIT_S)
-        port = server.servers[0].sockets[0].getsockname()[1]
+    async with room_protocol_server(slow_reader) as server:
+        port = port_of(server)
         async with connect(f"ws://127.0.0.1:{port}/") as client:
             (protocol,) = server.server_state.connections
             assert isinstance(protocol, RoomSocketProtocol)
@@ -68,6 +53,3 @@ async def test_reading_stops_only_when_read_ahead_messages_wait() -> None:
             assert await asyncio.wait_for(client.recv(), 5 * UNIT_S) == "done"
             assert got == [f"m{n}" for n in range(READ_AHEAD + 3)]
             assert not protocol.read_paused
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(serving, 10 * UNIT_S)

@@ -4,12 +4,11 @@ socket does (the memory figures are in docs/benchmarks.md, "Room load")."""
 import asyncio
 
 import pytest
-import uvicorn
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from live.platform.ws_protocol import RoomSocketProtocol
-from tests.support.polling import eventually
+from tests.support.asgi_server import port_of, room_protocol_server
 from tests.support.units import UNIT_S
 
 
@@ -30,23 +29,8 @@ async def test_uvicorns_state_lives_in_slots_and_the_socket_still_works() -> Non
     """No per-socket instance dict (an attribute a newer uvicorn adds shows up here: add it to
     `RoomSocketProtocol.__slots__`), and a frame, the server's close and its code still get
     through."""
-    config = uvicorn.Config(
-        echo_then_close,
-        host="127.0.0.1",
-        port=0,
-        ws=RoomSocketProtocol,
-        lifespan="off",
-        log_level="warning",
-    )
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
-    try:
-
-        async def started() -> bool:
-            return server.started
-
-        await eventually(started, timeout_s=20 * UNIT_S)
-        port = server.servers[0].sockets[0].getsockname()[1]
+    async with room_protocol_server(echo_then_close) as server:
+        port = port_of(server)
         async with connect(f"ws://127.0.0.1:{port}/") as client:
             (protocol,) = server.server_state.connections
             assert isinstance(protocol, RoomSocketProtocol)
@@ -57,6 +41,3 @@ async def test_uvicorns_state_lives_in_slots_and_the_socket_still_works() -> Non
                 await asyncio.wait_for(client.recv(), 5 * UNIT_S)
             assert closed.value.rcvd is not None
             assert closed.value.rcvd.code == 4001
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(serving, 10 * UNIT_S)
