@@ -205,10 +205,13 @@ async def pin(
                 raise ClientError(Code.NOT_FOUND, f"no product {product_id} in this session")
         previous, row.pinned_product_id = row.pinned_product_id, product_id
     fields = {"ts": ts, "t_ms": t_ms(row, ts)}
+    # Guides' desks list what was pinned while each of their viewers watched.
+    await workspace_feed.pinned(ctx.redis, ctx.bus, session_id, product_id, ts=ts)
+    # Published last: this node's rooms start writing the pin to their viewers as soon as it
+    # is on the bus, a slice of sockets at a time, and every await of this request after it
+    # would wait for slices (with 10,000 viewers here, 60-70 ms for the desks' two).
     if product_id is None:
         await ctx.bus.publish(session_id, "unpin", {"product_id": previous, **fields})
     else:
         await ctx.bus.publish(session_id, "pin", {"product_id": product_id, **fields})
-    # Guides' desks list what was pinned while each of their viewers watched.
-    await workspace_feed.pinned(ctx.redis, ctx.bus, session_id, product_id, ts=ts)
     return row
