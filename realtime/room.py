@@ -174,6 +174,9 @@ class Room:
         def offer(connection: Connection) -> None:
             connection.offer(frame, wire=encoded, seq=seq, ephemeral=ephemeral)
 
+        # The loop's turn first: the request that published the frame has its answer from
+        # the bus in the same turn as this room, and should not wait for a slice to send it.
+        await asyncio.sleep(0)
         async with self._fanning:
             await self._in_slices(tuple(self.connections), offer)
 

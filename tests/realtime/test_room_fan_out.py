@@ -67,18 +67,22 @@ def _room(
     return room, connections, recorders
 
 
-async def test_the_loop_serves_others_between_slices() -> None:
-    """Another task that is ready runs after the first slice, not after the whole room."""
+async def test_the_loop_serves_others_before_and_between_slices() -> None:
+    """A task ready when the fan-out starts (the request that published the frame, its answer
+    from the bus in hand) runs before any socket is written; one ready again meanwhile runs
+    after the first slice, not after the whole room."""
     room, _, recorders = _room(3 * FAN_OUT_SLICE + 1)
     reached_when_others_ran: list[int] = []
 
     async def other_work() -> None:
         reached_when_others_ran.append(sum(1 for r in recorders if r.frames))
+        await asyncio.sleep(0)
+        reached_when_others_ran.append(sum(1 for r in recorders if r.frames))
 
     fan_out = asyncio.create_task(room.broadcast('{"type":"pin"}', seq=1))
     other = asyncio.create_task(other_work())
     await asyncio.gather(fan_out, other)
-    assert reached_when_others_ran == [FAN_OUT_SLICE]
+    assert reached_when_others_ran == [0, FAN_OUT_SLICE]
     assert all(r.frames == ['{"type":"pin"}'] for r in recorders)
 
 
