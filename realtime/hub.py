@@ -415,7 +415,8 @@ class Hub:
         """What a viewer back from ``since`` missed, or None when a snapshot serves it better.
 
         Immediate events are replayed one by one with their ``seq``; coalesced ones (stock,
-        coupon counts, purchases) are folded into one tick frame, as a live viewer got them.
+        sell-outs, coupon counts, purchases) are folded into one tick frame, as a live viewer
+        got them.
         """
         if since is None or since < 0 or since > seq:
             return None

@@ -14,13 +14,16 @@ from common.errors import Code
 #: Durable event types sent to viewers as soon as they are read from the stream.
 IMMEDIATE_TYPES = frozenset(
     {"pin", "unpin", "coupon", "started", "ended", "comment_deleted", "draw_open", "draw_result"}
-    | {"sold_out", "sale_open", "sale_close", "price"}
+    | {"sale_open", "sale_close", "price"}
 )
 #: Durable event types kept for the archive only, never sent to viewers.
 #: (``question_answer``: a guide's private reply, kept in the record of the session only.)
 ARCHIVE_ONLY_TYPES = frozenset({"draw_audit", "question_answer"})
-#: Durable event types folded into the room's next tick frame instead.
-COALESCED_TYPES = frozenset({"stock", "coupon_left", "purchase"})
+#: Durable event types folded into the room's next tick frame instead. ``sold_out`` rides the
+#: tick that carries its product's stock level 0, whole (with its ``seq``): a fan-out of its
+#: own to every viewer, in the middle of the flash sale it ends, took the time of a tick
+#: (docs/benchmarks.md, "Flash-sale admission over the room socket").
+COALESCED_TYPES = frozenset({"stock", "coupon_left", "purchase", "sold_out"})
 
 MAX_REF_CHARS = 64
 MAX_LIKES_PER_MESSAGE = 100

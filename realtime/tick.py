@@ -1,8 +1,9 @@
 """Coalescing a room's ephemeral traffic into one frame per tick.
 
-Contract: between two ticks a room accumulates comments, stock levels, coupon counts,
-purchases, likes and its viewer count; `drain` returns the batch for viewers and the batch for
-hosts (lists of frame objects, each sent as one JSON array) and resets.
+Contract: between two ticks a room accumulates comments, stock levels, sell-outs, coupon
+counts, purchases, likes and its viewer count; `drain` returns the batch for viewers and the
+batch for hosts (lists of frame objects, each sent as one JSON array) and resets. A sell-out
+(``sold_out``) goes out as it was published, with its ``seq``, after the stock levels.
 
 Viewers get a sample: at most ``comments_per_tick`` comments, host and guide comments first,
 then round-robin across authors so one loud viewer cannot fill it; identical short comments
@@ -57,6 +58,7 @@ class RoomTick:
         self._levels: dict[str, int] = {}
         self._coupons_left: dict[str, int] = {}
         self._purchases: list[dict[str, Any]] = []
+        self._sell_outs: list[dict[str, Any]] = []
         self._purchase_count = 0
         self._viewers: int | None = None
         self._likes: int | None = None
@@ -76,7 +78,8 @@ class RoomTick:
             self._ordinary.append(comment)
 
     def add_event(self, event_type: str, frame: bytes) -> None:
-        """Fold a coalesced durable event (stock, coupon_left, purchase) into the tick."""
+        """Fold a coalesced durable event (stock, sold_out, coupon_left, purchase) into the
+        tick."""
         event: dict[str, Any] = codec.decode(frame)
         version = int(event.get("version", 0))
         if event_type == "stock":
@@ -87,6 +90,8 @@ class RoomTick:
             coupon_id = str(event["coupon_id"])
             if self._is_newest(f"coupon:{coupon_id}", version):
                 self._coupons_left[coupon_id] = int(event["left"])
+        elif event_type == "sold_out":
+            self._sell_outs.append(event)
         elif event_type == "purchase":
             self._purchase_count += 1
             if len(self._purchases) < MAX_PURCHASES_PER_TICK:
@@ -156,6 +161,7 @@ class RoomTick:
         shared: list[dict[str, Any]] = []
         if self._levels:
             shared.append({"type": "stock", "levels": self._levels})
+        shared.extend(self._sell_outs)
         for coupon_id, left in self._coupons_left.items():
             shared.append({"type": "coupon_left", "coupon_id": coupon_id, "left": left})
         shared.extend({"type": "purchase", **purchase} for purchase in self._purchases)

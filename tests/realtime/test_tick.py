@@ -34,6 +34,19 @@ def test_stock_levels_merge_to_the_latest() -> None:
     assert tick.drain().viewers == []
 
 
+def test_a_sell_out_rides_the_tick_after_its_stock_level() -> None:
+    """``sold_out`` goes out whole, with its seq, after the level 0 it announces, to viewers
+    and hosts alike, and once."""
+    tick = RoomTick(comments_per_tick=5)
+    sold_out = {"type": "sold_out", "seq": 8, "product_id": "a", "ts": 1, "t_ms": 2}
+    tick.add_event("stock", codec.encode({"type": "stock", "levels": {"a": 0}, "seq": 7}))
+    tick.add_event("sold_out", codec.encode(sold_out))
+    drained = tick.drain()
+    assert drained.viewers == [{"type": "stock", "levels": {"a": 0}}, sold_out]
+    assert drained.hosts == drained.viewers
+    assert tick.drain().viewers == []
+
+
 def _versioned(event_type: str, version: int, **fields: object) -> bytes:
     return codec.encode({"type": event_type, "version": version, **fields})
 
