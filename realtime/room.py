@@ -3,8 +3,8 @@
 Contract: durable events reach every viewer of the room in ``seq`` order; immediate types are
 offered as soon as they are read, coalesced types and comments wait for the room's next tick.
 A frame for the whole room goes out a slice of sockets at a time (`FAN_OUT_SLICE`), the loop
-serving everything else between slices; every socket gets the room's frames in the order
-their fan-outs started.
+serving everything else before the first slice of a broadcast and between slices; every socket
+gets the room's frames in the order their fan-outs started.
 Control messages (private frames, kicks) reach the sockets of their user on this node; those of
 a kind the app registered (`realtime.hub.Hub.on_control`) go to its handler instead.
 """
