@@ -5,6 +5,7 @@ per-viewer limit; a retried reserve with the same idempotency key returns what t
 recorded; a hold is released or committed exactly once whoever races for it.
 """
 
+import asyncio
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -92,6 +93,9 @@ class Stock:
         self._reserve = pipeline_of(redis).script(versioned("reserve"))
         self._idempotency_ttl_s = idempotency_ttl_s
         self._registered: set[str] = set()
+        #: The one registration in flight per session, that its concurrent first reserves wait
+        #: for (`_register`).
+        self._registering: dict[str, asyncio.Task[None]] = {}
 
     async def load(self, session_id: str, product_id: str, available: int) -> int:
         """Set a product's available units (done when the product is added); returns the
@@ -169,8 +173,7 @@ class Stock:
             # leaves the hold where the reaper looks. Once per session and process: a rebuild
             # after a Redis loss registers its sessions again.
             if session_id not in self._registered:
-                await self._redis.sadd(keys.SESSIONS_WITH_HOLDS, session_id)
-                self._registered.add(session_id)
+                await self._register(session_id)
             result = await self._reserve(keys=script_keys, args=args)
         status = _text(result[0])
         if status == "ok":
@@ -185,6 +188,28 @@ class Stock:
         if status == "err":
             return Refused(reason=Refusal(_text(result[1])))
         return _repeated(_text(result[1]))
+
+    async def _register(self, session_id: str) -> None:
+        """Add ``session_id`` to the sessions with holds; the first reserves of a flash crowd
+        wait for one ``SADD`` together. (Each sending its own, the 200 first buyers of a
+        10,000-for-500 sale queued for the pool's connections: about 80 ms before their
+        reserves went out; docs/benchmarks.md, "Flash-sale admission over the room socket".)
+        A registration that failed is tried again by the next reserve."""
+        registering = self._registering.get(session_id)
+        if registering is None:
+            registering = asyncio.create_task(self._add_session(session_id))
+            # Its error is every waiter's; retrieved here too, for when they have all gone.
+            registering.add_done_callback(lambda task: task.cancelled() or task.exception())
+            self._registering[session_id] = registering
+        # Shielded: a waiter that goes away (its client left) does not cancel the others'.
+        await asyncio.shield(registering)
+
+    async def _add_session(self, session_id: str) -> None:
+        try:
+            await self._redis.sadd(keys.SESSIONS_WITH_HOLDS, session_id)
+            self._registered.add(session_id)
+        finally:
+            del self._registering[session_id]
 
     async def recorded(
         self, session_id: str, *, viewer_id: str, idempotency_key: str
