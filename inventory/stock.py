@@ -193,7 +193,7 @@ class Stock:
         """Add ``session_id`` to the sessions with holds; the first reserves of a flash crowd
         wait for one ``SADD`` together. (Each sending its own, the 200 first buyers of a
         10,000-for-500 sale queued for the pool's connections: about 80 ms before their
-        reserves went out; docs/benchmarks.md, "Flash-sale admission over the room socket".)
+        reserves went out; docs/benchmarks.md, "The first reserves of a session, together".)
         A registration that failed is tried again by the next reserve."""
         registering = self._registering.get(session_id)
         if registering is None:
