@@ -33,6 +33,14 @@ async def test_a_sold_out_card_joins_the_waitlist_and_buys_the_unit_kept(
     viewer = await open_page(context, f"{server.base_url}/watch/{opened.session_id}?token={token}")
     buy = viewer.page.locator("#buy")
     await expect(buy).to_have_text("Sold out: join the waitlist", timeout=WAIT_MS)
+    # On a phone the long label takes a row of its own: the title and the price stay readable.
+    await viewer.page.set_viewport_size({"width": 390, "height": 844})
+    button = await buy.bounding_box()
+    assert button is not None
+    for part in ("#card-title", "#card-price"):
+        box = await viewer.page.locator(part).bounding_box()
+        assert box is not None
+        assert box["y"] + box["height"] <= button["y"], f"{part} runs under the button"
     await buy.click()
     await expect(buy).to_have_text("On the waitlist", timeout=WAIT_MS)
     await expect(buy).to_be_disabled()
