@@ -101,7 +101,7 @@ export interface Comment {
   role?: string;
 }
 
-/** Durable events carry these (immediate frames; in a catch-up too). */
+/** Durable events carry these (immediate frames and `sold_out`, which rides a tick; in a catch-up too). */
 export interface Stamped {
   seq: number;
   ts: number;
