@@ -39,7 +39,7 @@ from live.guides import attribution, questions, workspace_feed
 from live.guides.binding_writer import BindingWriter
 from live.guides.budgets import Budgets
 from live.guides.desks import PUSH_EVERY_S, Desks
-from live.platform import gc_policy
+from live.platform import gc_policy, paced_upgrades
 from live.platform.batched_reads import BatchedReads
 from live.platform.engines import Engines, open_engines
 from live.platform.metrics import NodeMetrics
@@ -282,9 +282,16 @@ async def running(settings: Settings, request_metrics: RequestMetrics) -> AsyncI
     collector = _collector(ctx)
     # The desks write nothing to the record, but stop as those loops do.
     passes = [*_transaction_loops(ctx), asyncio.create_task(_push_desks(ctx), name="guide-desks")]
+    # Upgrades started but not yet at the gate count against its queue: two turns' worth (a
+    # quarter of a queue of a few, which must still take joins).
+    arriving = min(2 * paced_upgrades.PER_TURN, ctx.joins.queue // 4)
+    unhold = paced_upgrades.pacer().hold_while(
+        lambda: ctx.joins.full(arriving=arriving), max_hold_s=settings.join_hold_s
+    )
     try:
         yield ctx
     finally:
+        unhold()
         ctx.archiver.stop()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(archiving), settings.shutdown_drain_s)

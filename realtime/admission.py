@@ -81,6 +81,11 @@ class JoinGate:
         """True when half the queue is taken: new joins are better sent to another node."""
         return self.waiting > 0 and self.waiting * 2 >= max(1, self.queue)
 
+    def full(self, *, arriving: int = 0) -> bool:
+        """True when a join arriving after ``arriving`` more would find the queue full (never
+        with ``queue`` 0, where a join that cannot start at once is refused by design)."""
+        return self.queue > 0 and self.waiting + arriving >= self.queue
+
     def refusal_hint_ms(self) -> int:
         """The retry hint of a join refused now, which books its turn: after the queued joins
         and after every turn promised to the joins refused before it."""

@@ -11,6 +11,7 @@ from common import loops
 from live.api import request as req
 from live.context import Context
 from live.db.unit import transaction
+from live.platform import paced_upgrades
 from live.platform.metrics import CONTENT_TYPE
 from live.webhooks import deliveries
 
@@ -33,7 +34,12 @@ def sample_now(ctx: Context) -> None:
     metrics.webhook_in_flight.set(ctx.webhooks.in_flight)
     metrics.sync_webhooks(ctx.webhooks.attempts)
     joins = ctx.joins
-    metrics.sync_joins(waiting=joins.waiting, active=joins.active, refused=joins.refused)
+    metrics.sync_joins(
+        held=paced_upgrades.pacer().waiting,
+        waiting=joins.waiting,
+        active=joins.active,
+        refused=joins.refused,
+    )
     metrics.sync_sold_out(ctx.sold_out.refused)
 
 

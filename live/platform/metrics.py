@@ -142,6 +142,12 @@ class NodeMetrics:
             registry=registry,
             multiprocess_mode="livesum",
         )
+        self.joins_held = Gauge(
+            "live_joins_held",
+            "Room sockets whose upgrade waits for room in the join queue (or its turn to start).",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
         self.joins_refused = Counter(
             "live_joins_refused",
             "Joins refused with busy (4103) because the join queue was full.",
@@ -167,9 +173,11 @@ class NodeMetrics:
                 counter.inc(now - self._synced[name])
                 self._synced[name] = now
 
-    def sync_joins(self, *, waiting: int, active: int, refused: int) -> None:
-        """The join gate's figures (`realtime.admission.JoinGate`): two gauges and the growth of
-        its refusals since the last sync."""
+    def sync_joins(self, *, held: int, waiting: int, active: int, refused: int) -> None:
+        """The join gate's figures (`realtime.admission.JoinGate`) and the upgrades held before
+        it (`live.platform.paced_upgrades`): three gauges and the growth of the gate's refusals
+        since the last sync."""
+        self.joins_held.set(held)
         self.joins_waiting.set(waiting)
         self.joins_active.set(active)
         if refused > self._refused_synced:

@@ -123,6 +123,9 @@ class Settings:
     join_queue: int = 2_000
     #: The least retry hint given to a refused join.
     join_retry_ms: int = 1_000
+    #: How long a room socket's upgrade waits for room in a full join queue before it is
+    #: answered anyway (``busy`` if the queue is still full); 0: refused at once.
+    join_hold_s: float = 5.0
     #: Connections the kernel queues for the node to accept (``listen``'s backlog; Linux caps
     #: it at ``net.core.somaxconn``). A reconnect storm sends thousands of connects within a
     #: second; past the queue the kernel drops them and the clients' own retransmissions bring
@@ -202,6 +205,7 @@ _NUMBERS = {
     "order_rate_per_s": False,
     "shutdown_drain_s": False,
     "sold_out_hold_s": True,
+    "join_hold_s": True,
     "gc_freeze_s": True,
     "gc_sweep_s": True,
     "gc_sweep_growth": True,

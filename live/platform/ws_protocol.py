@@ -17,6 +17,7 @@ from typing import Any
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.protocol import State
 
+from live.platform.paced_upgrades import PacedHttpProtocol
 from live.platform.settings import Settings
 from live.platform.socket_waits import ReceiveQueue, WritableFlag
 
@@ -156,6 +157,7 @@ def websocket_options(settings: Settings) -> dict[str, Any]:
     """Uvicorn options for room sockets: this protocol, the frame size limit, no compression
     (per-message deflate triples the cost of a delivery and would make frames per-socket)."""
     return {
+        "http": PacedHttpProtocol,
         "ws": RoomSocketProtocol,
         "ws_max_size": settings.max_frame_bytes,
         "ws_per_message_deflate": False,

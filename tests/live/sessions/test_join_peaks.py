@@ -6,6 +6,7 @@ import asyncio
 import pytest
 
 from common import codec
+from live.platform.paced_upgrades import pacer
 from tests.support.clients import Room
 from tests.support.polling import eventually
 from tests.support.servers import LiveServer, ServerWith, statements_with
@@ -136,8 +137,8 @@ async def test_joins_in_a_storm_share_one_encoded_snapshot(
 
 @pytest.fixture
 async def tight(server_with: ServerWith) -> LiveServer:
-    """A node that lets one join in at a time and queues two more."""
-    return await server_with(join_concurrency=1, join_queue=2, join_retry_ms=700)
+    """A node that lets one join in at a time, queues two more and refuses the next at once."""
+    return await server_with(join_concurrency=1, join_queue=2, join_retry_ms=700, join_hold_s=0)
 
 
 async def test_host_actions_never_wait_behind_queued_joins(tight: LiveServer) -> None:
@@ -211,6 +212,49 @@ async def test_a_join_past_the_queue_is_refused_busy_and_the_node_says_so(
         ready = await client.get("/readyz")
     assert ready.status_code == 200, ready.text
     assert ready.json()["checks"]["joins"].startswith("ok")
+
+
+async def test_a_join_past_the_queue_waits_for_room_and_gets_in(server_with: ServerWith) -> None:
+    """Turn taken, queue full, and a hold of 30 s: the next join's upgrade waits unanswered
+    (``live_joins_held`` 1) instead of being refused; once the turn passes, all three joins get
+    their snapshot and nobody was refused."""
+    patient = await server_with(join_concurrency=1, join_queue=2, join_retry_ms=700, join_hold_s=30)
+    opened = await open_session(patient)
+    gate = patient.context.joins
+    held = await gate.enter()
+    assert held is not None
+    joining = [
+        asyncio.create_task(
+            Room.join(patient.ws_url(opened.session_id, patient.token("viewer", f"p{n}")))
+        )
+        for n in range(2)
+    ]
+
+    async def full() -> bool:
+        return gate.waiting == 2
+
+    await eventually(full)
+    joining.append(
+        asyncio.create_task(
+            Room.join(patient.ws_url(opened.session_id, patient.token("viewer", "late")))
+        )
+    )
+
+    async def late_held() -> bool:
+        return pacer().waiting == 1
+
+    await eventually(late_held)
+    async with patient.client(opened.host_token) as host:
+        metrics = (await host.get("/metrics")).text
+    assert "live_joins_held 1.0" in metrics
+    assert not joining[-1].done()
+    held.release()
+    rooms = await asyncio.wait_for(asyncio.gather(*joining), 10 * UNIT_S)
+    for room in rooms:
+        await room.wait_type("snapshot")
+        await room.close()
+    assert gate.refused == 0
+    assert pacer().waiting == 0
 
 
 async def test_a_join_that_gives_up_while_queued_loses_no_turn(tight: LiveServer) -> None:
