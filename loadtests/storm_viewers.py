@@ -272,6 +272,8 @@ class Client:
         wait_s = random.uniform(0, delay)
         while True:
             await asyncio.sleep(wait_s)
+            if self.follow_ports is None:
+                return  # the phase ended (its wait ran out) while this viewer was away
             record.port = self.follow_ports[(index + record.reconnects) % len(self.follow_ports)]
             record.reconnects += 1
             try:

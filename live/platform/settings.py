@@ -124,8 +124,10 @@ class Settings:
     #: The least retry hint given to a refused join.
     join_retry_ms: int = 1_000
     #: How long a room socket's upgrade waits for room in a full join queue before it is
-    #: answered anyway (``busy`` if the queue is still full); 0: refused at once.
-    join_hold_s: float = 5.0
+    #: answered anyway (``busy`` if the queue is still full); 0: refused at once. About the
+    #: time a node takes 10,000 joins: a refusal after a shorter hold was told to come back
+    #: 6-9 s later, behind those who came after it.
+    join_hold_s: float = 10.0
     #: Connections the kernel queues for the node to accept (``listen``'s backlog; Linux caps
     #: it at ``net.core.somaxconn``). A reconnect storm sends thousands of connects within a
     #: second; past the queue the kernel drops them and the clients' own retransmissions bring
