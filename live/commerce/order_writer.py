@@ -17,83 +17,18 @@ its orders are written again one by one, so each gets its own answer.
 import asyncio
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, cast
 
-from sqlalchemy import Table, Update, bindparam, exists, insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 from common.errors import ClientError, Code
-from live.commerce import order_records
+from live.commerce import order_records, order_statements
 from live.db.models import CouponClaimRow, GuideRow, OrderRow, ProductRow, SaleRow, SessionRow
 from live.db.unit import transaction
 from live.sessions import session_records
 
 #: Orders written in one transaction at most.
 MAX_BATCH = 256
-
-
-_PRODUCTS = cast(Table, ProductRow.__table__)
-_SALES = cast(Table, SaleRow.__table__)
-_SESSIONS = cast(Table, SessionRow.__table__)
-_ORDERS = cast(Table, OrderRow.__table__)
-
-
-def _take_units(*, in_sale: bool) -> Update:
-    """``committed_qty += :qty`` on product ``:product_id`` if it stays within the stock, the
-    product is on stock generation ``:generation``, its session is live, and its open sale is
-    ``:sale_id`` (``in_sale``) or there is none.
-
-    Built once, against the tables rather than the mapped classes: executing a statement
-    object again reuses its memoized cache key, and a Core statement skips the ORM's bulk
-    update handling. Building and keying the statement per order, through the ORM, was about
-    half of a lone order's CPU (docs/benchmarks.md, "Order record")."""
-    products, sales_table = _PRODUCTS.c, _SALES.c
-    open_sale = exists().where(
-        sales_table.product_id == products.id, sales_table.status == order_records.SALE_OPEN
-    )
-    if in_sale:
-        open_sale = open_sale.where(sales_table.id == bindparam("sale_id"))
-    session_live = exists().where(
-        _SESSIONS.c.id == products.session_id, _SESSIONS.c.status == session_records.LIVE
-    )
-    return (
-        update(_PRODUCTS)
-        .where(
-            products.id == bindparam("product_id"),
-            products.stock_generation == bindparam("generation"),
-            products.committed_qty + bindparam("qty") <= products.stock,
-            session_live,
-            open_sale if in_sale else ~open_sale,
-        )
-        .values(committed_qty=products.committed_qty + bindparam("qty"))
-    )
-
-
-_TAKE_UNITS = _take_units(in_sale=False)
-_TAKE_SALE_UNITS = _take_units(in_sale=True)
-#: ``sold_qty += :qty`` on sale ``:sale_id`` if it stays within the sale's cap.
-_TAKE_CAPPED = (
-    update(_SALES)
-    .where(
-        _SALES.c.id == bindparam("sale_id"),
-        _SALES.c.sold_qty + bindparam("qty") <= _SALES.c.stock_cap,
-    )
-    .values(sold_qty=_SALES.c.sold_qty + bindparam("qty"))
-)
-_INSERT_ORDERS = insert(_ORDERS)
-
-
-def _row(order: OrderRow) -> dict[str, Any]:
-    """The order's column values, as the insert takes them: an unset column gets its scalar
-    default, as the ORM would give it."""
-    row: dict[str, Any] = {}
-    for column in _ORDERS.columns:
-        value = getattr(order, column.key)
-        if value is None and isinstance(column.default, ScalarElementColumnDefault):
-            value = column.default.arg
-        row[column.key] = value
-    return row
 
 
 def _stale_terms() -> ClientError:
@@ -205,7 +140,7 @@ async def record_in(
         )
         if used.rowcount != 1:  # type: ignore[attr-defined]
             raise ClientError(Code.COUPON_NOT_CLAIMED, "the coupon was used meanwhile")
-    await db.execute(_INSERT_ORDERS, [_row(order)])
+    await db.execute(order_statements.INSERT_ORDERS, [order_statements.row(order)])
 
 
 @dataclass(slots=True)
@@ -285,7 +220,9 @@ class OrderWriter:
                 units.items(), key=lambda item: (item[0][0], item[0][1], item[0][2] or "")
             ):
                 taken = await db.execute(
-                    _TAKE_UNITS if sale_id is None else _TAKE_SALE_UNITS,
+                    order_statements.TAKE_UNITS
+                    if sale_id is None
+                    else order_statements.TAKE_SALE_UNITS,
                     {
                         "product_id": product_id,
                         "generation": generation,
@@ -296,10 +233,14 @@ class OrderWriter:
                 if taken.rowcount != 1:  # type: ignore[attr-defined]
                     raise _BatchRefused
             for sale_id, qty in sorted(capped.items()):
-                taken = await db.execute(_TAKE_CAPPED, {"sale_id": sale_id, "qty": qty})
+                taken = await db.execute(
+                    order_statements.TAKE_CAPPED, {"sale_id": sale_id, "qty": qty}
+                )
                 if taken.rowcount != 1:  # type: ignore[attr-defined]
                     raise _BatchRefused
-            await db.execute(_INSERT_ORDERS, [_row(order) for order in orders])
+            await db.execute(
+                order_statements.INSERT_ORDERS, [order_statements.row(order) for order in orders]
+            )
 
     async def _write_alone(self, pending: _Pending) -> None:
         try:
