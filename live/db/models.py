@@ -1,6 +1,15 @@
 """Tables of the record. Every row carries its ``brand``; every query filters on it."""
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -165,10 +174,12 @@ class SaleRow(Base):
     """A flash sale on one product: a price, a time window, a cap and a per-viewer limit.
 
     ``sold_qty`` counts units held or sold in the sale; the database refuses to let it exceed
-    ``stock_cap``, as ``products.committed_qty`` does for the product.
+    ``stock_cap``, as ``products.committed_qty`` does for the product: with conditional updates,
+    and a CHECK, which fails a whole statement that would take the sale past its cap.
     """
 
     __tablename__ = "sales"
+    __table_args__ = (CheckConstraint("sold_qty <= stock_cap", name="ck_sales_sold_within_cap"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id"), index=True)
