@@ -1,10 +1,11 @@
-"""The unit of work: one transaction, with database errors translated at this boundary."""
+"""The unit of work: one transaction, or one statement committed on its own, with database
+errors translated at this boundary."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from common.errors import ClientError, Code, DatabaseUnavailable
 
@@ -20,6 +21,22 @@ async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterato
     try:
         async with factory() as session, session.begin():
             yield session
+    except IntegrityError as exc:
+        raise ClientError(Code.CONFLICT, "this conflicts with an existing record") from exc
+    except (SQLAlchemyError, OSError) as exc:
+        raise DatabaseUnavailable from exc
+
+
+@asynccontextmanager
+async def autocommit(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection on which each statement is a transaction of its own: no BEGIN and no
+    COMMIT cross the wire, and a statement that fails leaves nothing of itself. The connection
+    goes back to the pool in the engine's isolation level. Errors are translated as in
+    `transaction`: an `IntegrityError` is a ``conflict``, the others `DatabaseUnavailable`."""
+    try:
+        async with engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            yield connection
     except IntegrityError as exc:
         raise ClientError(Code.CONFLICT, "this conflicts with an existing record") from exc
     except (SQLAlchemyError, OSError) as exc:
