@@ -6,12 +6,21 @@ open sale is the one it was priced in, its product is still on the stock generat
 reported (`live.commerce.stock_recovery`), and ``committed_qty`` (and the sale's ``sold_qty``) stay
 within the allocation (and the cap); otherwise `ClientError` says why and nothing of it is written.
 
-`OrderWriter` is group commit: while one transaction is being written, the orders that arrive
-queue up, and the next transaction writes all of them with one conditional update per product
-and sale. In a flash sale every order updates the same product row, so one order per
-transaction would make each buyer wait for all those before it; a batch holds that lock once.
-If a batch's transaction fails as a whole (a limit reached, a stale generation, a constraint),
-its orders are written again one by one, so each gets its own answer.
+`OrderWriter` is group commit: while one batch is being written, the orders that arrive queue
+up, and the next batch writes all of them at once. In a flash sale every order updates the same
+product row, so one order at a time would make each buyer wait for all those before it; a batch
+holds that lock once. A batch is written whole or not at all:
+
+- on PostgreSQL, a batch of one product, stock generation and sale (or none), a flash sale's
+  case, is one statement in autocommit (`order_statements.WRITE_AT_ONCE`). Under a flood of
+  refused attempts each reply waits a turn of the busy event loop, so a batch costs its round
+  trips: the pool's pre-ping and the statement, where a transaction adds BEGIN, one statement
+  per conditional update and COMMIT;
+- any other batch, and every batch on SQLite (no data-modifying CTEs), is one transaction with
+  one conditional update per product (generation, sale) and sale, then the insert.
+
+If a batch is refused as a whole (a limit reached, a stale generation, a constraint), its orders
+are written again one by one, so each gets its own answer.
 """
 
 import asyncio
@@ -19,15 +28,15 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from common.errors import ClientError, Code
 from live.commerce import order_records, order_statements
 from live.db.models import CouponClaimRow, GuideRow, OrderRow, ProductRow, SaleRow, SessionRow
-from live.db.unit import transaction
+from live.db.unit import autocommit, transaction
 from live.sessions import session_records
 
-#: Orders written in one transaction at most.
+#: Orders written in one batch at most.
 MAX_BATCH = 256
 
 
@@ -157,6 +166,11 @@ class OrderWriter:
 
     def __init__(self, factory: async_sessionmaker[AsyncSession]) -> None:
         self._factory = factory
+        bind = factory.kw.get("bind")
+        # Data-modifying CTEs, which one statement per batch needs, are PostgreSQL's.
+        self._one_statement: AsyncEngine | None = (
+            bind if isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql" else None
+        )
         self._queue: list[_Pending] = []
         self._writing: asyncio.Task[None] | None = None
         self.batches = 0
@@ -201,18 +215,46 @@ class OrderWriter:
             _settle(pending, None)
 
     async def _write_batch(self, batch: list[_Pending]) -> None:
-        """One transaction for the whole batch; nothing of it is written unless every
-        conditional update holds. The terms (session live, the order's sale still the open
-        one) are part of those updates, so a batch costs one statement per product and sale
-        plus the inserts: under a flood each statement waits a turn of a busy event loop."""
+        """Write the whole batch or nothing of it (`_BatchRefused`, or `ClientError`)."""
+        units: dict[tuple[str, int, str | None], int] = defaultdict(int)
+        for pending in batch:
+            order = pending.order
+            units[(order.product_id, pending.generation, order.sale_id)] += order.qty
+        if self._one_statement is not None and len(units) == 1:
+            await self._write_at_once(self._one_statement, batch)
+        else:
+            await self._write_in_transaction(batch, units)
+
+    async def _write_at_once(self, engine: AsyncEngine, batch: list[_Pending]) -> None:
+        """One statement, committed on its own: its conditions are those of the transaction's
+        updates, and it writes every order of the batch or none (a ``conflict``, from the
+        sale's cap or a duplicate key, leaves nothing either)."""
+        orders = [pending.order for pending in batch]
+        statement = (
+            order_statements.WRITE_AT_ONCE
+            if orders[0].sale_id is None
+            else order_statements.WRITE_SALE_AT_ONCE
+        )
+        parameters = order_statements.at_once(orders, generation=batch[0].generation)
+        async with autocommit(engine) as connection:
+            result = await connection.execute(statement, parameters)
+            written: dict[str, str | None] = {row.id: row.upstream_guide_id for row in result}
+        if len(written) != len(orders):
+            raise _BatchRefused
+        for order in orders:
+            order.upstream_guide_id = written[order.id]
+
+    async def _write_in_transaction(
+        self, batch: list[_Pending], units: dict[tuple[str, int, str | None], int]
+    ) -> None:
+        """One transaction; nothing of it is written unless every conditional update holds.
+        The terms (session live, the order's sale still the open one) are part of those
+        updates, so a batch costs one statement per product and sale plus the inserts."""
         async with transaction(self._factory) as db:
             orders = [pending.order for pending in batch]
             await fill_upstream(db, orders)
-            units: dict[tuple[str, int, str | None], int] = defaultdict(int)
             capped: dict[str, int] = defaultdict(int)
-            for pending in batch:
-                order = pending.order
-                units[(order.product_id, pending.generation, order.sale_id)] += order.qty
+            for order in orders:
                 if order.sale_id is not None:
                     capped[order.sale_id] += order.qty
             # Sorted, so that two nodes' batches lock the same rows in the same order.
@@ -224,17 +266,17 @@ class OrderWriter:
                     if sale_id is None
                     else order_statements.TAKE_SALE_UNITS,
                     {
-                        "product_id": product_id,
+                        "product": product_id,
                         "generation": generation,
-                        "qty": qty,
-                        "sale_id": sale_id,
+                        "units": qty,
+                        "sale": sale_id,
                     },
                 )
                 if taken.rowcount != 1:  # type: ignore[attr-defined]
                     raise _BatchRefused
             for sale_id, qty in sorted(capped.items()):
                 taken = await db.execute(
-                    order_statements.TAKE_CAPPED, {"sale_id": sale_id, "qty": qty}
+                    order_statements.TAKE_CAPPED, {"sale": sale_id, "units": qty}
                 )
                 if taken.rowcount != 1:  # type: ignore[attr-defined]
                     raise _BatchRefused

@@ -175,7 +175,8 @@ class SaleRow(Base):
 
     ``sold_qty`` counts units held or sold in the sale; the database refuses to let it exceed
     ``stock_cap``, as ``products.committed_qty`` does for the product: with conditional updates,
-    and a CHECK, which fails a whole statement that would take the sale past its cap.
+    and a CHECK, which fails a whole statement that would take the sale past its cap (the order
+    writer's one-statement batch, `live.commerce.order_statements`).
     """
 
     __tablename__ = "sales"
