@@ -4,8 +4,10 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.util import await_only
 
 CONNECT_TIMEOUT_S = 10
 #: Connections a node keeps to PostgreSQL at most (`LIVE_DB_POOL_SIZE`).
@@ -26,7 +28,7 @@ def create_engine(database_url: str, *, pool_size: int = POOL_SIZE) -> AsyncEngi
         )
         _serialise_sqlite_writers(engine)
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         database_url,
         # Every connection opened is kept (opened on demand, up to `pool_size`); none is an
         # "overflow" one, closed as soon as it is returned. With overflow, a join storm or a
@@ -37,10 +39,31 @@ def create_engine(database_url: str, *, pool_size: int = POOL_SIZE) -> AsyncEngi
         pool_size=pool_size,
         max_overflow=0,
         pool_timeout=30,
-        pool_pre_ping=True,
         # asyncpg waits 60 s for an unreachable host by default; start-up should fail sooner.
         connect_args={"timeout": CONNECT_TIMEOUT_S},
     )
+    _ping_on_checkout(engine)
+    return engine
+
+
+def _ping_on_checkout(engine: AsyncEngine) -> None:
+    # A connection taken from the pool is pinged first, so that one the server dropped (a
+    # restart, a failover, an idle timeout) is replaced instead of failing the unit of work.
+    # SQLAlchemy's own pre-ping (``pool_pre_ping``) on asyncpg wraps its ";" in BEGIN and
+    # ROLLBACK on any connection not in autocommit (for pgbouncer's transaction pooling,
+    # SQLAlchemy issue 10226): three round trips before every unit of work, each waiting a turn
+    # of a busy event loop (tests/live/commerce/test_order_round_trips.py read them on the
+    # wire). One query in the simple protocol, no statement prepared, tells the same in one
+    # round trip, and pgbouncer takes it as well. (Not an empty one: asyncpg's ``execute``
+    # fails on the empty query's answer.)
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _ping(dbapi_connection: Any, _record: ConnectionPoolEntry, _proxy: Any) -> None:
+        try:
+            await_only(dbapi_connection.driver_connection.execute("SELECT 1"))
+        except Exception as exc:
+            # As the pre-ping does: the server likely restarted, so every connection opened
+            # before now is dropped, and the pool opens a fresh one for this checkout.
+            raise InvalidatePoolError(f"the database did not answer a ping: {exc!r}") from exc
 
 
 def _serialise_sqlite_writers(engine: AsyncEngine) -> None:
