@@ -149,9 +149,14 @@ class Watch:
         self._db = db
         self._redis = redis
         self.inconsistent = 0
+        self._stopping: asyncio.Event | None = None
 
     async def once(self) -> int:
-        """Check every live session; returns (and keeps) the inconsistent products count."""
+        """Check every live session; returns (and keeps) the inconsistent products count.
+
+        A pass of a stopping node (`run`'s ``stopping`` set) ends between two sessions: it
+        holds no transaction there, and a node with many live sessions (each re-read up to
+        three times when it drifts) would otherwise make its shutdown wait for all of them."""
         async with transaction(self._db) as db:
             live = list(
                 await db.scalars(
@@ -160,6 +165,8 @@ class Watch:
             )
         found = 0
         for session_id in live:
+            if self._stopping is not None and self._stopping.is_set():
+                return found
             for line in await check(self._db, self._redis, session_id):
                 if not line.consistent:
                     found += 1
@@ -169,6 +176,7 @@ class Watch:
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Check until ``stopping`` is set; an engine outage only delays the next pass."""
+        self._stopping = stopping
         await loops.forever(
             self.once,
             every_s=CHECK_INTERVAL_S,

@@ -102,3 +102,18 @@ async def test_an_open_sale_cap_is_checked_too(server: LiveServer) -> None:
     broken = [line for line in drifted if not line.consistent]
     assert [line.counter for line in broken] == [keys.sale_field(sale_id)]
     assert f"{keys.sale_field(sale_id)} cap of {opened.product_id}" in broken[0].describe()
+
+
+async def test_a_pass_of_a_stopping_node_ends_between_sessions(server: LiveServer) -> None:
+    """A session drifts: a pass of a running node reports it; once the node is stopping, a
+    pass checks no further session and returns, so that shutdown does not wait for a pass
+    over every live session (each drifting one re-read three times)."""
+    opened = await open_session(server, stock=5, limit=5)
+    ctx = server.context
+    await ctx.redis.hincrby(keys.stock(opened.session_id), opened.product_id, 1)
+    watch = stock_invariant.Watch(ctx.db, ctx.redis)
+    assert await watch.once() >= 1
+    stopping = asyncio.Event()
+    stopping.set()
+    await asyncio.wait_for(watch.run(stopping), 10)
+    assert await watch.once() == 0
