@@ -184,7 +184,7 @@ def build_context(
             db, default=attribution.Policy(window_s=settings.attribution_window_s)
         ),
         terms=TermsCache(engines.redis, db),
-        writer=OrderWriter(db),
+        writer=OrderWriter(db, side=engines.orders_side),
         sockets=SocketCaps(
             per_ip=settings.max_sockets_per_ip, per_user=settings.max_sockets_per_user
         ),

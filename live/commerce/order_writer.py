@@ -24,17 +24,21 @@ are written again one by one, so each gets its own answer.
 """
 
 import asyncio
+import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from common.errors import ClientError, Code
+from common.errors import ClientError, Code, DatabaseUnavailable
 from live.commerce import order_records, order_statements
 from live.db.models import CouponClaimRow, GuideRow, OrderRow, ProductRow, SaleRow, SessionRow
+from live.db.side_loop import SideLoop
 from live.db.unit import autocommit, transaction
 from live.sessions import session_records
+
+log = logging.getLogger(__name__)
 
 #: Orders written in one batch at most.
 MAX_BATCH = 256
@@ -164,8 +168,13 @@ class _Pending:
 class OrderWriter:
     """Group commit of reserved orders (orders with a coupon are written on their own)."""
 
-    def __init__(self, factory: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, factory: async_sessionmaker[AsyncSession], *, side: SideLoop | None = None
+    ) -> None:
+        """Batches on ``factory``'s database; the one-statement batches on PostgreSQL run on
+        ``side``'s loop and engine when given (`live.db.side_loop`), else on the caller's."""
         self._factory = factory
+        self._side = side
         bind = factory.kw.get("bind")
         # Data-modifying CTEs, which one statement per batch needs, are PostgreSQL's.
         self._one_statement: AsyncEngine | None = (
@@ -197,7 +206,13 @@ class OrderWriter:
         self.batches += 1
         try:
             await self._write_batch(batch)
-        except (ClientError, _BatchRefused):
+        except (ClientError, _BatchRefused) as exc:
+            if isinstance(exc, DatabaseUnavailable):
+                # Refusals are the fallback's job; an outage is not, and a batch statement that
+                # always fails would otherwise only show as every order written one by one.
+                log.warning(
+                    "a batch of %d orders failed, written one by one: %r", len(batch), exc.__cause__
+                )
             await asyncio.gather(*(self._write_alone(pending) for pending in batch))
             return
         except Exception as exc:
@@ -236,9 +251,13 @@ class OrderWriter:
             else order_statements.WRITE_SALE_AT_ONCE
         )
         parameters = order_statements.at_once(orders, generation=batch[0].generation)
-        async with autocommit(engine) as connection:
-            result = await connection.execute(statement, parameters)
-            written: dict[str, str | None] = {row.id: row.upstream_guide_id for row in result}
+
+        async def execute(on: AsyncEngine) -> dict[str, str | None]:
+            async with autocommit(on) as connection:
+                result = await connection.execute(statement, parameters)
+                return {row.id: row.upstream_guide_id for row in result}
+
+        written = await (execute(engine) if self._side is None else self._side.run(execute))
         if len(written) != len(orders):
             raise _BatchRefused
         for order in orders:

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from live.db import migrate
 from live.db.engine import create_engine, ping
+from live.db.side_loop import SideLoop
 from live.platform.embedded_valkey import EmbeddedValkey, EmbeddedValkeyError
 from live.platform.redis_connection import TasklessWriteConnection
 from live.platform.settings import Settings, redact_url
@@ -45,9 +46,14 @@ class Engines:
     engine: AsyncEngine
     store: ArchiveStore
     valkey: EmbeddedValkey | None
+    #: The record's engine on a loop of its own, for the order writer (PostgreSQL only).
+    orders_side: SideLoop | None = None
 
     async def aclose(self) -> None:
         """Close every client, then stop the private Valkey."""
+        if self.orders_side is not None:
+            with contextlib.suppress(Exception):
+                await self.orders_side.aclose()
         with contextlib.suppress(Exception):
             await self.store.aclose()
         with contextlib.suppress(Exception):
@@ -170,6 +176,21 @@ async def _open_store(settings: Settings) -> ArchiveStore:
     return store
 
 
+async def _open_orders_side(engine: AsyncEngine) -> SideLoop:
+    # One connection: the order writer writes one batch at a time. Opened now, so that a
+    # sale's first batch does not wait for a connection to be made.
+    side = SideLoop(engine.url, name="orders-side")
+    try:
+        await side.run(ping)
+    except (SQLAlchemyError, OSError) as exc:
+        await side.aclose()
+        raise EngineError(f"LIVE_DATABASE_URL={redact_url(str(engine.url))}: {exc}") from exc
+    except BaseException:
+        await side.aclose()
+        raise
+    return side
+
+
 async def open_engines(settings: Settings) -> Engines:
     """Open (and, when embedded, start) every engine, or raise `EngineError`."""
     valkey: EmbeddedValkey | None = None
@@ -196,6 +217,8 @@ async def open_engines(settings: Settings) -> Engines:
         opened.append(redis)
         engine = await _open_database(settings)
         opened.append(engine)
+        side = await _open_orders_side(engine) if engine.dialect.name == "postgresql" else None
+        opened.append(side)
         store = await _open_store(settings)
     except EngineError:
         for resource in opened:
@@ -203,6 +226,8 @@ async def open_engines(settings: Settings) -> Engines:
                 await resource.aclose()
             elif isinstance(resource, AsyncEngine):
                 await resource.dispose()
+            elif isinstance(resource, SideLoop):
+                await resource.aclose()
         if valkey is not None:
             await asyncio.to_thread(valkey.stop)
         raise
@@ -212,4 +237,4 @@ async def open_engines(settings: Settings) -> Engines:
         if valkey is not None:
             valkey.stop()
         raise
-    return Engines(redis=redis, engine=engine, store=store, valkey=valkey)
+    return Engines(redis=redis, engine=engine, store=store, valkey=valkey, orders_side=side)
