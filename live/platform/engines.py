@@ -218,7 +218,8 @@ async def open_engines(settings: Settings) -> Engines:
         engine = await _open_database(settings)
         opened.append(engine)
         side = await _open_orders_side(engine) if engine.dialect.name == "postgresql" else None
-        opened.append(side)
+        if side is not None:
+            opened.append(side)
         store = await _open_store(settings)
     except EngineError:
         for resource in opened:

@@ -7,6 +7,7 @@ import pytest
 
 from common import codec
 from live.platform.paced_upgrades import pacer
+from realtime.admission import Ticket
 from tests.support.clients import Room
 from tests.support.polling import eventually
 from tests.support.servers import LiveServer, ServerWith, statements_with
@@ -141,24 +142,34 @@ async def tight(server_with: ServerWith) -> LiveServer:
     return await server_with(join_concurrency=1, join_queue=2, join_retry_ms=700, join_hold_s=0)
 
 
+async def _fill_queue(
+    server: LiveServer, session_id: str, prefix: str
+) -> tuple[Ticket, list[asyncio.Task[Room]]]:
+    """Take the node's only join turn and queue two joins behind it; returns the turn (release
+    it to let them in) and the two joins."""
+    gate = server.context.joins
+    held = await gate.enter()
+    assert held is not None
+    queued = [
+        asyncio.create_task(
+            Room.join(server.ws_url(session_id, server.token("viewer", f"{prefix}{n}")))
+        )
+        for n in range(2)
+    ]
+
+    async def full() -> bool:
+        return gate.waiting == 2
+
+    await eventually(full)
+    return held, queued
+
+
 async def test_host_actions_never_wait_behind_queued_joins(tight: LiveServer) -> None:
     """With the node's only join turn taken and joins queued behind it, the host pins and the
     pin answers while the joins still wait: host traffic does not queue with joins."""
     opened = await open_session(tight)
     gate = tight.context.joins
-    held = await gate.enter()
-    assert held is not None
-    waiting = [
-        asyncio.create_task(
-            Room.join(tight.ws_url(opened.session_id, tight.token("viewer", f"q{n}")))
-        )
-        for n in range(2)
-    ]
-
-    async def queued() -> bool:
-        return gate.waiting == 2
-
-    await eventually(queued)
+    held, waiting = await _fill_queue(tight, opened.session_id, "q")
     async with tight.client(opened.host_token) as host:
         pinned = await host.post(
             f"/api/sessions/{opened.session_id}/pin", json={"product_id": opened.product_id}
@@ -179,20 +190,7 @@ async def test_a_join_past_the_queue_is_refused_busy_and_the_node_says_so(
     """Turn taken, queue full: the next join gets ``busy`` with a retry hint and close 4103,
     and ``/readyz`` answers 503 (saturated) until the queue drains."""
     opened = await open_session(tight)
-    gate = tight.context.joins
-    held = await gate.enter()
-    assert held is not None
-    queued = [
-        asyncio.create_task(
-            Room.join(tight.ws_url(opened.session_id, tight.token("viewer", f"w{n}")))
-        )
-        for n in range(2)
-    ]
-
-    async def full() -> bool:
-        return gate.waiting == 2
-
-    await eventually(full)
+    held, queued = await _fill_queue(tight, opened.session_id, "w")
     async with tight.client() as client:
         ready = await client.get("/readyz")
     assert ready.status_code == 503
@@ -221,19 +219,7 @@ async def test_a_join_past_the_queue_waits_for_room_and_gets_in(server_with: Ser
     patient = await server_with(join_concurrency=1, join_queue=2, join_retry_ms=700, join_hold_s=30)
     opened = await open_session(patient)
     gate = patient.context.joins
-    held = await gate.enter()
-    assert held is not None
-    joining = [
-        asyncio.create_task(
-            Room.join(patient.ws_url(opened.session_id, patient.token("viewer", f"p{n}")))
-        )
-        for n in range(2)
-    ]
-
-    async def full() -> bool:
-        return gate.waiting == 2
-
-    await eventually(full)
+    held, joining = await _fill_queue(patient, opened.session_id, "p")
     joining.append(
         asyncio.create_task(
             Room.join(patient.ws_url(opened.session_id, patient.token("viewer", "late")))
