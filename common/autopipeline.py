@@ -8,7 +8,12 @@ read loop; Redis still runs each command on its own, in the order sent.
 
 Contract: every call gets exactly its own reply or its own error, as if it had been sent
 alone. A script missing from Redis (NOSCRIPT after a restart) is loaded and the calls it
-refused are sent again: a refused EVALSHA ran nothing, so nothing runs twice.
+refused are sent again: a refused EVALSHA ran nothing, so nothing runs twice. A read (`READS`)
+made again, with the same arguments, before its batch went out is sent once, and every caller
+gets that one reply (a list is copied for each): in a join storm the joins of a room each read
+the room's positions, and all of them in one turn are answered by one ``MGET``. A reply read
+after every one of its callers asked is as good as their own for each of them; the same
+command sent twice in one pipeline could only have seen a later write than the first.
 """
 
 import asyncio
@@ -23,6 +28,8 @@ from redis.exceptions import NoScriptError
 
 #: Calls sent in one pipeline at most; more go in the next.
 MAX_BATCH = 256
+#: Commands that only read: the same one made twice before its batch goes out is sent once.
+READS = frozenset({"EXISTS", "GET", "HGET", "HGETALL", "HMGET", "MGET"})
 
 
 @dataclass(slots=True)
@@ -33,6 +40,8 @@ class _Call:
     answer: "asyncio.Future[Any]" = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
+    #: The same read made again before the batch went out: answered with this one's reply.
+    again: "list[_Call] | None" = None
 
 
 class AutoPipeline:
@@ -41,6 +50,8 @@ class AutoPipeline:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
         self._pending: list[_Call] = []
+        #: The reads of `_pending`, by their arguments.
+        self._reads: dict[tuple[Any, ...], _Call] = {}
         self._sending: set[asyncio.Task[None]] = set()
         self.pipelines = 0
 
@@ -57,10 +68,19 @@ class AutoPipeline:
             # Runs after the callbacks already ready in this turn, so the calls they make
             # join this batch.
             asyncio.get_running_loop().call_soon(self._flush)
+        if call.args[0] in READS and _hashable(call.args):
+            made = self._reads.get(call.args)
+            if made is not None:
+                if made.again is None:
+                    made.again = []
+                made.again.append(call)
+                return await call.answer
+            self._reads[call.args] = call
         self._pending.append(call)
         return await call.answer
 
     def _flush(self) -> None:
+        self._reads.clear()
         while self._pending:
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
             task = asyncio.create_task(self._send(batch), name="redis-auto-pipeline")
@@ -83,8 +103,9 @@ class AutoPipeline:
             # The pipeline as a whole failed (connection lost, timeout, cancelled): every
             # call not answered yet gets that error, as a lone command would have.
             for call in batch:
-                if not call.answer.done():
-                    call.answer.set_exception(exc)
+                for caller in (call, *(call.again or ())):
+                    if not caller.answer.done():
+                        caller.answer.set_exception(exc)
             if not isinstance(exc, Exception):
                 raise
 
@@ -122,14 +143,29 @@ def pipeline_of(redis: Redis) -> AutoPipeline:
     return pipeline
 
 
+def _hashable(args: tuple[Any, ...]) -> bool:
+    # Command arguments are text, bytes and numbers; anything else is simply sent as it is.
+    try:
+        hash(args)
+    except TypeError:
+        return False
+    return True
+
+
 def _noscript(reply: Any) -> bool:
     return isinstance(reply, NoScriptError)
 
 
 def _settle(call: _Call, reply: Any) -> None:
-    if call.answer.done():  # the caller went away
+    _answer(call.answer, reply)
+    for again in call.again or ():
+        _answer(again.answer, list(reply) if isinstance(reply, list) else reply)
+
+
+def _answer(answer: "asyncio.Future[Any]", reply: Any) -> None:
+    if answer.done():  # the caller went away
         return
     if isinstance(reply, Exception):
-        call.answer.set_exception(reply)
+        answer.set_exception(reply)
     else:
-        call.answer.set_result(reply)
+        answer.set_result(reply)

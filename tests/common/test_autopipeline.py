@@ -99,3 +99,72 @@ async def test_a_cancelled_caller_does_not_disturb_the_others(
 async def test_one_pipeline_per_client(redis: aioredis.Redis) -> None:
     """`pipeline_of` gives one client the same pipeline every time."""
     assert pipeline_of(redis) is pipeline_of(redis)
+
+
+async def _mget_calls(redis: aioredis.Redis) -> int:
+    stats = await redis.info("commandstats")
+    return int(stats.get("cmdstat_mget", {}).get("calls", 0))
+
+
+async def test_the_same_read_in_one_turn_is_sent_once(
+    redis: aioredis.Redis, unique_id: str
+) -> None:
+    """Fifty joins of a room reading its positions in one turn cost Redis one MGET; each caller
+    gets the reply as its own (a list it may change without touching the others')."""
+    pipeline = AutoPipeline(redis)
+    keys = [f"{unique_id}:a", f"{unique_id}:b"]
+    await redis.set(keys[0], "1")
+    before = await _mget_calls(redis)
+    replies = await asyncio.gather(*(pipeline.execute("MGET", *keys) for _ in range(50)))
+    assert await _mget_calls(redis) - before == 1
+    assert all(reply == [b"1", None] for reply in replies)
+    replies[0].append("changed")
+    assert replies[1] == [b"1", None]
+
+
+async def test_reads_are_shared_only_within_a_batch(redis: aioredis.Redis, unique_id: str) -> None:
+    """A read made after its twin's batch went out is sent again and sees what was written
+    meanwhile; reads of other keys and writes are never shared."""
+    pipeline = AutoPipeline(redis)
+    key = f"{unique_id}:n"
+    first = asyncio.ensure_future(pipeline.execute("GET", key))
+    await asyncio.sleep(0)  # the first call's batch goes out
+    await pipeline.execute("SET", key, "2")
+    assert await first is None
+    assert await pipeline.execute("GET", key) == b"2"
+    counted = await asyncio.gather(
+        *(pipeline.execute("INCR", f"{key}:c") for _ in range(5)),
+        *(pipeline.execute("GET", f"{key}:{n}") for n in range(5)),
+    )
+    assert sorted(counted[:5]) == [1, 2, 3, 4, 5]
+    assert counted[5:] == [None] * 5
+
+
+async def test_a_shared_read_that_fails_fails_each_caller(unique_id: str) -> None:
+    """Callers sharing one read each hear of the lost connection, as with their own."""
+    unreachable = aioredis.Redis(
+        host="127.0.0.1", port=1, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0)
+    )
+    try:
+        pipeline = AutoPipeline(unreachable)
+        outcomes = await asyncio.gather(
+            *(pipeline.execute("GET", unique_id) for _ in range(5)), return_exceptions=True
+        )
+    finally:
+        await unreachable.aclose()
+    assert len(outcomes) == 5
+    assert all(isinstance(o, RedisConnectionError) for o in outcomes)
+
+
+async def test_a_cancelled_sharer_leaves_the_read_to_the_others(
+    redis: aioredis.Redis, unique_id: str
+) -> None:
+    """The caller that made a shared read going away does not take the reply from the rest."""
+    pipeline = AutoPipeline(redis)
+    await redis.set(unique_id, "v")
+    calls = [asyncio.ensure_future(pipeline.execute("GET", unique_id)) for _ in range(4)]
+    await asyncio.sleep(0)
+    calls[0].cancel()
+    outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    assert isinstance(outcomes[0], asyncio.CancelledError)
+    assert outcomes[1:] == [b"v"] * 3
