@@ -127,6 +127,66 @@ def test_no_sweep_period_never_sweeps() -> None:
     assert watched() is not None
 
 
+def test_a_join_storm_freezes_before_its_time() -> None:
+    """Every ``freeze_after_joins`` sockets opened bring a freeze, whatever the clock says;
+    fewer do not, and sockets that left are not counted against the next joins."""
+    gc.unfreeze()
+    open_sockets: list[Node] = []
+    policy = gc_policy.CollectorPolicy(
+        sweep_every_s=0,
+        sweep_growth=0.5,
+        sockets=lambda: len(open_sockets),
+        clock=HandClock(),
+        freeze_after_joins=10,
+    )
+    open_sockets.extend(Node() for _ in range(9))
+    watched = _cycle()
+    assert not policy.look()
+    gc.collect()
+    assert watched() is None  # not frozen: an ordinary collection reclaimed it
+    open_sockets.append(Node())
+    watched = _cycle()
+    assert policy.look()
+    gc.collect()
+    assert watched() is not None  # frozen by the tenth join
+    del open_sockets[:8]  # an exodus: two left open
+    assert not policy.look()
+    open_sockets.extend(Node() for _ in range(9))
+    assert not policy.look()  # eleven open, nine joined since the mark fell to two
+    open_sockets.append(Node())
+    assert policy.look()
+
+
+async def test_the_policy_looks_between_its_checks() -> None:
+    """Run with a long period, the policy still freezes a storm's objects within a look."""
+    gc.unfreeze()
+    open_sockets: list[Node] = []
+    policy = gc_policy.CollectorPolicy(
+        sweep_every_s=0,
+        sweep_growth=0.5,
+        sockets=lambda: len(open_sockets),
+        freeze_after_joins=100,
+    )
+    stopping = asyncio.Event()
+    running = asyncio.create_task(gc_policy.run(policy, freeze_every_s=3600, stopping=stopping))
+    gc.disable()  # only the policy's freeze may decide what happens to the cycle below
+    try:
+        await asyncio.sleep(gc_policy.LOOK_EVERY_S * 2)
+        watched = _cycle()
+        open_sockets.extend(Node() for _ in range(100))
+
+        async def frozen() -> bool:
+            gc.collect()
+            return watched() is not None
+
+        await asyncio.sleep(gc_policy.LOOK_EVERY_S * 3)
+        assert await frozen()  # the hundred joins brought a freeze long before the hour
+    finally:
+        gc.enable()
+        stopping.set()
+        await asyncio.wait_for(running, 5)
+
+
 async def test_a_node_leaves_the_collector_alone_with_freezing_off(server: LiveServer) -> None:
     """``LIVE_GC_FREEZE_S=0`` (the suite's setting): the node freezes nothing."""
     gc.unfreeze()
