@@ -168,5 +168,13 @@ class PacedHttpProtocol(HttpToolsProtocol):
         pacer().start_or_wait(self)
 
     def start_upgrade(self) -> None:
-        """Hand the connection to the WebSocket protocol, as uvicorn does on the request."""
-        super().handle_websocket_upgrade()
+        """Hand the connection to the WebSocket protocol: one that can take the parsed request
+        over (`live.platform.ws_protocol.RoomSocketProtocol.take_over`) gets it so; otherwise,
+        and for a request it will not take, uvicorn writes the request out for it to parse."""
+        take_over = getattr(self.ws_protocol_class, "take_over", None)
+        protocol = take_over(self) if take_over is not None else None
+        if protocol is None:
+            super().handle_websocket_upgrade()
+            return
+        self.connections.discard(self)
+        self.transport.set_protocol(protocol)

@@ -14,9 +14,12 @@ The sink is offered to the app in the connection scope under `FRAME_SINK`; serve
 import logging
 from typing import Any
 
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-from websockets.protocol import State
+from websockets.protocol import Protocol, State
 
+from live.platform import ws_handshake
 from live.platform.paced_upgrades import PacedHttpProtocol
 from live.platform.settings import Settings
 from live.platform.socket_waits import ReceiveQueue, WritableFlag
@@ -89,6 +92,7 @@ class RoomSocketProtocol(WebSocketsSansIOProtocol):
         "last_ping_rtt",
         "logger",
         "loop",
+        "opening",
         "pending_ping_payload",
         "ping_interval",
         "ping_sent_at",
@@ -115,6 +119,55 @@ class RoomSocketProtocol(WebSocketsSansIOProtocol):
         self.writable = WritableFlag()  # type: ignore[assignment]
         self.logger = SOCKET_LOG
         self.conn.logger = SOCKET_LOG
+        #: The ``Sec-WebSocket-Accept`` to answer with, while a request taken over from the
+        #: HTTP protocol awaits the app's accept (`take_over`).
+        self.opening: bytes | None = None
+
+    @classmethod
+    def take_over(cls, http: HttpToolsProtocol) -> "RoomSocketProtocol | None":
+        """The protocol for ``http``'s connection, its ordinary upgrade request taken as parsed
+        (`live.platform.ws_handshake`) and the app started as uvicorn starts it; None for any
+        other request, which then takes uvicorn's path."""
+        accept = ws_handshake.accept_key(http.scope["method"], http.scope["headers"])
+        if accept is None or http.config.ws_per_message_deflate:
+            return None
+        found = ws_handshake.target(http.url, http.root_path)
+        if found is None:
+            return None
+        path, raw_path, query_string = found
+        protocol = cls(config=http.config, server_state=http.server_state, app_state=http.app_state)
+        # `connection_made`, with what the HTTP protocol already asked the transport.
+        protocol.connections.add(protocol)
+        protocol.transport = http.transport
+        protocol.server, protocol.client = http.server, http.client
+        protocol.scheme = "wss" if http.scheme == "https" else "ws"
+        # The request is read: what comes next is frames (websockets would parse them next too).
+        conn = protocol.conn
+        conn.parser = Protocol.parse(conn)
+        next(conn.parser)
+        protocol.opening = accept
+        protocol.handshake_initiated = True
+        protocol.scope = {
+            "type": "websocket",
+            "asgi": {"version": protocol.asgi_version, "spec_version": "2.4"},
+            "http_version": "1.1",
+            "scheme": protocol.scheme,
+            "server": protocol.server,
+            "client": protocol.client,
+            "root_path": protocol.root_path,
+            "path": path,
+            "raw_path": raw_path,
+            "query_string": query_string,
+            "headers": http.scope["headers"],
+            "subprotocols": ws_handshake.subprotocols(http.scope["headers"]),
+            "state": protocol.app_state.copy(),
+            "extensions": {"websocket.http.response": {}},
+        }
+        protocol.queue.put_nowait({"type": "websocket.connect"})
+        task = protocol.loop.create_task(protocol.run_asgi())
+        task.add_done_callback(protocol.on_task_complete)
+        protocol.tasks.add(task)
+        return protocol
 
     async def run_asgi(self) -> None:
         """Offer the sink in the scope, then run the app as uvicorn does."""
@@ -142,8 +195,14 @@ class RoomSocketProtocol(WebSocketsSansIOProtocol):
             self.transport.pause_reading()
 
     async def send(self, message: Any) -> None:
-        """Send as uvicorn does; once the upgrade is answered, forget its request and response
-        (their headers, twice over): a room socket lives for hours and nothing reads them."""
+        """Send as uvicorn does, except the accept of a request taken over (`take_over`); once
+        uvicorn answered an upgrade, forget its request and response (their headers, twice
+        over): a room socket lives for hours and nothing reads them."""
+        if self.opening is not None and message["type"] == "websocket.accept":
+            await self._accept(self.opening, message)
+            return
+        if message["type"] != "websocket.accept":
+            self.opening = None  # refused (a close or a denial): uvicorn answers it
         await super().send(message)
         if message["type"] == "websocket.accept" and self.handshake_complete:
             # The websockets parser's generator frame keeps the request as a local for the
@@ -151,6 +210,22 @@ class RoomSocketProtocol(WebSocketsSansIOProtocol):
             self.request.headers.clear()
             del self.request
             del self.response
+
+    async def _accept(self, accept: bytes, message: Any) -> None:
+        """Answer a taken-over request with 101, as uvicorn's accept does."""
+        await self.writable.wait()
+        if self.disconnected:
+            raise ClientDisconnected()
+        self.opening = None
+        if self.handshake_complete or self.initial_response is not None:
+            # Past the handshake: uvicorn says what is wrong with an accept now.
+            await super().send(message)
+            return
+        if not self.transport.is_closing():
+            self.handshake_complete = True
+            self.conn.state = State.OPEN
+            self.transport.write(ws_handshake.switching(accept, self.default_headers, message))
+            self.start_keepalive()
 
 
 def websocket_options(settings: Settings) -> dict[str, Any]:
