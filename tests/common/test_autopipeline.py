@@ -8,6 +8,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from common.autopipeline import AutoPipeline, pipeline_of
 
@@ -168,3 +169,44 @@ async def test_a_cancelled_sharer_leaves_the_read_to_the_others(
     outcomes = await asyncio.gather(*calls, return_exceptions=True)
     assert isinstance(outcomes[0], asyncio.CancelledError)
     assert outcomes[1:] == [b"v"] * 3
+
+
+async def test_replies_are_shaped_as_the_client_shapes_them(
+    redis: aioredis.Redis, unique_id: str
+) -> None:
+    """Each reply goes through the client's own response callbacks, as a lone command's."""
+    pipeline = AutoPipeline(redis)
+    key = f"{unique_id}:h"
+    stored, counted, _ = await asyncio.gather(
+        pipeline.execute("SET", f"{key}:s", "v"),
+        pipeline.execute("INCRBYFLOAT", f"{key}:f", "1.5"),
+        pipeline.execute("HSET", key, "a", "1"),
+    )
+    assert stored is True
+    assert counted == await redis.incrbyfloat(f"{key}:f", 0)
+    assert await pipeline.execute("HGETALL", key) == {b"a": b"1"}
+
+
+async def test_a_batch_past_the_timeout_fails_and_its_connection_is_dropped(
+    redis: aioredis.Redis, unique_id: str
+) -> None:
+    """A batch whose reply does not come within the client's socket timeout fails every call
+    with redis-py's timeout error (what the app's outage handling catches); the connection it
+    was read from is dropped, so the late reply never reaches the next caller."""
+    where = redis.connection_pool.connection_kwargs
+    client = aioredis.Redis(
+        host=where["host"], port=where["port"], db=where.get("db", 0), socket_timeout=0.3
+    )
+    try:
+        pipeline = AutoPipeline(client)
+        await client.set(f"{unique_id}:k", "v")
+        outcomes = await asyncio.gather(
+            pipeline.execute("BLPOP", f"{unique_id}:empty", 1),
+            pipeline.execute("GET", f"{unique_id}:k"),
+            return_exceptions=True,
+        )
+        assert all(isinstance(o, RedisTimeoutError) for o in outcomes), outcomes
+        await asyncio.sleep(1.2)  # the BLPOP's own reply (nil) is due by now
+        assert await pipeline.execute("GET", f"{unique_id}:k") == b"v"
+    finally:
+        await client.aclose()
