@@ -77,14 +77,16 @@ class AutoPipeline:
             # Runs after the callbacks already ready in this turn, so the calls they make
             # join this batch.
             asyncio.get_running_loop().call_soon(self._flush)
-        if call.args[0] in READS and _hashable(call.args):
-            made = self._reads.get(call.args)
-            if made is not None:
+        if call.args[0] in READS:
+            try:
+                made = self._reads.setdefault(call.args, call)
+            except TypeError:  # an unhashable argument: simply sent as it is
+                made = call
+            if made is not call:
                 if made.again is None:
                     made.again = []
                 made.again.append(call)
                 return await call.answer
-            self._reads[call.args] = call
         self._pending.append(call)
         return await call.answer
 
@@ -182,15 +184,6 @@ def pipeline_of(redis: Redis) -> AutoPipeline:
     if pipeline is None:
         pipeline = _pipelines[redis] = AutoPipeline(redis)
     return pipeline
-
-
-def _hashable(args: tuple[Any, ...]) -> bool:
-    # Command arguments are text, bytes and numbers; anything else is simply sent as it is.
-    try:
-        hash(args)
-    except TypeError:
-        return False
-    return True
 
 
 def _noscript(reply: Any) -> bool:

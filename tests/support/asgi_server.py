@@ -1,5 +1,6 @@
-"""A real uvicorn server on a free loopback port, serving an ASGI app with the room socket's
-protocol (`RoomSocketProtocol`), for tests of that protocol."""
+"""A real uvicorn server on a free loopback port, serving an ASGI app with the node's protocols
+(`PacedHttpProtocol` for HTTP and upgrades, `RoomSocketProtocol` for WebSockets), for tests of
+those protocols."""
 
 import asyncio
 from collections.abc import AsyncIterator
@@ -8,6 +9,7 @@ from typing import Any
 
 import uvicorn
 
+from live.platform.paced_upgrades import PacedHttpProtocol
 from live.platform.ws_protocol import RoomSocketProtocol
 from tests.support.polling import eventually
 from tests.support.units import UNIT_S
@@ -17,7 +19,14 @@ from tests.support.units import UNIT_S
 async def room_protocol_server(app: Any) -> AsyncIterator[uvicorn.Server]:
     """Serve ``app`` until the block ends; the server's port is its first socket's."""
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, ws=RoomSocketProtocol, lifespan="off", log_level="warning"
+        app,
+        host="127.0.0.1",
+        port=0,
+        http=PacedHttpProtocol,
+        ws=RoomSocketProtocol,
+        ws_per_message_deflate=False,
+        lifespan="off",
+        log_level="warning",
     )
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())

@@ -127,18 +127,25 @@ def test_no_sweep_period_never_sweeps() -> None:
     assert watched() is not None
 
 
+def _freezing_only(
+    open_sockets: list[Node], *, freeze_after_joins: int
+) -> gc_policy.CollectorPolicy:
+    """A policy that never sweeps, counting ``open_sockets`` as the node's sockets."""
+    return gc_policy.CollectorPolicy(
+        sweep_every_s=0,
+        sweep_growth=0.5,
+        sockets=lambda: len(open_sockets),
+        clock=HandClock(),
+        freeze_after_joins=freeze_after_joins,
+    )
+
+
 def test_a_join_storm_freezes_before_its_time() -> None:
     """Every ``freeze_after_joins`` sockets opened bring a freeze, whatever the clock says;
     fewer do not, and sockets that left are not counted against the next joins."""
     gc.unfreeze()
     open_sockets: list[Node] = []
-    policy = gc_policy.CollectorPolicy(
-        sweep_every_s=0,
-        sweep_growth=0.5,
-        sockets=lambda: len(open_sockets),
-        clock=HandClock(),
-        freeze_after_joins=10,
-    )
+    policy = _freezing_only(open_sockets, freeze_after_joins=10)
     open_sockets.extend(Node() for _ in range(9))
     watched = _cycle()
     assert not policy.look()
@@ -161,12 +168,7 @@ async def test_the_policy_looks_between_its_checks() -> None:
     """Run with a long period, the policy still freezes a storm's objects within a look."""
     gc.unfreeze()
     open_sockets: list[Node] = []
-    policy = gc_policy.CollectorPolicy(
-        sweep_every_s=0,
-        sweep_growth=0.5,
-        sockets=lambda: len(open_sockets),
-        freeze_after_joins=100,
-    )
+    policy = _freezing_only(open_sockets, freeze_after_joins=100)
     stopping = asyncio.Event()
     running = asyncio.create_task(gc_policy.run(policy, freeze_every_s=3600, stopping=stopping))
     gc.disable()  # only the policy's freeze may decide what happens to the cycle below

@@ -7,11 +7,10 @@ import time
 from dataclasses import dataclass, field
 
 import httpx
-import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 
-from live.platform.paced_upgrades import PacedHttpProtocol, UpgradePacer, pacer
-from live.platform.ws_protocol import RoomSocketProtocol
+from live.platform.paced_upgrades import UpgradePacer, pacer
+from tests.support.asgi_server import port_of, room_protocol_server
 from tests.support.polling import eventually
 from tests.support.units import UNIT_S
 
@@ -180,45 +179,28 @@ async def test_http_requests_are_answered_while_upgrades_are_held() -> None:
             await send({"type": "websocket.send", "text": "hello"})
             await receive()
 
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=0,
-        http=PacedHttpProtocol,
-        ws=RoomSocketProtocol,
-        lifespan="off",
-        log_level="warning",
-    )
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
     undo = pacer().hold_while(full.is_set, max_hold_s=30)
     try:
+        async with room_protocol_server(app) as server:
+            port = port_of(server)
 
-        async def started() -> bool:
-            return server.started
+            async def open_socket() -> ClientConnection:
+                return await connect(f"ws://127.0.0.1:{port}/", open_timeout=30 * UNIT_S)
 
-        await eventually(started, timeout_s=20 * UNIT_S)
-        port = server.servers[0].sockets[0].getsockname()[1]
+            opening = [asyncio.create_task(open_socket()) for _ in range(20)]
 
-        async def open_socket() -> ClientConnection:
-            return await connect(f"ws://127.0.0.1:{port}/", open_timeout=30 * UNIT_S)
+            async def all_held() -> bool:
+                return pacer().waiting == 20
 
-        opening = [asyncio.create_task(open_socket()) for _ in range(20)]
-
-        async def all_held() -> bool:
-            return pacer().waiting == 20
-
-        await eventually(all_held, timeout_s=10 * UNIT_S)
-        async with httpx.AsyncClient() as http:
-            answer = await http.get(f"http://127.0.0.1:{port}/")
-        assert answer.text == "ok"
-        assert not any(task.done() for task in opening)
-        full.clear()
-        sockets = await asyncio.wait_for(asyncio.gather(*opening), 10 * UNIT_S)
-        for socket in sockets:
-            assert await socket.recv() == "hello"
-            await socket.close()
+            await eventually(all_held, timeout_s=10 * UNIT_S)
+            async with httpx.AsyncClient() as http:
+                answer = await http.get(f"http://127.0.0.1:{port}/")
+            assert answer.text == "ok"
+            assert not any(task.done() for task in opening)
+            full.clear()
+            sockets = await asyncio.wait_for(asyncio.gather(*opening), 10 * UNIT_S)
+            for socket in sockets:
+                assert await socket.recv() == "hello"
+                await socket.close()
     finally:
         undo()
-        server.should_exit = True
-        await asyncio.wait_for(serving, 10 * UNIT_S)

@@ -11,15 +11,13 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-import uvicorn
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 from websockets.typing import Subprotocol
 
 from live.platform import ws_handshake
-from live.platform.paced_upgrades import PacedHttpProtocol
 from live.platform.ws_protocol import RoomSocketProtocol
-from tests.support.polling import eventually
+from tests.support.asgi_server import port_of, room_protocol_server
 from tests.support.units import UNIT_S
 
 #: RFC 6455, section 1.3's example.
@@ -128,17 +126,6 @@ async def _app(
 async def taken() -> AsyncIterator[tuple[int, list[bool]]]:
     """A real server with the node's protocols, and a record of each upgrade: True when the
     request was taken over as parsed, False when it went uvicorn's way."""
-    config = uvicorn.Config(
-        _app,
-        host="127.0.0.1",
-        port=0,
-        lifespan="off",
-        log_level="warning",
-        http=PacedHttpProtocol,
-        ws=RoomSocketProtocol,
-        ws_per_message_deflate=False,
-    )
-    server = uvicorn.Server(config)
     record: list[bool] = []
     original = RoomSocketProtocol.take_over.__func__  # type: ignore[attr-defined]
 
@@ -147,20 +134,10 @@ async def taken() -> AsyncIterator[tuple[int, list[bool]]]:
         record.append(protocol is not None)
         return protocol
 
-    mp = pytest.MonkeyPatch()
-    mp.setattr(RoomSocketProtocol, "take_over", classmethod(recording))
-    serving = asyncio.create_task(server.serve())
-    try:
-
-        async def started() -> bool:
-            return server.started
-
-        await eventually(started, timeout_s=20 * UNIT_S)
-        yield server.servers[0].sockets[0].getsockname()[1], record
-    finally:
-        mp.undo()
-        server.should_exit = True
-        await asyncio.wait_for(serving, 10 * UNIT_S)
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(RoomSocketProtocol, "take_over", classmethod(recording))
+        async with room_protocol_server(_app) as server:
+            yield port_of(server), record
 
 
 async def test_an_ordinary_request_is_taken_over_and_talks(taken: tuple[int, list[bool]]) -> None:
