@@ -66,13 +66,22 @@ class AutoPipeline:
 
     async def execute(self, *args: Any) -> Any:
         """Run one command, e.g. ``execute("GET", key)``; its reply, or the error it raised."""
-        return await self._call(_Call(args))
+        return await self._queue(_Call(args))
+
+    def ask(self, *args: Any) -> "asyncio.Future[Any]":
+        """Queue one command in this turn's batch now and return its reply's future: a read
+        the caller needs only after the commands it sends next goes out with them, in the same
+        round trip. A failure is raised where the future is awaited; one nobody awaits is
+        dropped silently."""
+        answer = self._queue(_Call(args))
+        answer.add_done_callback(_retrieved)
+        return answer
 
     def script(self, source: str) -> "BatchedScript":
         """A Lua script whose calls go through this pipeline."""
         return BatchedScript(self, source)
 
-    async def _call(self, call: _Call) -> Any:
+    def _queue(self, call: _Call) -> "asyncio.Future[Any]":
         if not self._pending:
             # Runs after the callbacks already ready in this turn, so the calls they make
             # join this batch.
@@ -86,9 +95,9 @@ class AutoPipeline:
                 if made.again is None:
                     made.again = []
                 made.again.append(call)
-                return await call.answer
+                return call.answer
         self._pending.append(call)
-        return await call.answer
+        return call.answer
 
     def _flush(self) -> None:
         self._reads.clear()
@@ -172,7 +181,7 @@ class BatchedScript:
     async def __call__(self, *, keys: Sequence[str], args: Sequence[str | bytes | int]) -> Any:
         """Run the script on ``keys`` and ``args``; its reply, or the error it raised."""
         call = _Call(("EVALSHA", self._sha, len(keys), *keys, *args), self._source)
-        return await self._pipeline._call(call)
+        return await self._pipeline._queue(call)
 
 
 _pipelines: "weakref.WeakKeyDictionary[Redis, AutoPipeline]" = weakref.WeakKeyDictionary()
@@ -184,6 +193,13 @@ def pipeline_of(redis: Redis) -> AutoPipeline:
     if pipeline is None:
         pipeline = _pipelines[redis] = AutoPipeline(redis)
     return pipeline
+
+
+def _retrieved(answer: "asyncio.Future[Any]") -> None:
+    # Marks a failure as seen: asyncio logs one nobody retrieved, and a caller of `ask` may
+    # have had no use for the reply after all.
+    if not answer.cancelled():
+        answer.exception()
 
 
 def _noscript(reply: Any) -> bool:

@@ -193,6 +193,11 @@ async def place(
         created = now_ms()
         expires = created + ctx.settings.hold_ttl_s * 1000
         asked = time.monotonic()
+        # The binding goes out in the reserve's round trip: a winner's order needs it next,
+        # and a read of its own after the reserve was one more wait for the busy loop in each
+        # winner's latency (in a flash sale up to 88 ms; docs/benchmarks.md). A refused
+        # attempt's read is simply dropped.
+        binding = attribution.ask(ctx.redis, principal.brand, principal.sub)
         outcome = await ctx.stock.reserve(
             session_id,
             product_id=request.product_id,
@@ -224,7 +229,7 @@ async def place(
                 )
             raise _refuse(outcome.reason)
         order = _order(principal, priced, request, order_id, created=created, expires=expires)
-        return await _write(ctx, principal, priced, order, outcome)
+        return await _write(ctx, principal, priced, order, outcome, binding=binding)
     raise _refuse(Refusal.STALE_TERMS)
 
 
@@ -253,11 +258,16 @@ async def _not_live(
 
 
 async def _attribute(
-    ctx: Context, principal: Principal, order: OrderRow, *, coupon_guide_id: str | None
+    ctx: Context,
+    principal: Principal,
+    order: OrderRow,
+    *,
+    coupon_guide_id: str | None,
+    asked: asyncio.Future[Any],
 ) -> None:
-    """Copy the viewer's binding (guide, store, touch time, policy) onto the order; an order
-    paid with a guide's nudge coupon is that guide's (`GUIDE_COUPON`)."""
-    binding = await attribution.lookup(ctx.redis, principal.brand, principal.sub)
+    """Copy the viewer's binding (guide, store, touch time, policy; read by ``asked``) onto the
+    order; an order paid with a guide's nudge coupon is that guide's (`GUIDE_COUPON`)."""
+    binding = await attribution.lookup(ctx.redis, principal.brand, principal.sub, asked=asked)
     if binding is not None:
         order.guide_id, order.guide_store = binding.guide_id, binding.store
         order.attributed_ms, order.attribution_policy = binding.touch_ms, binding.policy
@@ -297,11 +307,19 @@ def _order(
 
 
 async def _write(
-    ctx: Context, principal: Principal, priced: Priced, order: OrderRow, outcome: Reserved
+    ctx: Context,
+    principal: Principal,
+    priced: Priced,
+    order: OrderRow,
+    outcome: Reserved,
+    *,
+    binding: asyncio.Future[Any],
 ) -> dict[str, Any]:
     """Record a reserved order and announce it; on failure give the hold and the key back."""
     try:
-        await _attribute(ctx, principal, order, coupon_guide_id=priced.coupon_guide_id)
+        await _attribute(
+            ctx, principal, order, coupon_guide_id=priced.coupon_guide_id, asked=binding
+        )
         await ctx.writer.write(order, priced.claim, generation=outcome.generation)
     except ClientError:
         # The hold may already be gone (a rebuild dropped it), so the key is forgotten on its

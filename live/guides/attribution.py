@@ -16,6 +16,7 @@ policy in its own transaction, so a paid order's attribution never depends on Re
 docs/attribution.md has worked examples.
 """
 
+import asyncio
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -140,13 +141,29 @@ async def extend(
     return int(until) > 0
 
 
+def ask(redis: Redis, brand: str, viewer_id: str) -> asyncio.Future[Any]:
+    """Start reading the viewer's binding now, in this loop turn's Redis batch, for `lookup`
+    to finish: sent with the commands the caller makes next, not in a round trip after them."""
+    return pipeline_of(redis).ask("GET", binding_key(brand, viewer_id))
+
+
 async def lookup(
-    redis: Redis, brand: str, viewer_id: str, *, now_ms: int | None = None
+    redis: Redis,
+    brand: str,
+    viewer_id: str,
+    *,
+    now_ms: int | None = None,
+    asked: asyncio.Future[Any] | None = None,
 ) -> Binding | None:
-    """The viewer's binding at ``now_ms`` (now by default), or None."""
+    """The viewer's binding at ``now_ms`` (now by default), or None; from the read `ask` started
+    when ``asked`` is that read."""
     try:
         # Read on every order: pipelined with the other commands of the loop turn.
-        raw = await pipeline_of(redis).execute("GET", binding_key(brand, viewer_id))
+        raw = await (
+            asked
+            if asked is not None
+            else pipeline_of(redis).execute("GET", binding_key(brand, viewer_id))
+        )
     except RedisError as exc:
         raise ClientError(Code.UNAVAILABLE, "attribution is unavailable") from exc
     if raw is None:

@@ -2,7 +2,9 @@
 or error, and a script cache flushed under it is reloaded without running anything twice."""
 
 import asyncio
+import gc
 
+import pytest
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -139,6 +141,45 @@ async def test_reads_are_shared_only_within_a_batch(redis: aioredis.Redis, uniqu
     )
     assert sorted(counted[:5]) == [1, 2, 3, 4, 5]
     assert counted[5:] == [None] * 5
+
+
+async def test_an_asked_read_goes_out_with_the_calls_made_after_it(
+    redis: aioredis.Redis, unique_id: str
+) -> None:
+    """`ask` queues its read at once: a script awaited after it shares its round trip, and the
+    read sees the state before the script ran (Redis runs a batch in the order sent)."""
+    pipeline = AutoPipeline(redis)
+    script = pipeline.script(INCR_OR_FAIL)
+    key = f"{unique_id}:n"
+    await script(keys=[key], args=[1])  # loaded, and the key at 1
+    batches = pipeline.pipelines
+    asked = pipeline.ask("GET", key)
+    assert await script(keys=[key], args=[1]) == 2
+    assert asked.done()  # answered by the same batch, before the script's reply was read
+    assert await asked == b"1"
+    assert pipeline.pipelines - batches == 1
+
+
+async def test_an_asked_read_nobody_awaits_fails_quietly(
+    unique_id: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A read asked for and then not needed (its caller's reserve was refused) that fails is
+    dropped without asyncio's "exception never retrieved"; awaited, it raises as `execute`."""
+    unreachable = aioredis.Redis(
+        host="127.0.0.1", port=1, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0)
+    )
+    try:
+        pipeline = AutoPipeline(unreachable)
+        dropped = pipeline.ask("GET", unique_id)
+        awaited = pipeline.ask("GET", f"{unique_id}:other")
+        with pytest.raises(RedisConnectionError):
+            await awaited
+        await asyncio.wait([dropped])  # failed too, and nobody asked for its error
+        del dropped
+        gc.collect()
+    finally:
+        await unreachable.aclose()
+    assert "never retrieved" not in caplog.text
 
 
 async def test_a_shared_read_that_fails_fails_each_caller(unique_id: str) -> None:
