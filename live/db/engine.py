@@ -9,6 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.util import await_only
 
+from live.db import sqlite_statements
+
 CONNECT_TIMEOUT_S = 10
 #: Connections a node keeps to PostgreSQL at most (`LIVE_DB_POOL_SIZE`).
 POOL_SIZE = 30
@@ -27,6 +29,7 @@ def create_engine(database_url: str, *, pool_size: int = POOL_SIZE) -> AsyncEngi
             pool_timeout=60,
         )
         _serialise_sqlite_writers(engine)
+        _statements_in_one_trip(engine)
         return engine
     engine = create_async_engine(
         database_url,
@@ -64,6 +67,17 @@ def _ping_on_checkout(engine: AsyncEngine) -> None:
             # As the pre-ping does: the server likely restarted, so every connection opened
             # before now is dropped, and the pool opens a fresh one for this checkout.
             raise InvalidatePoolError(f"the database did not answer a ping: {exc!r}") from exc
+
+
+def _statements_in_one_trip(engine: AsyncEngine) -> None:
+    # The connection SQLAlchemy's aiosqlite adapter wraps is one whose cursors run a statement
+    # in one trip to its thread (`live.db.sqlite_statements`); the URL's path and arguments are
+    # still read by SQLAlchemy.
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _connect(dialect: Any, _record: ConnectionPoolEntry, cargs: Any, cparams: Any) -> Any:
+        return dialect.loaded_dbapi.connect(
+            *cargs, async_creator_fn=sqlite_statements.connect, **cparams
+        )
 
 
 def _serialise_sqlite_writers(engine: AsyncEngine) -> None:
