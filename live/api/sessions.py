@@ -179,8 +179,8 @@ async def pin(request: Request) -> JSON:
     product_id = None
     if request.method == "POST":
         product_id = req.text(await req.json_object(request), "product_id", max_chars=64)
-    row = await lifecycle.pin(req.context(request), caller, session_id, product_id)
-    return JSON({"session_id": row.id, "pinned_product_id": row.pinned_product_id})
+    pinned = await lifecycle.pin(req.context(request), caller, session_id, product_id)
+    return JSON({"session_id": session_id, "pinned_product_id": pinned})
 
 
 async def drop_coupon(request: Request) -> JSON:

@@ -49,8 +49,41 @@ async def test_host_pin_reaches_viewer_after_snapshot(server: LiveServer) -> Non
     pin = await room.wait_type("pin")
     unpin = await room.wait_type("unpin")
     assert pin["product_id"] == product_id
+    assert unpin["product_id"] == product_id  # what was pinned
+    assert pin["t_ms"] >= 0 and pin["ts"] - pin["t_ms"] == setup["session"]["started_at"]
     assert snapshot["seq"] < pin["seq"] < unpin["seq"]
     await room.close()
+
+
+async def test_a_pin_is_written_only_where_it_may_be(server: LiveServer) -> None:
+    """A pin of the session's product is answered and kept; a product of another session, a
+    session that is not live, or another brand's session are refused with their codes, and the
+    pin stays what it was."""
+    setup = await _live_session(server)
+    session_id, product_id = setup["session"]["id"], setup["product"]["product_id"]
+    other = await _live_session(server)
+    other_product = other["product"]["product_id"]
+    async with server.client(server.token("host", "host-1")) as host:
+        pinned = await host.post(f"/api/sessions/{session_id}/pin", json={"product_id": product_id})
+        assert pinned.status_code == 200, pinned.text
+        assert pinned.json() == {"session_id": session_id, "pinned_product_id": product_id}
+        elsewhere = await host.post(
+            f"/api/sessions/{session_id}/pin", json={"product_id": other_product}
+        )
+        assert (elsewhere.status_code, elsewhere.json()["error"]["code"]) == (404, "not_found")
+        ended = await host.post(f"/api/sessions/{other['session']['id']}/end")
+        assert ended.status_code == 200, ended.text
+        not_live = await host.post(
+            f"/api/sessions/{other['session']['id']}/pin", json={"product_id": other_product}
+        )
+        assert (not_live.status_code, not_live.json()["error"]["code"]) == (409, "session_not_live")
+        kept = await host.get(f"/api/sessions/{session_id}")
+        assert kept.json()["pinned_product_id"] == product_id
+    async with server.client(server.token("host", "host-9", brand="other-brand")) as stranger:
+        foreign = await stranger.post(
+            f"/api/sessions/{session_id}/pin", json={"product_id": product_id}
+        )
+        assert (foreign.status_code, foreign.json()["error"]["code"]) == (404, "not_found")
 
 
 async def test_order_payment_and_ticker(server: LiveServer) -> None:
