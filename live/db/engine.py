@@ -12,6 +12,11 @@ from sqlalchemy.util import await_only
 from live.db import sqlite_statements
 
 CONNECT_TIMEOUT_S = 10
+#: Execution option of a SQLite connection whose statements each commit on their own: no BEGIN
+#: is sent for it. The connections run in sqlite3's autocommit mode, and a unit of work's
+#: BEGIN IMMEDIATE is this engine's; SQLAlchemy's AUTOCOMMIT isolation level would cost two
+#: trips to the connection's thread to set and two to reset (`live.db.unit.autocommit`).
+EACH_STATEMENT = "live_each_statement"
 #: Connections a node keeps to PostgreSQL at most (`LIVE_DB_POOL_SIZE`).
 POOL_SIZE = 30
 
@@ -98,7 +103,8 @@ def _serialise_sqlite_writers(engine: AsyncEngine) -> None:
     def _on_begin(connection: Any) -> None:
         # SQLAlchemy still "begins" a connection in autocommit (`live.db.unit.autocommit`);
         # a BEGIN there would hold its statements in a transaction nothing commits.
-        if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+        options = connection.get_execution_options()
+        if options.get("isolation_level") != "AUTOCOMMIT" and not options.get(EACH_STATEMENT):
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 

@@ -12,7 +12,9 @@ that thread, and answers ``fetchall`` from what it read: one trip per statement.
 Contract: what SQLAlchemy reads from a cursor (``description``, ``rowcount``, ``lastrowid``,
 the rows) is what the sqlite3 cursor said, read on the connection's thread right after the
 statement ran; errors are sqlite3's, raised from ``execute``. Rows are read whole, as
-SQLAlchemy's adapter reads them anyway for every statement that returns rows.
+SQLAlchemy's adapter reads them anyway for every statement that returns rows. ``commit`` and
+``rollback`` with no transaction in progress (the pool's reset after a commit, a unit of
+statements each committed on its own) do nothing, without the trip.
 """
 
 import sqlite3
@@ -106,6 +108,23 @@ class StatementConnection(aiosqlite.Connection):
     def cursor(self) -> StatementCursor:  # type: ignore[override]
         """A cursor whose statements each take one trip (no trip to open it)."""
         return StatementCursor(self)
+
+    async def commit(self) -> None:
+        """Commit the transaction in progress; with none (a statement committed on its own),
+        nothing to do and no trip."""
+        if self._in_transaction():
+            await super().commit()
+
+    async def rollback(self) -> None:
+        """Roll back the transaction in progress; with none (the pool's reset of a connection
+        whose unit committed), nothing to do and no trip."""
+        if self._in_transaction():
+            await super().rollback()
+
+    def _in_transaction(self) -> bool:
+        # sqlite3 reads its own flag without the thread check: no trip, and the unit of work
+        # that owns the connection has no statement in flight when it ends.
+        return self._connection is not None and self._connection.in_transaction
 
     async def on_thread(self, work: Callable[..., _Outcome], sql: str, parameters: Any) -> _Outcome:
         """``work(sqlite3 connection, sql, parameters)`` on the connection's thread."""

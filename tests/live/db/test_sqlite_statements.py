@@ -11,8 +11,10 @@ from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from common.errors import ClientError
 from live.db import sqlite_statements
-from live.db.engine import create_engine
+from live.db.engine import create_engine, session_factory
+from live.db.unit import autocommit, transaction
 
 SCHEMA = "CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT UNIQUE, n INTEGER)"
 #: Statements and what SQLAlchemy is asked to read from each.
@@ -78,26 +80,31 @@ async def test_statements_read_as_through_aiosqlite(
     assert expected[7][3] == []
 
 
+class _CountedQueue:
+    """aiosqlite's queue to its thread, counting what is put on it (every trip goes by it)."""
+
+    def __init__(self, queue: Any, counter: list[int]) -> None:
+        self._queue, self._counter = queue, counter
+
+    def put_nowait(self, item: Any) -> None:
+        self._counter[0] += 1
+        self._queue.put_nowait(item)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._queue, name)
+
+
 def _counting(engine: AsyncEngine) -> Callable[[], int]:
-    """How many trips the engine's connections made to their thread since this call."""
-    trips = 0
+    """How many trips the engine's connections have made to their thread."""
+    counter = [0]
 
     @event.listens_for(engine.sync_engine, "checkout")
     def _count(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
         driver = dbapi_connection.driver_connection
-        if getattr(driver, "_counted", False):
-            return
-        queue = driver._execute
+        if not isinstance(driver._tx, _CountedQueue):
+            driver._tx = _CountedQueue(driver._tx, counter)
 
-        async def counted(*args: Any, **kwargs: Any) -> Any:
-            nonlocal trips
-            trips += 1
-            return await queue(*args, **kwargs)
-
-        driver._execute = counted
-        driver._counted = True
-
-    return lambda: trips
+    return lambda: counter[0]
 
 
 async def test_a_statement_takes_one_trip(engines: tuple[AsyncEngine, AsyncEngine]) -> None:
@@ -113,6 +120,39 @@ async def test_a_statement_takes_one_trip(engines: tuple[AsyncEngine, AsyncEngin
             counts.append(trips() - before)
         assert [tuple(row) for row in rows] == [(1, 2), (3, 4)]
     assert counts == [1, 4]
+
+
+async def _insert_new_then_duplicate(engine: AsyncEngine) -> None:
+    async with autocommit(engine) as connection:
+        await connection.execute(text("INSERT INTO item (name, n) VALUES ('u', 1)"))
+        await connection.execute(text("INSERT INTO item (name, n) VALUES ('t', 9)"))
+
+
+async def test_units_of_work_take_their_statements_trips(
+    engines: tuple[AsyncEngine, AsyncEngine],
+) -> None:
+    """A transaction of one statement is three trips (BEGIN IMMEDIATE, the statement, COMMIT:
+    the pool's reset finds nothing to roll back); a statement in autocommit is one, and is
+    committed (another connection reads it); a failed one leaves nothing."""
+    ours, _ = engines
+    trips = _counting(ours)
+    async with ours.connect() as connection:
+        await connection.execute(text("SELECT 1"))  # the connection is open and counted
+    factory = session_factory(ours)
+    before = trips()
+    async with transaction(factory) as db:
+        await db.execute(text("INSERT INTO item (name, n) VALUES ('t', 1)"))
+    assert trips() - before == 3
+    before = trips()
+    async with autocommit(ours) as connection:
+        await connection.execute(text("UPDATE item SET n = 2 WHERE name = 't'"))
+    assert trips() - before == 1
+    with pytest.raises(ClientError):
+        await _insert_new_then_duplicate(ours)
+    async with ours.connect() as connection:
+        rows = (await connection.execute(text("SELECT name, n FROM item ORDER BY id"))).all()
+    # Each statement committed on its own: the first insert stays, the duplicate is refused.
+    assert [tuple(row) for row in rows] == [("t", 2), ("u", 1)]
 
 
 async def test_errors_are_sqlite_errors(engines: tuple[AsyncEngine, AsyncEngine]) -> None:
