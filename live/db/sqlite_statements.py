@@ -27,7 +27,7 @@ import aiosqlite
 _Outcome = tuple[Any, list[Any], int, int | None]
 
 
-def _execute(connection: sqlite3.Connection, sql: str, parameters: Any) -> _Outcome:
+def _run_one(connection: sqlite3.Connection, sql: str, parameters: Any) -> _Outcome:
     cursor = connection.cursor()
     try:
         if parameters is None:
@@ -41,7 +41,7 @@ def _execute(connection: sqlite3.Connection, sql: str, parameters: Any) -> _Outc
         cursor.close()
 
 
-def _execute_many(connection: sqlite3.Connection, sql: str, parameters: Iterable[Any]) -> _Outcome:
+def _run_many(connection: sqlite3.Connection, sql: str, parameters: Iterable[Any]) -> _Outcome:
     cursor = connection.cursor()
     try:
         cursor.executemany(sql, parameters)
@@ -71,12 +71,12 @@ class StatementCursor:
 
     async def execute(self, sql: str, parameters: Any = None) -> "StatementCursor":
         """Run ``sql``; its rows wait here for the fetches."""
-        self._take(await self._connection.on_thread(_execute, sql, parameters))
+        self._take(await self._connection.on_thread(_run_one, sql, parameters))
         return self
 
     async def executemany(self, sql: str, parameters: Iterable[Any]) -> "StatementCursor":
         """Run ``sql`` once per parameter set, in one trip."""
-        self._take(await self._connection.on_thread(_execute_many, sql, parameters))
+        self._take(await self._connection.on_thread(_run_many, sql, parameters))
         return self
 
     def _take(self, outcome: _Outcome) -> None:

@@ -34,8 +34,8 @@ async def autocommit(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     COMMIT cross the wire, and a statement that fails leaves nothing of itself. The connection
     goes back to the pool in the engine's isolation level (on SQLite, whose connections commit
     each statement unless a unit begins, only the BEGIN is left out: `EACH_STATEMENT`). Errors
-    are translated as in
-    `transaction`: an `IntegrityError` is a ``conflict``, the others `DatabaseUnavailable`."""
+    are translated as in `transaction`: an `IntegrityError` is a ``conflict``, the others
+    `DatabaseUnavailable`."""
     try:
         async with engine.connect() as connection:
             if engine.dialect.name == "sqlite":

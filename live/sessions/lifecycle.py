@@ -233,7 +233,8 @@ async def _pin_at_once(
     ctx: Context, principal: Principal, session_id: str, product_id: str
 ) -> Row[int | None] | None:
     """Pin ``product_id`` in one statement if the session is the caller's brand's, live, and
-    has that product: the session's ``started_ms`` then, else None (nothing written).
+    has that product: the row of the session's ``started_ms`` then, else None (nothing
+    written).
 
     A host pins during the storms of a session's start and of a node's restart, when each
     round trip to the record waits for a turn of the busy loop: on PostgreSQL this is the
