@@ -258,16 +258,11 @@ async def _not_live(
 
 
 async def _attribute(
-    ctx: Context,
-    principal: Principal,
-    order: OrderRow,
-    *,
-    coupon_guide_id: str | None,
-    asked: asyncio.Future[Any],
+    order: OrderRow, *, coupon_guide_id: str | None, asked: asyncio.Future[Any]
 ) -> None:
     """Copy the viewer's binding (guide, store, touch time, policy; read by ``asked``) onto the
     order; an order paid with a guide's nudge coupon is that guide's (`GUIDE_COUPON`)."""
-    binding = await attribution.lookup(ctx.redis, principal.brand, principal.sub, asked=asked)
+    binding = await attribution.binding_of(asked)
     if binding is not None:
         order.guide_id, order.guide_store = binding.guide_id, binding.store
         order.attributed_ms, order.attribution_policy = binding.touch_ms, binding.policy
@@ -317,9 +312,7 @@ async def _write(
 ) -> dict[str, Any]:
     """Record a reserved order and announce it; on failure give the hold and the key back."""
     try:
-        await _attribute(
-            ctx, principal, order, coupon_guide_id=priced.coupon_guide_id, asked=binding
-        )
+        await _attribute(order, coupon_guide_id=priced.coupon_guide_id, asked=binding)
         await ctx.writer.write(order, priced.claim, generation=outcome.generation)
     except ClientError:
         # The hold may already be gone (a rebuild dropped it), so the key is forgotten on its

@@ -94,8 +94,9 @@ class StatementCursor:
         return rows
 
     async def fetchone(self) -> Any:
-        """The next row, or None."""
-        return self._rows.pop(0) if self._rows else None
+        """The next row, or None (SQLAlchemy's streamed results read by `fetchmany`)."""
+        rows = await self.fetchmany(1)
+        return rows[0] if rows else None
 
     async def close(self) -> None:
         """Forget the rows (the sqlite3 cursor closed on the thread already)."""

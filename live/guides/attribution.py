@@ -142,28 +142,24 @@ async def extend(
 
 
 def ask(redis: Redis, brand: str, viewer_id: str) -> asyncio.Future[Any]:
-    """Start reading the viewer's binding now, in this loop turn's Redis batch, for `lookup`
-    to finish: sent with the commands the caller makes next, not in a round trip after them."""
+    """Start reading the viewer's binding now, in this loop turn's Redis batch, for
+    `binding_of` to finish: sent with the commands the caller makes next, not in a round trip
+    after them."""
     return pipeline_of(redis).ask("GET", binding_key(brand, viewer_id))
 
 
 async def lookup(
-    redis: Redis,
-    brand: str,
-    viewer_id: str,
-    *,
-    now_ms: int | None = None,
-    asked: asyncio.Future[Any] | None = None,
+    redis: Redis, brand: str, viewer_id: str, *, now_ms: int | None = None
 ) -> Binding | None:
-    """The viewer's binding at ``now_ms`` (now by default), or None; from the read `ask` started
-    when ``asked`` is that read."""
+    """The viewer's binding at ``now_ms`` (now by default), or None."""
+    # Read on every order: pipelined with the other commands of the loop turn.
+    return await binding_of(ask(redis, brand, viewer_id), now_ms=now_ms)
+
+
+async def binding_of(asked: asyncio.Future[Any], *, now_ms: int | None = None) -> Binding | None:
+    """The binding the read `ask` started found, at ``now_ms`` (now by default), or None."""
     try:
-        # Read on every order: pipelined with the other commands of the loop turn.
-        raw = await (
-            asked
-            if asked is not None
-            else pipeline_of(redis).execute("GET", binding_key(brand, viewer_id))
-        )
+        raw = await asked
     except RedisError as exc:
         raise ClientError(Code.UNAVAILABLE, "attribution is unavailable") from exc
     if raw is None:

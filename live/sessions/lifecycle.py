@@ -22,6 +22,7 @@ from live.sessions.session_records import (
     SCHEDULED,
     load,
     product_view,
+    since_start,
     t_ms,
 )
 from live.webhooks import events, outbox
@@ -216,7 +217,7 @@ async def pin(
                     raise ClientError(Code.NOT_FOUND, f"no product {product_id} in this session")
             previous, row.pinned_product_id = row.pinned_product_id, product_id
         started_ms = row.started_ms
-    fields = {"ts": ts, "t_ms": ts - started_ms if started_ms is not None else 0}
+    fields = {"ts": ts, "t_ms": since_start(started_ms, ts)}
     # Guides' desks list what was pinned while each of their viewers watched.
     await workspace_feed.pinned(ctx.redis, ctx.bus, session_id, product_id, ts=ts)
     # Published last: this node's rooms start writing the pin to their viewers as soon as it

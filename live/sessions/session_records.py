@@ -55,7 +55,12 @@ async def of_brand(
 
 def t_ms(row: SessionRow, ts: int) -> int:
     """Milliseconds since the session started (0 before it started)."""
-    return ts - row.started_ms if row.started_ms is not None else 0
+    return since_start(row.started_ms, ts)
+
+
+def since_start(started_ms: int | None, ts: int) -> int:
+    """Milliseconds from a session's ``started_ms`` to ``ts`` (0 before it started)."""
+    return ts - started_ms if started_ms is not None else 0
 
 
 def options_of(row: ProductRow) -> dict[str, str]:

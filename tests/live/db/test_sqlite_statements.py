@@ -155,6 +155,27 @@ async def test_units_of_work_take_their_statements_trips(
     assert [tuple(row) for row in rows] == [("t", 2), ("u", 1)]
 
 
+async def test_streamed_results_read_as_through_aiosqlite(
+    engines: tuple[AsyncEngine, AsyncEngine],
+) -> None:
+    """A server-side cursor (``stream``) fetches one row, then a few, then the rest: the same
+    rows in the same order as through aiosqlite's own cursor."""
+    seen = []
+    for engine in engines:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text("INSERT INTO item (name, n) VALUES (:name, :n)"),
+                [{"name": f"s{k}", "n": k} for k in range(7)],
+            )
+            result = await connection.stream(text("SELECT name, n FROM item ORDER BY n"))
+            first = await result.fetchone()
+            some = await result.fetchmany(2)
+            rest = await result.all()
+        seen.append((tuple(first or ()), [tuple(r) for r in some], [tuple(r) for r in rest]))
+    assert seen[0] == seen[1]
+    assert seen[0] == (("s0", 0), [("s1", 1), ("s2", 2)], [(f"s{k}", k) for k in range(3, 7)])
+
+
 async def test_errors_are_sqlite_errors(engines: tuple[AsyncEngine, AsyncEngine]) -> None:
     """A constraint and a bad statement fail as they do through aiosqlite; the connection
     goes on serving."""
