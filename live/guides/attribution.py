@@ -17,6 +17,7 @@ docs/attribution.md has worked examples.
 """
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -162,10 +163,30 @@ async def binding_of(asked: asyncio.Future[Any], *, now_ms: int | None = None) -
         raw = await asked
     except RedisError as exc:
         raise ClientError(Code.UNAVAILABLE, "attribution is unavailable") from exc
+    return _binding(raw, clock.now_ms() if now_ms is None else now_ms)
+
+
+def ask_all(redis: Redis, brand: str, viewer_ids: Iterable[str]) -> asyncio.Future[Any]:
+    """Start reading the bindings of several viewers of ``brand``, for `bindings_of`: one
+    ``MGET`` (one reply to parse, within the brand's hash slot) in this loop turn's batch."""
+    return pipeline_of(redis).ask("MGET", *(binding_key(brand, v) for v in viewer_ids))
+
+
+async def bindings_of(asked: asyncio.Future[Any]) -> list[Binding | None]:
+    """The bindings the read `ask_all` started found now, in the order asked (None: unbound)."""
+    try:
+        raws: list[Any] = await asked
+    except RedisError as exc:
+        raise ClientError(Code.UNAVAILABLE, "attribution is unavailable") from exc
+    now = clock.now_ms()
+    return [_binding(raw, now) for raw in raws]
+
+
+def _binding(raw: Any, now_ms: int) -> Binding | None:
     if raw is None:
         return None
     fields = codec.decode(raw)
-    if int(fields.get("u", 0)) <= (clock.now_ms() if now_ms is None else now_ms):
+    if int(fields.get("u", 0)) <= now_ms:
         return None
     return Binding(
         guide_id=fields["g"],

@@ -30,7 +30,7 @@ from live.guides.viewers_now import SHOWN_HOLDS, Desk, Loaded, Watcher
 from live.platform.clock import now_ms
 from realtime import wire
 from realtime.bus import EventBus
-from realtime.connection import Connection
+from realtime.connection import Connection, Viewer
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,8 @@ SEEN_EVERY_S = PUSH_EVERY_S * SEEN_EVERY_PUSHES
 #: A guide counts as online while their marker is younger than this (a few refreshes missed).
 ONLINE_SLACK_MS = int(3 * SEEN_EVERY_S * 1000)
 WAITING = ("waiting", "offered")
+#: Arriving viewers whose bindings one ``MGET`` reads at most.
+ARRIVALS_PER_READ = 1000
 
 
 @dataclass(slots=True)
@@ -69,6 +71,9 @@ class Desks:
         self._open: dict[tuple[str, str], _Open] = {}
         #: Viewers of this node with their guide: ``None`` while the binding is being read.
         self._bound: dict[tuple[str, str], tuple[str, int] | None] = {}
+        #: Viewers whose binding is yet to be read, and the task reading them (`_arrivals`).
+        self._arriving: list[tuple[str, Connection]] = []
+        self._reading: asyncio.Task[None] | None = None
         self._pushes = 0
 
     @property
@@ -89,7 +94,9 @@ class Desks:
             key = (session_id, viewer.user_id)
             if entered and sockets == 1:
                 self._bound[key] = None
-                loops.spawn(self._arrive(session_id, connection))
+                self._arriving.append((session_id, connection))
+                if self._reading is None:
+                    self._reading = asyncio.create_task(self._arrivals())
             elif not entered and sockets == 0:
                 bound = self._bound.pop(key, None)
                 if bound is not None:
@@ -230,28 +237,68 @@ class Desks:
 
     # --- viewers ------------------------------------------------------------------------
 
-    async def _arrive(self, session_id: str, connection: Connection) -> None:
-        viewer = connection.viewer
-        key = (session_id, viewer.user_id)
+    async def _arrivals(self) -> None:
+        """Read the bindings of the viewers who arrived, a batch per Redis round trip, until
+        none is waiting.
+
+        A join storm brings thousands of viewers within seconds, nearly all bound to no guide.
+        A task per arrival and a read of its own cost a seventh of a join's CPU
+        (docs/benchmarks.md, "Join storms"); here the arrivals of a round trip wait in a list,
+        and the next batch is read as soon as the last one is answered.
+        """
         try:
-            binding = await attribution.lookup(self._redis, viewer.brand, viewer.user_id)
-        except ClientError:
-            binding = None
-        if key not in self._bound:
-            return  # left while their binding was read
-        if binding is None:
-            del self._bound[key]
-            return
-        since = now_ms()
-        self._bound[key] = (binding.guide_id, since)
+            while self._arriving:
+                batch, self._arriving = self._arriving, []
+                try:
+                    await self._arrive(batch)
+                except Exception:
+                    log.exception("arrivals of %d viewers not told to their guides", len(batch))
+        finally:
+            self._reading = None
+
+    async def _arrive(self, batch: list[tuple[str, Connection]]) -> None:
+        by_brand: dict[str, list[tuple[str, Connection]]] = {}
+        for arrival in batch:
+            by_brand.setdefault(arrival[1].viewer.brand, []).append(arrival)
+        # Every read asked before the first is awaited: one round trip for the batch.
+        asked = []
+        for brand, of_brand in by_brand.items():
+            for start in range(0, len(of_brand), ARRIVALS_PER_READ):
+                arrivals = of_brand[start : start + ARRIVALS_PER_READ]
+                viewer_ids = [connection.viewer.user_id for _, connection in arrivals]
+                asked.append((arrivals, attribution.ask_all(self._redis, brand, viewer_ids)))
+        told = []
+        for arrivals, read in asked:
+            try:
+                bindings = await attribution.bindings_of(read)
+            except ClientError:
+                bindings = [None] * len(arrivals)
+            for (session_id, connection), binding in zip(arrivals, bindings, strict=True):
+                key = (session_id, connection.viewer.user_id)
+                if key not in self._bound or self._bound[key] is not None:
+                    continue  # left while the batch was read (or left and came back: told once)
+                if binding is None:
+                    del self._bound[key]
+                    continue
+                since = now_ms()
+                self._bound[key] = (binding.guide_id, since)
+                told.append(
+                    self._tell_arrival(session_id, connection.viewer, binding.guide_id, since)
+                )
+        if told:
+            await asyncio.gather(*told)
+
+    async def _tell_arrival(
+        self, session_id: str, viewer: Viewer, guide_id: str, since: int
+    ) -> None:
         name = viewer.name or viewer.user_id
         present = codec.encode({"name": name, "since_ms": since})
-        present_key = workspace_feed.present_key(session_id, binding.guide_id)
+        present_key = workspace_feed.present_key(session_id, guide_id)
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
                 pipe.hset(present_key, viewer.user_id, present)
                 pipe.expire(present_key, workspace_feed.KEYS_TTL_S)
-                pipe.hget(workspace_feed.watched_key(session_id, binding.guide_id), viewer.user_id)
+                pipe.hget(workspace_feed.watched_key(session_id, guide_id), viewer.user_id)
                 *_, watched = await pipe.execute()
         except RedisError as exc:
             log.warning("arrival of %s not kept: %s", viewer.user_id, exc)
@@ -259,7 +306,7 @@ class Desks:
         await workspace_feed.tell(
             self._bus,
             session_id,
-            binding.guide_id,
+            guide_id,
             "arrived",
             viewer_id=viewer.user_id,
             name=name,

@@ -2,8 +2,10 @@
 are refused with a retry hint past the queue; the host's actions never wait behind them."""
 
 import asyncio
+from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 
 from common import codec
 from live.platform.paced_upgrades import pacer
@@ -74,6 +76,60 @@ async def test_a_join_storm_asks_the_record_nothing_per_join(server: LiveServer)
     assert summary.status_code == 200, summary.text
     assert summary.json()["viewers_brought"] == 30
     for room in rooms:
+        await room.close()
+
+
+async def _watch(redis: aioredis.Redis, sent: list[str]) -> None:
+    """Append every command Redis runs to ``sent`` (MONITOR) until cancelled."""
+    async with redis.monitor() as monitor:
+        async for command in monitor.listen():
+            sent.append(command["command"])
+
+
+async def test_a_join_storm_reads_the_viewers_bindings_in_a_batch(
+    server: LiveServer, redis: aioredis.Redis
+) -> None:
+    """Sixty viewers join at once, half through a guide's link: the desks read the joining
+    viewers' bindings a batch at a time (an ``MGET`` each), not with a ``GET`` per viewer, and
+    the guide's desk still lists exactly the thirty viewers they brought."""
+    opened = await open_session(server)
+    share = await _share(server, opened.session_id, "guide-1")
+    desk = await Room.join(
+        server.ws_url(opened.session_id, server.token("guide", "guide-1", store="s1"))
+    )
+    await desk.wait_for(lambda f: f.get("type") == "workspace" and f["full"])
+    urls = [
+        server.ws_url(
+            opened.session_id,
+            server.token("viewer", f"crowd-{n}"),
+            **({"share": share} if n % 2 else {}),
+        )
+        for n in range(60)
+    ]
+    sent: list[str] = []
+    watching = asyncio.create_task(_watch(redis, sent))
+
+    async def monitoring() -> bool:
+        await redis.echo("monitoring?")
+        return any("monitoring?" in command for command in sent)
+
+    await eventually(monitoring)
+    rooms = await _join_all(urls)
+    brought = {f"crowd-{n}" for n in range(1, 60, 2)}
+
+    def listed(frame: dict[str, Any]) -> set[str]:
+        return {entry["viewer_id"] for entry in frame["viewers"]}
+
+    await desk.wait_for(lambda f: f.get("type") == "workspace" and listed(f) == brought)
+    watching.cancel()
+    binding_reads = [c for c in sent if c.startswith(("GET attr:", "MGET attr:"))]
+    crowd_in_mgets = sum(c.count(":crowd-") for c in binding_reads if c.startswith("MGET"))
+    # The arrivals through the link read their own binding when they bind (a GET each); the
+    # desks' reads of all sixty are MGETs of many viewers.
+    assert crowd_in_mgets == 60, binding_reads
+    assert sum(c.startswith("MGET") for c in binding_reads) <= 20, binding_reads
+    assert sum(c.startswith("GET") for c in binding_reads) <= 30, binding_reads
+    for room in [*rooms, desk]:
         await room.close()
 
 
