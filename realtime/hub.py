@@ -368,7 +368,7 @@ class Hub:
     ) -> tuple[list[str], int]:
         """What a joining viewer gets first (the events it missed, or a snapshot), and the
         ``seq`` that covers."""
-        positions = await self.bus.positions(room.session_id)
+        positions = await room.positions.get()
         seq = positions.seq
         if epoch is None or epoch == positions.epoch:
             missed = await self._catch_up(room.session_id, since=since, seq=seq)

@@ -19,8 +19,9 @@ from typing import Any
 from common import codec
 from common.cancellation import raise_if_cancelling
 from common.errors import CloseCode
+from common.fresh_reads import FreshRead
 from realtime import protocol, wire
-from realtime.bus import BusUnavailable, EventBus
+from realtime.bus import BusUnavailable, EventBus, Positions
 from realtime.connection import Connection
 from realtime.ratelimit import TokenBucket
 from realtime.tick import RoomTick
@@ -119,6 +120,9 @@ class Room:
         self.ended = False
         #: The snapshot text joins share, with the room state it was encoded for.
         self.snapshot_text: tuple[object, str] | None = None
+        #: The session's positions as a joining viewer reads them: after it entered the room,
+        #: one read for all who ask while one is in flight (`common.fresh_reads`).
+        self.positions: FreshRead[Positions] = FreshRead(lambda: bus.positions(session_id))
         self._bus = bus
         self._reader: asyncio.Task[None] | None = None
         #: Held by one fan-out at a time, so that frames reach every socket in the same order.
