@@ -242,7 +242,7 @@ class Desks:
         none is waiting.
 
         A join storm brings thousands of viewers within seconds, nearly all bound to no guide.
-        A task per arrival and a read of its own cost a seventh of a join's CPU
+        A task and a ``GET`` per arrival cost about a twentieth of a join's CPU
         (docs/benchmarks.md, "Join storms"); here the arrivals of a round trip wait in a list,
         and the next batch is read as soon as the last one is answered.
         """
