@@ -18,10 +18,10 @@ Contract: every call gets exactly its own reply or its own error, as if it had b
 alone. A script missing from Redis (NOSCRIPT after a restart) is loaded and the calls it
 refused are sent again: a refused EVALSHA ran nothing, so nothing runs twice. A read (`READS`)
 made again, with the same arguments, before its batch went out is sent once, and every caller
-gets that one reply (a list is copied for each): in a join storm the joins of a room each read
-the room's positions, and all of them in one turn are answered by one ``MGET``. A reply read
-after every one of its callers asked is as good as their own for each of them; the same
-command sent twice in one pipeline could only have seen a later write than the first.
+gets that one reply (a list is copied for each). A reply read after every one of its callers
+asked is as good as their own for each of them; the same command sent twice in one pipeline
+could only have seen a later write than the first. (A joining viewer's read of its room's
+positions is shared further, across turns: `common.fresh_reads`.)
 """
 
 import asyncio
