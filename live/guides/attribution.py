@@ -152,18 +152,14 @@ def ask(redis: Redis, brand: str, viewer_id: str) -> asyncio.Future[Any]:
 async def lookup(
     redis: Redis, brand: str, viewer_id: str, *, now_ms: int | None = None
 ) -> Binding | None:
-    """The viewer's binding at ``now_ms`` (now by default), or None."""
-    # Read on every order: pipelined with the other commands of the loop turn.
+    """The viewer's binding at ``now_ms`` (now by default), or None; the read is pipelined
+    with the other commands of the loop turn."""
     return await binding_of(ask(redis, brand, viewer_id), now_ms=now_ms)
 
 
 async def binding_of(asked: asyncio.Future[Any], *, now_ms: int | None = None) -> Binding | None:
     """The binding the read `ask` started found, at ``now_ms`` (now by default), or None."""
-    try:
-        raw = await asked
-    except RedisError as exc:
-        raise ClientError(Code.UNAVAILABLE, "attribution is unavailable") from exc
-    return _binding(raw, clock.now_ms() if now_ms is None else now_ms)
+    return _binding(await _reply(asked), clock.now_ms() if now_ms is None else now_ms)
 
 
 def ask_all(redis: Redis, brand: str, viewer_ids: Iterable[str]) -> asyncio.Future[Any]:
@@ -174,12 +170,16 @@ def ask_all(redis: Redis, brand: str, viewer_ids: Iterable[str]) -> asyncio.Futu
 
 async def bindings_of(asked: asyncio.Future[Any]) -> list[Binding | None]:
     """The bindings the read `ask_all` started found now, in the order asked (None: unbound)."""
-    try:
-        raws: list[Any] = await asked
-    except RedisError as exc:
-        raise ClientError(Code.UNAVAILABLE, "attribution is unavailable") from exc
+    raws: list[Any] = await _reply(asked)
     now = clock.now_ms()
     return [_binding(raw, now) for raw in raws]
+
+
+async def _reply(asked: asyncio.Future[Any]) -> Any:
+    try:
+        return await asked
+    except RedisError as exc:
+        raise ClientError(Code.UNAVAILABLE, "attribution is unavailable") from exc
 
 
 def _binding(raw: Any, now_ms: int) -> Binding | None:
