@@ -49,6 +49,9 @@ class Refused:
     """The reserve took nothing."""
 
     reason: Refusal
+    #: For ``sold_out``: the session's change version (`keys.version`) the refusal was decided
+    #: at; a stock event of this version or older was already counted in it.
+    version: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +189,8 @@ class Stock:
                 cap_left=None if cap_left < 0 else cap_left,
             )
         if status == "err":
-            return Refused(reason=Refusal(_text(result[1])))
+            version = int(result[2]) if len(result) > 2 else None
+            return Refused(reason=Refusal(_text(result[1])), version=version)
         return _repeated(_text(result[1]))
 
     async def _register(self, session_id: str) -> None:

@@ -8,8 +8,10 @@
 -- ARGV: 1 product_id, 2 viewer_id, 3 qty, 4 limit (0 = none), 5 order_id, 6 expires_ms,
 --       7 idempotency ttl seconds, 8 request hash, 9 cap field ('' = none),
 --       10 limit counter prefix ('' = the product id), 11 terms version the caller read
--- Returns {"repeat", recorded} | {"err", code}
+-- Returns {"repeat", recorded} | {"err", code} | {"err", "sold_out", version}
 --       | {"ok", order_id, stock_left, generation, version, cap_left (-1 = no cap)}
+-- A sold_out refusal carries the session's change version it was decided at: a stock event
+-- of that version or older tells of nothing that came back after it.
 local recorded = redis.call('GET', KEYS[5])
 if recorded then
   return {'repeat', recorded}
@@ -40,7 +42,8 @@ local function refuse(code)
 end
 local waiting = redis.call('ZCARD', KEYS[9])
 if available - waiting < qty or (cap and tonumber(cap) - waiting < qty) then
-  return refuse('sold_out')
+  refuse('sold_out')
+  return {'err', 'sold_out', tonumber(redis.call('GET', KEYS[7]) or '0')}
 end
 local prefix = ARGV[10] or ''
 if prefix == '' then prefix = ARGV[1] end

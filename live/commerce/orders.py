@@ -226,6 +226,7 @@ async def place(
                     terms_version=terms.version,
                     qty=request.qty,
                     asked=asked,
+                    version=outcome.version,
                 )
             raise _refuse(outcome.reason)
         order = _order(principal, priced, request, order_id, created=created, expires=expires)

@@ -12,7 +12,11 @@ at that moment, give or take a unit that came back less than `HOLD_S` ago:
   its next ones are the terms version and the units free for a new order;
 - it forgets a product when a stock event tells of units back (`heard_stock`, fed by the rooms
   of this node), when the terms it was armed at are no longer the node's, and `HOLD_S` after it
-  was armed in any case;
+  was armed in any case. A stock event whose change version (`inventory.keys.version`) is not
+  above the one the refusal was decided at tells of a change the refusal already counted: it
+  is ignored. In a flash sale the rooms read the stock events of the last orders, units left
+  in each, after the sell-out; each of them opened the gate again, and hundreds of first
+  attempts went to Redis while the room's tick held the loop (docs/benchmarks.md);
 - it refuses only while a room of the session on this node has been reading the session's
   events since before it was armed, so that every stock event published after the refusal
   reaches `heard_stock` (a room that opened later started reading after them).
@@ -44,6 +48,8 @@ class _Armed:
     #: The smallest quantity Redis refused: a larger one is refused too.
     qty: int
     until: float
+    #: The session's change version ``qty`` was refused at (0: unknown, every event counts).
+    version: int
 
 
 class SoldOutGate:
@@ -61,20 +67,35 @@ class SoldOutGate:
         self.refused = 0
 
     def arm(
-        self, session_id: str, product_id: str, *, terms_version: int, qty: int, asked: float
+        self,
+        session_id: str,
+        product_id: str,
+        *,
+        terms_version: int,
+        qty: int,
+        asked: float,
+        version: int | None = None,
     ) -> None:
         """Remember that Redis refused ``qty`` units of the product as sold out, to a reserve
-        sent at ``asked`` (`time.monotonic`): Redis decided after that."""
+        sent at ``asked`` (`time.monotonic`): Redis decided after that, at the session's change
+        ``version`` (None: unknown)."""
         if self._hold_s <= 0:
             return
         key, now = (session_id, product_id), time.monotonic()
+        seen = version or 0
         armed = self._armed.get(key)
         if armed is not None and armed.terms_version == terms_version and now < armed.until:
+            # What is kept must hold at its version: the smaller quantity was refused at its
+            # own version, not necessarily at the other's (a unit may have come back between).
+            if qty > armed.qty:
+                seen = armed.version
+            elif qty == armed.qty:
+                seen = max(seen, armed.version)
             qty = min(qty, armed.qty)
         elif armed is None and len(self._armed) >= MAX_ARMED:
             for lapsed in [k for k, a in self._armed.items() if now >= a.until]:
                 del self._armed[lapsed]
-        self._armed[key] = _Armed(asked, terms_version, qty, asked + self._hold_s)
+        self._armed[key] = _Armed(asked, terms_version, qty, asked + self._hold_s, seen)
 
     def refuses(self, session_id: str, product_id: str, *, terms_version: int, qty: int) -> bool:
         """Whether a first attempt at ``qty`` units is answered ``sold_out`` without Redis."""
@@ -95,13 +116,22 @@ class SoldOutGate:
 
     def heard_stock(self, session_id: str, event: dict[str, Any]) -> None:
         """A ``stock`` event of the session reached this node: forget every product it tells
-        has units (a hold lapsed, an order was cancelled, the host added stock)."""
+        has units (a hold lapsed, an order was cancelled, the host added stock), unless the
+        refusal was decided after that change."""
         levels = event.get("levels")
         if not isinstance(levels, dict):
             return
+        version = event.get("version")
         for product_id, level in levels.items():
-            if isinstance(level, int) and level > 0:
-                self._armed.pop((session_id, str(product_id)), None)
+            if not isinstance(level, int) or level <= 0:
+                continue
+            key = (session_id, str(product_id))
+            armed = self._armed.get(key)
+            if armed is None:
+                continue
+            if isinstance(version, int) and armed.version > 0 and version <= armed.version:
+                continue
+            del self._armed[key]
 
     def __len__(self) -> int:
         return len(self._armed)

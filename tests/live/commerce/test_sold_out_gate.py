@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from inventory import keys
 from live.commerce.sold_out_gate import SoldOutGate
 from tests.support.clients import Room
 from tests.support.servers import LiveServer, settings_for, start_server
@@ -172,6 +173,50 @@ async def test_first_must_be_a_boolean(server: LiveServer) -> None:
 # ---- the gate alone ----
 
 
+async def test_a_late_stock_event_from_before_the_refusal_keeps_it_closed(
+    gate_server: LiveServer,
+) -> None:
+    """Two units sold, the second sells out, bob is refused by Redis. The room then reads the
+    first order's stock event again, one unit left at an older change version (as a room reads
+    the events of a sale's last orders after its sell-out): the gate stays closed. A newer
+    event with a unit opens it, as a cancelled order's does."""
+    server = gate_server
+    opened = await open_session(server, stock=2, limit=1)
+    ann = await _viewer(server, opened.session_id, "ann")
+    first = await _first(ann, "a", "ann-1", opened.product_id)
+    assert first["type"] == "ack", first
+    # The change version of ann's order, the one its stock event (one unit left) carried.
+    ann_version = int(await server.context.redis.get(keys.version(opened.session_id)) or 0)
+    assert ann_version > 0
+    bob = await _viewer(server, opened.session_id, "bob")
+    assert (await _first(bob, "b1", "bob-1", opened.product_id))["type"] == "ack"
+    cat = await _viewer(server, opened.session_id, "cat")
+    assert (await _first(cat, "c1", "cat-1", opened.product_id))["code"] == "sold_out"
+    assert await _recorded(server, opened, "cat", "cat-1"), "refused by Redis"
+
+    async def heard(version: int) -> None:
+        """The room reads a stock event of one unit at ``version``; then a marker, whose frame
+        says the room has read (and the gate heard) everything before it."""
+        bus, session_id = server.context.bus, opened.session_id
+        await bus.publish(
+            session_id, "stock", {"levels": {opened.product_id: 1}, "version": version}
+        )
+        marker = f"marker-{version}"
+        await bus.publish(session_id, "stock", {"levels": {marker: 1}, "version": 1})
+        await cat.wait_for(lambda f: f.get("type") == "stock" and marker in f["levels"])
+
+    await heard(ann_version)
+    gated = await _first(cat, "c2", "cat-2", opened.product_id)
+    assert gated["code"] == "sold_out"
+    assert not await _recorded(server, opened, "cat", "cat-2"), "refused by the gate"
+    await heard(ann_version + 1_000)
+    asked = await _first(cat, "c3", "cat-3", opened.product_id)
+    assert asked["code"] == "sold_out"
+    assert await _recorded(server, opened, "cat", "cat-3"), "the newer event opened the gate"
+    for room in (ann, bob, cat):
+        await room.close()
+
+
 def _listening(since: float | None) -> SoldOutGate:
     return SoldOutGate(lambda _: since, hold_s=60.0)
 
@@ -210,6 +255,41 @@ def test_a_stock_event_with_units_forgets_the_product() -> None:
     assert gate.refuses("s", "p", terms_version=1, qty=1)
     gate.heard_stock("s", {"levels": "not levels"})
     assert gate.refuses("s", "p", terms_version=1, qty=1)
+
+
+def test_a_stock_event_not_newer_than_the_refusal_is_old_news() -> None:
+    gate = _listening(0.0)
+    gate.arm("s", "p", terms_version=1, qty=1, asked=time.monotonic(), version=40)
+    gate.heard_stock("s", {"levels": {"p": 3}, "version": 39})
+    gate.heard_stock("s", {"levels": {"p": 3}, "version": 40})
+    assert gate.refuses("s", "p", terms_version=1, qty=1)
+    gate.heard_stock("s", {"levels": {"p": 1}, "version": 41})
+    assert not gate.refuses("s", "p", terms_version=1, qty=1)
+    for event in ({"levels": {"p": 1}}, {"levels": {"p": 1}, "version": "41"}):
+        gate.arm("s", "p", terms_version=1, qty=1, asked=time.monotonic(), version=40)
+        gate.heard_stock("s", event)
+        assert not gate.refuses("s", "p", terms_version=1, qty=1), "no version: it counts"
+    gate.arm("s", "p", terms_version=1, qty=1, asked=time.monotonic())
+    gate.heard_stock("s", {"levels": {"p": 1}, "version": 2})
+    assert not gate.refuses("s", "p", terms_version=1, qty=1), "a refusal of no known version"
+
+
+def test_what_it_keeps_of_two_refusals_holds_at_the_version_it_keeps() -> None:
+    """Of two refusals the smaller quantity is kept, with the version it was refused at: a
+    larger quantity refused later says nothing about one unit at that later version."""
+    gate = _listening(0.0)
+    gate.arm("s", "p", terms_version=1, qty=1, asked=time.monotonic(), version=10)
+    gate.arm("s", "p", terms_version=1, qty=2, asked=time.monotonic(), version=12)
+    gate.heard_stock("s", {"levels": {"p": 1}, "version": 11})
+    assert not gate.refuses("s", "p", terms_version=1, qty=1), "a unit back after 10"
+    gate.arm("s", "p", terms_version=1, qty=2, asked=time.monotonic(), version=20)
+    gate.arm("s", "p", terms_version=1, qty=1, asked=time.monotonic(), version=18)
+    gate.heard_stock("s", {"levels": {"p": 1}, "version": 19})
+    assert not gate.refuses("s", "p", terms_version=1, qty=1), "one unit refused at 18 only"
+    gate.arm("s", "p", terms_version=1, qty=1, asked=time.monotonic(), version=30)
+    gate.arm("s", "p", terms_version=1, qty=1, asked=time.monotonic(), version=28)
+    gate.heard_stock("s", {"levels": {"p": 1}, "version": 29})
+    assert gate.refuses("s", "p", terms_version=1, qty=1), "the same quantity: the newer one"
 
 
 async def test_the_hold_lapses_and_zero_turns_the_gate_off() -> None:
