@@ -209,6 +209,7 @@ def build_context(
     ctx.hub.on_claim(coupons.claim_handler(ctx))
     ctx.hub.on_buy(room_orders.buy_handler(ctx))
     ctx.hub.on_event("stock", ctx.sold_out.heard_stock)
+    ctx.hub.yield_ticks_to(ctx.writer.busy)
     ctx.hub.on_waitlist(room_orders.waitlist_handler(ctx))
     ctx.hub.on_comment(draws.entry_listener(ctx))
     ctx.hub.filter_comments(ctx.policies.comment_filter())

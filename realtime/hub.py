@@ -2,7 +2,9 @@
 
 Contract: `serve` runs one viewer's socket until it closes: it registers the viewer, sends a
 snapshot (or, with ``since``, the durable events missed), then pumps client commands to
-their handlers. Every room's coalesced traffic goes out once per ``tick_ms``, encoded once.
+their handlers. Every room's coalesced traffic goes out once per ``tick_ms``, encoded once;
+the ticks wait, a bounded time, while the app says its orders are being written
+(`yield_ticks_to`, `realtime.giving_way`).
 The hub knows no commerce rules: the app supplies the snapshot and the command handlers
 (`realtime.commands`); room totals come from `realtime.presence`.
 """
@@ -10,6 +12,7 @@ The hub knows no commerce rules: the app supplies the snapshot and the command h
 import asyncio
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -31,6 +34,7 @@ from realtime.commands import (
     WaitlistHandler,
 )
 from realtime.connection import Connection, FrameSink, Viewer
+from realtime.giving_way import MAX_WAIT_S, GivingWay
 from realtime.moderation import Moderation
 from realtime.presence import Presence
 from realtime.ratelimit import TokenBucket
@@ -123,6 +127,7 @@ class Hub:
         self._presence_listeners: list[PresenceListener] = []
         self._control_handlers: dict[str, ControlHandler] = {}
         self._event_listeners: dict[str, list[EventListener]] = {}
+        self._giving_way = GivingWay()
         self.stats = HubStats()
 
     def on_claim(self, handler: ClaimHandler) -> None:
@@ -132,6 +137,11 @@ class Hub:
     def on_buy(self, handler: BuyHandler) -> None:
         """Register what answers a viewer's ``buy`` (order rules live in the app)."""
         self.commands.buy_handler = handler
+
+    def yield_ticks_to(self, busy: Callable[[], bool], *, max_s: float = MAX_WAIT_S) -> None:
+        """Hold the rooms' ticks while ``busy()`` (the app's orders being written), for at
+        most ``max_s`` at a time (`realtime.giving_way`)."""
+        self._giving_way.to(busy, max_s=max_s)
 
     def on_waitlist(self, handler: WaitlistHandler) -> None:
         """Register what answers ``waitlist`` / ``leave_waitlist`` (the app's waitlist)."""
@@ -470,6 +480,9 @@ class Hub:
             connection.offer(text, wire=wire.text_frame(text))
 
     async def _tick(self) -> None:
+        if self._giving_way.holds(time.monotonic()):
+            self.stats.ticks_held += 1
+            return
         # Side by side: one room's fan-out to thousands does not hold back another room's.
         await asyncio.gather(*(room.flush_tick() for room in tuple(self.rooms.values())))
 

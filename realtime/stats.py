@@ -43,4 +43,6 @@ class HubStats:
     frames_queued: int = 0
     frames_skipped: int = 0
     slow_closes: int = 0
+    #: Ticks held back while the app's foreground work ran (`realtime.giving_way`).
+    ticks_held: int = 0
     tick_lag_s: Histogram = field(default_factory=lambda: Histogram(TICK_LAG_BOUNDS_S))

@@ -25,6 +25,7 @@ are written again one by one, so each gets its own answer.
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -42,6 +43,9 @@ log = logging.getLogger(__name__)
 
 #: Orders written in one batch at most.
 MAX_BATCH = 256
+#: How long after a batch the writer still counts as busy (`OrderWriter.busy`): the next
+#: buyers' reserves are on their way, and their batch follows within a few milliseconds.
+BUSY_AFTER_S = 0.05
 
 
 def _stale_terms() -> ClientError:
@@ -182,7 +186,16 @@ class OrderWriter:
         )
         self._queue: list[_Pending] = []
         self._writing: asyncio.Task[None] | None = None
+        #: When (`time.monotonic`) the last batch ended.
+        self._written_at = float("-inf")
         self.batches = 0
+
+    def busy(self) -> bool:
+        """Whether orders are being written, or a batch ended within `BUSY_AFTER_S` (the rooms'
+        ticks give way meanwhile: `realtime.giving_way`)."""
+        if self._writing is not None and not self._writing.done():
+            return True
+        return time.monotonic() - self._written_at < BUSY_AFTER_S
 
     async def write(
         self, order: OrderRow, claim: CouponClaimRow | None, *, generation: int
@@ -198,9 +211,12 @@ class OrderWriter:
         await pending.done
 
     async def _drain(self) -> None:
-        while self._queue:
-            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-            await self._write(batch)
+        try:
+            while self._queue:
+                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+                await self._write(batch)
+        finally:
+            self._written_at = time.monotonic()
 
     async def _write(self, batch: list[_Pending]) -> None:
         self.batches += 1

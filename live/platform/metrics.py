@@ -89,6 +89,11 @@ class NodeMetrics:
                 "Viewers closed with 4100 above the hard backlog limit.",
                 registry=registry,
             ),
+            "ticks_held": Counter(
+                "live_ticks_held",
+                "Room ticks held back while orders were being written (at most 0.3 s each).",
+                registry=registry,
+            ),
         }
         self._synced = dict.fromkeys(self._hub_counters, 0)
         self.tick_lag = Histogram(

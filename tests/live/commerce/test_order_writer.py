@@ -4,9 +4,11 @@ its own answer from the record (sold out, stale generation, session over)."""
 import asyncio
 from collections import Counter
 
+import pytest
 from sqlalchemy import func, select
 
 from common.errors import ClientError
+from live.commerce import order_writer
 from live.commerce.order_writer import OrderWriter
 from live.db.models import OrderRow, ProductRow
 from live.db.unit import transaction
@@ -86,3 +88,28 @@ async def test_orders_of_an_ended_session_are_refused(server: LiveServer) -> Non
     orders = [(_order(server, opened.session_id, opened.product_id, n), 0) for n in range(3)]
     assert await _outcomes(writer, orders) == {"session_not_live": 3}
     assert await _recorded(server, opened.product_id) == (0, 0)
+
+
+async def test_it_is_busy_while_a_batch_is_written_and_a_moment_after(
+    server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the rooms' ticks give way to: busy from the first order queued until `BUSY_AFTER_S`
+    after the last batch, idle before and after."""
+    opened = await open_session(server, stock=50, limit=None)
+    writer = OrderWriter(server.context.db)
+    assert not writer.busy()
+    orders = [_order(server, opened.session_id, opened.product_id, n) for n in range(20)]
+    writes = [asyncio.create_task(writer.write(o, None, generation=0)) for o in orders]
+    await asyncio.sleep(0)
+    assert writer.busy(), "orders queued"
+    seen_busy = []
+    while not all(write.done() for write in writes):
+        seen_busy.append(writer.busy())
+        await asyncio.sleep(0)
+    await asyncio.gather(*writes)
+    assert seen_busy
+    assert all(seen_busy), "busy through every batch"
+    assert await _recorded(server, opened.product_id) == (20, 20)
+    assert writer.busy(), "just after the last batch"
+    monkeypatch.setattr(order_writer, "BUSY_AFTER_S", 0.0)
+    assert not writer.busy()
