@@ -278,6 +278,7 @@ async def running(settings: Settings, request_metrics: RequestMetrics) -> AsyncI
     engines = await open_engines(settings)
     on_archived = OnArchived()
     ctx = build_context(settings, engines, request_metrics, on_archived)
+    await ctx.writer.prepare()
     await ctx.hub.start()
     archiving = asyncio.create_task(ctx.archiver.run(), name="archiver")
     collector = _collector(ctx)

@@ -157,6 +157,15 @@ def row(order: OrderRow) -> dict[str, Any]:
     return values
 
 
+def no_orders() -> dict[str, Any]:
+    """Parameters of `WRITE_AT_ONCE` (or `WRITE_SALE_AT_ONCE`) for a batch of no orders, of no
+    product and no sale: the statement runs, compiled and prepared, and changes nothing."""
+    parameters: dict[str, Any] = {"product": "", "generation": 0, "sale": "", "units": 0}
+    for column in _ORDERS.columns:
+        parameters[f"orders_{column.key}"] = []
+    return parameters
+
+
 def at_once(orders: list[OrderRow], *, generation: int) -> dict[str, Any]:
     """The parameters of `WRITE_AT_ONCE` (or `WRITE_SALE_AT_ONCE`) for ``orders``, all of the
     first one's product and sale."""

@@ -144,3 +144,46 @@ async def test_a_batch_that_fails_on_the_side_is_written_one_by_one_and_said(
     finally:
         await side.aclose()
         await engine.dispose()
+
+
+async def test_the_writer_prepares_its_batches_ahead_and_writes_nothing(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`OrderWriter.prepare` runs both one-statement batches with no orders on the side loop's
+    connection: PostgreSQL then holds them prepared there, nothing was written, and the next
+    real batch writes as before. A side loop that cannot reach the database leaves a warning,
+    not an error: the first batch prepares them then."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "postgresql":
+        pytest.skip("the one-statement batch, and so the side loop, is PostgreSQL's")
+    engine = create_engine(database_url)
+    side = SideLoop(url)
+    unreachable = SideLoop(url.set(host="127.0.0.1", port=free_port()))
+    try:
+        db = session_factory(engine)
+        shelf = await new_shelf(db, stock=10)
+        sale_id = await open_sale(shelf, cap=5)
+        writer = OrderWriter(db, side=side)
+        await writer.prepare()
+
+        statements = await side.run(_batch_statements)
+        assert len(statements) == 2, statements
+        assert await committed(shelf) == (0, 0)
+        outcomes = await write_all(writer, [new_order(shelf, sale_id=sale_id) for _ in range(3)])
+        assert outcomes == [None] * 3
+        assert await committed(shelf) == (3, 3)
+        with caplog.at_level(logging.WARNING, logger="live.commerce.order_writer"):
+            await OrderWriter(db, side=unreachable).prepare()
+        warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert any("not prepared ahead" in w for w in warnings), warnings
+    finally:
+        await side.aclose()
+        await unreachable.aclose()
+        await engine.dispose()
+
+
+async def _batch_statements(on: AsyncEngine) -> list[str]:
+    """The one-statement batches prepared on the side loop's connection."""
+    async with on.connect() as connection:
+        rows = await connection.execute(text("SELECT statement FROM pg_prepared_statements"))
+        return [s for (s,) in rows if "INSERT INTO orders" in s and "unnest(" in s]
