@@ -40,23 +40,36 @@ READ_AHEAD = 8
 _TEXT = 0x81
 
 
+def _frame_at(data: bytes, pos: int) -> tuple[int, int] | None:
+    """Where the payload of the frame starting at ``pos`` starts, and its length; None while
+    its header (mask key included) is not all in ``data``."""
+    if len(data) - pos < 2:
+        return None
+    second = data[pos + 1]
+    length, head = second & 0x7F, 2
+    if length == 126:
+        head = 4
+    elif length == 127:
+        head = 10
+    start = pos + head + (4 if second & 0x80 else 0)
+    if start > len(data):
+        return None
+    if head > 2:
+        length = int.from_bytes(data[pos + 2 : pos + head], "big")
+    return start, length
+
+
 def _texts(data: bytes, max_size: int | None) -> list[str] | None:
     """The messages of ``data`` when it is nothing but whole final text frames from a client
-    (masked, 16-bit lengths at most, within ``max_size``, valid UTF-8); else None, and the
-    websockets parser reads it (and refuses what is wrong with it)."""
+    (masked, within ``max_size``, valid UTF-8); else None, and the websockets parser reads it
+    (and refuses what is wrong with it)."""
     texts = []
     pos, end = 0, len(data)
     while pos < end:
-        if end - pos < 6 or data[pos] != _TEXT:
+        found = _frame_at(data, pos)
+        if found is None or data[pos] != _TEXT or not data[pos + 1] & 0x80:
             return None
-        second = data[pos + 1]
-        length, start = second & 0x7F, pos + 6
-        if length == 126:
-            if end - pos < 8:
-                return None
-            length, start = (data[pos + 2] << 8) | data[pos + 3], pos + 8
-        elif length == 127 or not second & 0x80:
-            return None
+        start, length = found
         if (max_size is not None and length > max_size) or start + length > end:
             return None
         try:
@@ -69,22 +82,14 @@ def _texts(data: bytes, max_size: int | None) -> list[str] | None:
 
 def _ends_a_frame(data: bytes) -> bool:
     """Whether ``data``, starting at a frame's first byte, ends where a frame ends."""
-    pos, end = 0, len(data)
-    while pos < end:
-        if end - pos < 2:
+    pos = 0
+    while pos < len(data):
+        found = _frame_at(data, pos)
+        if found is None:
             return False
-        second = data[pos + 1]
-        length, head = second & 0x7F, 2
-        if length == 126:
-            if end - pos < 4:
-                return False
-            length, head = int.from_bytes(data[pos + 2 : pos + 4], "big"), 4
-        elif length == 127:
-            if end - pos < 10:
-                return False
-            length, head = int.from_bytes(data[pos + 2 : pos + 10], "big"), 10
-        pos += head + (4 if second & 0x80 else 0) + length
-    return pos == end
+        start, length = found
+        pos = start + length
+    return pos == len(data)
 
 
 class TransportSink:
